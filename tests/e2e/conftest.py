@@ -1,0 +1,644 @@
+"""End-to-end harness for the steward server.
+
+Starts the real ``steward`` binary (``$STEWARD_BIN`` or ``<repo>/target/debug/steward``)
+on a free loopback port with its own data directory, and talks to it with boto3,
+the ``aws`` CLI and raw signed HTTP requests.
+
+One server is started per test module and per storage backend (``sqlite`` and
+``postgres``; the latter only when ``STEWARD_TEST_PG_URL`` is set).  Tests that
+share a server keep out of each other's way by using the ``fresh`` fixture to
+build unique parameter names.
+
+Helpers meant for test modules (``Server``, ``raises_aws``, ``collect`` ...) live
+in this file; test modules import them with ``from conftest import ...``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+BACKENDS = ["sqlite", "postgres"]
+PG_ENV = "STEWARD_TEST_PG_URL"
+
+ADMIN_ENV_KEYS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SSM",
+    "AWS_ENDPOINT_URL_KMS",
+)
+
+STARTUP_TIMEOUT = float(os.environ.get("STEWARD_TEST_STARTUP_TIMEOUT", "60"))
+SHUTDOWN_TIMEOUT = 20.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: waits on server-side timers (parameter policies); still runs by default"
+    )
+
+
+# --------------------------------------------------------------------------- #
+# binary / ports / postgres
+# --------------------------------------------------------------------------- #
+
+
+def steward_bin() -> Path:
+    env = os.environ.get("STEWARD_BIN")
+    return Path(env) if env else REPO_ROOT / "target" / "debug" / "steward"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pg_base_url() -> str | None:
+    url = os.environ.get(PG_ENV, "").strip()
+    return url or None
+
+
+def pg_store_url(base: str, schema: str) -> str:
+    return f"{base}{'&' if '?' in base else '?'}schema={schema}"
+
+
+def psql(base: str, sql: str, *, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        ["psql", base, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"psql failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc
+
+
+# --------------------------------------------------------------------------- #
+# admin.env
+# --------------------------------------------------------------------------- #
+
+
+def parse_admin_env(text: str) -> dict[str, str]:
+    """Parse ``export KEY=VALUE`` lines without executing anything."""
+    out: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].strip()
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        parts = shlex.split(value) if value else [""]
+        out[key.strip()] = parts[0] if parts else ""
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# errors
+# --------------------------------------------------------------------------- #
+
+
+class AwsCliError(Exception):
+    def __init__(self, args: list[str], returncode: int, stdout: str, stderr: str):
+        self.cli_args = args
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        super().__init__(f"aws {' '.join(args)} exited {returncode}: {stderr.strip()}")
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def error_status(exc: ClientError) -> int:
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+
+
+def check_client_error(exc: BaseException, *codes: str, status: int = 400) -> ClientError:
+    assert isinstance(exc, ClientError), f"expected a ClientError, got {type(exc).__name__}: {exc}"
+    code = error_code(exc)
+    st = error_status(exc)
+    msg = exc.response.get("Error", {}).get("Message", "")
+    assert code in codes, f"expected error code in {codes}, got {code!r} (HTTP {st}): {msg}"
+    assert st == status, f"expected HTTP {status} for {code}, got {st}: {msg}"
+    return exc
+
+
+@contextlib.contextmanager
+def raises_aws(*codes: str, status: int = 400) -> Iterator[Any]:
+    """``with raises_aws("ParameterNotFound"): ssm.get_parameter(...)``.
+
+    Asserts a botocore ClientError whose code is one of ``codes`` and whose HTTP
+    status is ``status`` (400 by default: bad input must never produce a 5xx).
+    """
+    with pytest.raises(ClientError) as excinfo:
+        yield excinfo
+    check_client_error(excinfo.value, *codes, status=status)
+
+
+def collect(
+    method: Callable[..., dict],
+    result_key: str,
+    *,
+    token_in: str = "NextToken",
+    token_out: str = "NextToken",
+    max_pages: int = 2000,
+    **kwargs: Any,
+) -> list:
+    """Follow pagination tokens and concatenate ``result_key`` lists."""
+    items: list = []
+    token = None
+    for _ in range(max_pages):
+        args = dict(kwargs)
+        if token:
+            args[token_in] = token
+        page = method(**args)
+        items.extend(page.get(result_key, []))
+        token = page.get(token_out)
+        if not token:
+            return items
+    raise AssertionError(f"pagination did not terminate after {max_pages} pages")
+
+
+# --------------------------------------------------------------------------- #
+# the server
+# --------------------------------------------------------------------------- #
+
+_LIVE: set["Server"] = set()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for srv in list(_LIVE):
+        with contextlib.suppress(Exception):
+            srv.kill9()
+
+
+class Server:
+    """One steward process bound to one data directory (and optional store URL).
+
+    The process can be stopped, killed and started again on the same data
+    directory, store and port.  Server output (stdout and stderr) is appended to
+    ``<data_dir>/server.log`` once the server has created its data directory
+    (lines printed before that are kept in memory and written first).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        backend: str = "sqlite",
+        store_url: str | None = None,
+        dev: bool = False,
+        account_id: str = ACCOUNT_ID,
+        region: str = REGION,
+        extra_args: tuple[str, ...] = (),
+        on_close: Callable[[], None] | None = None,
+    ):
+        self.data_dir = Path(data_dir)
+        self.backend = backend
+        self.store_url = store_url
+        self.dev = dev
+        self.account_id = account_id
+        self.region = region
+        self.extra_args = tuple(extra_args)
+        self.port: int | None = None
+        self.proc: subprocess.Popen | None = None
+        self.admin: dict[str, str] = {}
+        self._on_close = on_close
+        self._log_lock = threading.Lock()
+        self._pending: list[bytes] = []
+        self._all_output: list[bytes] = []
+        self._reader: threading.Thread | None = None
+        self._clients: dict[tuple, Any] = {}
+        # config files that must not exist, so the user's ~/.aws never leaks in
+        self._no_config = self.data_dir.parent / f".{self.data_dir.name}-no-aws-config"
+
+    # ----------------------------------------------------------------- paths
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "server.log"
+
+    @property
+    def admin_env_path(self) -> Path:
+        return self.data_dir / "admin.env"
+
+    @property
+    def url(self) -> str:
+        assert self.port is not None, "server was never started"
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def access_key(self) -> str:
+        return self.admin["AWS_ACCESS_KEY_ID"]
+
+    @property
+    def secret_key(self) -> str:
+        return self.admin["AWS_SECRET_ACCESS_KEY"]
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def command(self) -> list[str]:
+        cmd = [
+            str(steward_bin()),
+            "server",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--data-dir",
+            str(self.data_dir),
+            "--account-id",
+            self.account_id,
+            "--region",
+            self.region,
+        ]
+        if self.store_url:
+            cmd += ["--store", self.store_url]
+        if self.dev:
+            cmd.append("--dev")
+        cmd += list(self.extra_args)
+        return cmd
+
+    # ------------------------------------------------------------------- log
+    def _pump(self, stream) -> None:
+        for line in iter(stream.readline, b""):
+            with self._log_lock:
+                self._all_output.append(line)
+                self._pending.append(line)
+                self._flush_pending()
+        with self._log_lock:
+            self._flush_pending(force=False)
+        stream.close()
+
+    def _flush_pending(self, force: bool = False) -> None:
+        if not self._pending:
+            return
+        if not self.data_dir.is_dir():
+            if not force:
+                return
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as f:
+            f.writelines(self._pending)
+        self._pending.clear()
+
+    def log_text(self) -> str:
+        with self._log_lock:
+            self._flush_pending()
+            return b"".join(self._all_output).decode("utf-8", "replace")
+
+    def log_tail(self, n: int = 60) -> str:
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+    def _write_marker(self, text: str) -> None:
+        line = f"----- e2e harness: {text} -----\n".encode()
+        with self._log_lock:
+            self._all_output.append(line)
+            self._pending.append(line)
+            self._flush_pending()
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self, timeout: float = STARTUP_TIMEOUT) -> "Server":
+        binary = steward_bin()
+        if not binary.exists():
+            raise RuntimeError(
+                f"steward binary not found at {binary}; build it (cargo build) or set STEWARD_BIN"
+            )
+        assert not self.running, "server already running"
+        if self.port is None:
+            self.port = free_port()
+        try:
+            self._spawn_and_wait(timeout)
+        except _EarlyExit:
+            # most likely the port was taken while we were down: try a new one once
+            self.port = free_port()
+            self._spawn_and_wait(timeout)
+        return self
+
+    def _spawn_and_wait(self, timeout: float) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.setdefault("RUST_BACKTRACE", "1")
+        self._write_marker(f"start {' '.join(shlex.quote(c) for c in self.command())}")
+        self._clients.clear()
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        _LIVE.add(self)
+        self._reader = threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True)
+        self._reader.start()
+        self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        last_err = "no attempt"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                rc = self.proc.returncode
+                self._join_reader()
+                tail = self.log_tail()
+                if time.monotonic() - started < 5 and "addr" in tail.lower() and "in use" in tail.lower():
+                    raise _EarlyExit(tail)
+                raise RuntimeError(f"steward exited with code {rc} during startup; log:\n{tail}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as resp:
+                    if resp.status == 200 and self._load_admin_env():
+                        return
+                    last_err = f"healthz {resp.status}, admin.env present: {self.admin_env_path.exists()}"
+            except (urllib.error.URLError, ConnectionError, OSError) as e:
+                last_err = str(e)
+            time.sleep(0.05)
+        self.kill9()
+        raise RuntimeError(
+            f"steward not ready after {timeout}s ({last_err}); log:\n{self.log_tail()}"
+        )
+
+    def _load_admin_env(self) -> bool:
+        try:
+            text = self.admin_env_path.read_text()
+        except FileNotFoundError:
+            return False
+        parsed = parse_admin_env(text)
+        if not all(parsed.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")):
+            return False
+        self.admin = parsed
+        return True
+
+    def _join_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+            self._reader = None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = SHUTDOWN_TIMEOUT) -> int:
+        """Graceful stop; returns the exit code.  Fails if it does not exit in time."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self._write_marker(f"sending signal {sig}")
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self._after_exit()
+                raise AssertionError(
+                    f"steward did not exit within {timeout}s of signal {sig}; log:\n{self.log_tail()}"
+                )
+        return self._after_exit()
+
+    def kill9(self) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self._write_marker("killed with SIGKILL")
+        return self._after_exit()
+
+    def _after_exit(self) -> int:
+        rc = self.proc.returncode if self.proc else 0
+        self._join_reader()
+        _LIVE.discard(self)
+        self._clients.clear()
+        return rc
+
+    def restart(self, sig: int = signal.SIGTERM) -> int:
+        rc = self.stop(sig)
+        self.start()
+        return rc
+
+    def ensure_running(self) -> None:
+        if not self.running:
+            if self.proc is not None:
+                self._after_exit()
+            self.start()
+
+    def close(self) -> None:
+        try:
+            if self.running:
+                self.stop()
+        except AssertionError:
+            pass
+        finally:
+            if self.proc is not None and self.proc.poll() is None:
+                self.kill9()
+            if self._on_close:
+                self._on_close()
+
+    # ------------------------------------------------------------- clients
+    def env(self, *, admin_env_only: bool = False) -> dict[str, str]:
+        """Environment for subprocesses (aws CLI) talking to this server."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(self.admin)
+        if not admin_env_only:
+            env.update(
+                AWS_ENDPOINT_URL=self.url,
+                AWS_ENDPOINT_URL_SSM=self.url,
+                AWS_ENDPOINT_URL_KMS=self.url,
+                AWS_REGION=self.region,
+                AWS_DEFAULT_REGION=self.region,
+            )
+        env.update(
+            AWS_CONFIG_FILE=str(self._no_config),
+            AWS_SHARED_CREDENTIALS_FILE=str(self._no_config),
+            AWS_EC2_METADATA_DISABLED="true",
+            AWS_PAGER="",
+            AWS_MAX_ATTEMPTS="1",
+            AWS_RETRY_MODE="standard",
+        )
+        return env
+
+    def client(
+        self,
+        service: str,
+        *,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        validate: bool = True,
+    ):
+        key = (service, access_key, secret_key, validate, self.port)
+        if key not in self._clients:
+            self._clients[key] = boto3.session.Session(
+                aws_access_key_id=access_key or self.access_key,
+                aws_secret_access_key=secret_key or self.secret_key,
+                region_name=self.region,
+            ).client(
+                service,
+                endpoint_url=self.url,
+                config=Config(
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    connect_timeout=10,
+                    read_timeout=60,
+                    parameter_validation=validate,
+                ),
+            )
+        return self._clients[key]
+
+    def ssm(self, **kw):
+        return self.client("ssm", **kw)
+
+    def kms(self, **kw):
+        return self.client("kms", **kw)
+
+    def aws(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Any:
+        """Run the real aws CLI against this server; parsed JSON output (None if empty)."""
+        argv = [str(a) for a in args]
+        proc = subprocess.run(
+            ["aws", *argv, "--output", "json"],
+            env=env or self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if proc.returncode != 0:
+            raise AwsCliError(argv, proc.returncode, proc.stdout, proc.stderr)
+        out = proc.stdout.strip()
+        return json.loads(out) if out else None
+
+    def __repr__(self) -> str:
+        return f"<Server {self.backend} {self.url if self.port else '-'} {self.data_dir}>"
+
+
+class _EarlyExit(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- #
+# server construction for fixtures
+# --------------------------------------------------------------------------- #
+
+
+def make_server(backend: str, base_dir: Path, **kwargs: Any) -> Server:
+    """Build (not start) a server for ``backend`` whose data dir is ``base_dir/data``.
+
+    The data directory itself is left for the server to create.
+    """
+    data_dir = Path(base_dir) / "data"
+    if backend == "sqlite":
+        return Server(data_dir, backend=backend, **kwargs)
+    if backend == "postgres":
+        base = pg_base_url()
+        if not base:
+            pytest.skip(f"PostgreSQL backend skipped: {PG_ENV} is not set")
+        schema = "t_" + secrets.token_hex(6)
+
+        def drop() -> None:
+            psql(base, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', check=False)
+
+        srv = Server(
+            data_dir, backend=backend, store_url=pg_store_url(base, schema), on_close=drop, **kwargs
+        )
+        srv.pg_schema = schema  # type: ignore[attr-defined]
+        srv.pg_base = base  # type: ignore[attr-defined]
+        return srv
+    raise ValueError(f"unknown backend {backend}")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request) -> str:
+    if request.param == "postgres" and not pg_base_url():
+        pytest.skip(
+            f"PostgreSQL backend skipped: set {PG_ENV} (e.g. postgres://postgres@127.0.0.1:5432/test)"
+        )
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def server_factory(backend, tmp_path_factory, request):
+    """Start extra servers (same backend as ``server``); all are closed at module end."""
+    started: list[Server] = []
+    mod = request.module.__name__.rsplit(".", 1)[-1]
+
+    def factory(**kwargs: Any) -> Server:
+        base = tmp_path_factory.mktemp(f"{mod}-{backend}-extra")
+        srv = make_server(backend, base, **kwargs)
+        started.append(srv)
+        return srv.start()
+
+    yield factory
+    for srv in reversed(started):
+        srv.close()
+
+
+@pytest.fixture(scope="module")
+def server(server_factory) -> Server:
+    """The module's server (one per module and backend)."""
+    return server_factory()
+
+
+@pytest.fixture
+def ssm(server):
+    return server.ssm()
+
+
+@pytest.fixture
+def kms(server):
+    return server.kms()
+
+
+class Fresh(str):
+    """A unique top-level parameter path such as ``/e2e3f9a0c1b2d``.
+
+    ``fresh("a", "b")`` gives ``/e2e3f9a0c1b2d/a/b``; ``fresh.plain("x")`` gives a
+    name without slashes, ``e2e3f9a0c1b2d-x``; ``fresh.token`` is the bare token.
+    """
+
+    token: str
+
+    def __new__(cls) -> "Fresh":
+        token = "e2e" + secrets.token_hex(5)
+        obj = super().__new__(cls, "/" + token)
+        obj.token = token
+        return obj
+
+    def __call__(self, *parts: str) -> str:
+        return "/".join([str(self), *parts])
+
+    def plain(self, suffix: str = "") -> str:
+        return f"{self.token}-{suffix}" if suffix else self.token
+
+
+@pytest.fixture
+def fresh() -> Fresh:
+    return Fresh()
+
+
+@pytest.fixture
+def make_fresh() -> Callable[[], Fresh]:
+    return Fresh
