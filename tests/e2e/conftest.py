@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -556,6 +557,8 @@ def make_server(backend: str, base_dir: Path, **kwargs: Any) -> Server:
         base = pg_base_url()
         if not base:
             pytest.skip(f"PostgreSQL backend skipped: {PG_ENV} is not set")
+        if not shutil.which("psql"):
+            pytest.fail(f"{PG_ENV} is set but psql is not installed (needed to drop test schemas)")
         schema = "t_" + secrets.token_hex(6)
 
         def drop() -> None:
@@ -568,6 +571,20 @@ def make_server(backend: str, base_dir: Path, **kwargs: Any) -> Server:
         srv.pg_base = base  # type: ignore[attr-defined]
         return srv
     raise ValueError(f"unknown backend {backend}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the tail of each involved server's log to a failing test's report."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and rep.when in ("setup", "call"):
+        for name, value in getattr(item, "funcargs", {}).items():
+            if isinstance(value, Server) and value.port is not None:
+                state = "running" if value.running else "NOT RUNNING"
+                rep.sections.append(
+                    (f"steward log tail ({name}, {value.backend}, {state})", value.log_tail(40))
+                )
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

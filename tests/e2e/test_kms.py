@@ -7,8 +7,6 @@ import os
 import re
 import uuid
 
-import pytest
-
 from conftest import ACCOUNT_ID, REGION, collect, raises_aws
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

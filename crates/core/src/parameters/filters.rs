@@ -103,7 +103,11 @@ fn parse_key(raw: &str) -> Option<Key> {
         "Tier" => Key::Tier,
         "DataType" => Key::DataType,
         "Label" => Key::Label,
-        _ => Key::Tag(raw.strip_prefix("tag:").filter(|k| !k.is_empty())?.to_owned()),
+        _ => Key::Tag(
+            raw.strip_prefix("tag:")
+                .filter(|k| !k.is_empty())?
+                .to_owned(),
+        ),
     })
 }
 
@@ -118,7 +122,10 @@ fn option_name(m: Match) -> &'static str {
 }
 
 /// Checks raw `(Key, Option, Values)` filters for `op`.
-pub fn parse(op: Operation, raw: &[(String, Option<String>, Option<Vec<String>>)]) -> Result<Vec<Filter>, Fault> {
+pub fn parse(
+    op: Operation,
+    raw: &[(String, Option<String>, Option<Vec<String>>)],
+) -> Result<Vec<Filter>, Fault> {
     let mut filters: Vec<Filter> = Vec::new();
     for (raw_key, raw_option, raw_values) in raw {
         let allowed_keys: &[&str] = match op {
@@ -143,7 +150,9 @@ pub fn parse(op: Operation, raw: &[(String, Option<String>, Option<Vec<String>>)
         }
         let allowed_options: &[Match] = match key {
             Key::Path => &[Match::Recursive, Match::OneLevel],
-            Key::Name if op == Operation::Describe => &[Match::Equals, Match::BeginsWith, Match::Contains],
+            Key::Name if op == Operation::Describe => {
+                &[Match::Equals, Match::BeginsWith, Match::Contains]
+            }
             Key::Label => &[Match::Equals],
             _ => &[Match::Equals, Match::BeginsWith],
         };
@@ -163,7 +172,11 @@ pub fn parse(op: Operation, raw: &[(String, Option<String>, Option<Vec<String>>)
             )));
         }
         check_values(&key, &values)?;
-        filters.push(Filter { key, option, values });
+        filters.push(Filter {
+            key,
+            option,
+            values,
+        });
     }
     Ok(filters)
 }
@@ -227,14 +240,24 @@ impl Filter {
             }),
             Key::Type => any(p.kind),
             Key::KeyId => p.key_id.is_some_and(any),
-            Key::Tier => self.values.iter().any(|v| v == "Intelligent-Tiering" || compare(self.option, p.tier, v)),
+            Key::Tier => self
+                .values
+                .iter()
+                .any(|v| v == "Intelligent-Tiering" || compare(self.option, p.tier, v)),
             Key::DataType => any(p.data_type),
             Key::Label => p.labels.iter().any(|l| any(l)),
-            Key::Tag(tag) => p.tags.iter().any(|(k, v)| k == tag && (self.values.is_empty() || any(v))),
+            Key::Tag(tag) => p
+                .tags
+                .iter()
+                .any(|(k, v)| k == tag && (self.values.is_empty() || any(v))),
             Key::Path => self.values.iter().any(|path| {
-                let Ok(prefix) = path_prefix(path) else { return false };
+                let Ok(prefix) = path_prefix(path) else {
+                    return false;
+                };
                 let key = key_of(p.name);
-                let Some(rest) = key.strip_prefix(prefix.as_str()) else { return false };
+                let Some(rest) = key.strip_prefix(prefix.as_str()) else {
+                    return false;
+                };
                 // Under `/` only hierarchical names count; `foo` has no path.
                 if prefix.is_empty() && !p.name.starts_with('/') {
                     return false;
@@ -254,8 +277,16 @@ impl Filter {
 mod tests {
     use super::*;
 
-    fn raw(key: &str, option: Option<&str>, values: &[&str]) -> (String, Option<String>, Option<Vec<String>>) {
-        (key.into(), option.map(Into::into), Some(values.iter().map(|v| v.to_string()).collect()))
+    fn raw(
+        key: &str,
+        option: Option<&str>,
+        values: &[&str],
+    ) -> (String, Option<String>, Option<Vec<String>>) {
+        (
+            key.into(),
+            option.map(Into::into),
+            Some(values.iter().map(|v| v.to_string()).collect()),
+        )
     }
 
     fn fault_kind(f: Fault) -> &'static str {
@@ -271,11 +302,19 @@ mod tests {
     #[test]
     fn keys_and_options_per_operation() {
         use Operation::*;
-        let cases: &[(Operation, (String, Option<String>, Option<Vec<String>>), Result<(), &str>)] = &[
+        let cases: &[(
+            Operation,
+            (String, Option<String>, Option<Vec<String>>),
+            Result<(), &str>,
+        )] = &[
             (Describe, raw("Name", Some("Contains"), &["x"]), Ok(())),
             (Describe, raw("Label", None, &["x"]), Err("key")),
             (Describe, raw("Bogus", None, &["x"]), Err("key")),
-            (Describe, raw("Path", Some("Equals"), &["/a"]), Err("option")),
+            (
+                Describe,
+                raw("Path", Some("Equals"), &["/a"]),
+                Err("option"),
+            ),
             (Describe, raw("Path", Some("Recursive"), &["/a"]), Ok(())),
             (Describe, raw("Path", None, &["a"]), Err("invalid")),
             (Describe, raw("Path", None, &["/ssm/x"]), Err("invalid")),
@@ -283,15 +322,29 @@ mod tests {
             (Describe, raw("Type", None, &[]), Err("value")),
             (Describe, raw("tag:Env", None, &[]), Ok(())),
             (ByPath, raw("Name", None, &["x"]), Err("key")),
-            (ByPath, raw("Label", Some("BeginsWith"), &["x"]), Err("option")),
+            (
+                ByPath,
+                raw("Label", Some("BeginsWith"), &["x"]),
+                Err("option"),
+            ),
             (ByPath, raw("Label", None, &["x"]), Ok(())),
-            (ByPath, raw("Type", Some("BeginsWith"), &["Secure"]), Err("value")),
+            (
+                ByPath,
+                raw("Type", Some("BeginsWith"), &["Secure"]),
+                Err("value"),
+            ),
         ];
         for (op, r, expected) in cases {
-            let got = parse(*op, std::slice::from_ref(r)).map(|_| ()).map_err(fault_kind);
+            let got = parse(*op, std::slice::from_ref(r))
+                .map(|_| ())
+                .map_err(fault_kind);
             assert_eq!(&got, expected, "{op:?} {r:?}");
         }
-        let dup = parse(Describe, &[raw("Name", None, &["a"]), raw("Name", None, &["b"])]).unwrap_err();
+        let dup = parse(
+            Describe,
+            &[raw("Name", None, &["a"]), raw("Name", None, &["b"])],
+        )
+        .unwrap_err();
         assert_eq!(fault_kind(dup), "key");
     }
 
@@ -326,7 +379,10 @@ mod tests {
         assert!(!check(Describe, raw("tag:Env", None, &["dev"])));
         assert!(!check(Describe, raw("tag:Team", None, &[])));
         assert!(check(Describe, raw("KeyId", None, &["alias/aws/ssm"])));
-        assert!(check(ByPath, raw("Type", None, &["SecureString", "String"])));
+        assert!(check(
+            ByPath,
+            raw("Type", None, &["SecureString", "String"])
+        ));
         assert!(check(ByPath, raw("Label", None, &["stable"])));
     }
 }

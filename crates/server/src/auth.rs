@@ -1,0 +1,223 @@
+//! Who is calling: SigV4 verification against stored access keys.
+//!
+//! Access keys live in the store (`iam/access-key/<id>`) with their secret sealed by the
+//! master key. Verified secrets and derived signing keys are cached in memory; a signing
+//! key is valid for one day, region and service, so the cache saves four HMACs per call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use steward_api::model::Service;
+use steward_api::sigv4::{self, Request};
+use steward_api::ApiError;
+use steward_store::{Op, Store};
+
+use crate::crypto;
+use crate::state::{decode, encode, store_fault, Principal};
+
+/// A stored access key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessKeyRecord {
+    /// The account it acts in.
+    pub account: String,
+    /// The principal's ARN.
+    pub arn: String,
+    /// The secret, sealed with the master key (base64).
+    pub sealed_secret: String,
+    /// `Active` or `Inactive`.
+    pub status: String,
+    /// Epoch ms.
+    pub created: i64,
+}
+
+struct Known {
+    record: AccessKeyRecord,
+    secret: String,
+}
+
+/// The access-key directory with its caches.
+pub struct Credentials {
+    store: Arc<dyn Store>,
+    master_key: [u8; 32],
+    dev_account: Option<String>,
+    known: RwLock<HashMap<String, Arc<Known>>>,
+    signing_keys: Mutex<HashMap<(String, String, String, String), [u8; 32]>>,
+}
+
+fn key_of(access_key_id: &str) -> String {
+    format!("iam/access-key/{access_key_id}")
+}
+
+fn secret_aad(access_key_id: &str) -> Vec<u8> {
+    format!("access-key:{access_key_id}").into_bytes()
+}
+
+impl Credentials {
+    /// A directory over `store`. With `dev_account`, signatures are not checked and every
+    /// caller acts in that account.
+    pub fn new(store: Arc<dyn Store>, master_key: [u8; 32], dev_account: Option<String>) -> Self {
+        Credentials {
+            store,
+            master_key,
+            dev_account,
+            known: RwLock::new(HashMap::new()),
+            signing_keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Creates an access key for `arn` in `account`; returns (id, secret).
+    pub async fn create(
+        &self,
+        account: &str,
+        arn: &str,
+        now: i64,
+    ) -> Result<(String, String), ApiError> {
+        const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let id = format!("AKIA{}", crypto::random_string(UPPER, 16));
+        let secret = crypto::random_string(SECRET, 40);
+        let sealed = crypto::seal(&self.master_key, &secret_aad(&id), secret.as_bytes());
+        let record = AccessKeyRecord {
+            account: account.to_owned(),
+            arn: arn.to_owned(),
+            sealed_secret: base64::engine::general_purpose::STANDARD.encode(sealed),
+            status: "Active".into(),
+            created: now,
+        };
+        self.store
+            .write(vec![Op::put(key_of(&id), encode(&record)).if_absent()])
+            .await
+            .map_err(store_fault)?;
+        Ok((id, secret))
+    }
+
+    /// The secret of a stored key, if it exists and unseals.
+    pub async fn secret_of(&self, access_key_id: &str) -> Result<Option<String>, ApiError> {
+        Ok(self.lookup(access_key_id).await?.map(|k| k.secret.clone()))
+    }
+
+    async fn lookup(&self, access_key_id: &str) -> Result<Option<Arc<Known>>, ApiError> {
+        if let Some(k) = self
+            .known
+            .read()
+            .expect("credentials lock")
+            .get(access_key_id)
+        {
+            return Ok(Some(k.clone()));
+        }
+        let key = key_of(access_key_id);
+        let Some(item) = self.store.get(&key).await.map_err(store_fault)? else {
+            return Ok(None);
+        };
+        let record: AccessKeyRecord = decode(&key, &item.value)?;
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(&record.sealed_secret)
+            .unwrap_or_default();
+        let Some(secret) = crypto::open(&self.master_key, &secret_aad(access_key_id), &sealed)
+        else {
+            tracing::error!(
+                access_key_id,
+                "An access key's secret does not unseal with this master key."
+            );
+            return Err(ApiError::internal());
+        };
+        let known = Arc::new(Known {
+            record,
+            secret: String::from_utf8_lossy(&secret).into_owned(),
+        });
+        let mut cache = self.known.write().expect("credentials lock");
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(access_key_id.to_owned(), known.clone());
+        Ok(Some(known))
+    }
+
+    /// Verifies the request's signature for `service` and returns the caller.
+    pub async fn authenticate(
+        &self,
+        req: &Request<'_>,
+        service: Service,
+        now_secs: i64,
+    ) -> Result<Principal, ApiError> {
+        let auth = sigv4::parse_authorization(req)?;
+        if auth.service != service.signing_name() {
+            return Err(ApiError::new(
+                "InvalidSignatureException",
+                format!(
+                    "Credential should be scoped to correct service: '{}'. ",
+                    service.signing_name()
+                ),
+            ));
+        }
+        if let Some(account) = &self.dev_account {
+            let valid = auth.access_key_id.len() >= 3
+                && auth
+                    .access_key_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric());
+            if !valid {
+                return Err(unrecognized());
+            }
+            return Ok(Principal {
+                account: account.clone(),
+                region: auth.region,
+                arn: format!("arn:aws:iam::{account}:root"),
+                access_key_id: auth.access_key_id,
+            });
+        }
+        let amz_date = sigv4::check_clock(req, &auth, now_secs)?;
+        let Some(known) = self.lookup(&auth.access_key_id).await? else {
+            return Err(unrecognized());
+        };
+        if known.record.status != "Active" {
+            return Err(unrecognized());
+        }
+        let cache_key = (
+            auth.access_key_id.clone(),
+            auth.date.clone(),
+            auth.region.clone(),
+            auth.service.clone(),
+        );
+        let cached = self
+            .signing_keys
+            .lock()
+            .expect("signing key lock")
+            .get(&cache_key)
+            .copied();
+        let signing_key = match cached {
+            Some(k) => k,
+            None => {
+                let k = sigv4::signing_key(&known.secret, &auth.date, &auth.region, &auth.service);
+                let mut cache = self.signing_keys.lock().expect("signing key lock");
+                if cache.len() > 10_000 {
+                    cache.clear();
+                }
+                cache.insert(cache_key, k);
+                k
+            }
+        };
+        let to_sign = sigv4::string_to_sign(req, &auth, &amz_date);
+        if !sigv4::verify(&signing_key, &to_sign, &auth.signature) {
+            return Err(ApiError::new(
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+            ));
+        }
+        Ok(Principal {
+            account: known.record.account.clone(),
+            region: auth.region,
+            arn: known.record.arn.clone(),
+            access_key_id: auth.access_key_id,
+        })
+    }
+}
+
+fn unrecognized() -> ApiError {
+    ApiError::new(
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    )
+}

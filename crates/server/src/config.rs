@@ -1,0 +1,96 @@
+//! Command-line flags (each with a `STEWARD_…` variable) and the validated configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// `steward`: a self-hosted systems manager speaking the AWS SSM API.
+#[derive(Debug, Parser)]
+#[command(name = "steward", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the control plane.
+    Server(ServerArgs),
+}
+
+/// Flags of `steward server`.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "STEWARD_LISTEN", default_value = "127.0.0.1:7717")]
+    pub listen: SocketAddr,
+    /// Directory for the database, keys and admin.env (created 0700).
+    #[arg(long, env = "STEWARD_DATA_DIR", default_value = "./.steward")]
+    pub data_dir: PathBuf,
+    /// The default region written to admin.env; requests act in the region they are signed for.
+    #[arg(long, env = "STEWARD_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// The root account id (12 digits), used on first start and by --dev.
+    #[arg(long, env = "STEWARD_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Store URL: sqlite://PATH or postgres://USER@HOST:PORT/DB[?schema=NAME]. Default: SQLite in the data dir.
+    #[arg(long, env = "STEWARD_STORE")]
+    pub store: Option<String>,
+    /// The 32-byte master key file. Default: DATA_DIR/master.key, generated on first start.
+    #[arg(long, env = "STEWARD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Emulator mode: accept any well-formed SigV4 key without checking the signature.
+    #[arg(long, env = "STEWARD_DEV")]
+    pub dev: bool,
+    /// A URL that receives every event as JSON (repeatable; comma-separated in the variable).
+    #[arg(long = "webhook", env = "STEWARD_WEBHOOKS", value_delimiter = ',')]
+    pub webhooks: Vec<String>,
+    /// Seconds between sweeps of parameter policies.
+    #[arg(long, env = "STEWARD_POLICY_INTERVAL", default_value_t = 10)]
+    pub policy_interval: u64,
+    /// Log format: text or json.
+    #[arg(long, env = "STEWARD_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl ServerArgs {
+    /// The store URL, defaulting to SQLite in the data dir.
+    pub fn store_url(&self) -> String {
+        self.store
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("steward.db").display()))
+    }
+
+    /// Checks what clap cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(id) = &self.account_id {
+            anyhow::ensure!(
+                id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()),
+                "--account-id must be 12 digits, got {id:?}"
+            );
+        }
+        anyhow::ensure!(
+            !self.region.is_empty()
+                && self
+                    .region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "--region must look like us-east-1, got {:?}",
+            self.region
+        );
+        anyhow::ensure!(
+            self.policy_interval >= 1,
+            "--policy-interval must be at least 1 second"
+        );
+        for hook in &self.webhooks {
+            anyhow::ensure!(
+                hook.starts_with("http://"),
+                "--webhook must be an http:// URL, got {hook:?}"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! The Steward control plane: the SSM and KMS JSON APIs over one store, plus workers.
+//!
+//! Layout: [`config`] (flags), [`bootstrap`] (first start), [`http`] (the HTTP surface),
+//! [`auth`] (SigV4), [`dispatch`] (operation table), one module per capability
+//! ([`parameters`], [`kms`], [`tags`]), [`events`] (event log and webhooks).
+//! The binary's `main` only parses flags and calls [`run`].
+
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod crypto;
+pub mod dispatch;
+pub mod events;
+pub mod http;
+pub mod kms;
+pub mod parameters;
+pub mod state;
+pub mod tags;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use steward_core::clock::{Clock, SystemClock};
+
+use crate::config::{Command, ServerArgs};
+use crate::state::AppState;
+
+/// Runs a parsed command line.
+pub fn run(cli: config::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Server(args) => {
+            args.validate()?;
+            init_logging(&args.log_format);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(serve(args))
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STEWARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}
+
+/// Starts the server and runs until SIGINT or SIGTERM.
+pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+    bootstrap::prepare_data_dir(&args.data_dir)?;
+    let master_key = bootstrap::master_key(&args)?;
+    let store = steward_store::open(&args.store_url())
+        .await
+        .context("cannot open the store")?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let boot_credentials = auth::Credentials::new(store.clone(), master_key, None);
+    let (boot, secret) = bootstrap::ensure_root(
+        &*store,
+        &boot_credentials,
+        args.account_id.as_deref(),
+        clock.now_millis(),
+    )
+    .await?;
+    let dev_account = args.dev.then(|| {
+        args.account_id
+            .clone()
+            .unwrap_or_else(|| boot.account.clone())
+    });
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        clock,
+        credentials: auth::Credentials::new(store.clone(), master_key, dev_account),
+        kms: kms::Keyring::new(store.clone(), master_key),
+        events: events::Events::new(args.webhooks.clone()),
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    let endpoint = format!("http://{local}");
+    bootstrap::write_admin_env(&args, &boot, &secret, &endpoint)?;
+    tokio::spawn(parameters::policy::run(
+        state.clone(),
+        Duration::from_secs(args.policy_interval),
+    ));
+    tracing::info!(
+        endpoint,
+        store = store.backend(),
+        account = boot.account,
+        dev = args.dev,
+        admin_env = %args.data_dir.join("admin.env").display(),
+        "Steward is serving."
+    );
+    axum::serve(listener, http::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("Steward stopped.");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("Shutting down.");
+}

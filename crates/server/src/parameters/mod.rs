@@ -1,0 +1,349 @@
+//! Parameter Store: hierarchical configuration and secrets.
+//!
+//! Records: the head of each parameter (current version, labels, tags, policies) at
+//! `param/<account>/<region>/<name without leading slash>`, and every kept version at
+//! `paramv/<account>/<region>/<name>#<version>`. `#` cannot occur in names, so the
+//! versions of `a` never mix with those of `a/b`. A put writes the head (conditional on its
+//! revision), the new version and the change event in one batch.
+//!
+//! SecureString values are stored only as ciphertext from the key service, bound to the
+//! parameter's ARN.
+
+pub mod delete;
+pub mod get;
+pub mod labels;
+pub mod list;
+pub mod policy;
+pub mod put;
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use steward_api::ssm::parameters::{Parameter, ParameterInlinePolicy};
+use steward_api::ssm::Tag;
+use steward_api::ApiError;
+use steward_core::parameters::names;
+use steward_core::Fault;
+use steward_store::{prefix_end, Item, Op, Start, StoreError};
+
+use crate::dispatch::Ctx;
+use crate::kms::Keyring;
+use crate::state::{decode, encode, store_fault};
+
+/// Most versions kept per parameter.
+pub const MAX_VERSIONS: i64 = 100;
+
+/// A policy as stored, with its status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredPolicy {
+    /// The policy JSON.
+    pub text: String,
+    /// Expiration, ExpirationNotification, NoChangeNotification.
+    pub kind: String,
+    /// Pending, Finished.
+    pub status: String,
+}
+
+/// The fields every version carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// The name as created.
+    pub name: String,
+    /// String, StringList, SecureString.
+    pub kind: String,
+    /// Plaintext, or base64 ciphertext for SecureString.
+    pub value: String,
+    /// The version number.
+    pub version: i64,
+    /// Standard or Advanced.
+    pub tier: String,
+    /// Description.
+    pub description: Option<String>,
+    /// AllowedPattern.
+    pub allowed_pattern: Option<String>,
+    /// KMS key as the caller named it (SecureString).
+    pub key_id: Option<String>,
+    /// text, aws:ec2:image, …
+    pub data_type: String,
+    /// Policies in force at this version.
+    pub policies: Vec<StoredPolicy>,
+    /// Epoch ms.
+    pub last_modified: i64,
+    /// The caller's ARN.
+    pub last_modified_user: String,
+}
+
+/// The head record: the latest version plus what belongs to the parameter as a whole.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Head {
+    /// The latest version.
+    pub current: VersionRecord,
+    /// The oldest version still kept.
+    pub first_version: i64,
+    /// Label → version.
+    pub labels: BTreeMap<String, i64>,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+    /// Keys of this parameter's entries in the policy schedule.
+    pub policy_index: Vec<String>,
+}
+
+impl Head {
+    /// Labels on `version`, sorted.
+    pub fn labels_of(&self, version: i64) -> Vec<String> {
+        self.labels
+            .iter()
+            .filter(|(_, v)| **v == version)
+            .map(|(l, _)| l.clone())
+            .collect()
+    }
+}
+
+/// Store key of a parameter's head.
+pub fn head_key(account: &str, region: &str, name: &str) -> String {
+    format!("param/{account}/{region}/{}", names::key_of(name))
+}
+
+/// Store key of one version.
+pub fn version_key(account: &str, region: &str, name: &str, version: i64) -> String {
+    format!(
+        "paramv/{account}/{region}/{}#{version:020}",
+        names::key_of(name)
+    )
+}
+
+/// The prefix of every version of a parameter.
+pub fn versions_prefix(account: &str, region: &str, name: &str) -> String {
+    format!("paramv/{account}/{region}/{}#", names::key_of(name))
+}
+
+/// Maps a domain fault to its SSM error.
+pub fn fault(f: Fault) -> ApiError {
+    let code = match &f {
+        Fault::Invalid(_) => "ValidationException",
+        Fault::HierarchyTooDeep(_) => "HierarchyLevelLimitExceededException",
+        Fault::PatternMismatch(_) => "ParameterPatternMismatchException",
+        Fault::InvalidAllowedPattern(_) => "InvalidAllowedPatternException",
+        Fault::InvalidFilterKey(_) => "InvalidFilterKey",
+        Fault::InvalidFilterOption(_) => "InvalidFilterOption",
+        Fault::InvalidFilterValue(_) => "InvalidFilterValue",
+        Fault::InvalidPolicyType(_) => "InvalidPolicyTypeException",
+        Fault::InvalidPolicyAttribute(_) => "InvalidPolicyAttributeException",
+        Fault::PoliciesLimit(_) => "PoliciesLimitExceededException",
+        Fault::IncompatiblePolicy(_) => "IncompatiblePolicyException",
+    };
+    ApiError::new(code, f.message().to_owned())
+}
+
+/// `ParameterNotFound`, with the name as asked.
+pub fn not_found(name: &str) -> ApiError {
+    ApiError::new("ParameterNotFound", format!("Parameter {name} not found."))
+}
+
+/// Checks a name given to a lookup; accepts the parameter's ARN too.
+pub fn lookup_name<'a>(ctx: &Ctx, name: &'a str) -> Result<&'a str, ApiError> {
+    let p = &ctx.principal;
+    let name = names::strip_arn(name, &p.region, &p.account).ok_or_else(|| not_found(name))?;
+    names::check_name(name).map_err(fault)?;
+    Ok(name)
+}
+
+/// Reads a head.
+pub async fn load_head(ctx: &Ctx, name: &str) -> Result<Option<(Head, i64)>, ApiError> {
+    let key = head_key(&ctx.principal.account, &ctx.principal.region, name);
+    let item = ctx.state.store.get(&key).await.map_err(store_fault)?;
+    item.map(|i| Ok((decode::<Head>(&key, &i.value)?, i.revision)))
+        .transpose()
+}
+
+/// Reads one version.
+pub async fn load_version(
+    ctx: &Ctx,
+    name: &str,
+    version: i64,
+) -> Result<Option<VersionRecord>, ApiError> {
+    let key = version_key(&ctx.principal.account, &ctx.principal.region, name, version);
+    let item = ctx.state.store.get(&key).await.map_err(store_fault)?;
+    item.map(|i| decode(&key, &i.value)).transpose()
+}
+
+/// Every kept version of a parameter, oldest first.
+pub async fn load_versions(ctx: &Ctx, name: &str) -> Result<Vec<Item>, ApiError> {
+    let prefix = versions_prefix(&ctx.principal.account, &ctx.principal.region, name);
+    ctx.state
+        .store
+        .range(
+            Start::At(&prefix),
+            &prefix_end(&prefix),
+            (MAX_VERSIONS + 1) as usize,
+        )
+        .await
+        .map_err(store_fault)
+}
+
+/// Applies `change` to a head under optimistic concurrency and writes it.
+pub async fn update_head<T>(
+    ctx: &Ctx,
+    name: &str,
+    mut change: impl FnMut(&mut Head) -> Result<T, ApiError>,
+) -> Result<(T, Head), ApiError> {
+    let p = &ctx.principal;
+    for _ in 0..8 {
+        let Some((mut head, revision)) = load_head(ctx, name).await? else {
+            return Err(not_found(name));
+        };
+        let out = change(&mut head)?;
+        let key = head_key(&p.account, &p.region, name);
+        match ctx
+            .state
+            .store
+            .write(vec![Op::put(key, encode(&head)).if_revision(revision)])
+            .await
+        {
+            Ok(()) => return Ok((out, head)),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(store_fault(e)),
+        }
+    }
+    Err(ApiError::new(
+        "TooManyUpdates",
+        "There are concurrent updates for a resource that supports one update at a time.",
+    ))
+}
+
+/// The encryption context of a parameter's values.
+pub fn value_context(arn: &str) -> Vec<u8> {
+    format!(
+        "{{\"PARAMETER_ARN\":{}}}",
+        serde_json::Value::String(arn.to_owned())
+    )
+    .into_bytes()
+}
+
+/// Wraps a key-service failure as SSM reports it: `InvalidKeyId` carrying the KMS error.
+pub fn key_failure(e: ApiError) -> ApiError {
+    if e.status() >= 500 {
+        return e;
+    }
+    ApiError::new(
+        "InvalidKeyId",
+        format!(
+            "{} (Service: AWSKMS; Status Code: 400; Error Code: {}; Request ID: {}; Proxy: null)",
+            e.message(),
+            e.code(),
+            uuid::Uuid::new_v4()
+        ),
+    )
+}
+
+/// The value to return: plaintext when asked and allowed, otherwise as stored.
+pub async fn reveal(
+    ctx: &Ctx,
+    record: &VersionRecord,
+    with_decryption: bool,
+) -> Result<String, ApiError> {
+    if record.kind != "SecureString" || !with_decryption {
+        return Ok(record.value.clone());
+    }
+    let p = &ctx.principal;
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(&record.value)
+        .map_err(|_| ApiError::internal())?;
+    let arn = names::arn(&p.region, &p.account, &record.name);
+    let (_, plaintext) = ctx
+        .state
+        .kms
+        .decrypt(
+            &p.account,
+            &p.region,
+            &blob,
+            &value_context(&arn),
+            ctx.state.now(),
+        )
+        .await
+        .map_err(key_failure)?;
+    String::from_utf8(plaintext).map_err(|_| ApiError::internal())
+}
+
+/// Seals a SecureString value under the key the caller named (default `alias/aws/ssm`).
+pub async fn seal_value(
+    ctx: &Ctx,
+    name: &str,
+    key_ref: &str,
+    value: &str,
+) -> Result<String, ApiError> {
+    let p = &ctx.principal;
+    let record = ctx
+        .state
+        .kms
+        .resolve(&p.account, &p.region, key_ref, ctx.state.now())
+        .await
+        .map_err(key_failure)?;
+    Keyring::check_usable(&record).map_err(key_failure)?;
+    let arn = names::arn(&p.region, &p.account, name);
+    let blob = ctx
+        .state
+        .kms
+        .encrypt(&record, value.as_bytes(), &value_context(&arn))
+        .map_err(key_failure)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(blob))
+}
+
+/// The wire form of one version.
+pub fn to_parameter(
+    ctx: &Ctx,
+    record: &VersionRecord,
+    value: String,
+    selector: Option<String>,
+) -> Parameter {
+    let p = &ctx.principal;
+    Parameter {
+        name: record.name.clone(),
+        kind: record.kind.clone(),
+        value,
+        version: record.version,
+        selector,
+        source_result: None,
+        last_modified_date: steward_api::time::epoch_seconds(record.last_modified),
+        arn: names::arn(&p.region, &p.account, &record.name),
+        data_type: record.data_type.clone(),
+    }
+}
+
+/// The wire form of stored policies.
+pub fn to_policies(policies: &[StoredPolicy]) -> Vec<ParameterInlinePolicy> {
+    policies
+        .iter()
+        .map(|p| ParameterInlinePolicy {
+            policy_text: p.text.clone(),
+            policy_type: p.kind.clone(),
+            policy_status: p.status.clone(),
+        })
+        .collect()
+}
+
+/// Tags as pairs.
+pub fn tag_pairs(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
+}
+
+/// An opaque paging token carrying the last key returned.
+pub fn encode_token(last_key: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last_key)
+}
+
+/// Decodes a paging token, which must lie under `prefix`.
+pub fn decode_token(token: &str, prefix: &str) -> Result<String, ApiError> {
+    let invalid = || ApiError::new("InvalidNextToken", "The specified token isn't valid.");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| invalid())?;
+    let key = String::from_utf8(bytes).map_err(|_| invalid())?;
+    if !key.starts_with(prefix) {
+        return Err(invalid());
+    }
+    Ok(key)
+}
