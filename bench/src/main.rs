@@ -1,1 +1,304 @@
-fn main() {}
+//! `steward-bench`: starts a real `steward server`, drives it with N concurrent keep-alive
+//! clients that SigV4-sign every request, and prints ops/s, p50/p99 latency and the
+//! server's RSS for each scenario, beside the bare-HTTP ceiling of `GET /healthz`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use steward_api::sigv4::{self, Credentials};
+
+#[derive(Parser, Debug)]
+#[command(about = "Load generator for Steward's API")]
+struct Args {
+    /// The steward binary to start.
+    #[arg(long)]
+    steward: PathBuf,
+    /// Concurrent keep-alive clients.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Store URL for the server (default: SQLite in a temporary data dir).
+    #[arg(long)]
+    store: Option<String>,
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    creds: Credentials,
+    region: String,
+    data_dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn start_server(args: &Args) -> anyhow::Result<Server> {
+    let data_dir = std::env::temp_dir().join(format!("steward-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let addr = format!("127.0.0.1:{}", free_port()?);
+    let mut cmd = Command::new(&args.steward);
+    cmd.args(["server", "--listen", &addr, "--data-dir"]).arg(&data_dir).env("STEWARD_LOG", "warn");
+    if let Some(store) = &args.store {
+        cmd.args(["--store", store]);
+    }
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().context("cannot start steward")?;
+    let env_path = data_dir.join("admin.env");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !env_path.exists() {
+        if Instant::now() > deadline {
+            bail!("steward did not write {}", env_path.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let text = std::fs::read_to_string(&env_path)?;
+    let var = |name: &str| -> anyhow::Result<String> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(str::to_owned)
+            .with_context(|| format!("{name} missing from admin.env"))
+    };
+    Ok(Server {
+        creds: Credentials {
+            access_key_id: var("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY")?,
+        },
+        region: var("AWS_REGION")?,
+        child,
+        addr,
+        data_dir,
+    })
+}
+
+fn rss_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// One keep-alive connection that signs what it sends.
+struct Client {
+    sender: http1::SendRequest<Full<Bytes>>,
+    addr: String,
+    creds: Credentials,
+    region: String,
+}
+
+impl Client {
+    async fn connect(server: &Server) -> anyhow::Result<Client> {
+        let stream = tokio::net::TcpStream::connect(&server.addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        Ok(Client { sender, addr: server.addr.clone(), creds: server.creds.clone(), region: server.region.clone() })
+    }
+
+    async fn healthz(&mut self) -> anyhow::Result<()> {
+        let req = http::Request::get("/healthz").header("host", &self.addr).body(Full::new(Bytes::new()))?;
+        self.sender.ready().await?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status();
+        resp.into_body().collect().await?;
+        anyhow::ensure!(status.is_success(), "healthz answered {status}");
+        Ok(())
+    }
+
+    async fn call(&mut self, operation: &str, body: &Value) -> anyhow::Result<Value> {
+        let body = serde_json::to_vec(body)?;
+        let target = format!("AmazonSSM.{operation}");
+        let headers = [
+            ("host", self.addr.as_str()),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", target.as_str()),
+        ];
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
+        let unsigned = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: &body };
+        let (date, authorization) = sigv4::sign(&unsigned, &self.creds, &self.region, "ssm", now);
+        let mut builder = http::Request::post("/");
+        for (k, v) in headers {
+            builder = builder.header(k, v);
+        }
+        let req = builder
+            .header("x-amz-date", date)
+            .header("authorization", authorization)
+            .body(Full::new(Bytes::from(body)))?;
+        self.sender.ready().await?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        anyhow::ensure!(status.is_success(), "{operation} answered {status}: {}", String::from_utf8_lossy(&bytes));
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Scenario {
+    Healthz,
+    GetString,
+    GetSecure,
+    ByPath,
+    Put,
+}
+
+impl Scenario {
+    fn label(self) -> &'static str {
+        match self {
+            Scenario::Healthz => "GET /healthz (bare HTTP)",
+            Scenario::GetString => "GetParameter String",
+            Scenario::GetSecure => "GetParameter SecureString+decrypt",
+            Scenario::ByPath => "GetParametersByPath page (1,000 params)",
+            Scenario::Put => "PutParameter (durable)",
+        }
+    }
+}
+
+struct Figures {
+    ops: u64,
+    seconds: f64,
+    p50_us: u64,
+    p99_us: u64,
+}
+
+async fn drive(server: &Server, scenario: Scenario, clients: usize, seconds: u64) -> anyhow::Result<Figures> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for id in 0..clients {
+        let mut client = Client::connect(server).await?;
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(100_000);
+            let mut token: Option<String> = None;
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                match scenario {
+                    Scenario::Healthz => client.healthz().await?,
+                    Scenario::GetString => {
+                        client.call("GetParameter", &json!({"Name": "/bench/string"})).await?;
+                    }
+                    Scenario::GetSecure => {
+                        client.call("GetParameter", &json!({"Name": "/bench/secret", "WithDecryption": true})).await?;
+                    }
+                    Scenario::ByPath => {
+                        let mut body = json!({"Path": "/bench/tree", "Recursive": true, "MaxResults": 10});
+                        if let Some(t) = &token {
+                            body["NextToken"] = json!(t);
+                        }
+                        let out = client.call("GetParametersByPath", &body).await?;
+                        token = out["NextToken"].as_str().map(str::to_owned);
+                    }
+                    Scenario::Put => {
+                        n += 1;
+                        let body = json!({"Name": format!("/bench/put/{id}"), "Value": format!("v{n}"), "Type": "String", "Overwrite": true});
+                        client.call("PutParameter", &body).await?;
+                    }
+                }
+                latencies.push(started.elapsed().as_micros() as u32);
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0) as u64
+    };
+    Ok(Figures { ops: all.len() as u64, seconds: elapsed, p50_us: pct(0.50), p99_us: pct(0.99) })
+}
+
+async fn seed(server: &Server) -> anyhow::Result<Duration> {
+    let mut c = Client::connect(server).await?;
+    c.call("PutParameter", &json!({"Name": "/bench/string", "Value": "hello", "Type": "String"})).await?;
+    c.call("PutParameter", &json!({"Name": "/bench/secret", "Value": "s3cret", "Type": "SecureString"})).await?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..10 {
+        let mut c = Client::connect(server).await?;
+        tasks.push(tokio::spawn(async move {
+            for i in 0..100 {
+                let name = format!("/bench/tree/g{w}/p{i:03}");
+                c.call("PutParameter", &json!({"Name": name, "Value": format!("value-{w}-{i}"), "Type": "String"}))
+                    .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(started.elapsed())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let server = start_server(&args)?;
+    let pid = server.child.id();
+    let seeding = seed(&server).await?;
+    println!(
+        "Steward benchmark: {} clients, {} s per scenario, store {}",
+        args.clients,
+        args.seconds,
+        args.store.as_deref().unwrap_or("SQLite (default)")
+    );
+    println!(
+        "seeded 1,000 parameters in {:.2} s; server RSS after seeding {} KB",
+        seeding.as_secs_f64(),
+        rss_kb(pid, "VmRSS:")
+    );
+    println!();
+    println!("{:<42} {:>10} {:>9} {:>9} {:>12}", "scenario", "ops/s", "p50 ms", "p99 ms", "peak RSS KB");
+    let mut ceiling = 0.0;
+    for scenario in [Scenario::Healthz, Scenario::GetString, Scenario::GetSecure, Scenario::ByPath, Scenario::Put] {
+        let f = drive(&server, scenario, args.clients, args.seconds).await?;
+        let rate = f.ops as f64 / f.seconds;
+        if matches!(scenario, Scenario::Healthz) {
+            ceiling = rate;
+        }
+        let ratio = if matches!(scenario, Scenario::Healthz) {
+            String::new()
+        } else {
+            format!("  ({:.0}% of bare HTTP)", 100.0 * rate / ceiling)
+        };
+        println!(
+            "{:<42} {:>10.0} {:>9.2} {:>9.2} {:>12}{}",
+            scenario.label(),
+            rate,
+            f.p50_us as f64 / 1000.0,
+            f.p99_us as f64 / 1000.0,
+            rss_kb(pid, "VmHWM:"),
+            ratio
+        );
+    }
+    Ok(())
+}

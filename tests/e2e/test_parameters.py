@@ -328,18 +328,19 @@ def test_hierarchy_depth(ssm, fresh):
         put(ssm, fifteen + "/a/b/c/d/e", "way too deep")
 
 
-@pytest.mark.parametrize(
-    "bad", ["aws-thing", "ssm-thing", "AWSfoo", "Ssm.bar", "/ssm/thing", "/AWS-x", "/ssmfoo"]
-)
+@pytest.mark.parametrize("bad", ["aws-thing", "ssm-thing", "AWSfoo", "Ssm.bar", "/ssm/thing", "/ssmfoo"])
 def test_reserved_prefixes(ssm, bad):
     with raises_aws("ValidationException"):
         put(ssm, bad, "v")
 
 
-def test_reserved_aws_path(ssm):
-    # AWS answers AccessDenied for /aws/... paths and ValidationException elsewhere
+@pytest.mark.parametrize("bad", ["/aws/e2e/", "/AWS-x/", "/awssec/e2e/", "/AWS-x"])
+def test_reserved_aws_path(ssm, bad):
+    # AWS answers "AccessDeniedException: No access to reserved parameter name" for names
+    # under /aws... and ValidationException for other reserved prefixes
+    name = bad + secrets.token_hex(4) if bad.endswith("/") else bad
     with raises_aws("ValidationException", "AccessDeniedException"):
-        put(ssm, "/aws/e2e/" + secrets.token_hex(4), "v")
+        put(ssm, name, "v")
 
 
 def test_tier_value_size_limits(ssm, fresh):

@@ -194,13 +194,11 @@ def test_tags_bad_resource_type(raw, fresh):
             ("InvalidPolicyTypeException",),
         ),
         (
-            json.dumps(
-                [{"Type": "Expiration", "Version": "1.0", "Attributes": {"Timestamp": "2001-01-01T00:00:00.000Z"}}]
-            ),
-            ("InvalidPolicyAttributeException",),
+            json.dumps([{"Type": "Expiration", "Version": "1.0", "Attributes": {"Timestamp": "next tuesday"}}]),
+            ("InvalidPolicyAttributeException", "ValidationException"),
         ),
     ],
-    ids=["not-json", "unknown-type", "expiration-in-past"],
+    ids=["not-json", "unknown-type", "bad-timestamp"],
 )
 def test_bad_policies(raw, fresh, policies, codes):
     with raises_aws(*codes):

@@ -17,11 +17,7 @@ pub struct ApiError {
 impl ApiError {
     /// A client error (status 400) with an AWS error code such as `ParameterNotFound`.
     pub fn new(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        ApiError {
-            code: code.into(),
-            message: message.into(),
-            status: 400,
-        }
+        ApiError { code: code.into(), message: message.into(), status: 400 }
     }
 
     /// `ValidationException` with the given message.
@@ -38,8 +34,7 @@ impl ApiError {
     pub fn internal() -> Self {
         ApiError {
             code: Cow::Borrowed("InternalServerError"),
-            message: "An internal error occurred. The request id is in the response headers."
-                .into(),
+            message: "An internal error occurred. The request id is in the response headers.".into(),
             status: 500,
         }
     }

@@ -27,10 +27,7 @@ impl Serialize for Blob {
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map(Blob)
-            .map_err(serde::de::Error::custom)
+        base64::engine::general_purpose::STANDARD.decode(text).map(Blob).map_err(serde::de::Error::custom)
     }
 }
 
@@ -46,10 +43,7 @@ pub struct KmsTag {
 
 impl From<KmsTag> for Tag {
     fn from(t: KmsTag) -> Tag {
-        Tag {
-            key: t.tag_key,
-            value: t.tag_value,
-        }
+        Tag { key: t.tag_key, value: t.tag_value }
     }
 }
 

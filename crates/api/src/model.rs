@@ -126,10 +126,7 @@ impl Model {
     /// listing every broken constraint.
     pub fn validate(&self, operation: &str, input: &Value) -> Result<(), ApiError> {
         let Some(input_shape) = self.operations.get(operation) else {
-            return Err(ApiError::new(
-                "UnknownOperationException",
-                format!("Unknown operation {operation}"),
-            ));
+            return Err(ApiError::new("UnknownOperationException", format!("Unknown operation {operation}")));
         };
         let Some(shape_name) = input_shape else {
             return Ok(());
@@ -138,36 +135,18 @@ impl Model {
         self.check(shape_name, input, "", &mut faults)?;
         match faults.len() {
             0 => Ok(()),
-            1 => Err(ApiError::validation(format!(
-                "1 validation error detected: {}",
-                faults[0]
-            ))),
-            n => Err(ApiError::validation(format!(
-                "{n} validation errors detected: {}",
-                faults.join("; ")
-            ))),
+            1 => Err(ApiError::validation(format!("1 validation error detected: {}", faults[0]))),
+            n => Err(ApiError::validation(format!("{n} validation errors detected: {}", faults.join("; ")))),
         }
     }
 
-    fn check(
-        &self,
-        shape_name: &str,
-        value: &Value,
-        path: &str,
-        faults: &mut Vec<String>,
-    ) -> Result<(), ApiError> {
+    fn check(&self, shape_name: &str, value: &Value, path: &str, faults: &mut Vec<String>) -> Result<(), ApiError> {
         let Some(shape) = self.shapes.get(shape_name) else {
             return Ok(());
         };
         let wrong_type = |expected: &str| {
-            let at = if path.is_empty() {
-                "the request body".to_owned()
-            } else {
-                format!("'{path}'")
-            };
-            Err(ApiError::serialization(format!(
-                "Expected {expected} at {at}"
-            )))
+            let at = if path.is_empty() { "the request body".to_owned() } else { format!("'{path}'") };
+            Err(ApiError::serialization(format!("Expected {expected} at {at}")))
         };
         match shape.kind {
             Kind::Structure => {
@@ -208,12 +187,7 @@ impl Model {
                 shape.check_length(entries.len(), value, path, faults);
                 for (k, v) in entries {
                     if let Some(key_shape) = &shape.key {
-                        self.check(
-                            key_shape,
-                            &Value::String(k.clone()),
-                            &format!("{path}.{k}.key"),
-                            faults,
-                        )?;
+                        self.check(key_shape, &Value::String(k.clone()), &format!("{path}.{k}.key"), faults)?;
                     }
                     if let (Some(value_shape), false) = (&shape.value, v.is_null()) {
                         self.check(value_shape, v, &format!("{path}.{k}.value"), faults)?;
@@ -256,9 +230,7 @@ impl Model {
                 }
             }
             Kind::Blob => {
-                let decoded = value
-                    .as_str()
-                    .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok());
+                let decoded = value.as_str().and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok());
                 let Some(bytes) = decoded else {
                     return wrong_type("base64-encoded bytes");
                 };
@@ -273,13 +245,7 @@ impl Model {
 impl Shape {
     fn parse(s: &Value) -> Shape {
         let strings = |v: &Value| -> Vec<String> {
-            v.as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
+            v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default()
         };
         let kind = match s["type"].as_str().unwrap_or("") {
             "structure" => Kind::Structure,
@@ -295,20 +261,14 @@ impl Shape {
         // AWS matches patterns against the whole value (Java's `matches`). A pattern our
         // engine cannot compile is skipped rather than refusing every request.
         let pattern = s["pattern"].as_str().and_then(|p| {
-            fancy_regex::Regex::new(&format!("^(?:{})$", relax_huge_repetitions(p)))
-                .ok()
-                .map(|re| (p.to_owned(), re))
+            fancy_regex::Regex::new(&format!("^(?:{})$", relax_huge_repetitions(p))).ok().map(|re| (p.to_owned(), re))
         });
         Shape {
             kind,
             required: strings(&s["required"]),
             members: s["members"]
                 .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                        .collect()
-                })
+                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
                 .unwrap_or_default(),
             member: s["member"].as_str().map(str::to_owned),
             key: s["key"].as_str().map(str::to_owned),
@@ -324,18 +284,10 @@ impl Shape {
     fn check_length(&self, len: usize, value: &Value, path: &str, faults: &mut Vec<String>) {
         let len = len as i64;
         if let Some(min) = self.min.filter(|&m| len < m) {
-            faults.push(self.fault(
-                value,
-                path,
-                &format!("Member must have length greater than or equal to {min}"),
-            ));
+            faults.push(self.fault(value, path, &format!("Member must have length greater than or equal to {min}")));
         }
         if let Some(max) = self.max.filter(|&m| len > m) {
-            faults.push(self.fault(
-                value,
-                path,
-                &format!("Member must have length less than or equal to {max}"),
-            ));
+            faults.push(self.fault(value, path, &format!("Member must have length less than or equal to {max}")));
         }
     }
 
@@ -347,10 +299,7 @@ impl Shape {
                 faults.push(self.fault(
                     &value,
                     path,
-                    &format!(
-                        "Member must satisfy enum value set: [{}]",
-                        allowed.join(", ")
-                    ),
+                    &format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
                 ));
             }
         }
@@ -366,11 +315,7 @@ impl Shape {
     }
 
     fn fault(&self, value: &Value, path: &str, constraint: &str) -> String {
-        let shown = if self.sensitive {
-            "***".to_owned()
-        } else {
-            render(value)
-        };
+        let shown = if self.sensitive { "***".to_owned() } else { render(value) };
         format!("Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}")
     }
 }
@@ -386,10 +331,7 @@ fn relax_huge_repetitions(pattern: &str) -> String {
 /// AWS names members in validation messages by their camelCase path.
 fn join(path: &str, member: &str) -> String {
     let mut chars = member.chars();
-    let camel: String = chars
-        .next()
-        .map(|c| c.to_lowercase().chain(chars).collect())
-        .unwrap_or_default();
+    let camel: String = chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default();
     if path.is_empty() {
         camel
     } else {
@@ -400,18 +342,9 @@ fn join(path: &str, member: &str) -> String {
 fn render(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(render).collect::<Vec<_>>().join(", ")
-        ),
+        Value::Array(items) => format!("[{}]", items.iter().map(render).collect::<Vec<_>>().join(", ")),
         Value::Object(map) => {
-            format!(
-                "{{{}}}",
-                map.iter()
-                    .map(|(k, v)| format!("{k}={}", render(v)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!("{{{}}}", map.iter().map(|(k, v)| format!("{k}={}", render(v))).collect::<Vec<_>>().join(", "))
         }
         other => other.to_string(),
     }
@@ -423,9 +356,7 @@ mod tests {
     use serde_json::json;
 
     fn check(operation: &str, input: Value) -> Result<(), (String, String)> {
-        Model::get(Service::Ssm)
-            .validate(operation, &input)
-            .map_err(|e| (e.code().to_owned(), e.message().to_owned()))
+        Model::get(Service::Ssm).validate(operation, &input).map_err(|e| (e.code().to_owned(), e.message().to_owned()))
     }
 
     #[test]
@@ -435,10 +366,7 @@ mod tests {
             let model = Model::get(service);
             for (name, shape) in raw["shapes"].as_object().unwrap() {
                 if shape.get("pattern").is_some() {
-                    assert!(
-                        model.shapes[name].pattern.is_some(),
-                        "pattern of {name} does not compile"
-                    );
+                    assert!(model.shapes[name].pattern.is_some(), "pattern of {name} does not compile");
                 }
             }
         }
@@ -446,13 +374,7 @@ mod tests {
 
     #[test]
     fn valid_requests_pass() {
-        assert_eq!(
-            check(
-                "PutParameter",
-                json!({"Name": "/a/b", "Value": "v", "Type": "String"})
-            ),
-            Ok(())
-        );
+        assert_eq!(check("PutParameter", json!({"Name": "/a/b", "Value": "v", "Type": "String"})), Ok(()));
         assert_eq!(check("DescribeParameters", json!({})), Ok(()));
     }
 
@@ -473,29 +395,16 @@ mod tests {
             json!({"MaxResults": 51, "ParameterFilters": [{"Key": "Bogus", "Values": ["x"]}]}),
         )
         .unwrap_err();
-        assert!(
-            message.starts_with("2 validation errors detected: "),
-            "{message}"
-        );
+        assert!(message.starts_with("2 validation errors detected: "), "{message}");
         assert!(message.contains("at 'maxResults'"), "{message}");
-        assert!(
-            message.contains("at 'parameterFilters.1.member.key'"),
-            "{message}"
-        );
+        assert!(message.contains("at 'parameterFilters.1.member.key'"), "{message}");
     }
 
     #[test]
     fn enum_and_type_faults() {
-        let (code, message) = check(
-            "PutParameter",
-            json!({"Name": "a", "Value": "v", "Type": "Number"}),
-        )
-        .unwrap_err();
+        let (code, message) = check("PutParameter", json!({"Name": "a", "Value": "v", "Type": "Number"})).unwrap_err();
         assert_eq!(code, "ValidationException");
-        assert!(
-            message.contains("enum value set: [String, StringList, SecureString]"),
-            "{message}"
-        );
+        assert!(message.contains("enum value set: [String, StringList, SecureString]"), "{message}");
         let (code, _) = check("GetParameter", json!({"Name": 5})).unwrap_err();
         assert_eq!(code, "SerializationException");
     }
@@ -503,24 +412,14 @@ mod tests {
     #[test]
     fn sensitive_values_are_never_echoed() {
         let long = "s".repeat(5000);
-        let result = check(
-            "PutParameter",
-            json!({"Name": "a", "Value": "secret", "Type": "Bogus"}),
-        );
+        let result = check("PutParameter", json!({"Name": "a", "Value": "secret", "Type": "Bogus"}));
         assert!(result.is_err());
-        let (_, message) = check(
-            "PutParameter",
-            json!({"Name": "a", "Value": long, "Tier": "Nope"}),
-        )
-        .unwrap_err();
+        let (_, message) = check("PutParameter", json!({"Name": "a", "Value": long, "Tier": "Nope"})).unwrap_err();
         assert!(!message.contains("sss"), "{message}");
     }
 
     #[test]
     fn unknown_operation() {
-        assert_eq!(
-            check("Frobnicate", json!({})).unwrap_err().0,
-            "UnknownOperationException"
-        );
+        assert_eq!(check("Frobnicate", json!({})).unwrap_err().0, "UnknownOperationException");
     }
 }

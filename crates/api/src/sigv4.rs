@@ -55,37 +55,24 @@ pub struct Authorization {
 impl Authorization {
     /// The credential scope `DATE/REGION/SERVICE/aws4_request`.
     pub fn scope(&self) -> String {
-        format!(
-            "{}/{}/{}/aws4_request",
-            self.date, self.region, self.service
-        )
+        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
     }
 }
 
 fn header<'a>(req: &Request<'a>, name: &str) -> Option<&'a str> {
-    req.headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| *v)
+    req.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
 }
 
 /// Parses the `Authorization` header of `req`.
 pub fn parse_authorization(req: &Request<'_>) -> Result<Authorization, ApiError> {
     let Some(value) = header(req, "authorization") else {
-        return Err(ApiError::new(
-            "MissingAuthenticationTokenException",
-            "Missing Authentication Token",
-        ));
+        return Err(ApiError::new("MissingAuthenticationTokenException", "Missing Authentication Token"));
     };
     let incomplete = |what: &str| ApiError::new("IncompleteSignatureException", what.to_owned());
     let rest = value
         .strip_prefix(ALGORITHM)
         .filter(|r| r.starts_with(' '))
-        .ok_or_else(|| {
-            incomplete(&format!(
-                "Unsupported signing algorithm; only {ALGORITHM} is accepted."
-            ))
-        })?;
+        .ok_or_else(|| incomplete(&format!("Unsupported signing algorithm; only {ALGORITHM} is accepted.")))?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
         let part = part.trim();
@@ -99,11 +86,7 @@ pub fn parse_authorization(req: &Request<'_>) -> Result<Authorization, ApiError>
         }
     }
     let mut missing = Vec::new();
-    for (name, v) in [
-        ("Credential", credential),
-        ("Signature", signature),
-        ("SignedHeaders", signed),
-    ] {
+    for (name, v) in [("Credential", credential), ("Signature", signature), ("SignedHeaders", signed)] {
         if v.is_none() {
             missing.push(format!("Authorization header requires '{name}' parameter."));
         }
@@ -118,11 +101,7 @@ pub fn parse_authorization(req: &Request<'_>) -> Result<Authorization, ApiError>
             "Credential should have the form ACCESS_KEY/DATE/REGION/SERVICE/aws4_request, got '{credential}'."
         )));
     }
-    let signed_headers: Vec<String> = signed
-        .unwrap_or_default()
-        .split(';')
-        .map(|h| h.to_ascii_lowercase())
-        .collect();
+    let signed_headers: Vec<String> = signed.unwrap_or_default().split(';').map(|h| h.to_ascii_lowercase()).collect();
     if !signed_headers.iter().any(|h| h == "host") {
         return Err(ApiError::new(
             "InvalidSignatureException",
@@ -187,9 +166,7 @@ pub fn uri_encode(input: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(input.len());
     for b in input.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             b'/' if keep_slash => out.push('/'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -221,18 +198,11 @@ fn canonical_query(query: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (
-                uri_encode(&percent_decode(k), false),
-                uri_encode(&percent_decode(v), false),
-            )
+            (uri_encode(&percent_decode(k), false), uri_encode(&percent_decode(v), false))
         })
         .collect();
     pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
 
 fn canonical_header_value(value: &str) -> String {
@@ -269,11 +239,7 @@ pub fn string_to_sign(req: &Request<'_>, auth: &Authorization, amz_date: &str) -
         _ => hex::encode(Sha256::digest(req.body)),
     };
     canonical.push_str(&payload_hash);
-    format!(
-        "{ALGORITHM}\n{amz_date}\n{}\n{}",
-        auth.scope(),
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    )
+    format!("{ALGORITHM}\n{amz_date}\n{}\n{}", auth.scope(), hex::encode(Sha256::digest(canonical.as_bytes())))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -307,19 +273,9 @@ pub struct Credentials {
 
 /// Signs a request: returns the `X-Amz-Date` and `Authorization` header values to add.
 /// `req.headers` must already hold every header to be signed, including `host`.
-pub fn sign(
-    req: &Request<'_>,
-    creds: &Credentials,
-    region: &str,
-    service: &str,
-    now: i64,
-) -> (String, String) {
+pub fn sign(req: &Request<'_>, creds: &Credentials, region: &str, service: &str, now: i64) -> (String, String) {
     let amz_date = format_amz_date(now);
-    let mut signed: Vec<String> = req
-        .headers
-        .iter()
-        .map(|(n, _)| n.to_ascii_lowercase())
-        .collect();
+    let mut signed: Vec<String> = req.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
     signed.push("x-amz-date".into());
     signed.sort();
     signed.dedup();
@@ -333,10 +289,7 @@ pub fn sign(
     };
     let mut headers: Vec<(&str, &str)> = req.headers.to_vec();
     headers.push(("x-amz-date", &amz_date));
-    let with_date = Request {
-        headers: &headers,
-        ..*req
-    };
+    let with_date = Request { headers: &headers, ..*req };
     let sts = string_to_sign(&with_date, &auth, &amz_date);
     let key = signing_key(&creds.secret_access_key, &auth.date, region, service);
     let signature = hex::encode(hmac(&key, sts.as_bytes()));
@@ -356,17 +309,8 @@ mod tests {
     // The "get-vanilla" case of AWS's published SigV4 test suite: fixed inputs, known output.
     #[test]
     fn matches_the_published_vanilla_vector() {
-        let headers = [
-            ("Host", "example.amazonaws.com"),
-            ("X-Amz-Date", "20150830T123600Z"),
-        ];
-        let req = Request {
-            method: "GET",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: b"",
-        };
+        let headers = [("Host", "example.amazonaws.com"), ("X-Amz-Date", "20150830T123600Z")];
+        let req = Request { method: "GET", path: "/", query: "", headers: &headers, body: b"" };
         let auth = Authorization {
             access_key_id: "AKIDEXAMPLE".into(),
             date: "20150830".into(),
@@ -376,40 +320,16 @@ mod tests {
             signature: String::new(),
         };
         let sts = string_to_sign(&req, &auth, "20150830T123600Z");
-        let key = signing_key(
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            "20150830",
-            "us-east-1",
-            "service",
-        );
-        assert!(verify(
-            &key,
-            &sts,
-            "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
-        ));
+        let key = signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830", "us-east-1", "service");
+        assert!(verify(&key, &sts, "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"));
     }
 
     fn signed_request(body: &'static [u8]) -> (Vec<(String, String)>, Credentials) {
-        let creds = Credentials {
-            access_key_id: "AKIAEXAMPLE".into(),
-            secret_access_key: "secret".into(),
-        };
-        let headers = [
-            ("host", "127.0.0.1:7717"),
-            ("x-amz-target", "AmazonSSM.GetParameter"),
-        ];
-        let req = Request {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body,
-        };
+        let creds = Credentials { access_key_id: "AKIAEXAMPLE".into(), secret_access_key: "secret".into() };
+        let headers = [("host", "127.0.0.1:7717"), ("x-amz-target", "AmazonSSM.GetParameter")];
+        let req = Request { method: "POST", path: "/", query: "", headers: &headers, body };
         let (date, authz) = sign(&req, &creds, "us-east-1", "ssm", 1_700_000_000);
-        let mut all: Vec<(String, String)> = headers
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let mut all: Vec<(String, String)> = headers.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
         all.push(("X-Amz-Date".into(), date));
         all.push(("Authorization".into(), authz));
         (all, creds)
@@ -418,65 +338,24 @@ mod tests {
     #[test]
     fn sign_then_verify_round_trips_and_detects_tampering() {
         let (headers, creds) = signed_request(b"{}");
-        let refs: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        let req = Request {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &refs,
-            body: b"{}",
-        };
+        let refs: Vec<(&str, &str)> = headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let req = Request { method: "POST", path: "/", query: "", headers: &refs, body: b"{}" };
         let auth = parse_authorization(&req).unwrap();
-        assert_eq!(
-            (auth.region.as_str(), auth.service.as_str()),
-            ("us-east-1", "ssm")
-        );
+        assert_eq!((auth.region.as_str(), auth.service.as_str()), ("us-east-1", "ssm"));
         let date = check_clock(&req, &auth, 1_700_000_100).unwrap();
-        let key = signing_key(
-            &creds.secret_access_key,
-            &auth.date,
-            &auth.region,
-            &auth.service,
-        );
-        assert!(verify(
-            &key,
-            &string_to_sign(&req, &auth, &date),
-            &auth.signature
-        ));
-        let tampered = Request {
-            body: b"{\"Name\":\"x\"}",
-            ..req
-        };
-        assert!(!verify(
-            &key,
-            &string_to_sign(&tampered, &auth, &date),
-            &auth.signature
-        ));
+        let key = signing_key(&creds.secret_access_key, &auth.date, &auth.region, &auth.service);
+        assert!(verify(&key, &string_to_sign(&req, &auth, &date), &auth.signature));
+        let tampered = Request { body: b"{\"Name\":\"x\"}", ..req };
+        assert!(!verify(&key, &string_to_sign(&tampered, &auth, &date), &auth.signature));
         let wrong = signing_key("other", &auth.date, &auth.region, &auth.service);
-        assert!(!verify(
-            &wrong,
-            &string_to_sign(&req, &auth, &date),
-            &auth.signature
-        ));
+        assert!(!verify(&wrong, &string_to_sign(&req, &auth, &date), &auth.signature));
     }
 
     #[test]
     fn stale_and_future_dates_are_refused() {
         let (headers, _) = signed_request(b"{}");
-        let refs: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        let req = Request {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &refs,
-            body: b"{}",
-        };
+        let refs: Vec<(&str, &str)> = headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let req = Request { method: "POST", path: "/", query: "", headers: &refs, body: b"{}" };
         let auth = parse_authorization(&req).unwrap();
         let stale = check_clock(&req, &auth, 1_700_000_000 + 16 * 60).unwrap_err();
         assert_eq!(stale.code(), "InvalidSignatureException");
@@ -488,38 +367,16 @@ mod tests {
     fn malformed_headers_get_aws_codes() {
         let cases: [(&[(&str, &str)], &str); 4] = [
             (&[], "MissingAuthenticationTokenException"),
+            (&[("Authorization", "Bearer x")], "IncompleteSignatureException"),
+            (&[("Authorization", "AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request")], "IncompleteSignatureException"),
             (
-                &[("Authorization", "Bearer x")],
-                "IncompleteSignatureException",
-            ),
-            (
-                &[(
-                    "Authorization",
-                    "AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request",
-                )],
-                "IncompleteSignatureException",
-            ),
-            (
-                &[(
-                    "Authorization",
-                    "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=00",
-                )],
+                &[("Authorization", "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=00")],
                 "IncompleteSignatureException",
             ),
         ];
         for (headers, code) in cases {
-            let req = Request {
-                method: "POST",
-                path: "/",
-                query: "",
-                headers,
-                body: b"",
-            };
-            assert_eq!(
-                parse_authorization(&req).unwrap_err().code(),
-                code,
-                "{headers:?}"
-            );
+            let req = Request { method: "POST", path: "/", query: "", headers, body: b"" };
+            assert_eq!(parse_authorization(&req).unwrap_err().code(), code, "{headers:?}");
         }
     }
 

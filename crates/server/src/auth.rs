@@ -32,6 +32,9 @@ pub struct AccessKeyRecord {
     pub created: i64,
 }
 
+/// (access key id, date, region, service): what a signing key is derived from.
+type ScopeKey = (String, String, String, String);
+
 struct Known {
     record: AccessKeyRecord,
     secret: String,
@@ -43,7 +46,7 @@ pub struct Credentials {
     master_key: [u8; 32],
     dev_account: Option<String>,
     known: RwLock<HashMap<String, Arc<Known>>>,
-    signing_keys: Mutex<HashMap<(String, String, String, String), [u8; 32]>>,
+    signing_keys: Mutex<HashMap<ScopeKey, [u8; 32]>>,
 }
 
 fn key_of(access_key_id: &str) -> String {
@@ -68,12 +71,7 @@ impl Credentials {
     }
 
     /// Creates an access key for `arn` in `account`; returns (id, secret).
-    pub async fn create(
-        &self,
-        account: &str,
-        arn: &str,
-        now: i64,
-    ) -> Result<(String, String), ApiError> {
+    pub async fn create(&self, account: &str, arn: &str, now: i64) -> Result<(String, String), ApiError> {
         const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
         const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let id = format!("AKIA{}", crypto::random_string(UPPER, 16));
@@ -86,10 +84,7 @@ impl Credentials {
             status: "Active".into(),
             created: now,
         };
-        self.store
-            .write(vec![Op::put(key_of(&id), encode(&record)).if_absent()])
-            .await
-            .map_err(store_fault)?;
+        self.store.write(vec![Op::put(key_of(&id), encode(&record)).if_absent()]).await.map_err(store_fault)?;
         Ok((id, secret))
     }
 
@@ -99,12 +94,7 @@ impl Credentials {
     }
 
     async fn lookup(&self, access_key_id: &str) -> Result<Option<Arc<Known>>, ApiError> {
-        if let Some(k) = self
-            .known
-            .read()
-            .expect("credentials lock")
-            .get(access_key_id)
-        {
+        if let Some(k) = self.known.read().expect("credentials lock").get(access_key_id) {
             return Ok(Some(k.clone()));
         }
         let key = key_of(access_key_id);
@@ -112,21 +102,12 @@ impl Credentials {
             return Ok(None);
         };
         let record: AccessKeyRecord = decode(&key, &item.value)?;
-        let sealed = base64::engine::general_purpose::STANDARD
-            .decode(&record.sealed_secret)
-            .unwrap_or_default();
-        let Some(secret) = crypto::open(&self.master_key, &secret_aad(access_key_id), &sealed)
-        else {
-            tracing::error!(
-                access_key_id,
-                "An access key's secret does not unseal with this master key."
-            );
+        let sealed = base64::engine::general_purpose::STANDARD.decode(&record.sealed_secret).unwrap_or_default();
+        let Some(secret) = crypto::open(&self.master_key, &secret_aad(access_key_id), &sealed) else {
+            tracing::error!(access_key_id, "An access key's secret does not unseal with this master key.");
             return Err(ApiError::internal());
         };
-        let known = Arc::new(Known {
-            record,
-            secret: String::from_utf8_lossy(&secret).into_owned(),
-        });
+        let known = Arc::new(Known { record, secret: String::from_utf8_lossy(&secret).into_owned() });
         let mut cache = self.known.write().expect("credentials lock");
         if cache.len() > 100_000 {
             cache.clear();
@@ -146,18 +127,11 @@ impl Credentials {
         if auth.service != service.signing_name() {
             return Err(ApiError::new(
                 "InvalidSignatureException",
-                format!(
-                    "Credential should be scoped to correct service: '{}'. ",
-                    service.signing_name()
-                ),
+                format!("Credential should be scoped to correct service: '{}'. ", service.signing_name()),
             ));
         }
         if let Some(account) = &self.dev_account {
-            let valid = auth.access_key_id.len() >= 3
-                && auth
-                    .access_key_id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric());
+            let valid = auth.access_key_id.len() >= 3 && auth.access_key_id.bytes().all(|b| b.is_ascii_alphanumeric());
             if !valid {
                 return Err(unrecognized());
             }
@@ -175,18 +149,8 @@ impl Credentials {
         if known.record.status != "Active" {
             return Err(unrecognized());
         }
-        let cache_key = (
-            auth.access_key_id.clone(),
-            auth.date.clone(),
-            auth.region.clone(),
-            auth.service.clone(),
-        );
-        let cached = self
-            .signing_keys
-            .lock()
-            .expect("signing key lock")
-            .get(&cache_key)
-            .copied();
+        let cache_key = (auth.access_key_id.clone(), auth.date.clone(), auth.region.clone(), auth.service.clone());
+        let cached = self.signing_keys.lock().expect("signing key lock").get(&cache_key).copied();
         let signing_key = match cached {
             Some(k) => k,
             None => {
@@ -216,8 +180,5 @@ impl Credentials {
 }
 
 fn unrecognized() -> ApiError {
-    ApiError::new(
-        "UnrecognizedClientException",
-        "The security token included in the request is invalid.",
-    )
+    ApiError::new("UnrecognizedClientException", "The security token included in the request is invalid.")
 }

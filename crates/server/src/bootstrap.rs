@@ -27,8 +27,7 @@ pub struct Bootstrap {
 
 /// Creates the data dir with mode 0700 (tightening an existing one).
 pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
-    fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data dir {}", dir.display()))?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create the data dir {}", dir.display()))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot set mode 0700 on {}", dir.display()))
 }
@@ -40,11 +39,7 @@ pub fn master_key(args: &ServerArgs) -> anyhow::Result<[u8; 32]> {
         None => (args.data_dir.join("master.key"), false),
     };
     if !path.exists() {
-        anyhow::ensure!(
-            !supplied,
-            "the master key file {} does not exist",
-            path.display()
-        );
+        anyhow::ensure!(!supplied, "the master key file {} does not exist", path.display());
         let key = crate::crypto::random_key();
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -56,8 +51,7 @@ pub fn master_key(args: &ServerArgs) -> anyhow::Result<[u8; 32]> {
         f.sync_all()?;
         return Ok(key);
     }
-    let bytes = fs::read(&path)
-        .with_context(|| format!("cannot read the master key {}", path.display()))?;
+    let bytes = fs::read(&path).with_context(|| format!("cannot read the master key {}", path.display()))?;
     anyhow::ensure!(
         bytes.len() == 32,
         "the master key {} must hold exactly 32 bytes, it holds {}",
@@ -83,8 +77,7 @@ pub async fn ensure_root(
 ) -> anyhow::Result<(Bootstrap, String)> {
     for _ in 0..3 {
         if let Some(item) = store.get(BOOTSTRAP_KEY).await? {
-            let boot: Bootstrap = serde_json::from_slice(&item.value)
-                .context("the bootstrap record is unreadable")?;
+            let boot: Bootstrap = serde_json::from_slice(&item.value).context("the bootstrap record is unreadable")?;
             let secret = credentials
                 .secret_of(&boot.admin_access_key_id)
                 .await
@@ -92,22 +85,11 @@ pub async fn ensure_root(
                 .context("the admin access key is missing from the store")?;
             return Ok((boot, secret));
         }
-        let account = requested_account
-            .map(str::to_owned)
-            .unwrap_or_else(random_account);
+        let account = requested_account.map(str::to_owned).unwrap_or_else(random_account);
         let arn = format!("arn:aws:iam::{account}:root");
-        let (id, _) = credentials
-            .create(&account, &arn, now)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let boot = Bootstrap {
-            account,
-            admin_access_key_id: id,
-        };
-        match store
-            .write(vec![Op::put(BOOTSTRAP_KEY, encode(&boot)).if_absent()])
-            .await
-        {
+        let (id, _) = credentials.create(&account, &arn, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let boot = Bootstrap { account, admin_access_key_id: id };
+        match store.write(vec![Op::put(BOOTSTRAP_KEY, encode(&boot)).if_absent()]).await {
             Ok(()) | Err(StoreError::Conflict { .. }) => continue, // re-read: another server may have won
             Err(e) => return Err(e.into()),
         }
@@ -116,12 +98,7 @@ pub async fn ensure_root(
 }
 
 /// Writes `admin.env` (mode 0600) so that `. admin.env && aws ssm …` works.
-pub fn write_admin_env(
-    args: &ServerArgs,
-    boot: &Bootstrap,
-    secret: &str,
-    endpoint: &str,
-) -> anyhow::Result<()> {
+pub fn write_admin_env(args: &ServerArgs, boot: &Bootstrap, secret: &str, endpoint: &str) -> anyhow::Result<()> {
     let path = args.data_dir.join("admin.env");
     let text = format!(
         "# Written by steward server on every start. Source it: . {path}\n\
@@ -139,12 +116,7 @@ pub fn write_admin_env(
         account = boot.account,
     );
     let tmp = args.data_dir.join("admin.env.tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     fs::rename(&tmp, &path)?;

@@ -59,9 +59,7 @@ pub struct ServerArgs {
 impl ServerArgs {
     /// The store URL, defaulting to SQLite in the data dir.
     pub fn store_url(&self) -> String {
-        self.store
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("steward.db").display()))
+        self.store.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("steward.db").display()))
     }
 
     /// Checks what clap cannot.
@@ -74,22 +72,13 @@ impl ServerArgs {
         }
         anyhow::ensure!(
             !self.region.is_empty()
-                && self
-                    .region
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                && self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
             "--region must look like us-east-1, got {:?}",
             self.region
         );
-        anyhow::ensure!(
-            self.policy_interval >= 1,
-            "--policy-interval must be at least 1 second"
-        );
+        anyhow::ensure!(self.policy_interval >= 1, "--policy-interval must be at least 1 second");
         for hook in &self.webhooks {
-            anyhow::ensure!(
-                hook.starts_with("http://"),
-                "--webhook must be an http:// URL, got {hook:?}"
-            );
+            anyhow::ensure!(hook.starts_with("http://"), "--webhook must be an http:// URL, got {hook:?}");
         }
         Ok(())
     }

@@ -15,13 +15,7 @@ pub fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let mut nonce = [0u8; NONCE_LEN];
     rand::thread_rng().fill_bytes(&mut nonce);
     let ct = cipher
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
         .expect("AES-GCM encryption cannot fail for in-memory buffers");
     let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
     out.extend_from_slice(&nonce);
@@ -35,9 +29,7 @@ pub fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let (nonce, ct) = sealed.split_at(NONCE_LEN);
-    Aes256Gcm::new(key.into())
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
-        .ok()
+    Aes256Gcm::new(key.into()).decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad }).ok()
 }
 
 /// 32 random bytes.
@@ -50,9 +42,7 @@ pub fn random_key() -> [u8; 32] {
 /// `n` random characters from `alphabet`.
 pub fn random_string(alphabet: &[u8], n: usize) -> String {
     let mut rng = rand::thread_rng();
-    (0..n)
-        .map(|_| alphabet[(rng.next_u32() as usize) % alphabet.len()] as char)
-        .collect()
+    (0..n).map(|_| alphabet[(rng.next_u32() as usize) % alphabet.len()] as char).collect()
 }
 
 #[cfg(test)]
@@ -61,10 +51,7 @@ mod tests {
     fn seal_open_round_trip_and_binding() {
         let key = super::random_key();
         let sealed = super::seal(&key, b"ctx", b"secret");
-        assert_eq!(
-            super::open(&key, b"ctx", &sealed).as_deref(),
-            Some(&b"secret"[..])
-        );
+        assert_eq!(super::open(&key, b"ctx", &sealed).as_deref(), Some(&b"secret"[..]));
         assert_eq!(super::open(&key, b"other", &sealed), None);
         assert_eq!(super::open(&super::random_key(), b"ctx", &sealed), None);
         assert_eq!(super::open(&key, b"ctx", &sealed[..10]), None);

@@ -32,40 +32,22 @@ where
     F: FnOnce(Ctx, Req) -> Fut,
     Fut: Future<Output = Result<Resp, ApiError>>,
 {
-    let request: Req =
-        serde_json::from_value(input).map_err(|e| ApiError::serialization(e.to_string()))?;
+    let request: Req = serde_json::from_value(input).map_err(|e| ApiError::serialization(e.to_string()))?;
     let response = handler(ctx, request).await?;
     Ok(serde_json::to_vec(&response).expect("responses always serialise"))
 }
 
 /// Runs `operation` of `service`.
-pub async fn call(
-    ctx: Ctx,
-    service: Service,
-    operation: &str,
-    input: Value,
-) -> Result<Vec<u8>, ApiError> {
+pub async fn call(ctx: Ctx, service: Service, operation: &str, input: Value) -> Result<Vec<u8>, ApiError> {
     match (service, operation) {
         (Service::Ssm, "PutParameter") => invoke(ctx, input, parameters::put::put_parameter).await,
         (Service::Ssm, "GetParameter") => invoke(ctx, input, parameters::get::get_parameter).await,
-        (Service::Ssm, "GetParameters") => {
-            invoke(ctx, input, parameters::get::get_parameters).await
-        }
-        (Service::Ssm, "GetParametersByPath") => {
-            invoke(ctx, input, parameters::list::get_parameters_by_path).await
-        }
-        (Service::Ssm, "DescribeParameters") => {
-            invoke(ctx, input, parameters::list::describe_parameters).await
-        }
-        (Service::Ssm, "GetParameterHistory") => {
-            invoke(ctx, input, parameters::get::get_parameter_history).await
-        }
-        (Service::Ssm, "DeleteParameter") => {
-            invoke(ctx, input, parameters::delete::delete_parameter).await
-        }
-        (Service::Ssm, "DeleteParameters") => {
-            invoke(ctx, input, parameters::delete::delete_parameters).await
-        }
+        (Service::Ssm, "GetParameters") => invoke(ctx, input, parameters::get::get_parameters).await,
+        (Service::Ssm, "GetParametersByPath") => invoke(ctx, input, parameters::list::get_parameters_by_path).await,
+        (Service::Ssm, "DescribeParameters") => invoke(ctx, input, parameters::list::describe_parameters).await,
+        (Service::Ssm, "GetParameterHistory") => invoke(ctx, input, parameters::get::get_parameter_history).await,
+        (Service::Ssm, "DeleteParameter") => invoke(ctx, input, parameters::delete::delete_parameter).await,
+        (Service::Ssm, "DeleteParameters") => invoke(ctx, input, parameters::delete::delete_parameters).await,
         (Service::Ssm, "LabelParameterVersion") => {
             invoke(ctx, input, parameters::labels::label_parameter_version).await
         }
@@ -73,23 +55,15 @@ pub async fn call(
             invoke(ctx, input, parameters::labels::unlabel_parameter_version).await
         }
         (Service::Ssm, "AddTagsToResource") => invoke(ctx, input, tags::add_tags_to_resource).await,
-        (Service::Ssm, "RemoveTagsFromResource") => {
-            invoke(ctx, input, tags::remove_tags_from_resource).await
-        }
-        (Service::Ssm, "ListTagsForResource") => {
-            invoke(ctx, input, tags::list_tags_for_resource).await
-        }
+        (Service::Ssm, "RemoveTagsFromResource") => invoke(ctx, input, tags::remove_tags_from_resource).await,
+        (Service::Ssm, "ListTagsForResource") => invoke(ctx, input, tags::list_tags_for_resource).await,
         (Service::Kms, "CreateKey") => invoke(ctx, input, kms::api::create_key).await,
         (Service::Kms, "DescribeKey") => invoke(ctx, input, kms::api::describe_key).await,
         (Service::Kms, "ListKeys") => invoke(ctx, input, kms::api::list_keys).await,
         (Service::Kms, "EnableKey") => invoke(ctx, input, kms::api::enable_key).await,
         (Service::Kms, "DisableKey") => invoke(ctx, input, kms::api::disable_key).await,
-        (Service::Kms, "ScheduleKeyDeletion") => {
-            invoke(ctx, input, kms::api::schedule_key_deletion).await
-        }
-        (Service::Kms, "CancelKeyDeletion") => {
-            invoke(ctx, input, kms::api::cancel_key_deletion).await
-        }
+        (Service::Kms, "ScheduleKeyDeletion") => invoke(ctx, input, kms::api::schedule_key_deletion).await,
+        (Service::Kms, "CancelKeyDeletion") => invoke(ctx, input, kms::api::cancel_key_deletion).await,
         (Service::Kms, "CreateAlias") => invoke(ctx, input, kms::api::create_alias).await,
         (Service::Kms, "DeleteAlias") => invoke(ctx, input, kms::api::delete_alias).await,
         (Service::Kms, "ListAliases") => invoke(ctx, input, kms::api::list_aliases).await,

@@ -26,10 +26,7 @@ pub struct Event {
 impl Event {
     /// The store write that logs it.
     pub fn op(&self) -> Op {
-        Op::put(
-            self.key.clone(),
-            serde_json::to_vec(&self.body).expect("events serialise"),
-        )
+        Op::put(self.key.clone(), serde_json::to_vec(&self.body).expect("events serialise"))
     }
 }
 
@@ -42,10 +39,7 @@ pub struct Events {
 impl Events {
     /// Delivers to `webhooks` (http:// URLs).
     pub fn new(webhooks: Vec<String>) -> Self {
-        Events {
-            webhooks,
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
+        Events { webhooks, client: Client::builder(TokioExecutor::new()).build_http() }
     }
 
     /// An event in the EventBridge envelope.
@@ -70,20 +64,11 @@ impl Events {
             "resources": resources,
             "detail": detail,
         });
-        Event {
-            key: format!("event/{account}/{region}/{now:013}-{id}"),
-            body,
-        }
+        Event { key: format!("event/{account}/{region}/{now:013}-{id}"), body }
     }
 
     /// "Parameter Store Change" for a create, update, delete or label change.
-    pub fn parameter_change(
-        &self,
-        p: &Principal,
-        record: &VersionRecord,
-        operation: &str,
-        now: i64,
-    ) -> Event {
+    pub fn parameter_change(&self, p: &Principal, record: &VersionRecord, operation: &str, now: i64) -> Event {
         let arn = names::arn(&p.region, &p.account, &record.name);
         let detail = json!({
             "operation": operation,
@@ -91,14 +76,7 @@ impl Events {
             "type": record.kind,
             "description": record.description.clone().unwrap_or_default(),
         });
-        self.event(
-            &p.account,
-            &p.region,
-            "Parameter Store Change",
-            vec![arn],
-            detail,
-            now,
-        )
+        self.event(&p.account, &p.region, "Parameter Store Change", vec![arn], detail, now)
     }
 
     /// Sends the event to every webhook in the background.
@@ -120,12 +98,9 @@ impl Events {
                     };
                     match client.request(request).await {
                         Ok(r) if r.status().is_success() => return,
-                        Ok(r) => tracing::warn!(
-                            url,
-                            status = r.status().as_u16(),
-                            attempt,
-                            "Webhook refused an event."
-                        ),
+                        Ok(r) => {
+                            tracing::warn!(url, status = r.status().as_u16(), attempt, "Webhook refused an event.")
+                        }
                         Err(e) => tracing::warn!(url, error = %e, attempt, "Webhook unreachable."),
                     }
                     tokio::time::sleep(Duration::from_millis(500 << attempt)).await;

@@ -23,28 +23,17 @@ use crate::state::AppState;
 
 /// Builds the router; tests drive it without a socket.
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/", post(api))
-        .route("/healthz", get(healthz))
-        .with_state(state)
+    Router::new().route("/", post(api)).route("/healthz", get(healthz)).with_state(state)
 }
 
 async fn healthz() -> &'static str {
     "ok"
 }
 
-fn json_response(
-    status: StatusCode,
-    request_id: &str,
-    body: Vec<u8>,
-    error_code: Option<&str>,
-) -> Response {
+fn json_response(status: StatusCode, request_id: &str, body: Vec<u8>, error_code: Option<&str>) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
+    headers.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-amzn-requestid", v);
     }
@@ -61,23 +50,12 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response {
 }
 
 fn target(headers: &HeaderMap) -> Result<(Service, String), ApiError> {
-    let unknown = || {
-        ApiError::new(
-            "UnknownOperationException",
-            "The X-Amz-Target header names no known operation.",
-        )
-    };
-    let raw = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(unknown)?;
+    let unknown = || ApiError::new("UnknownOperationException", "The X-Amz-Target header names no known operation.");
+    let raw = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).ok_or_else(unknown)?;
     let (prefix, op) = raw.split_once('.').ok_or_else(unknown)?;
     let service = Service::from_target_prefix(prefix).ok_or_else(unknown)?;
     if !Model::get(service).has_operation(op) {
-        return Err(ApiError::new(
-            "UnknownOperationException",
-            format!("Unknown operation {raw}"),
-        ));
+        return Err(ApiError::new("UnknownOperationException", format!("Unknown operation {raw}")));
     }
     Ok((service, op.to_owned()))
 }
@@ -100,21 +78,9 @@ async fn api(
         }
         Err((op, error)) => {
             if error.status() >= 500 {
-                tracing::error!(
-                    request_id,
-                    operation = op,
-                    code = error.code(),
-                    elapsed_us,
-                    "Request failed."
-                );
+                tracing::error!(request_id, operation = op, code = error.code(), elapsed_us, "Request failed.");
             } else {
-                tracing::info!(
-                    request_id,
-                    operation = op,
-                    code = error.code(),
-                    elapsed_us,
-                    "Request refused."
-                );
+                tracing::info!(request_id, operation = op, code = error.code(), elapsed_us, "Request refused.");
             }
             error_response(&error, &request_id)
         }
@@ -130,10 +96,8 @@ async fn handle(
 ) -> Result<(String, Vec<u8>), (String, ApiError)> {
     let (service, op) = target(headers).map_err(|e| (String::from("-"), e))?;
     let fail = |e: ApiError| (op.clone(), e);
-    let header_pairs: Vec<(&str, &str)> = headers
-        .iter()
-        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
-        .collect();
+    let header_pairs: Vec<(&str, &str)> =
+        headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v))).collect();
     let request = Request {
         method: method.as_str(),
         path: uri.path(),
@@ -142,27 +106,15 @@ async fn handle(
         body,
     };
     let now_secs = state.now() / 1000;
-    let principal = state
-        .credentials
-        .authenticate(&request, service, now_secs)
-        .await
-        .map_err(fail)?;
+    let principal = state.credentials.authenticate(&request, service, now_secs).await.map_err(fail)?;
     let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
     } else {
-        serde_json::from_slice(body).map_err(|_| {
-            fail(ApiError::serialization(
-                "The request body is not valid JSON.",
-            ))
-        })?
+        serde_json::from_slice(body)
+            .map_err(|_| fail(ApiError::serialization("The request body is not valid JSON.")))?
     };
     Model::get(service).validate(&op, &input).map_err(fail)?;
-    let ctx = dispatch::Ctx {
-        state: state.clone(),
-        principal,
-    };
-    let out = dispatch::call(ctx, service, &op, input)
-        .await
-        .map_err(fail)?;
+    let ctx = dispatch::Ctx { state: state.clone(), principal };
+    let out = dispatch::call(ctx, service, &op, input).await.map_err(fail)?;
     Ok((op, out))
 }

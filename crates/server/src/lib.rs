@@ -32,9 +32,7 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
         Command::Server(args) => {
             args.validate()?;
             init_logging(&args.log_format);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(serve(args))
         }
     }
@@ -43,9 +41,7 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STEWARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -57,23 +53,12 @@ fn init_logging(format: &str) {
 pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     bootstrap::prepare_data_dir(&args.data_dir)?;
     let master_key = bootstrap::master_key(&args)?;
-    let store = steward_store::open(&args.store_url())
-        .await
-        .context("cannot open the store")?;
+    let store = steward_store::open(&args.store_url()).await.context("cannot open the store")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let boot_credentials = auth::Credentials::new(store.clone(), master_key, None);
-    let (boot, secret) = bootstrap::ensure_root(
-        &*store,
-        &boot_credentials,
-        args.account_id.as_deref(),
-        clock.now_millis(),
-    )
-    .await?;
-    let dev_account = args.dev.then(|| {
-        args.account_id
-            .clone()
-            .unwrap_or_else(|| boot.account.clone())
-    });
+    let (boot, secret) =
+        bootstrap::ensure_root(&*store, &boot_credentials, args.account_id.as_deref(), clock.now_millis()).await?;
+    let dev_account = args.dev.then(|| args.account_id.clone().unwrap_or_else(|| boot.account.clone()));
     let state = Arc::new(AppState {
         store: store.clone(),
         clock,
@@ -87,10 +72,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let endpoint = format!("http://{local}");
     bootstrap::write_admin_env(&args, &boot, &secret, &endpoint)?;
-    tokio::spawn(parameters::policy::run(
-        state.clone(),
-        Duration::from_secs(args.policy_interval),
-    ));
+    tokio::spawn(parameters::policy::run(state.clone(), Duration::from_secs(args.policy_interval)));
     tracing::info!(
         endpoint,
         store = store.backend(),
@@ -99,16 +81,13 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         admin_env = %args.data_dir.join("admin.env").display(),
         "Steward is serving."
     );
-    axum::serve(listener, http::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, http::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("Steward stopped.");
     Ok(())
 }
 
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

@@ -13,37 +13,28 @@ pub const MAX_TAGS: usize = 50;
 
 /// Checks tags about to be added to `existing`.
 pub fn check_new_tags(existing: &[(String, String)], new: &[Tag]) -> Result<(), ApiError> {
-    if let Some(t) = new
-        .iter()
-        .find(|t| t.key.to_ascii_lowercase().starts_with("aws:"))
-    {
-        return Err(ApiError::validation(format!(
-            "The tag key {} is reserved: keys can't begin with aws:.",
-            t.key
-        )));
+    if let Some(t) = new.iter().find(|t| t.key.to_ascii_lowercase().starts_with("aws:")) {
+        return Err(ApiError::validation(format!("The tag key {} is reserved: keys can't begin with aws:.", t.key)));
     }
     let mut keys: Vec<&str> = existing.iter().map(|(k, _)| k.as_str()).collect();
     keys.extend(new.iter().map(|t| t.key.as_str()));
     keys.sort_unstable();
     keys.dedup();
     if keys.len() > MAX_TAGS {
-        return Err(ApiError::new(
-            "TooManyTagsError",
-            format!("A resource can have at most {MAX_TAGS} tags."),
-        ));
+        return Err(ApiError::new("TooManyTagsError", format!("A resource can have at most {MAX_TAGS} tags.")));
     }
     Ok(())
 }
 
 fn invalid_type(t: &str) -> ApiError {
-    ApiError::new(
-        "InvalidResourceType",
-        format!("Steward does not support tags on resource type {t} yet."),
-    )
+    ApiError::new("InvalidResourceType", format!("Steward does not support tags on resource type {t} yet."))
 }
 
 fn invalid_id(id: &str) -> ApiError {
-    ApiError::new("InvalidResourceId", format!("The resource ID {id} isn't valid. Verify that you entered the correct ID and try again."))
+    ApiError::new(
+        "InvalidResourceId",
+        format!("The resource ID {id} isn't valid. Verify that you entered the correct ID and try again."),
+    )
 }
 
 async fn parameter_name<'a>(ctx: &Ctx, id: &'a str) -> Result<&'a str, ApiError> {
@@ -61,10 +52,7 @@ fn not_found_as_invalid_id(id: &str) -> impl Fn(ApiError) -> ApiError + '_ {
 }
 
 /// AddTagsToResource.
-pub async fn add_tags_to_resource(
-    ctx: Ctx,
-    req: AddTagsToResourceRequest,
-) -> Result<Empty, ApiError> {
+pub async fn add_tags_to_resource(ctx: Ctx, req: AddTagsToResourceRequest) -> Result<Empty, ApiError> {
     match req.resource_type.as_str() {
         "Parameter" => {
             let name = parameter_name(&ctx, &req.resource_id).await?;
@@ -87,10 +75,7 @@ pub async fn add_tags_to_resource(
 }
 
 /// RemoveTagsFromResource.
-pub async fn remove_tags_from_resource(
-    ctx: Ctx,
-    req: RemoveTagsFromResourceRequest,
-) -> Result<Empty, ApiError> {
+pub async fn remove_tags_from_resource(ctx: Ctx, req: RemoveTagsFromResourceRequest) -> Result<Empty, ApiError> {
     match req.resource_type.as_str() {
         "Parameter" => {
             let name = parameter_name(&ctx, &req.resource_id).await?;
@@ -114,14 +99,8 @@ pub async fn list_tags_for_resource(
     match req.resource_type.as_str() {
         "Parameter" => {
             let name = parameter_name(&ctx, &req.resource_id).await?;
-            let (head, _) = parameters::load_head(&ctx, name)
-                .await?
-                .ok_or_else(|| invalid_id(&req.resource_id))?;
-            let tag_list = head
-                .tags
-                .into_iter()
-                .map(|(key, value)| Tag { key, value })
-                .collect();
+            let (head, _) = parameters::load_head(&ctx, name).await?.ok_or_else(|| invalid_id(&req.resource_id))?;
+            let tag_list = head.tags.into_iter().map(|(key, value)| Tag { key, value }).collect();
             Ok(ListTagsForResourceResponse { tag_list })
         }
         other => Err(invalid_type(other)),

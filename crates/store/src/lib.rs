@@ -83,19 +83,12 @@ pub enum Op {
 impl Op {
     /// An unconditional put.
     pub fn put(key: impl Into<String>, value: Vec<u8>) -> Op {
-        Op::Put {
-            key: key.into(),
-            value,
-            expect: Expect::Any,
-        }
+        Op::Put { key: key.into(), value, expect: Expect::Any }
     }
 
     /// An unconditional delete.
     pub fn delete(key: impl Into<String>) -> Op {
-        Op::Delete {
-            key: key.into(),
-            expect: Expect::Any,
-        }
+        Op::Delete { key: key.into(), expect: Expect::Any }
     }
 
     /// This op, applying only if its key is absent.
@@ -126,9 +119,7 @@ impl Op {
 
     fn expect(&self) -> Expect {
         match self {
-            Op::Put { expect, .. } | Op::Delete { expect, .. } | Op::Check { expect, .. } => {
-                *expect
-            }
+            Op::Put { expect, .. } | Op::Delete { expect, .. } | Op::Check { expect, .. } => *expect,
         }
     }
 }
@@ -195,12 +186,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Items from `start` (included or excluded) up to `end` (excluded), in ascending byte
     /// order of key, at most `limit`. Paging passes the last key seen as `Start::After`.
-    async fn range(
-        &self,
-        start: Start<'_>,
-        end: &str,
-        limit: usize,
-    ) -> Result<Vec<Item>, StoreError>;
+    async fn range(&self, start: Start<'_>, end: &str, limit: usize) -> Result<Vec<Item>, StoreError>;
 
     /// Applies every op or none. A failed precondition is [`StoreError::Conflict`]. Once
     /// this returns `Ok`, the batch is durable (it survives a crash of the process).
@@ -222,18 +208,12 @@ fn check_batch(ops: &[Op]) -> Result<(), StoreError> {
         return Err(StoreError::InvalidBatch("empty batch".into()));
     }
     if ops.len() > MAX_BATCH {
-        return Err(StoreError::InvalidBatch(format!(
-            "{} ops exceed the limit of {MAX_BATCH}",
-            ops.len()
-        )));
+        return Err(StoreError::InvalidBatch(format!("{} ops exceed the limit of {MAX_BATCH}", ops.len())));
     }
     let mut keys: Vec<&str> = ops.iter().map(Op::key).collect();
     keys.sort_unstable();
     if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
-        return Err(StoreError::InvalidBatch(format!(
-            "key {} appears twice",
-            w[0]
-        )));
+        return Err(StoreError::InvalidBatch(format!("key {} appears twice", w[0])));
     }
     Ok(())
 }
@@ -241,14 +221,10 @@ fn check_batch(ops: &[Op]) -> Result<(), StoreError> {
 /// Opens a store by URL: `sqlite://PATH` or `postgres://…[?schema=NAME]`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
-        Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(
-            path,
-        ))?))
+        Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path))?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
     } else {
-        Err(StoreError::Config(format!(
-            "unsupported store URL scheme in {url:?}; use sqlite:// or postgres://"
-        )))
+        Err(StoreError::Config(format!("unsupported store URL scheme in {url:?}; use sqlite:// or postgres://")))
     }
 }

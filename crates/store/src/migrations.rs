@@ -13,7 +13,8 @@ pub(crate) struct Migration {
 pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "key-value table",
-    sqlite: "CREATE TABLE kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, revision INTEGER NOT NULL) WITHOUT ROWID;
+    sqlite:
+        "CREATE TABLE kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, revision INTEGER NOT NULL) WITHOUT ROWID;
              CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
              INSERT INTO meta (name, value) VALUES ('revision', 0);",
     postgres: "CREATE TABLE kv (key TEXT COLLATE \"C\" PRIMARY KEY, value BYTEA NOT NULL, revision BIGINT NOT NULL);

@@ -39,22 +39,15 @@ fn split_schema(url: &str) -> Result<(String, Option<String>), StoreError> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.strip_prefix("schema=") {
             Some(name) => {
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                {
-                    return Err(StoreError::Config(format!(
-                        "schema name {name:?} must be letters, digits and _"
-                    )));
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    return Err(StoreError::Config(format!("schema name {name:?} must be letters, digits and _")));
                 }
                 schema = Some(name.to_owned());
             }
             None => rest.push(pair),
         }
     }
-    let url = if rest.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", rest.join("&"))
-    };
+    let url = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
     Ok((url, schema))
 }
 
@@ -62,31 +55,17 @@ impl PostgresStore {
     /// Connects, creates the schema if named, and applies migrations.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
         let (url, schema) = split_schema(url)?;
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Config(format!("{e}")))?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Config(format!("{e}")))?;
         if let Some(schema) = &schema {
             let (client, conn) = config.connect(NoTls).await.map_err(backend)?;
             let driver = tokio::spawn(conn);
-            client
-                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .await
-                .map_err(backend)?;
+            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(backend)?;
             drop(client);
             let _ = driver.await;
             config.options(format!("-c search_path={schema}"));
         }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(16)
-            .build()
-            .map_err(backend)?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(16).build().map_err(backend)?;
         let store = PostgresStore { pool };
         store.migrate().await?;
         Ok(store)
@@ -103,21 +82,15 @@ impl PostgresStore {
         .await
         .map_err(backend)?;
         let current: i64 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM steward_migrations",
-                &[],
-            )
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM steward_migrations", &[])
             .await
             .map_err(backend)?
             .get(0);
         for m in MIGRATIONS.iter().filter(|m| m.version > current) {
             tx.batch_execute(m.postgres).await.map_err(backend)?;
-            tx.execute(
-                "INSERT INTO steward_migrations (version, name) VALUES ($1, $2)",
-                &[&m.version, &m.name],
-            )
-            .await
-            .map_err(backend)?;
+            tx.execute("INSERT INTO steward_migrations (version, name) VALUES ($1, $2)", &[&m.version, &m.name])
+                .await
+                .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
     }
@@ -127,45 +100,27 @@ impl PostgresStore {
 impl Store for PostgresStore {
     async fn get(&self, key: &str) -> Result<Option<Item>, StoreError> {
         let client = self.pool.get().await.map_err(backend)?;
-        let stmt = client
-            .prepare_cached("SELECT value, revision FROM kv WHERE key = $1")
-            .await
-            .map_err(backend)?;
+        let stmt = client.prepare_cached("SELECT value, revision FROM kv WHERE key = $1").await.map_err(backend)?;
         let row = client.query_opt(&stmt, &[&key]).await.map_err(backend)?;
-        Ok(row.map(|r| Item {
-            key: key.to_owned(),
-            value: r.get(0),
-            revision: r.get(1),
-        }))
+        Ok(row.map(|r| Item { key: key.to_owned(), value: r.get(0), revision: r.get(1) }))
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Item>>, StoreError> {
         let client = self.pool.get().await.map_err(backend)?;
-        let stmt = client
-            .prepare_cached("SELECT key, value, revision FROM kv WHERE key = ANY($1)")
-            .await
-            .map_err(backend)?;
+        let stmt =
+            client.prepare_cached("SELECT key, value, revision FROM kv WHERE key = ANY($1)").await.map_err(backend)?;
         let rows = client.query(&stmt, &[&keys]).await.map_err(backend)?;
         let found: std::collections::HashMap<String, Item> = rows
             .into_iter()
             .map(|r| {
-                let item = Item {
-                    key: r.get(0),
-                    value: r.get(1),
-                    revision: r.get(2),
-                };
+                let item = Item { key: r.get(0), value: r.get(1), revision: r.get(2) };
                 (item.key.clone(), item)
             })
             .collect();
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
-    async fn range(
-        &self,
-        start: Start<'_>,
-        end: &str,
-        limit: usize,
-    ) -> Result<Vec<Item>, StoreError> {
+    async fn range(&self, start: Start<'_>, end: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
         let (start, included) = start.parts();
         let sql = if included {
             "SELECT key, value, revision FROM kv WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3"
@@ -174,29 +129,15 @@ impl Store for PostgresStore {
         };
         let client = self.pool.get().await.map_err(backend)?;
         let stmt = client.prepare_cached(sql).await.map_err(backend)?;
-        let rows = client
-            .query(&stmt, &[&start, &end, &(limit as i64)])
-            .await
-            .map_err(backend)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Item {
-                key: r.get(0),
-                value: r.get(1),
-                revision: r.get(2),
-            })
-            .collect())
+        let rows = client.query(&stmt, &[&start, &end, &(limit as i64)]).await.map_err(backend)?;
+        Ok(rows.into_iter().map(|r| Item { key: r.get(0), value: r.get(1), revision: r.get(2) }).collect())
     }
 
     async fn write(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         check_batch(&ops)?;
         let mut client = self.pool.get().await.map_err(backend)?;
         let tx = client.transaction().await.map_err(backend)?;
-        let revision: i64 = tx
-            .query_one("SELECT nextval('kv_revision')", &[])
-            .await
-            .map_err(backend)?
-            .get(0);
+        let revision: i64 = tx.query_one("SELECT nextval('kv_revision')", &[]).await.map_err(backend)?.get(0);
         for op in &ops {
             let key = op.key();
             let current: Option<i64> = tx
@@ -205,43 +146,34 @@ impl Store for PostgresStore {
                 .map_err(backend)?
                 .map(|r| r.get(0));
             if !satisfied(op.expect(), current) {
-                return Err(StoreError::Conflict {
-                    key: key.to_owned(),
-                });
+                return Err(StoreError::Conflict { key: key.to_owned() });
             }
             match op {
                 Op::Put { value, .. } if current.is_none() => {
                     // A plain INSERT: a concurrent creator makes this fail instead of overwriting.
                     let inserted = tx
-                        .execute("INSERT INTO kv (key, value, revision) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING", &[&key, value, &revision])
-                        .await
-                        .map_err(backend)?;
-                    if inserted == 0 && op.expect() != crate::Expect::Any {
-                        return Err(StoreError::Conflict {
-                            key: key.to_owned(),
-                        });
-                    }
-                    if inserted == 0 {
-                        tx.execute(
-                            "UPDATE kv SET value = $2, revision = $3 WHERE key = $1",
+                        .execute(
+                            "INSERT INTO kv (key, value, revision) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
                             &[&key, value, &revision],
                         )
                         .await
                         .map_err(backend)?;
+                    if inserted == 0 && op.expect() != crate::Expect::Any {
+                        return Err(StoreError::Conflict { key: key.to_owned() });
+                    }
+                    if inserted == 0 {
+                        tx.execute("UPDATE kv SET value = $2, revision = $3 WHERE key = $1", &[&key, value, &revision])
+                            .await
+                            .map_err(backend)?;
                     }
                 }
                 Op::Put { value, .. } => {
-                    tx.execute(
-                        "UPDATE kv SET value = $2, revision = $3 WHERE key = $1",
-                        &[&key, value, &revision],
-                    )
-                    .await
-                    .map_err(backend)?;
-                }
-                Op::Delete { .. } => {
-                    tx.execute("DELETE FROM kv WHERE key = $1", &[&key])
+                    tx.execute("UPDATE kv SET value = $2, revision = $3 WHERE key = $1", &[&key, value, &revision])
                         .await
                         .map_err(backend)?;
+                }
+                Op::Delete { .. } => {
+                    tx.execute("DELETE FROM kv WHERE key = $1", &[&key]).await.map_err(backend)?;
                 }
                 Op::Check { .. } => {}
             }
@@ -258,12 +190,8 @@ impl Store for PostgresStore {
 mod tests {
     #[test]
     fn schema_is_split_from_the_url() {
-        let (url, schema) =
-            super::split_schema("postgres://u@h/db?schema=t_1&sslmode=disable").unwrap();
-        assert_eq!(
-            (url.as_str(), schema.as_deref()),
-            ("postgres://u@h/db?sslmode=disable", Some("t_1"))
-        );
+        let (url, schema) = super::split_schema("postgres://u@h/db?schema=t_1&sslmode=disable").unwrap();
+        assert_eq!((url.as_str(), schema.as_deref()), ("postgres://u@h/db?sslmode=disable", Some("t_1")));
         assert!(super::split_schema("postgres://h/db?schema=x;drop").is_err());
     }
 
@@ -275,17 +203,10 @@ mod tests {
         };
         let schema = format!("store_{}", uuid::Uuid::new_v4().simple());
         let sep = if base.contains('?') { '&' } else { '?' };
-        let store = super::PostgresStore::connect(&format!("{base}{sep}schema={schema}"))
-            .await
-            .unwrap();
+        let store = super::PostgresStore::connect(&format!("{base}{sep}schema={schema}")).await.unwrap();
         crate::testsuite::run(std::sync::Arc::new(store)).await;
-        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-            .await
-            .unwrap();
+        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
-        client
-            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await
-            .unwrap();
+        client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     }
 }

@@ -35,8 +35,10 @@ fn backend(e: rusqlite::Error) -> StoreError {
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(backend)?;
-    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;")
-        .map_err(backend)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+    )
+    .map_err(backend)?;
     Ok(conn)
 }
 
@@ -45,16 +47,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         "CREATE TABLE IF NOT EXISTS steward_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
     )
     .map_err(backend)?;
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(backend)?;
-    let current: i64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM steward_migrations",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(backend)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+    let current: i64 =
+        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM steward_migrations", [], |r| r.get(0)).map_err(backend)?;
     for m in MIGRATIONS.iter().filter(|m| m.version > current) {
         tx.execute_batch(m.sqlite).map_err(backend)?;
         tx.execute(
@@ -76,17 +71,10 @@ impl SqliteStore {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
-        Ok(SqliteStore {
-            path: path.to_owned(),
-            readers: Mutex::new(Vec::new()),
-            writer: Mutex::new(tx),
-        })
+        Ok(SqliteStore { path: path.to_owned(), readers: Mutex::new(Vec::new()), writer: Mutex::new(tx) })
     }
 
-    fn with_reader<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let pooled = self.readers.lock().expect("reader pool lock").pop();
         let conn = match pooled {
             Some(c) => c,
@@ -99,18 +87,10 @@ impl SqliteStore {
 }
 
 fn read_item(conn: &Connection, key: &str) -> Result<Option<Item>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT value, revision FROM kv WHERE key = ?1")
-        .map_err(backend)?;
-    stmt.query_row([key], |r| {
-        Ok(Item {
-            key: key.to_owned(),
-            value: r.get(0)?,
-            revision: r.get(1)?,
-        })
-    })
-    .optional()
-    .map_err(backend)
+    let mut stmt = conn.prepare_cached("SELECT value, revision FROM kv WHERE key = ?1").map_err(backend)?;
+    stmt.query_row([key], |r| Ok(Item { key: key.to_owned(), value: r.get(0)?, revision: r.get(1)? }))
+        .optional()
+        .map_err(backend)
 }
 
 #[async_trait]
@@ -123,12 +103,7 @@ impl Store for SqliteStore {
         self.with_reader(|conn| keys.iter().map(|k| read_item(conn, k)).collect())
     }
 
-    async fn range(
-        &self,
-        start: Start<'_>,
-        end: &str,
-        limit: usize,
-    ) -> Result<Vec<Item>, StoreError> {
+    async fn range(&self, start: Start<'_>, end: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
         let (start, included) = start.parts();
         let sql = if included {
             "SELECT key, value, revision FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3"
@@ -139,11 +114,7 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
             let rows = stmt
                 .query_map(params![start, end, limit as i64], |r| {
-                    Ok(Item {
-                        key: r.get(0)?,
-                        value: r.get(1)?,
-                        revision: r.get(2)?,
-                    })
+                    Ok(Item { key: r.get(0)?, value: r.get(1)?, revision: r.get(2)? })
                 })
                 .map_err(backend)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(backend)
@@ -158,8 +129,7 @@ impl Store for SqliteStore {
             .expect("writer lock")
             .send((ops, reply))
             .map_err(|_| StoreError::Backend("the writer thread has stopped".into()))?;
-        done.await
-            .map_err(|_| StoreError::Backend("the writer thread dropped a batch".into()))?
+        done.await.map_err(|_| StoreError::Backend("the writer thread dropped a batch".into()))?
     }
 
     fn backend(&self) -> &'static str {
@@ -193,18 +163,10 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<(Vec<Op>, Reply)>) {
 }
 
 /// Commits a group; the outer error means nothing was committed.
-fn commit_group(
-    conn: &mut Connection,
-    group: &[(Vec<Op>, Reply)],
-) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(backend)?;
-    let mut revision: i64 = tx
-        .query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| {
-            r.get(0)
-        })
-        .map_err(backend)?;
+fn commit_group(conn: &mut Connection, group: &[(Vec<Op>, Reply)]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+    let mut revision: i64 =
+        tx.query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| r.get(0)).map_err(backend)?;
     let mut outcomes = Vec::with_capacity(group.len());
     for (ops, _) in group {
         tx.execute_batch("SAVEPOINT batch").map_err(backend)?;
@@ -215,17 +177,12 @@ fn commit_group(
                 outcomes.push(Ok(()));
             }
             Err(e) => {
-                tx.execute_batch("ROLLBACK TO batch; RELEASE batch")
-                    .map_err(backend)?;
+                tx.execute_batch("ROLLBACK TO batch; RELEASE batch").map_err(backend)?;
                 outcomes.push(Err(e));
             }
         }
     }
-    tx.execute(
-        "UPDATE meta SET value = ?1 WHERE name = 'revision'",
-        [revision],
-    )
-    .map_err(backend)?;
+    tx.execute("UPDATE meta SET value = ?1 WHERE name = 'revision'", [revision]).map_err(backend)?;
     tx.commit().map_err(backend)?;
     Ok(outcomes)
 }
@@ -237,9 +194,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, ops: &[Op], revision: i64) -> Result<()
             .and_then(|mut s| s.query_row([op.key()], |r| r.get(0)).optional())
             .map_err(backend)?;
         if !satisfied(op.expect(), current) {
-            return Err(StoreError::Conflict {
-                key: op.key().to_owned(),
-            });
+            return Err(StoreError::Conflict { key: op.key().to_owned() });
         }
         match op {
             Op::Put { key, value, .. } => {

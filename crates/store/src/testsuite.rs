@@ -34,15 +34,9 @@ async fn crud(store: &dyn Store) {
     let again = store.get(&k).await.unwrap().unwrap();
     assert_eq!(again.value, b"2");
     assert_ne!(again.revision, item.revision);
-    let many = store
-        .get_many(&[k.clone(), format!("{p}missing")])
-        .await
-        .unwrap();
+    let many = store.get_many(&[k.clone(), format!("{p}missing")]).await.unwrap();
     assert_eq!(many.len(), 2);
-    assert_eq!(
-        many[0].as_ref().map(|i| i.value.clone()),
-        Some(b"2".to_vec())
-    );
+    assert_eq!(many[0].as_ref().map(|i| i.value.clone()), Some(b"2".to_vec()));
     assert!(many[1].is_none());
     store.write(vec![Op::delete(&k)]).await.unwrap();
     assert_eq!(store.get(&k).await.unwrap(), None);
@@ -53,108 +47,48 @@ async fn crud(store: &dyn Store) {
 async fn conditions(store: &dyn Store) {
     let p = unique("conditions");
     let k = format!("{p}a");
-    store
-        .write(vec![Op::put(&k, b"1".to_vec()).if_absent()])
-        .await
-        .unwrap();
-    let err = store
-        .write(vec![Op::put(&k, b"x".to_vec()).if_absent()])
-        .await
-        .unwrap_err();
+    store.write(vec![Op::put(&k, b"1".to_vec()).if_absent()]).await.unwrap();
+    let err = store.write(vec![Op::put(&k, b"x".to_vec()).if_absent()]).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
     let rev = store.get(&k).await.unwrap().unwrap().revision;
     assert!(matches!(
-        store
-            .write(vec![Op::put(&k, b"x".to_vec()).if_revision(rev + 1000)])
-            .await,
+        store.write(vec![Op::put(&k, b"x".to_vec()).if_revision(rev + 1000)]).await,
         Err(StoreError::Conflict { .. })
     ));
-    store
-        .write(vec![Op::put(&k, b"2".to_vec()).if_revision(rev)])
-        .await
-        .unwrap();
+    store.write(vec![Op::put(&k, b"2".to_vec()).if_revision(rev)]).await.unwrap();
     assert!(matches!(
-        store
-            .write(vec![
-                Op::delete(format!("{p}none")).expecting(Expect::Present)
-            ])
-            .await,
+        store.write(vec![Op::delete(format!("{p}none")).expecting(Expect::Present)]).await,
         Err(StoreError::Conflict { .. })
     ));
-    let check = Op::Check {
-        key: format!("{p}none"),
-        expect: Expect::Absent,
-    };
-    store
-        .write(vec![check, Op::put(format!("{p}b"), b"b".to_vec())])
-        .await
-        .unwrap();
+    let check = Op::Check { key: format!("{p}none"), expect: Expect::Absent };
+    store.write(vec![check, Op::put(format!("{p}b"), b"b".to_vec())]).await.unwrap();
     assert_eq!(store.get(&k).await.unwrap().unwrap().value, b"2");
 }
 
 async fn atomicity(store: &dyn Store) {
     let p = unique("atomicity");
-    store
-        .write(vec![Op::put(format!("{p}exists"), b"e".to_vec())])
-        .await
-        .unwrap();
-    let batch = vec![
-        Op::put(format!("{p}new"), b"n".to_vec()),
-        Op::put(format!("{p}exists"), b"changed".to_vec()).if_absent(),
-    ];
-    assert!(matches!(
-        store.write(batch).await,
-        Err(StoreError::Conflict { .. })
-    ));
-    assert_eq!(
-        store.get(&format!("{p}new")).await.unwrap(),
-        None,
-        "a failed batch applied part of itself"
-    );
-    assert_eq!(
-        store
-            .get(&format!("{p}exists"))
-            .await
-            .unwrap()
-            .unwrap()
-            .value,
-        b"e"
-    );
+    store.write(vec![Op::put(format!("{p}exists"), b"e".to_vec())]).await.unwrap();
+    let batch =
+        vec![Op::put(format!("{p}new"), b"n".to_vec()), Op::put(format!("{p}exists"), b"changed".to_vec()).if_absent()];
+    assert!(matches!(store.write(batch).await, Err(StoreError::Conflict { .. })));
+    assert_eq!(store.get(&format!("{p}new")).await.unwrap(), None, "a failed batch applied part of itself");
+    assert_eq!(store.get(&format!("{p}exists")).await.unwrap().unwrap().value, b"e");
 }
 
 async fn ranges(store: &dyn Store) {
     let p = unique("ranges");
     let keys = ["a", "a/b", "a/b/c", "b", "ab", "é", "Z"];
-    let ops = keys
-        .iter()
-        .map(|k| Op::put(format!("{p}{k}"), k.as_bytes().to_vec()))
-        .collect();
+    let ops = keys.iter().map(|k| Op::put(format!("{p}{k}"), k.as_bytes().to_vec())).collect();
     store.write(ops).await.unwrap();
-    let all = store
-        .range(Start::At(&p), &prefix_end(&p), 100)
-        .await
-        .unwrap();
+    let all = store.range(Start::At(&p), &prefix_end(&p), 100).await.unwrap();
     let got: Vec<&str> = all.iter().map(|i| &i.key[p.len()..]).collect();
-    assert_eq!(
-        got,
-        ["Z", "a", "a/b", "a/b/c", "ab", "b", "é"],
-        "byte order"
-    );
+    assert_eq!(got, ["Z", "a", "a/b", "a/b/c", "ab", "b", "é"], "byte order");
     let under_a = format!("{p}a/");
-    let sub = store
-        .range(Start::At(&under_a), &prefix_end(&under_a), 100)
-        .await
-        .unwrap();
+    let sub = store.range(Start::At(&under_a), &prefix_end(&under_a), 100).await.unwrap();
     assert_eq!(sub.len(), 2);
-    let limited = store
-        .range(Start::At(&p), &prefix_end(&p), 3)
-        .await
-        .unwrap();
+    let limited = store.range(Start::At(&p), &prefix_end(&p), 3).await.unwrap();
     assert_eq!(limited.len(), 3);
-    let rest = store
-        .range(Start::After(&limited[2].key), &prefix_end(&p), 100)
-        .await
-        .unwrap();
+    let rest = store.range(Start::After(&limited[2].key), &prefix_end(&p), 100).await.unwrap();
     assert_eq!(rest.len(), 4, "paging by last key sees every key once");
 }
 
@@ -166,26 +100,14 @@ async fn revisions_are_never_reused(store: &dyn Store) {
     store.write(vec![Op::delete(&k)]).await.unwrap();
     store.write(vec![Op::put(&k, b"1".to_vec())]).await.unwrap();
     let second = store.get(&k).await.unwrap().unwrap().revision;
-    assert!(
-        second > first,
-        "re-created key got revision {second} after {first}"
-    );
+    assert!(second > first, "re-created key got revision {second} after {first}");
 }
 
 async fn invalid_batches(store: &dyn Store) {
     let p = unique("invalid");
-    assert!(matches!(
-        store.write(vec![]).await,
-        Err(StoreError::InvalidBatch(_))
-    ));
-    let twice = vec![
-        Op::put(format!("{p}a"), vec![]),
-        Op::delete(format!("{p}a")),
-    ];
-    assert!(matches!(
-        store.write(twice).await,
-        Err(StoreError::InvalidBatch(_))
-    ));
+    assert!(matches!(store.write(vec![]).await, Err(StoreError::InvalidBatch(_))));
+    let twice = vec![Op::put(format!("{p}a"), vec![]), Op::delete(format!("{p}a"))];
+    assert!(matches!(store.write(twice).await, Err(StoreError::InvalidBatch(_))));
 }
 
 async fn concurrent_creators_have_one_winner(store: Arc<dyn Store>) {
@@ -194,12 +116,7 @@ async fn concurrent_creators_have_one_winner(store: Arc<dyn Store>) {
     let mut tasks = Vec::new();
     for i in 0..16u8 {
         let (store, k) = (store.clone(), k.clone());
-        tasks.push(tokio::spawn(async move {
-            store
-                .write(vec![Op::put(k, vec![i]).if_absent()])
-                .await
-                .is_ok()
-        }));
+        tasks.push(tokio::spawn(async move { store.write(vec![Op::put(k, vec![i]).if_absent()]).await.is_ok() }));
     }
     let mut winners = 0;
     for t in tasks {

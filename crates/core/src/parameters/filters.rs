@@ -103,11 +103,7 @@ fn parse_key(raw: &str) -> Option<Key> {
         "Tier" => Key::Tier,
         "DataType" => Key::DataType,
         "Label" => Key::Label,
-        _ => Key::Tag(
-            raw.strip_prefix("tag:")
-                .filter(|k| !k.is_empty())?
-                .to_owned(),
-        ),
+        _ => Key::Tag(raw.strip_prefix("tag:").filter(|k| !k.is_empty())?.to_owned()),
     })
 }
 
@@ -121,13 +117,21 @@ fn option_name(m: Match) -> &'static str {
     }
 }
 
-/// Checks raw `(Key, Option, Values)` filters for `op`.
-pub fn parse(
-    op: Operation,
-    raw: &[(String, Option<String>, Option<Vec<String>>)],
-) -> Result<Vec<Filter>, Fault> {
+/// A filter as the caller sent it, before any check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFilter {
+    /// The key text.
+    pub key: String,
+    /// The option text, if given.
+    pub option: Option<String>,
+    /// The values, if given.
+    pub values: Option<Vec<String>>,
+}
+
+/// Checks raw filters for `op`.
+pub fn parse(op: Operation, raw: &[RawFilter]) -> Result<Vec<Filter>, Fault> {
     let mut filters: Vec<Filter> = Vec::new();
-    for (raw_key, raw_option, raw_values) in raw {
+    for RawFilter { key: raw_key, option: raw_option, values: raw_values } in raw {
         let allowed_keys: &[&str] = match op {
             Operation::Describe => &["Path", "Name", "Type", "KeyId", "Tier", "DataType"],
             Operation::ByPath => &["Type", "KeyId", "Label"],
@@ -150,9 +154,7 @@ pub fn parse(
         }
         let allowed_options: &[Match] = match key {
             Key::Path => &[Match::Recursive, Match::OneLevel],
-            Key::Name if op == Operation::Describe => {
-                &[Match::Equals, Match::BeginsWith, Match::Contains]
-            }
+            Key::Name if op == Operation::Describe => &[Match::Equals, Match::BeginsWith, Match::Contains],
             Key::Label => &[Match::Equals],
             _ => &[Match::Equals, Match::BeginsWith],
         };
@@ -172,11 +174,7 @@ pub fn parse(
             )));
         }
         check_values(&key, &values)?;
-        filters.push(Filter {
-            key,
-            option,
-            values,
-        });
+        filters.push(Filter { key, option, values });
     }
     Ok(filters)
 }
@@ -210,11 +208,12 @@ fn check_values(key: &Key, values: &[String]) -> Result<(), Fault> {
 
 /// Converts legacy `Filters` (Name, Type, KeyId) to filters; Name matches as a prefix.
 pub fn from_legacy(raw: &[(String, Vec<String>)]) -> Result<Vec<Filter>, Fault> {
-    let converted: Vec<(String, Option<String>, Option<Vec<String>>)> = raw
+    let converted: Vec<RawFilter> = raw
         .iter()
-        .map(|(k, v)| {
-            let option = (k == "Name").then(|| "BeginsWith".to_owned());
-            (k.clone(), option, Some(v.clone()))
+        .map(|(k, v)| RawFilter {
+            key: k.clone(),
+            option: (k == "Name").then(|| "BeginsWith".to_owned()),
+            values: Some(v.clone()),
         })
         .collect();
     parse(Operation::Describe, &converted)
@@ -240,16 +239,10 @@ impl Filter {
             }),
             Key::Type => any(p.kind),
             Key::KeyId => p.key_id.is_some_and(any),
-            Key::Tier => self
-                .values
-                .iter()
-                .any(|v| v == "Intelligent-Tiering" || compare(self.option, p.tier, v)),
+            Key::Tier => self.values.iter().any(|v| v == "Intelligent-Tiering" || compare(self.option, p.tier, v)),
             Key::DataType => any(p.data_type),
             Key::Label => p.labels.iter().any(|l| any(l)),
-            Key::Tag(tag) => p
-                .tags
-                .iter()
-                .any(|(k, v)| k == tag && (self.values.is_empty() || any(v))),
+            Key::Tag(tag) => p.tags.iter().any(|(k, v)| k == tag && (self.values.is_empty() || any(v))),
             Key::Path => self.values.iter().any(|path| {
                 let Ok(prefix) = path_prefix(path) else {
                     return false;
@@ -277,16 +270,12 @@ impl Filter {
 mod tests {
     use super::*;
 
-    fn raw(
-        key: &str,
-        option: Option<&str>,
-        values: &[&str],
-    ) -> (String, Option<String>, Option<Vec<String>>) {
-        (
-            key.into(),
-            option.map(Into::into),
-            Some(values.iter().map(|v| v.to_string()).collect()),
-        )
+    fn raw(key: &str, option: Option<&str>, values: &[&str]) -> RawFilter {
+        RawFilter {
+            key: key.into(),
+            option: option.map(Into::into),
+            values: Some(values.iter().map(|v| v.to_string()).collect()),
+        }
     }
 
     fn fault_kind(f: Fault) -> &'static str {
@@ -302,19 +291,11 @@ mod tests {
     #[test]
     fn keys_and_options_per_operation() {
         use Operation::*;
-        let cases: &[(
-            Operation,
-            (String, Option<String>, Option<Vec<String>>),
-            Result<(), &str>,
-        )] = &[
+        let cases: &[(Operation, RawFilter, Result<(), &str>)] = &[
             (Describe, raw("Name", Some("Contains"), &["x"]), Ok(())),
             (Describe, raw("Label", None, &["x"]), Err("key")),
             (Describe, raw("Bogus", None, &["x"]), Err("key")),
-            (
-                Describe,
-                raw("Path", Some("Equals"), &["/a"]),
-                Err("option"),
-            ),
+            (Describe, raw("Path", Some("Equals"), &["/a"]), Err("option")),
             (Describe, raw("Path", Some("Recursive"), &["/a"]), Ok(())),
             (Describe, raw("Path", None, &["a"]), Err("invalid")),
             (Describe, raw("Path", None, &["/ssm/x"]), Err("invalid")),
@@ -322,29 +303,15 @@ mod tests {
             (Describe, raw("Type", None, &[]), Err("value")),
             (Describe, raw("tag:Env", None, &[]), Ok(())),
             (ByPath, raw("Name", None, &["x"]), Err("key")),
-            (
-                ByPath,
-                raw("Label", Some("BeginsWith"), &["x"]),
-                Err("option"),
-            ),
+            (ByPath, raw("Label", Some("BeginsWith"), &["x"]), Err("option")),
             (ByPath, raw("Label", None, &["x"]), Ok(())),
-            (
-                ByPath,
-                raw("Type", Some("BeginsWith"), &["Secure"]),
-                Err("value"),
-            ),
+            (ByPath, raw("Type", Some("BeginsWith"), &["Secure"]), Err("value")),
         ];
         for (op, r, expected) in cases {
-            let got = parse(*op, std::slice::from_ref(r))
-                .map(|_| ())
-                .map_err(fault_kind);
+            let got = parse(*op, std::slice::from_ref(r)).map(|_| ()).map_err(fault_kind);
             assert_eq!(&got, expected, "{op:?} {r:?}");
         }
-        let dup = parse(
-            Describe,
-            &[raw("Name", None, &["a"]), raw("Name", None, &["b"])],
-        )
-        .unwrap_err();
+        let dup = parse(Describe, &[raw("Name", None, &["a"]), raw("Name", None, &["b"])]).unwrap_err();
         assert_eq!(fault_kind(dup), "key");
     }
 
@@ -361,9 +328,7 @@ mod tests {
             labels: &labels,
             tags: &tags,
         };
-        let check = |op, r: (String, Option<String>, Option<Vec<String>>)| {
-            parse(op, &[r]).unwrap()[0].matches(&view)
-        };
+        let check = |op, r: RawFilter| parse(op, &[r]).unwrap()[0].matches(&view);
         use Operation::*;
         assert!(check(Describe, raw("Name", None, &["/app/prod/db"])));
         assert!(check(Describe, raw("Name", None, &["app/prod/db"])));
@@ -379,10 +344,7 @@ mod tests {
         assert!(!check(Describe, raw("tag:Env", None, &["dev"])));
         assert!(!check(Describe, raw("tag:Team", None, &[])));
         assert!(check(Describe, raw("KeyId", None, &["alias/aws/ssm"])));
-        assert!(check(
-            ByPath,
-            raw("Type", None, &["SecureString", "String"])
-        ));
+        assert!(check(ByPath, raw("Type", None, &["SecureString", "String"])));
         assert!(check(ByPath, raw("Label", None, &["stable"])));
     }
 }

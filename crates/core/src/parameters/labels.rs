@@ -10,9 +10,7 @@ pub fn is_valid_label(label: &str) -> bool {
     let lower = label.to_ascii_lowercase();
     !label.is_empty()
         && label.chars().count() <= 100
-        && label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && label.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         && !label.starts_with(|c: char| c.is_ascii_digit())
         && !lower.starts_with("aws")
         && !lower.starts_with("ssm")

@@ -24,8 +24,7 @@ fn reserved(segment: &str) -> bool {
 /// Whether a name is reserved for AWS-published parameters (`/aws/...`), which callers may
 /// read but never write.
 pub fn is_reserved_aws_path(name: &str) -> bool {
-    name.strip_prefix('/')
-        .is_some_and(|rest| rest.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("aws")))
+    name.strip_prefix('/').is_some_and(|rest| rest.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("aws")))
 }
 
 /// Checks a name for creation or lookup (no selector).
@@ -41,10 +40,7 @@ pub fn check_name(name: &str) -> Result<(), Fault> {
         ));
     }
     let segments: Vec<&str> = body.split('/').collect();
-    if segments
-        .iter()
-        .any(|s| s.is_empty() || !s.chars().all(valid_char))
-    {
+    if segments.iter().any(|s| s.is_empty() || !s.chars().all(valid_char)) {
         return Err(Fault::Invalid(BAD_PATH_NAME.into()));
     }
     if reserved(segments[0]) {
@@ -142,16 +138,11 @@ pub fn path_prefix(path: &str) -> Result<String, Fault> {
         return Ok(String::new());
     }
     let segments: Vec<&str> = body.split('/').collect();
-    if segments
-        .iter()
-        .any(|s| s.is_empty() || !s.chars().all(valid_char))
-    {
+    if segments.iter().any(|s| s.is_empty() || !s.chars().all(valid_char)) {
         return Err(Fault::Invalid(BAD_PATH.into()));
     }
     if segments.len() > MAX_LEVELS {
-        return Err(Fault::HierarchyTooDeep(format!(
-            "A hierarchy can have a maximum of {MAX_LEVELS} levels."
-        )));
+        return Err(Fault::HierarchyTooDeep(format!("A hierarchy can have a maximum of {MAX_LEVELS} levels.")));
     }
     Ok(format!("{body}/"))
 }
@@ -169,20 +160,8 @@ mod tests {
 
     #[test]
     fn names() {
-        let deep15 = format!(
-            "/{}",
-            (1..=15)
-                .map(|i| format!("l{i}"))
-                .collect::<Vec<_>>()
-                .join("/")
-        );
-        let deep16 = format!(
-            "/{}",
-            (1..=16)
-                .map(|i| format!("l{i}"))
-                .collect::<Vec<_>>()
-                .join("/")
-        );
+        let deep15 = format!("/{}", (1..=15).map(|i| format!("l{i}")).collect::<Vec<_>>().join("/"));
+        let deep16 = format!("/{}", (1..=16).map(|i| format!("l{i}")).collect::<Vec<_>>().join("/"));
         let cases: &[(&str, Result<(), &str>)] = &[
             ("foo", Ok(())),
             ("/foo", Ok(())),
@@ -212,10 +191,7 @@ mod tests {
     fn selectors() {
         assert_eq!(parse_selector("/a"), Some(("/a", Selector::Latest)));
         assert_eq!(parse_selector("/a:3"), Some(("/a", Selector::Version(3))));
-        assert_eq!(
-            parse_selector("/a:prod"),
-            Some(("/a", Selector::Label("prod".into())))
-        );
+        assert_eq!(parse_selector("/a:prod"), Some(("/a", Selector::Label("prod".into()))));
         assert_eq!(parse_selector("/a:1:2"), None);
         assert_eq!(parse_selector("/a:"), None);
     }
@@ -224,22 +200,12 @@ mod tests {
     fn keys_and_arns() {
         assert_eq!(key_of("/a/b"), "a/b");
         assert_eq!(key_of("foo"), "foo");
-        assert_eq!(
-            arn("us-east-1", "123456789012", "/a/b"),
-            "arn:aws:ssm:us-east-1:123456789012:parameter/a/b"
-        );
-        assert_eq!(
-            arn("us-east-1", "123456789012", "foo"),
-            "arn:aws:ssm:us-east-1:123456789012:parameter/foo"
-        );
+        assert_eq!(arn("us-east-1", "123456789012", "/a/b"), "arn:aws:ssm:us-east-1:123456789012:parameter/a/b");
+        assert_eq!(arn("us-east-1", "123456789012", "foo"), "arn:aws:ssm:us-east-1:123456789012:parameter/foo");
         let a = "arn:aws:ssm:us-east-1:123456789012:parameter/a/b";
         assert_eq!(strip_arn(a, "us-east-1", "123456789012"), Some("/a/b"));
         assert_eq!(
-            strip_arn(
-                "arn:aws:ssm:us-east-1:123456789012:parameter/foo",
-                "us-east-1",
-                "123456789012"
-            ),
+            strip_arn("arn:aws:ssm:us-east-1:123456789012:parameter/foo", "us-east-1", "123456789012"),
             Some("foo")
         );
         assert_eq!(strip_arn(a, "eu-west-1", "123456789012"), None);

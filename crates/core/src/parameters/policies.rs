@@ -89,11 +89,11 @@ fn attribute<'a>(attrs: &'a Value, name: &str) -> Result<&'a str, Fault> {
 }
 
 fn duration(attrs: &Value, name: &str) -> Result<i64, Fault> {
-    let amount: i64 = attribute(attrs, name)?
-        .parse()
-        .ok()
-        .filter(|n: &i64| *n > 0)
-        .ok_or_else(|| Fault::InvalidPolicyAttribute(format!("A policy attribute or its value is invalid: {name} must be a positive whole number.")))?;
+    let amount: i64 = attribute(attrs, name)?.parse().ok().filter(|n: &i64| *n > 0).ok_or_else(|| {
+        Fault::InvalidPolicyAttribute(format!(
+            "A policy attribute or its value is invalid: {name} must be a positive whole number."
+        ))
+    })?;
     let unit = match attribute(attrs, "Unit")? {
         "Days" => Unit::Days,
         "Hours" => Unit::Hours,
@@ -103,9 +103,7 @@ fn duration(attrs: &Value, name: &str) -> Result<i64, Fault> {
             )))
         }
     };
-    amount
-        .checked_mul(unit.millis())
-        .ok_or_else(|| Fault::InvalidPolicyAttribute(format!("{name} is too large.")))
+    amount.checked_mul(unit.millis()).ok_or_else(|| Fault::InvalidPolicyAttribute(format!("{name} is too large.")))
 }
 
 /// Parses ISO-8601 instants with `Z` or an offset (`+10:30` or `+10:30:00`), fractions allowed.
@@ -122,18 +120,9 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let s = text.get(r)?;
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())?
+        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
     };
-    let (y, mo, d, h, mi, s) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
+    let (y, mo, d, h, mi, s) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 59 {
         return None;
     }
@@ -159,9 +148,7 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
             let parts: Vec<&str> = rest[1..].split(':').collect();
             if parts.len() < 2
                 || parts.len() > 3
-                || parts
-                    .iter()
-                    .any(|p| p.len() != 2 || !p.bytes().all(|c| c.is_ascii_digit()))
+                || parts.iter().any(|p| p.len() != 2 || !p.bytes().all(|c| c.is_ascii_digit()))
             {
                 return None;
             }
@@ -169,20 +156,19 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
             sign * (v[0] * 3600 + v[1] * 60 + v.get(2).copied().unwrap_or(0))
         }
     };
-    let secs =
-        days_from_civil(y, mo as u32, d as u32) * 86400 + h * 3600 + mi * 60 + s - offset_secs;
+    let secs = days_from_civil(y, mo as u32, d as u32) * 86400 + h * 3600 + mi * 60 + s - offset_secs;
     Some(secs * 1000 + millis)
 }
 
 /// Parses and checks a policy set. `Ok(vec![])` clears the policies.
 pub fn parse_policies(text: &str) -> Result<Vec<Policy>, Fault> {
     let invalid = || {
-        Fault::InvalidPolicyAttribute("A policy attribute or its value is invalid: Policies must be a JSON array of policy objects.".into())
+        Fault::InvalidPolicyAttribute(
+            "A policy attribute or its value is invalid: Policies must be a JSON array of policy objects.".into(),
+        )
     };
-    let list: Vec<Value> = serde_json::from_str::<Value>(text)
-        .ok()
-        .and_then(|v| v.as_array().cloned())
-        .ok_or_else(invalid)?;
+    let list: Vec<Value> =
+        serde_json::from_str::<Value>(text).ok().and_then(|v| v.as_array().cloned()).ok_or_else(invalid)?;
     if list.len() > MAX_POLICIES {
         return Err(Fault::PoliciesLimit(format!(
             "You specified more than the maximum number of allowed policies for the parameter. The maximum is {MAX_POLICIES}."
@@ -196,10 +182,7 @@ pub fn parse_policies(text: &str) -> Result<Vec<Policy>, Fault> {
         if object.is_empty() {
             continue; // `[{}]` is the console's way of saying "no policies".
         }
-        let kind = object
-            .get("Type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let kind = object.get("Type").and_then(Value::as_str).unwrap_or_default();
         if let Some(version) = object.get("Version") {
             if version.as_str() != Some("1.0") {
                 return Err(Fault::InvalidPolicyAttribute(
@@ -207,15 +190,11 @@ pub fn parse_policies(text: &str) -> Result<Vec<Policy>, Fault> {
                 ));
             }
         }
-        let attrs = object
-            .get("Attributes")
-            .filter(|a| a.is_object())
-            .ok_or_else(|| {
-                Fault::InvalidPolicyAttribute(
-                    "A policy attribute or its value is invalid: Attributes must be an object."
-                        .into(),
-                )
-            })?;
+        let attrs = object.get("Attributes").filter(|a| a.is_object()).ok_or_else(|| {
+            Fault::InvalidPolicyAttribute(
+                "A policy attribute or its value is invalid: Attributes must be an object.".into(),
+            )
+        })?;
         let rule = match kind {
             "Expiration" => Rule::Expiration {
                 at_millis: parse_timestamp(attribute(attrs, "Timestamp")?).ok_or_else(|| {
@@ -230,28 +209,15 @@ pub fn parse_policies(text: &str) -> Result<Vec<Policy>, Fault> {
                 )))
             }
         };
-        policies.push(Policy {
-            rule,
-            text: item.to_string(),
-        });
+        policies.push(Policy { rule, text: item.to_string() });
     }
-    let expirations = policies
-        .iter()
-        .filter(|p| matches!(p.rule, Rule::Expiration { .. }))
-        .count();
+    let expirations = policies.iter().filter(|p| matches!(p.rule, Rule::Expiration { .. })).count();
     if expirations > 1 {
-        return Err(Fault::IncompatiblePolicy(
-            "A parameter can have only one Expiration policy.".into(),
-        ));
+        return Err(Fault::IncompatiblePolicy("A parameter can have only one Expiration policy.".into()));
     }
-    if expirations == 0
-        && policies
-            .iter()
-            .any(|p| matches!(p.rule, Rule::ExpirationNotification { .. }))
-    {
+    if expirations == 0 && policies.iter().any(|p| matches!(p.rule, Rule::ExpirationNotification { .. })) {
         return Err(Fault::IncompatiblePolicy(
-            "An ExpirationNotification policy needs an Expiration policy on the same parameter."
-                .into(),
+            "An ExpirationNotification policy needs an Expiration policy on the same parameter.".into(),
         ));
     }
     Ok(policies)
@@ -275,13 +241,7 @@ mod tests {
         assert_eq!(parse_timestamp("1970-01-01T00:00:01.5Z"), Some(1500));
         assert_eq!(parse_timestamp("1970-01-01T10:30:00+10:30"), Some(0));
         assert_eq!(parse_timestamp("1970-01-01T10:30:00+10:30:00"), Some(0));
-        for bad in [
-            "",
-            "1970-01-01",
-            "1970-13-01T00:00:00Z",
-            "1970-01-01T00:00:00",
-            "1970-01-01T00:00:00+1",
-        ] {
+        for bad in ["", "1970-01-01", "1970-13-01T00:00:00Z", "1970-01-01T00:00:00", "1970-01-01T00:00:00+1"] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
     }
@@ -294,10 +254,7 @@ mod tests {
         let policies = parse_policies(ok).unwrap();
         assert_eq!(policies.len(), 3);
         let exp = expiration_of(&policies).unwrap();
-        assert_eq!(
-            policies[1].due_at(Some(exp), 0),
-            Some(exp - 15 * 86_400_000)
-        );
+        assert_eq!(policies[1].due_at(Some(exp), 0), Some(exp - 15 * 86_400_000));
         assert_eq!(policies[2].due_at(Some(exp), 1000), Some(1000 + 7_200_000));
         assert_eq!(parse_policies("[]").unwrap(), vec![]);
         assert_eq!(parse_policies("[{}]").unwrap(), vec![]);
@@ -306,26 +263,14 @@ mod tests {
             ("not json", "attr"),
             (r#"[{"Type":"Rotate","Attributes":{}}]"#, "type"),
             (r#"[{"Type":"Expiration","Attributes":{}}]"#, "attr"),
-            (
-                r#"[{"Type":"Expiration","Attributes":{"Timestamp":"tomorrow"}}]"#,
-                "attr",
-            ),
-            (
-                r#"[{"Type":"NoChangeNotification","Attributes":{"After":"-1","Unit":"Days"}}]"#,
-                "attr",
-            ),
-            (
-                r#"[{"Type":"NoChangeNotification","Attributes":{"After":"1","Unit":"Weeks"}}]"#,
-                "attr",
-            ),
+            (r#"[{"Type":"Expiration","Attributes":{"Timestamp":"tomorrow"}}]"#, "attr"),
+            (r#"[{"Type":"NoChangeNotification","Attributes":{"After":"-1","Unit":"Days"}}]"#, "attr"),
+            (r#"[{"Type":"NoChangeNotification","Attributes":{"After":"1","Unit":"Weeks"}}]"#, "attr"),
             (
                 r#"[{"Type":"Expiration","Attributes":{"Timestamp":"2030-01-01T00:00:00Z"}},{"Type":"Expiration","Attributes":{"Timestamp":"2031-01-01T00:00:00Z"}}]"#,
                 "incompatible",
             ),
-            (
-                r#"[{"Type":"ExpirationNotification","Attributes":{"Before":"1","Unit":"Days"}}]"#,
-                "incompatible",
-            ),
+            (r#"[{"Type":"ExpirationNotification","Attributes":{"Before":"1","Unit":"Days"}}]"#, "incompatible"),
         ];
         for (text, kind) in cases {
             let got = match parse_policies(text).unwrap_err() {
@@ -338,12 +283,8 @@ mod tests {
         }
         let eleven = format!(
             "[{}]",
-            vec![r#"{"Type":"NoChangeNotification","Attributes":{"After":"1","Unit":"Days"}}"#; 11]
-                .join(",")
+            [r#"{"Type":"NoChangeNotification","Attributes":{"After":"1","Unit":"Days"}}"#; 11].join(",")
         );
-        assert!(matches!(
-            parse_policies(&eleven),
-            Err(Fault::PoliciesLimit(_))
-        ));
+        assert!(matches!(parse_policies(&eleven), Err(Fault::PoliciesLimit(_))));
     }
 }

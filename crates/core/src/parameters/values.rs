@@ -48,9 +48,7 @@ pub fn resolve_tier(
     let needs_advanced = chars > STANDARD_MAX_CHARS || has_policies;
     let tier = match requested {
         Some("Advanced") => Tier::Advanced,
-        Some("Intelligent-Tiering") if needs_advanced || current == Some(Tier::Advanced) => {
-            Tier::Advanced
-        }
+        Some("Intelligent-Tiering") if needs_advanced || current == Some(Tier::Advanced) => Tier::Advanced,
         Some("Intelligent-Tiering") => Tier::Standard,
         Some("Standard") => Tier::Standard,
         Some(other) => return Err(Fault::Invalid(format!("The tier {other} is not valid."))),
@@ -83,8 +81,7 @@ pub fn check_value(value: &str) -> Result<(), Fault> {
     if let Some(start) = value.find("{{") {
         if value[start..].contains("}}") {
             return Err(Fault::Invalid(
-                "Parameter value can't nest another parameter. Do not use \"{{}}\" in the value."
-                    .into(),
+                "Parameter value can't nest another parameter. Do not use \"{{}}\" in the value.".into(),
             ));
         }
     }
@@ -94,9 +91,7 @@ pub fn check_value(value: &str) -> Result<(), Fault> {
 /// Compiles an AllowedPattern.
 pub fn compile_pattern(pattern: &str) -> Result<regex::Regex, Fault> {
     regex::Regex::new(pattern).map_err(|_| {
-        Fault::InvalidAllowedPattern(format!(
-            "The allowed pattern {pattern} is not a valid regular expression."
-        ))
+        Fault::InvalidAllowedPattern(format!("The allowed pattern {pattern} is not a valid regular expression."))
     })
 }
 
@@ -106,9 +101,7 @@ pub fn check_pattern(pattern: &str, value: &str) -> Result<(), Fault> {
     if re.is_match(value) {
         Ok(())
     } else {
-        Err(Fault::PatternMismatch(format!(
-            "Parameter value, cannot be validated against allowedPattern: {pattern}"
-        )))
+        Err(Fault::PatternMismatch(format!("Parameter value, cannot be validated against allowedPattern: {pattern}")))
     }
 }
 
@@ -117,13 +110,13 @@ pub fn check_data_type(data_type: Option<&str>, kind: &str, value: &str) -> Resu
     let data_type = data_type.filter(|d| !d.is_empty()).unwrap_or("text");
     match data_type {
         "text" => Ok(data_type.to_owned()),
-        "aws:ec2:image" | "aws:ssm:integration" if kind != "String" => Err(Fault::Invalid(
-            format!("The data type {data_type} is supported only for parameters of type String."),
-        )),
+        "aws:ec2:image" | "aws:ssm:integration" if kind != "String" => {
+            Err(Fault::Invalid(format!("The data type {data_type} is supported only for parameters of type String.")))
+        }
         "aws:ec2:image" => {
-            let ok = value.strip_prefix("ami-").is_some_and(|id| {
-                (8..=17).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric())
-            });
+            let ok = value
+                .strip_prefix("ami-")
+                .is_some_and(|id| (8..=17).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric()));
             if ok {
                 Ok(data_type.to_owned())
             } else {
@@ -148,48 +141,23 @@ mod tests {
         let big = "x".repeat(5000);
         let huge = "x".repeat(9000);
         assert_eq!(resolve_tier(None, None, "v", false), Ok(Tier::Standard));
-        assert_eq!(
-            resolve_tier(Some("Advanced"), None, &big, false),
-            Ok(Tier::Advanced)
-        );
-        assert_eq!(
-            resolve_tier(Some("Intelligent-Tiering"), None, &big, false),
-            Ok(Tier::Advanced)
-        );
-        assert_eq!(
-            resolve_tier(Some("Intelligent-Tiering"), None, "v", false),
-            Ok(Tier::Standard)
-        );
-        assert_eq!(
-            resolve_tier(Some("Intelligent-Tiering"), None, "v", true),
-            Ok(Tier::Advanced)
-        );
-        assert_eq!(
-            resolve_tier(None, Some(Tier::Advanced), "v", false),
-            Ok(Tier::Advanced)
-        );
+        assert_eq!(resolve_tier(Some("Advanced"), None, &big, false), Ok(Tier::Advanced));
+        assert_eq!(resolve_tier(Some("Intelligent-Tiering"), None, &big, false), Ok(Tier::Advanced));
+        assert_eq!(resolve_tier(Some("Intelligent-Tiering"), None, "v", false), Ok(Tier::Standard));
+        assert_eq!(resolve_tier(Some("Intelligent-Tiering"), None, "v", true), Ok(Tier::Advanced));
+        assert_eq!(resolve_tier(None, Some(Tier::Advanced), "v", false), Ok(Tier::Advanced));
         assert!(resolve_tier(None, None, &big, false).is_err());
         assert!(resolve_tier(Some("Standard"), Some(Tier::Advanced), "v", false).is_err());
         assert!(resolve_tier(Some("Advanced"), None, &huge, false).is_err());
         assert!(resolve_tier(Some("Standard"), None, "v", true).is_err());
-        assert_eq!(
-            resolve_tier(None, None, &"é".repeat(4096), false),
-            Ok(Tier::Standard),
-            "limits count characters"
-        );
+        assert_eq!(resolve_tier(None, None, &"é".repeat(4096), false), Ok(Tier::Standard), "limits count characters");
     }
 
     #[test]
     fn patterns_and_values() {
         assert!(check_pattern("^\\d+$", "123").is_ok());
-        assert!(matches!(
-            check_pattern("\\d+", "12a"),
-            Err(Fault::PatternMismatch(_))
-        ));
-        assert!(matches!(
-            check_pattern("(", "x"),
-            Err(Fault::InvalidAllowedPattern(_))
-        ));
+        assert!(matches!(check_pattern("\\d+", "12a"), Err(Fault::PatternMismatch(_))));
+        assert!(matches!(check_pattern("(", "x"), Err(Fault::InvalidAllowedPattern(_))));
         assert!(check_value("{{ssm:/x}}").is_err());
         assert!(check_value("{ not nested }").is_ok());
         assert!(check_value("").is_err());

@@ -42,62 +42,35 @@ fn metadata(record: &KeyRecord) -> KeyMetadata {
 
 async fn resolve(ctx: &Ctx, reference: &str) -> Result<KeyRecord, ApiError> {
     let p = &ctx.principal;
-    ctx.state
-        .kms
-        .resolve(&p.account, &p.region, reference, ctx.state.now())
-        .await
+    ctx.state.kms.resolve(&p.account, &p.region, reference, ctx.state.now()).await
 }
 
 /// CreateKey.
 pub async fn create_key(ctx: Ctx, req: CreateKeyRequest) -> Result<KeyMetadataResponse, ApiError> {
-    if req
-        .key_usage
-        .as_deref()
-        .is_some_and(|u| u != "ENCRYPT_DECRYPT")
-    {
-        return Err(ApiError::validation(
-            "Steward supports only KeyUsage ENCRYPT_DECRYPT.",
-        ));
+    if req.key_usage.as_deref().is_some_and(|u| u != "ENCRYPT_DECRYPT") {
+        return Err(ApiError::validation("Steward supports only KeyUsage ENCRYPT_DECRYPT."));
     }
-    let spec = req
-        .key_spec
-        .as_deref()
-        .or(req.customer_master_key_spec.as_deref());
+    let spec = req.key_spec.as_deref().or(req.customer_master_key_spec.as_deref());
     if spec.is_some_and(|s| s != "SYMMETRIC_DEFAULT") {
-        return Err(ApiError::validation(
-            "Steward supports only KeySpec SYMMETRIC_DEFAULT.",
-        ));
+        return Err(ApiError::validation("Steward supports only KeySpec SYMMETRIC_DEFAULT."));
     }
     for tag in req.tags.iter().flatten() {
         if tag.tag_key.starts_with("aws:") {
-            return Err(kms_error(
-                "TagException",
-                "Tags beginning with aws: are reserved",
-            ));
+            return Err(kms_error("TagException", "Tags beginning with aws: are reserved"));
         }
     }
     let p = &ctx.principal;
     let record = ctx
         .state
         .kms
-        .create_key(
-            &p.account,
-            &p.region,
-            req.description.as_deref().unwrap_or(""),
-            "CUSTOMER",
-            ctx.state.now(),
-        )
+        .create_key(&p.account, &p.region, req.description.as_deref().unwrap_or(""), "CUSTOMER", ctx.state.now())
         .await?;
-    Ok(KeyMetadataResponse {
-        key_metadata: metadata(&record),
-    })
+    Ok(KeyMetadataResponse { key_metadata: metadata(&record) })
 }
 
 /// DescribeKey.
 pub async fn describe_key(ctx: Ctx, req: KeyIdRequest) -> Result<KeyMetadataResponse, ApiError> {
-    Ok(KeyMetadataResponse {
-        key_metadata: metadata(&resolve(&ctx, &req.key_id).await?),
-    })
+    Ok(KeyMetadataResponse { key_metadata: metadata(&resolve(&ctx, &req.key_id).await?) })
 }
 
 async fn set_state(
@@ -109,10 +82,7 @@ async fn set_state(
     if record.manager == "AWS" {
         return Err(kms_error(
             "NotAuthorizedException",
-            format!(
-                "{} is an AWS managed key and cannot be changed.",
-                record.arn
-            ),
+            format!("{} is an AWS managed key and cannot be changed.", record.arn),
         ));
     }
     change(&mut record)?;
@@ -122,10 +92,7 @@ async fn set_state(
 
 fn not_pending(record: &KeyRecord) -> Result<(), ApiError> {
     if record.state == "PendingDeletion" {
-        return Err(kms_error(
-            "KMSInvalidStateException",
-            format!("{} is pending deletion.", record.arn),
-        ));
+        return Err(kms_error("KMSInvalidStateException", format!("{} is pending deletion.", record.arn)));
     }
     Ok(())
 }
@@ -159,9 +126,7 @@ pub async fn schedule_key_deletion(
 ) -> Result<ScheduleKeyDeletionResponse, ApiError> {
     let days = req.pending_window_in_days.unwrap_or(30);
     if !(7..=30).contains(&days) {
-        return Err(ApiError::validation(format!(
-            "PendingWindowInDays should be between 7 and 30, but it is {days}"
-        )));
+        return Err(ApiError::validation(format!("PendingWindowInDays should be between 7 and 30, but it is {days}")));
     }
     let deletion = ctx.state.now() + days * 86_400_000;
     let record = set_state(&ctx, &req.key_id, |r| {
@@ -180,16 +145,10 @@ pub async fn schedule_key_deletion(
 }
 
 /// CancelKeyDeletion: the key returns Disabled, as in KMS.
-pub async fn cancel_key_deletion(
-    ctx: Ctx,
-    req: KeyIdRequest,
-) -> Result<serde_json::Value, ApiError> {
+pub async fn cancel_key_deletion(ctx: Ctx, req: KeyIdRequest) -> Result<serde_json::Value, ApiError> {
     let record = set_state(&ctx, &req.key_id, |r| {
         if r.state != "PendingDeletion" {
-            return Err(kms_error(
-                "KMSInvalidStateException",
-                format!("{} is not pending deletion.", r.arn),
-            ));
+            return Err(kms_error("KMSInvalidStateException", format!("{} is not pending deletion.", r.arn)));
         }
         r.state = "Disabled".into();
         r.deletion_date = None;
@@ -210,42 +169,19 @@ pub async fn list_keys(ctx: Ctx, req: ListRequest) -> Result<ListKeysResponse, A
     let limit = page_limit(req.limit)?;
     let after = match &req.marker {
         Some(m) if super::is_uuid(m) => format!("{prefix}{m}"),
-        Some(_) => {
-            return Err(kms_error(
-                "InvalidMarkerException",
-                "The marker is not valid.",
-            ))
-        }
+        Some(_) => return Err(kms_error("InvalidMarkerException", "The marker is not valid.")),
         None => String::new(),
     };
-    let start = if after.is_empty() {
-        Start::At(&prefix)
-    } else {
-        Start::After(&after)
-    };
-    let items = ctx
-        .state
-        .store
-        .range(start, &prefix_end(&prefix), limit + 1)
-        .await
-        .map_err(store_fault)?;
+    let start = if after.is_empty() { Start::At(&prefix) } else { Start::After(&after) };
+    let items = ctx.state.store.range(start, &prefix_end(&prefix), limit + 1).await.map_err(store_fault)?;
     let truncated = items.len() > limit;
     let mut keys = Vec::new();
     for item in items.iter().take(limit) {
         let record: KeyRecord = decode(&item.key, &item.value)?;
-        keys.push(KeyListEntry {
-            key_id: record.key_id,
-            key_arn: record.arn,
-        });
+        keys.push(KeyListEntry { key_id: record.key_id, key_arn: record.arn });
     }
-    let next_marker = truncated
-        .then(|| keys.last().map(|k| k.key_id.clone()))
-        .flatten();
-    Ok(ListKeysResponse {
-        keys,
-        truncated,
-        next_marker,
-    })
+    let next_marker = truncated.then(|| keys.last().map(|k| k.key_id.clone())).flatten();
+    Ok(ListKeysResponse { keys, truncated, next_marker })
 }
 
 fn check_alias_name(name: &str) -> Result<(), ApiError> {
@@ -261,76 +197,46 @@ fn check_alias_name(name: &str) -> Result<(), ApiError> {
         ));
     }
     if name.len() <= "alias/".len() || name.contains(':') {
-        return Err(ApiError::validation(format!(
-            "{name} contains invalid characters for an alias"
-        )));
+        return Err(ApiError::validation(format!("{name} contains invalid characters for an alias")));
     }
     Ok(())
 }
 
 /// CreateAlias.
-pub async fn create_alias(
-    ctx: Ctx,
-    req: CreateAliasRequest,
-) -> Result<steward_api::ssm::Empty, ApiError> {
+pub async fn create_alias(ctx: Ctx, req: CreateAliasRequest) -> Result<steward_api::ssm::Empty, ApiError> {
     check_alias_name(&req.alias_name)?;
     if req.target_key_id.starts_with("alias/") || req.target_key_id.contains(":alias/") {
-        return Err(ApiError::validation(
-            "TargetKeyId must be a key id or key ARN, not an alias.",
-        ));
+        return Err(ApiError::validation("TargetKeyId must be a key id or key ARN, not an alias."));
     }
     let record = resolve(&ctx, &req.target_key_id).await?;
     not_pending(&record)?;
     let p = &ctx.principal;
-    let alias = AliasRecord {
-        target_key_id: record.key_id,
-        created: ctx.state.now(),
-    };
+    let alias = AliasRecord { target_key_id: record.key_id, created: ctx.state.now() };
     match ctx
         .state
         .store
-        .write(vec![Op::put(
-            alias_key(&p.account, &p.region, &req.alias_name),
-            encode(&alias),
-        )
-        .if_absent()])
+        .write(vec![Op::put(alias_key(&p.account, &p.region, &req.alias_name), encode(&alias)).if_absent()])
         .await
     {
         Ok(()) => Ok(Default::default()),
         Err(StoreError::Conflict { .. }) => Err(kms_error(
             "AlreadyExistsException",
-            format!(
-                "An alias with the name arn:aws:kms:{}:{}:{} already exists",
-                p.region, p.account, req.alias_name
-            ),
+            format!("An alias with the name arn:aws:kms:{}:{}:{} already exists", p.region, p.account, req.alias_name),
         )),
         Err(e) => Err(store_fault(e)),
     }
 }
 
 /// DeleteAlias.
-pub async fn delete_alias(
-    ctx: Ctx,
-    req: DeleteAliasRequest,
-) -> Result<steward_api::ssm::Empty, ApiError> {
+pub async fn delete_alias(ctx: Ctx, req: DeleteAliasRequest) -> Result<steward_api::ssm::Empty, ApiError> {
     check_alias_name(&req.alias_name)?;
     let p = &ctx.principal;
     let key = alias_key(&p.account, &p.region, &req.alias_name);
-    match ctx
-        .state
-        .store
-        .write(vec![
-            Op::delete(key).expecting(steward_store::Expect::Present)
-        ])
-        .await
-    {
+    match ctx.state.store.write(vec![Op::delete(key).expecting(steward_store::Expect::Present)]).await {
         Ok(()) => Ok(Default::default()),
         Err(StoreError::Conflict { .. }) => Err(kms_error(
             "NotFoundException",
-            format!(
-                "Alias arn:aws:kms:{}:{}:{} is not found.",
-                p.region, p.account, req.alias_name
-            ),
+            format!("Alias arn:aws:kms:{}:{}:{} is not found.", p.region, p.account, req.alias_name),
         )),
         Err(e) => Err(store_fault(e)),
     }
@@ -346,16 +252,8 @@ pub async fn list_aliases(ctx: Ctx, req: ListRequest) -> Result<ListAliasesRespo
         None => None,
     };
     let after = req.marker.as_ref().map(|m| format!("{prefix}{m}"));
-    let start = after
-        .as_deref()
-        .map(Start::After)
-        .unwrap_or(Start::At(&prefix));
-    let items = ctx
-        .state
-        .store
-        .range(start, &prefix_end(&prefix), 10_000)
-        .await
-        .map_err(store_fault)?;
+    let start = after.as_deref().map(Start::After).unwrap_or(Start::At(&prefix));
+    let items = ctx.state.store.range(start, &prefix_end(&prefix), 10_000).await.map_err(store_fault)?;
     let mut aliases = Vec::new();
     let mut truncated = false;
     let mut has_default = false;
@@ -363,10 +261,7 @@ pub async fn list_aliases(ctx: Ctx, req: ListRequest) -> Result<ListAliasesRespo
         let name = item.key[prefix.len()..].to_owned();
         has_default |= name == DEFAULT_SSM_ALIAS;
         let record: AliasRecord = decode(&item.key, &item.value)?;
-        if filter_key
-            .as_ref()
-            .is_some_and(|k| *k != record.target_key_id)
-        {
+        if filter_key.as_ref().is_some_and(|k| *k != record.target_key_id) {
             continue;
         }
         if aliases.len() == limit {
@@ -383,23 +278,14 @@ pub async fn list_aliases(ctx: Ctx, req: ListRequest) -> Result<ListAliasesRespo
     // Like KMS, the AWS managed alias is listed even before its key exists.
     if !has_default && filter_key.is_none() && req.marker.is_none() && aliases.len() < limit {
         aliases.push(AliasListEntry {
-            alias_arn: format!(
-                "arn:aws:kms:{}:{}:{}",
-                p.region, p.account, DEFAULT_SSM_ALIAS
-            ),
+            alias_arn: format!("arn:aws:kms:{}:{}:{}", p.region, p.account, DEFAULT_SSM_ALIAS),
             alias_name: DEFAULT_SSM_ALIAS.into(),
             target_key_id: None,
             creation_date: None,
         });
     }
-    let next_marker = truncated
-        .then(|| aliases.last().map(|a| a.alias_name.clone()))
-        .flatten();
-    Ok(ListAliasesResponse {
-        aliases,
-        truncated,
-        next_marker,
-    })
+    let next_marker = truncated.then(|| aliases.last().map(|a| a.alias_name.clone())).flatten();
+    Ok(ListAliasesResponse { aliases, truncated, next_marker })
 }
 
 /// Encrypt.
@@ -410,11 +296,7 @@ pub async fn encrypt(ctx: Ctx, req: EncryptRequest) -> Result<EncryptResponse, A
         )));
     }
     let record = resolve(&ctx, &req.key_id).await?;
-    let blob = ctx.state.kms.encrypt(
-        &record,
-        &req.plaintext.0,
-        &context_bytes(&req.encryption_context),
-    )?;
+    let blob = ctx.state.kms.encrypt(&record, &req.plaintext.0, &context_bytes(&req.encryption_context))?;
     Ok(EncryptResponse {
         ciphertext_blob: Blob(blob),
         key_id: record.arn,
@@ -453,40 +335,18 @@ pub async fn decrypt(ctx: Ctx, req: DecryptRequest) -> Result<DecryptResponse, A
 }
 
 /// GenerateDataKey.
-pub async fn generate_data_key(
-    ctx: Ctx,
-    req: GenerateDataKeyRequest,
-) -> Result<GenerateDataKeyResponse, ApiError> {
+pub async fn generate_data_key(ctx: Ctx, req: GenerateDataKeyRequest) -> Result<GenerateDataKeyResponse, ApiError> {
     let length = match (req.key_spec.as_deref(), req.number_of_bytes) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::validation(
-                "Please specify either number of bytes or key spec.",
-            ))
-        }
+        (Some(_), Some(_)) => return Err(ApiError::validation("Please specify either number of bytes or key spec.")),
         (Some("AES_256"), None) => 32,
         (Some("AES_128"), None) => 16,
         (None, Some(n)) => n as usize,
-        (None, None) => {
-            return Err(ApiError::validation(
-                "Please specify either number of bytes or key spec.",
-            ))
-        }
-        (Some(other), None) => {
-            return Err(ApiError::validation(format!(
-                "KeySpec {other} is not valid."
-            )))
-        }
+        (None, None) => return Err(ApiError::validation("Please specify either number of bytes or key spec.")),
+        (Some(other), None) => return Err(ApiError::validation(format!("KeySpec {other} is not valid."))),
     };
     let record = resolve(&ctx, &req.key_id).await?;
     let mut plaintext = vec![0u8; length];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut plaintext);
-    let blob =
-        ctx.state
-            .kms
-            .encrypt(&record, &plaintext, &context_bytes(&req.encryption_context))?;
-    Ok(GenerateDataKeyResponse {
-        ciphertext_blob: Blob(blob),
-        plaintext: Blob(plaintext),
-        key_id: record.arn,
-    })
+    let blob = ctx.state.kms.encrypt(&record, &plaintext, &context_bytes(&req.encryption_context))?;
+    Ok(GenerateDataKeyResponse { ciphertext_blob: Blob(blob), plaintext: Blob(plaintext), key_id: record.arn })
 }

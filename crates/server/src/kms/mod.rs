@@ -96,12 +96,7 @@ pub struct Keyring {
 impl Keyring {
     /// A key service over `store`, sealing with `master_key`.
     pub fn new(store: Arc<dyn Store>, master_key: [u8; 32]) -> Self {
-        Keyring {
-            store,
-            master_key,
-            materials: RwLock::new(HashMap::new()),
-            records: RwLock::new(HashMap::new()),
-        }
+        Keyring { store, master_key, materials: RwLock::new(HashMap::new()), records: RwLock::new(HashMap::new()) }
     }
 
     /// Creates a key.
@@ -129,11 +124,7 @@ impl Keyring {
             sealed_material: base64::engine::general_purpose::STANDARD.encode(sealed),
         };
         self.store
-            .write(vec![Op::put(
-                key_key(account, region, &key_id),
-                encode(&record),
-            )
-            .if_absent()])
+            .write(vec![Op::put(key_key(account, region, &key_id), encode(&record)).if_absent()])
             .await
             .map_err(store_fault)?;
         Ok(record)
@@ -143,22 +134,14 @@ impl Keyring {
     pub async fn save(&self, region: &str, record: &KeyRecord) -> Result<(), ApiError> {
         let key = key_key(&record.account, region, &record.key_id);
         self.store
-            .write(vec![
-                Op::put(&key, encode(record)).expecting(steward_store::Expect::Present)
-            ])
+            .write(vec![Op::put(&key, encode(record)).expecting(steward_store::Expect::Present)])
             .await
             .map_err(store_fault)?;
         self.records.write().expect("records lock").remove(&key);
         Ok(())
     }
 
-    async fn load(
-        &self,
-        account: &str,
-        region: &str,
-        key_id: &str,
-        now: i64,
-    ) -> Result<Option<KeyRecord>, ApiError> {
+    async fn load(&self, account: &str, region: &str, key_id: &str, now: i64) -> Result<Option<KeyRecord>, ApiError> {
         let key = key_key(account, region, key_id);
         if let Some((at, record)) = self.records.read().expect("records lock").get(&key) {
             if now - at < RECORD_TTL_MS {
@@ -178,12 +161,7 @@ impl Keyring {
     }
 
     /// The alias record, if any.
-    pub async fn alias(
-        &self,
-        account: &str,
-        region: &str,
-        alias: &str,
-    ) -> Result<Option<AliasRecord>, ApiError> {
+    pub async fn alias(&self, account: &str, region: &str, alias: &str) -> Result<Option<AliasRecord>, ApiError> {
         let key = alias_key(account, region, alias);
         match self.store.get(&key).await.map_err(store_fault)? {
             Some(item) => Ok(Some(decode(&key, &item.value)?)),
@@ -193,13 +171,7 @@ impl Keyring {
 
     /// Resolves a key id, key ARN, alias name or alias ARN of this account and region.
     /// `alias/aws/ssm` is created on first use.
-    pub async fn resolve(
-        &self,
-        account: &str,
-        region: &str,
-        reference: &str,
-        now: i64,
-    ) -> Result<KeyRecord, ApiError> {
+    pub async fn resolve(&self, account: &str, region: &str, reference: &str, now: i64) -> Result<KeyRecord, ApiError> {
         let arn_prefix = format!("arn:aws:kms:{region}:{account}:");
         let local = match reference.strip_prefix("arn:") {
             Some(_) => reference
@@ -210,44 +182,22 @@ impl Keyring {
         let key_id = if local.starts_with("alias/") {
             match self.alias(account, region, local).await? {
                 Some(a) => a.target_key_id,
-                None if local == DEFAULT_SSM_ALIAS => {
-                    self.create_default(account, region, now).await?
-                }
+                None if local == DEFAULT_SSM_ALIAS => self.create_default(account, region, now).await?,
                 None => {
-                    return Err(kms_error(
-                        "NotFoundException",
-                        format!("Alias {arn_prefix}{local} is not found."),
-                    ));
+                    return Err(kms_error("NotFoundException", format!("Alias {arn_prefix}{local} is not found.")));
                 }
             }
-        } else if let Some(id) = local
-            .strip_prefix("key/")
-            .or(Some(local))
-            .filter(|id| is_uuid(id))
-        {
+        } else if let Some(id) = local.strip_prefix("key/").or(Some(local)).filter(|id| is_uuid(id)) {
             id.to_owned()
         } else {
-            return Err(kms_error(
-                "NotFoundException",
-                format!("Invalid keyId '{reference}'"),
-            ));
+            return Err(kms_error("NotFoundException", format!("Invalid keyId '{reference}'")));
         };
         self.load(account, region, &key_id, now)
             .await?
-            .ok_or_else(|| {
-                kms_error(
-                    "NotFoundException",
-                    format!("Key '{arn_prefix}key/{key_id}' does not exist"),
-                )
-            })
+            .ok_or_else(|| kms_error("NotFoundException", format!("Key '{arn_prefix}key/{key_id}' does not exist")))
     }
 
-    async fn create_default(
-        &self,
-        account: &str,
-        region: &str,
-        now: i64,
-    ) -> Result<String, ApiError> {
+    async fn create_default(&self, account: &str, region: &str, now: i64) -> Result<String, ApiError> {
         let record = self
             .create_key(
                 account,
@@ -257,26 +207,17 @@ impl Keyring {
                 now,
             )
             .await?;
-        let alias = AliasRecord {
-            target_key_id: record.key_id.clone(),
-            created: now,
-        };
+        let alias = AliasRecord { target_key_id: record.key_id.clone(), created: now };
         match self
             .store
-            .write(vec![Op::put(
-                alias_key(account, region, DEFAULT_SSM_ALIAS),
-                encode(&alias),
-            )
-            .if_absent()])
+            .write(vec![Op::put(alias_key(account, region, DEFAULT_SSM_ALIAS), encode(&alias)).if_absent()])
             .await
         {
             Ok(()) => Ok(record.key_id),
             // Another request created it first: use theirs (ours stays unused).
-            Err(StoreError::Conflict { .. }) => Ok(self
-                .alias(account, region, DEFAULT_SSM_ALIAS)
-                .await?
-                .ok_or_else(ApiError::internal)?
-                .target_key_id),
+            Err(StoreError::Conflict { .. }) => {
+                Ok(self.alias(account, region, DEFAULT_SSM_ALIAS).await?.ok_or_else(ApiError::internal)?.target_key_id)
+            }
             Err(e) => Err(store_fault(e)),
         }
     }
@@ -285,54 +226,29 @@ impl Keyring {
     pub fn check_usable(record: &KeyRecord) -> Result<(), ApiError> {
         match record.state.as_str() {
             "Enabled" => Ok(()),
-            "Disabled" => Err(kms_error(
-                "DisabledException",
-                format!("{} is disabled.", record.arn),
-            )),
-            _ => Err(kms_error(
-                "KMSInvalidStateException",
-                format!("{} is pending deletion.", record.arn),
-            )),
+            "Disabled" => Err(kms_error("DisabledException", format!("{} is disabled.", record.arn))),
+            _ => Err(kms_error("KMSInvalidStateException", format!("{} is pending deletion.", record.arn))),
         }
     }
 
     fn material(&self, record: &KeyRecord) -> Result<[u8; 32], ApiError> {
-        if let Some(m) = self
-            .materials
-            .read()
-            .expect("materials lock")
-            .get(&record.key_id)
-        {
+        if let Some(m) = self.materials.read().expect("materials lock").get(&record.key_id) {
             return Ok(*m);
         }
-        let sealed = base64::engine::general_purpose::STANDARD
-            .decode(&record.sealed_material)
-            .unwrap_or_default();
-        let opened = crypto::open(&self.master_key, &material_aad(&record.arn), &sealed)
-            .filter(|m| m.len() == 32);
+        let sealed = base64::engine::general_purpose::STANDARD.decode(&record.sealed_material).unwrap_or_default();
+        let opened = crypto::open(&self.master_key, &material_aad(&record.arn), &sealed).filter(|m| m.len() == 32);
         let Some(bytes) = opened else {
-            tracing::error!(
-                key_id = record.key_id,
-                "Key material does not unseal with this master key."
-            );
+            tracing::error!(key_id = record.key_id, "Key material does not unseal with this master key.");
             return Err(ApiError::internal());
         };
         let mut material = [0u8; 32];
         material.copy_from_slice(&bytes);
-        self.materials
-            .write()
-            .expect("materials lock")
-            .insert(record.key_id.clone(), material);
+        self.materials.write().expect("materials lock").insert(record.key_id.clone(), material);
         Ok(material)
     }
 
     /// Envelope-encrypts `plaintext` under `record`, bound to `context`.
-    pub fn encrypt(
-        &self,
-        record: &KeyRecord,
-        plaintext: &[u8],
-        context: &[u8],
-    ) -> Result<Vec<u8>, ApiError> {
+    pub fn encrypt(&self, record: &KeyRecord, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>, ApiError> {
         Self::check_usable(record)?;
         let material = self.material(record)?;
         let data_key = crypto::random_key();
@@ -364,10 +280,7 @@ impl Keyring {
     ) -> Result<(KeyRecord, Vec<u8>), ApiError> {
         let invalid = || kms_error("InvalidCiphertextException", "");
         let key_id = Self::key_id_of(blob).ok_or_else(invalid)?.to_owned();
-        let record = self
-            .load(account, region, &key_id, now)
-            .await?
-            .ok_or_else(invalid)?;
+        let record = self.load(account, region, &key_id, now).await?.ok_or_else(invalid)?;
         Self::check_usable(&record)?;
         let material = self.material(&record)?;
         let body = &blob[3 + KEY_ID_LEN..];
@@ -375,9 +288,7 @@ impl Keyring {
             return Err(invalid());
         }
         let (sealed_key, sealed_data) = body.split_at(SEALED_DATA_KEY_LEN);
-        let data_key = crypto::open(&material, context, sealed_key)
-            .filter(|k| k.len() == 32)
-            .ok_or_else(invalid)?;
+        let data_key = crypto::open(&material, context, sealed_key).filter(|k| k.len() == 32).ok_or_else(invalid)?;
         let mut dk = [0u8; 32];
         dk.copy_from_slice(&data_key);
         let plaintext = crypto::open(&dk, context, sealed_data).ok_or_else(invalid)?;

@@ -14,17 +14,10 @@ async fn delete_one(ctx: &Ctx, name: &str) -> Result<bool, ApiError> {
         let Some((head, revision)) = load_head(ctx, name).await? else {
             return Ok(false);
         };
-        let mut batch: Vec<Op> = load_versions(ctx, name)
-            .await?
-            .into_iter()
-            .map(|i| Op::delete(i.key))
-            .collect();
+        let mut batch: Vec<Op> = load_versions(ctx, name).await?.into_iter().map(|i| Op::delete(i.key)).collect();
         batch.extend(head.policy_index.iter().map(|k| Op::delete(k.clone())));
         batch.push(Op::delete(head_key(&p.account, &p.region, name)).if_revision(revision));
-        let event = ctx
-            .state
-            .events
-            .parameter_change(p, &head.current, "Delete", ctx.state.now());
+        let event = ctx.state.events.parameter_change(p, &head.current, "Delete", ctx.state.now());
         batch.push(event.op());
         match ctx.state.store.write(batch).await {
             Ok(()) => {
@@ -52,10 +45,7 @@ pub async fn delete_parameter(ctx: Ctx, req: DeleteParameterRequest) -> Result<E
 }
 
 /// DeleteParameters.
-pub async fn delete_parameters(
-    ctx: Ctx,
-    req: DeleteParametersRequest,
-) -> Result<DeleteParametersResponse, ApiError> {
+pub async fn delete_parameters(ctx: Ctx, req: DeleteParametersRequest) -> Result<DeleteParametersResponse, ApiError> {
     let mut deleted = Vec::new();
     let mut invalid = Vec::new();
     for input in &req.names {
@@ -72,8 +62,5 @@ pub async fn delete_parameters(
             invalid.push(input.clone())
         }
     }
-    Ok(DeleteParametersResponse {
-        deleted_parameters: deleted,
-        invalid_parameters: invalid,
-    })
+    Ok(DeleteParametersResponse { deleted_parameters: deleted, invalid_parameters: invalid })
 }

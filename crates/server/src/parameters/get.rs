@@ -27,41 +27,35 @@ async fn find(ctx: &Ctx, input: &str) -> Result<Option<(VersionRecord, Option<St
     if version == head.current.version {
         return Ok(Some((head.current, Some(shown))));
     }
-    Ok(load_version(ctx, name, version)
-        .await?
-        .map(|r| (r, Some(shown))))
+    Ok(load_version(ctx, name, version).await?.map(|r| (r, Some(shown))))
 }
 
 /// GetParameter.
-pub async fn get_parameter(
-    ctx: Ctx,
-    req: GetParameterRequest,
-) -> Result<GetParameterResponse, ApiError> {
+pub async fn get_parameter(ctx: Ctx, req: GetParameterRequest) -> Result<GetParameterResponse, ApiError> {
     let found = find(&ctx, &req.name).await?;
     let Some((record, selector)) = found else {
         return Err(match names::parse_selector(&req.name) {
-            Some((base, Selector::Version(v))) if load_head(&ctx, lookup_name(&ctx, base)?).await?.is_some() => ApiError::new(
-                "ParameterVersionNotFound",
-                format!("Systems Manager could not find version {v} of {base}. Verify the version and try again."),
-            ),
-            Some((base, Selector::Label(l))) if load_head(&ctx, lookup_name(&ctx, base)?).await?.is_some() => ApiError::new(
-                "ParameterVersionNotFound",
-                format!("Systems Manager could not find version {l} of {base}. Verify the version and try again."),
-            ),
+            Some((base, Selector::Version(v))) if load_head(&ctx, lookup_name(&ctx, base)?).await?.is_some() => {
+                ApiError::new(
+                    "ParameterVersionNotFound",
+                    format!("Systems Manager could not find version {v} of {base}. Verify the version and try again."),
+                )
+            }
+            Some((base, Selector::Label(l))) if load_head(&ctx, lookup_name(&ctx, base)?).await?.is_some() => {
+                ApiError::new(
+                    "ParameterVersionNotFound",
+                    format!("Systems Manager could not find version {l} of {base}. Verify the version and try again."),
+                )
+            }
             _ => not_found(&req.name),
         });
     };
     let value = reveal(&ctx, &record, req.with_decryption.unwrap_or(false)).await?;
-    Ok(GetParameterResponse {
-        parameter: to_parameter(&ctx, &record, value, selector),
-    })
+    Ok(GetParameterResponse { parameter: to_parameter(&ctx, &record, value, selector) })
 }
 
 /// GetParameters: found ones sorted by name, the rest in InvalidParameters.
-pub async fn get_parameters(
-    ctx: Ctx,
-    req: GetParametersRequest,
-) -> Result<GetParametersResponse, ApiError> {
+pub async fn get_parameters(ctx: Ctx, req: GetParametersRequest) -> Result<GetParametersResponse, ApiError> {
     let mut parameters = Vec::new();
     let mut invalid = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -82,10 +76,7 @@ pub async fn get_parameters(
         }
     }
     parameters.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(GetParametersResponse {
-        parameters,
-        invalid_parameters: invalid,
-    })
+    Ok(GetParametersResponse { parameters, invalid_parameters: invalid })
 }
 
 /// GetParameterHistory: oldest first, paged by version.
@@ -112,10 +103,7 @@ pub async fn get_parameter_history(
             continue;
         }
         if parameters.len() == limit {
-            next_token = Some(encode_token(&format!(
-                "v:{after_last}",
-                after_last = after_last(&parameters)
-            )));
+            next_token = Some(encode_token(&format!("v:{after_last}", after_last = after_last(&parameters))));
             break;
         }
         let value = reveal(&ctx, &record, req.with_decryption.unwrap_or(false)).await?;
@@ -135,10 +123,7 @@ pub async fn get_parameter_history(
             data_type: record.data_type.clone(),
         });
     }
-    Ok(GetParameterHistoryResponse {
-        parameters,
-        next_token,
-    })
+    Ok(GetParameterHistoryResponse { parameters, next_token })
 }
 
 fn after_last(page: &[ParameterHistory]) -> i64 {

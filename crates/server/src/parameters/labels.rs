@@ -37,19 +37,12 @@ pub async fn label_parameter_version(
         Ok((version, invalid))
     })
     .await?;
-    let event = ctx.state.events.parameter_change(
-        &ctx.principal,
-        &head.current,
-        "LabelParameterVersion",
-        ctx.state.now(),
-    );
+    let event =
+        ctx.state.events.parameter_change(&ctx.principal, &head.current, "LabelParameterVersion", ctx.state.now());
     if ctx.state.store.write(vec![event.op()]).await.is_ok() {
         ctx.state.events.deliver(event);
     }
-    Ok(LabelParameterVersionResponse {
-        invalid_labels: invalid,
-        parameter_version: version,
-    })
+    Ok(LabelParameterVersionResponse { invalid_labels: invalid, parameter_version: version })
 }
 
 /// UnlabelParameterVersion.
@@ -75,8 +68,5 @@ pub async fn unlabel_parameter_version(
         Ok((removed, invalid))
     })
     .await?;
-    Ok(UnlabelParameterVersionResponse {
-        removed_labels: removed,
-        invalid_labels: invalid,
-    })
+    Ok(UnlabelParameterVersionResponse { removed_labels: removed, invalid_labels: invalid })
 }

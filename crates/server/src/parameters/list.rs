@@ -3,7 +3,7 @@
 
 use steward_api::ssm::parameters::*;
 use steward_api::ApiError;
-use steward_core::parameters::filters::{self, Filter, Key, Operation, View};
+use steward_core::parameters::filters::{self, Filter, Key, Operation, RawFilter, View};
 use steward_core::parameters::names;
 use steward_store::{prefix_end, Start};
 
@@ -40,16 +40,8 @@ async fn scan(
     let end = prefix_end(scope);
     let mut page = Vec::new();
     loop {
-        let start = cursor
-            .as_deref()
-            .map(Start::After)
-            .unwrap_or(Start::At(scope));
-        let items = ctx
-            .state
-            .store
-            .range(start, &end, CHUNK)
-            .await
-            .map_err(store_fault)?;
+        let start = cursor.as_deref().map(Start::After).unwrap_or(Start::At(scope));
+        let items = ctx.state.store.range(start, &end, CHUNK).await.map_err(store_fault)?;
         let exhausted = items.len() < CHUNK;
         for item in &items {
             let head: Head = crate::state::decode(&item.key, &item.value)?;
@@ -67,12 +59,10 @@ async fn scan(
     }
 }
 
-fn string_filters(
-    raw: &Option<Vec<ParameterStringFilter>>,
-) -> Vec<(String, Option<String>, Option<Vec<String>>)> {
+fn string_filters(raw: &Option<Vec<ParameterStringFilter>>) -> Vec<RawFilter> {
     raw.iter()
         .flatten()
-        .map(|f| (f.key.clone(), f.option.clone(), f.values.clone()))
+        .map(|f| RawFilter { key: f.key.clone(), option: f.option.clone(), values: f.values.clone() })
         .collect()
 }
 
@@ -82,56 +72,40 @@ pub async fn get_parameters_by_path(
     req: GetParametersByPathRequest,
 ) -> Result<GetParametersByPathResponse, ApiError> {
     let prefix = names::path_prefix(req.path.trim()).map_err(fault)?;
-    let filters = filters::parse(Operation::ByPath, &string_filters(&req.parameter_filters))
-        .map_err(fault)?;
+    let filters = filters::parse(Operation::ByPath, &string_filters(&req.parameter_filters)).map_err(fault)?;
     let recursive = req.recursive.unwrap_or(false);
     let limit = req.max_results.unwrap_or(10) as usize;
-    let scope = format!(
-        "param/{}/{}/{prefix}",
-        ctx.principal.account, ctx.principal.region
-    );
+    let scope = format!("param/{}/{}/{prefix}", ctx.principal.account, ctx.principal.region);
     let at_root = prefix.is_empty();
-    let (heads, next_token) = scan(
-        &ctx,
-        &scope,
-        req.next_token.as_deref(),
-        limit,
-        |key, head| {
-            let rest = &key[prefix.len()..];
-            if at_root && !head.current.name.starts_with('/') {
-                return false; // `foo` is not under `/`: only hierarchical names have a path.
-            }
-            if !recursive && rest.contains('/') {
-                return false;
-            }
-            let labels: Vec<String> = head.labels.keys().cloned().collect();
-            filters.iter().all(|f| f.matches(&view(head, &labels)))
-        },
-    )
+    let (heads, next_token) = scan(&ctx, &scope, req.next_token.as_deref(), limit, |key, head| {
+        let rest = &key[prefix.len()..];
+        if at_root && !head.current.name.starts_with('/') {
+            return false; // `foo` is not under `/`: only hierarchical names have a path.
+        }
+        if !recursive && rest.contains('/') {
+            return false;
+        }
+        let labels: Vec<String> = head.labels.keys().cloned().collect();
+        filters.iter().all(|f| f.matches(&view(head, &labels)))
+    })
     .await?;
     let label_filter: Option<&Filter> = filters.iter().find(|f| f.key == Key::Label);
     let with_decryption = req.with_decryption.unwrap_or(false);
     let mut parameters = Vec::with_capacity(heads.len());
     for head in heads {
         // With a Label filter, the labelled version is the one returned.
-        let labelled =
-            label_filter.and_then(|f| f.values.iter().find_map(|l| head.labels.get(l).copied()));
+        let labelled = label_filter.and_then(|f| f.values.iter().find_map(|l| head.labels.get(l).copied()));
         let record = match labelled {
-            Some(v) if v != head.current.version => {
-                match load_version(&ctx, &head.current.name, v).await? {
-                    Some(r) => r,
-                    None => continue,
-                }
-            }
+            Some(v) if v != head.current.version => match load_version(&ctx, &head.current.name, v).await? {
+                Some(r) => r,
+                None => continue,
+            },
             _ => head.current,
         };
         let value = reveal(&ctx, &record, with_decryption).await?;
         parameters.push(to_parameter(&ctx, &record, value, None));
     }
-    Ok(GetParametersByPathResponse {
-        parameters,
-        next_token,
-    })
+    Ok(GetParametersByPathResponse { parameters, next_token })
 }
 
 /// DescribeParameters.
@@ -140,29 +114,20 @@ pub async fn describe_parameters(
     req: DescribeParametersRequest,
 ) -> Result<DescribeParametersResponse, ApiError> {
     if req.filters.is_some() && req.parameter_filters.is_some() {
-        return Err(ApiError::validation(
-            "You can use either Filters or ParameterFilters in a single request.",
-        ));
+        return Err(ApiError::validation("You can use either Filters or ParameterFilters in a single request."));
     }
     let filters = match &req.filters {
         Some(legacy) => {
-            let raw: Vec<(String, Vec<String>)> = legacy
-                .iter()
-                .map(|f| (f.key.clone(), f.values.clone()))
-                .collect();
+            let raw: Vec<(String, Vec<String>)> = legacy.iter().map(|f| (f.key.clone(), f.values.clone())).collect();
             filters::from_legacy(&raw).map_err(fault)?
         }
-        None => filters::parse(Operation::Describe, &string_filters(&req.parameter_filters))
-            .map_err(fault)?,
+        None => filters::parse(Operation::Describe, &string_filters(&req.parameter_filters)).map_err(fault)?,
     };
     let limit = req.max_results.unwrap_or(10) as usize;
     let scope = format!("param/{}/{}/", ctx.principal.account, ctx.principal.region);
     if req.shared.unwrap_or(false) {
         // No parameters are shared between accounts yet.
-        return Ok(DescribeParametersResponse {
-            parameters: Vec::new(),
-            next_token: None,
-        });
+        return Ok(DescribeParametersResponse { parameters: Vec::new(), next_token: None });
     }
     let (heads, next_token) = scan(&ctx, &scope, req.next_token.as_deref(), limit, |_, head| {
         filters.iter().all(|f| f.matches(&view(head, &[])))
@@ -189,8 +154,5 @@ pub async fn describe_parameters(
             }
         })
         .collect();
-    Ok(DescribeParametersResponse {
-        parameters,
-        next_token,
-    })
+    Ok(DescribeParametersResponse { parameters, next_token })
 }

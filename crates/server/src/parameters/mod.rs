@@ -92,11 +92,7 @@ pub struct Head {
 impl Head {
     /// Labels on `version`, sorted.
     pub fn labels_of(&self, version: i64) -> Vec<String> {
-        self.labels
-            .iter()
-            .filter(|(_, v)| **v == version)
-            .map(|(l, _)| l.clone())
-            .collect()
+        self.labels.iter().filter(|(_, v)| **v == version).map(|(l, _)| l.clone()).collect()
     }
 }
 
@@ -107,10 +103,7 @@ pub fn head_key(account: &str, region: &str, name: &str) -> String {
 
 /// Store key of one version.
 pub fn version_key(account: &str, region: &str, name: &str, version: i64) -> String {
-    format!(
-        "paramv/{account}/{region}/{}#{version:020}",
-        names::key_of(name)
-    )
+    format!("paramv/{account}/{region}/{}#{version:020}", names::key_of(name))
 }
 
 /// The prefix of every version of a parameter.
@@ -153,16 +146,11 @@ pub fn lookup_name<'a>(ctx: &Ctx, name: &'a str) -> Result<&'a str, ApiError> {
 pub async fn load_head(ctx: &Ctx, name: &str) -> Result<Option<(Head, i64)>, ApiError> {
     let key = head_key(&ctx.principal.account, &ctx.principal.region, name);
     let item = ctx.state.store.get(&key).await.map_err(store_fault)?;
-    item.map(|i| Ok((decode::<Head>(&key, &i.value)?, i.revision)))
-        .transpose()
+    item.map(|i| Ok((decode::<Head>(&key, &i.value)?, i.revision))).transpose()
 }
 
 /// Reads one version.
-pub async fn load_version(
-    ctx: &Ctx,
-    name: &str,
-    version: i64,
-) -> Result<Option<VersionRecord>, ApiError> {
+pub async fn load_version(ctx: &Ctx, name: &str, version: i64) -> Result<Option<VersionRecord>, ApiError> {
     let key = version_key(&ctx.principal.account, &ctx.principal.region, name, version);
     let item = ctx.state.store.get(&key).await.map_err(store_fault)?;
     item.map(|i| decode(&key, &i.value)).transpose()
@@ -173,11 +161,7 @@ pub async fn load_versions(ctx: &Ctx, name: &str) -> Result<Vec<Item>, ApiError>
     let prefix = versions_prefix(&ctx.principal.account, &ctx.principal.region, name);
     ctx.state
         .store
-        .range(
-            Start::At(&prefix),
-            &prefix_end(&prefix),
-            (MAX_VERSIONS + 1) as usize,
-        )
+        .range(Start::At(&prefix), &prefix_end(&prefix), (MAX_VERSIONS + 1) as usize)
         .await
         .map_err(store_fault)
 }
@@ -195,12 +179,7 @@ pub async fn update_head<T>(
         };
         let out = change(&mut head)?;
         let key = head_key(&p.account, &p.region, name);
-        match ctx
-            .state
-            .store
-            .write(vec![Op::put(key, encode(&head)).if_revision(revision)])
-            .await
-        {
+        match ctx.state.store.write(vec![Op::put(key, encode(&head)).if_revision(revision)]).await {
             Ok(()) => return Ok((out, head)),
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(store_fault(e)),
@@ -214,11 +193,7 @@ pub async fn update_head<T>(
 
 /// The encryption context of a parameter's values.
 pub fn value_context(arn: &str) -> Vec<u8> {
-    format!(
-        "{{\"PARAMETER_ARN\":{}}}",
-        serde_json::Value::String(arn.to_owned())
-    )
-    .into_bytes()
+    format!("{{\"PARAMETER_ARN\":{}}}", serde_json::Value::String(arn.to_owned())).into_bytes()
 }
 
 /// Wraps a key-service failure as SSM reports it: `InvalidKeyId` carrying the KMS error.
@@ -238,65 +213,34 @@ pub fn key_failure(e: ApiError) -> ApiError {
 }
 
 /// The value to return: plaintext when asked and allowed, otherwise as stored.
-pub async fn reveal(
-    ctx: &Ctx,
-    record: &VersionRecord,
-    with_decryption: bool,
-) -> Result<String, ApiError> {
+pub async fn reveal(ctx: &Ctx, record: &VersionRecord, with_decryption: bool) -> Result<String, ApiError> {
     if record.kind != "SecureString" || !with_decryption {
         return Ok(record.value.clone());
     }
     let p = &ctx.principal;
-    let blob = base64::engine::general_purpose::STANDARD
-        .decode(&record.value)
-        .map_err(|_| ApiError::internal())?;
+    let blob = base64::engine::general_purpose::STANDARD.decode(&record.value).map_err(|_| ApiError::internal())?;
     let arn = names::arn(&p.region, &p.account, &record.name);
     let (_, plaintext) = ctx
         .state
         .kms
-        .decrypt(
-            &p.account,
-            &p.region,
-            &blob,
-            &value_context(&arn),
-            ctx.state.now(),
-        )
+        .decrypt(&p.account, &p.region, &blob, &value_context(&arn), ctx.state.now())
         .await
         .map_err(key_failure)?;
     String::from_utf8(plaintext).map_err(|_| ApiError::internal())
 }
 
 /// Seals a SecureString value under the key the caller named (default `alias/aws/ssm`).
-pub async fn seal_value(
-    ctx: &Ctx,
-    name: &str,
-    key_ref: &str,
-    value: &str,
-) -> Result<String, ApiError> {
+pub async fn seal_value(ctx: &Ctx, name: &str, key_ref: &str, value: &str) -> Result<String, ApiError> {
     let p = &ctx.principal;
-    let record = ctx
-        .state
-        .kms
-        .resolve(&p.account, &p.region, key_ref, ctx.state.now())
-        .await
-        .map_err(key_failure)?;
+    let record = ctx.state.kms.resolve(&p.account, &p.region, key_ref, ctx.state.now()).await.map_err(key_failure)?;
     Keyring::check_usable(&record).map_err(key_failure)?;
     let arn = names::arn(&p.region, &p.account, name);
-    let blob = ctx
-        .state
-        .kms
-        .encrypt(&record, value.as_bytes(), &value_context(&arn))
-        .map_err(key_failure)?;
+    let blob = ctx.state.kms.encrypt(&record, value.as_bytes(), &value_context(&arn)).map_err(key_failure)?;
     Ok(base64::engine::general_purpose::STANDARD.encode(blob))
 }
 
 /// The wire form of one version.
-pub fn to_parameter(
-    ctx: &Ctx,
-    record: &VersionRecord,
-    value: String,
-    selector: Option<String>,
-) -> Parameter {
+pub fn to_parameter(ctx: &Ctx, record: &VersionRecord, value: String, selector: Option<String>) -> Parameter {
     let p = &ctx.principal;
     Parameter {
         name: record.name.clone(),
@@ -325,9 +269,7 @@ pub fn to_policies(policies: &[StoredPolicy]) -> Vec<ParameterInlinePolicy> {
 
 /// Tags as pairs.
 pub fn tag_pairs(tags: &[Tag]) -> Vec<(String, String)> {
-    tags.iter()
-        .map(|t| (t.key.clone(), t.value.clone()))
-        .collect()
+    tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()
 }
 
 /// An opaque paging token carrying the last key returned.
@@ -338,9 +280,7 @@ pub fn encode_token(last_key: &str) -> String {
 /// Decodes a paging token, which must lie under `prefix`.
 pub fn decode_token(token: &str, prefix: &str) -> Result<String, ApiError> {
     let invalid = || ApiError::new("InvalidNextToken", "The specified token isn't valid.");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| invalid())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
     let key = String::from_utf8(bytes).map_err(|_| invalid())?;
     if !key.starts_with(prefix) {
         return Err(invalid());

@@ -50,11 +50,7 @@ pub fn schedule(account: &str, region: &str, record: &VersionRecord) -> Vec<(Str
         .iter()
         .filter_map(|p| {
             let due = p.due_at(expiration, record.last_modified)?.max(0);
-            let key = format!(
-                "{PREFIX}{due:013}/{account}/{region}/{}#{}",
-                names::key_of(&record.name),
-                p.type_name()
-            );
+            let key = format!("{PREFIX}{due:013}/{account}/{region}/{}#{}", names::key_of(&record.name), p.type_name());
             let value = Due {
                 account: account.into(),
                 region: region.into(),
@@ -86,14 +82,10 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
         let entry: Due = decode(&item.key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
         let hkey = head_key(&entry.account, &entry.region, &entry.name);
         let head = match state.store.get(&hkey).await? {
-            Some(h) => Some((
-                decode::<Head>(&hkey, &h.value).map_err(|e| anyhow::anyhow!("{e}"))?,
-                h.revision,
-            )),
+            Some(h) => Some((decode::<Head>(&hkey, &h.value).map_err(|e| anyhow::anyhow!("{e}"))?, h.revision)),
             None => None,
         };
-        let Some((mut head, revision)) = head.filter(|(h, _)| h.policy_index.contains(&item.key))
-        else {
+        let Some((mut head, revision)) = head.filter(|(h, _)| h.policy_index.contains(&item.key)) else {
             // Stale: the parameter changed or went away since this was scheduled.
             state.store.write(vec![Op::delete(&item.key)]).await?;
             continue;
@@ -106,22 +98,13 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
             "policy-content": head.current.policies.iter().find(|p| p.kind == entry.kind).map(|p| p.text.clone()),
             "action-status": "Finished",
         });
-        let event = state.events.event(
-            &entry.account,
-            &entry.region,
-            "Parameter Store Policy Action",
-            vec![arn],
-            detail,
-            now,
-        );
+        let event =
+            state.events.event(&entry.account, &entry.region, "Parameter Store Policy Action", vec![arn], detail, now);
         let mut batch = vec![event.op()];
         let mut change = None;
         if entry.kind == "Expiration" {
             let prefix = versions_prefix(&entry.account, &entry.region, &entry.name);
-            let versions = state
-                .store
-                .range(Start::At(&prefix), &steward_store::prefix_end(&prefix), 200)
-                .await?;
+            let versions = state.store.range(Start::At(&prefix), &steward_store::prefix_end(&prefix), 200).await?;
             batch.extend(versions.into_iter().map(|v| Op::delete(v.key)));
             batch.extend(head.policy_index.iter().map(|k| Op::delete(k.clone())));
             batch.push(Op::delete(&hkey).if_revision(revision));
@@ -131,19 +114,12 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
                 arn: "arn:aws:iam::aws:policy/parameter-expiration".into(),
                 access_key_id: String::new(),
             };
-            let ev = state
-                .events
-                .parameter_change(&p, &head.current, "Delete", now);
+            let ev = state.events.parameter_change(&p, &head.current, "Delete", now);
             batch.push(ev.op());
             change = Some(ev);
         } else {
             head.policy_index.retain(|k| *k != item.key);
-            for p in head
-                .current
-                .policies
-                .iter_mut()
-                .filter(|p| p.kind == entry.kind)
-            {
+            for p in head.current.policies.iter_mut().filter(|p| p.kind == entry.kind) {
                 p.status = "Finished".into();
             }
             batch.push(Op::delete(&item.key));
@@ -151,11 +127,7 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
         }
         if state.store.write(batch).await.is_ok() {
             acted += 1;
-            tracing::info!(
-                parameter = entry.name,
-                policy = entry.kind,
-                "Parameter policy acted."
-            );
+            tracing::info!(parameter = entry.name, policy = entry.kind, "Parameter policy acted.");
             state.events.deliver(event);
             if let Some(ev) = change {
                 state.events.deliver(ev);

@@ -14,16 +14,10 @@ use crate::state::encode;
 const ATTEMPTS: usize = 8;
 
 /// PutParameter.
-pub async fn put_parameter(
-    ctx: Ctx,
-    req: PutParameterRequest,
-) -> Result<PutParameterResponse, ApiError> {
+pub async fn put_parameter(ctx: Ctx, req: PutParameterRequest) -> Result<PutParameterResponse, ApiError> {
     let name = req.name.trim().to_owned();
     if names::is_reserved_aws_path(&name) {
-        return Err(ApiError::new(
-            "AccessDeniedException",
-            format!("No access to reserved parameter name: {name}."),
-        ));
+        return Err(ApiError::new("AccessDeniedException", format!("No access to reserved parameter name: {name}.")));
     }
     names::check_name(&name).map_err(fault)?;
     let p = &ctx.principal;
@@ -36,16 +30,10 @@ pub async fn put_parameter(
     if let Some(tags) = &req.tags {
         crate::tags::check_new_tags(&[], tags)?;
     }
-    let new_policies = req
-        .policies
-        .as_deref()
-        .map(policies::parse_policies)
-        .transpose()
-        .map_err(fault)?;
+    let new_policies = req.policies.as_deref().map(policies::parse_policies).transpose().map_err(fault)?;
     for _ in 0..ATTEMPTS {
         let existing = load_head(&ctx, &name).await?;
-        let (batch, response, event) =
-            plan(&ctx, &req, &name, existing, new_policies.as_deref()).await?;
+        let (batch, response, event) = plan(&ctx, &req, &name, existing, new_policies.as_deref()).await?;
         match ctx.state.store.write(batch).await {
             Ok(()) => {
                 ctx.state.events.deliver(event);
@@ -82,63 +70,34 @@ async fn plan(
         .kind
         .clone()
         .or_else(|| previous.map(|v| v.kind.clone()))
-        .ok_or_else(|| {
-            ApiError::validation("A parameter type is required when you create a parameter.")
-        })?;
+        .ok_or_else(|| ApiError::validation("A parameter type is required when you create a parameter."))?;
     if kind != "SecureString" && req.key_id.is_some() {
-        return Err(ApiError::validation(
-            "KeyId is valid only for parameters of type SecureString.",
-        ));
+        return Err(ApiError::validation("KeyId is valid only for parameters of type SecureString."));
     }
-    let description = req
-        .description
-        .clone()
-        .or_else(|| previous.and_then(|v| v.description.clone()));
-    let allowed_pattern = req
-        .allowed_pattern
-        .clone()
-        .or_else(|| previous.and_then(|v| v.allowed_pattern.clone()));
+    let description = req.description.clone().or_else(|| previous.and_then(|v| v.description.clone()));
+    let allowed_pattern = req.allowed_pattern.clone().or_else(|| previous.and_then(|v| v.allowed_pattern.clone()));
     if let Some(pattern) = allowed_pattern.as_deref().filter(|p| !p.is_empty()) {
         values::check_pattern(pattern, &req.value).map_err(fault)?;
     }
-    let data_type_in = req
-        .data_type
-        .clone()
-        .or_else(|| previous.map(|v| v.data_type.clone()));
-    let data_type =
-        values::check_data_type(data_type_in.as_deref(), &kind, &req.value).map_err(fault)?;
+    let data_type_in = req.data_type.clone().or_else(|| previous.map(|v| v.data_type.clone()));
+    let data_type = values::check_data_type(data_type_in.as_deref(), &kind, &req.value).map_err(fault)?;
     let stored_policies: Vec<StoredPolicy> = match new_policies {
         Some(list) => list
             .iter()
-            .map(|pol| StoredPolicy {
-                text: pol.text.clone(),
-                kind: pol.type_name().into(),
-                status: "Pending".into(),
-            })
+            .map(|pol| StoredPolicy { text: pol.text.clone(), kind: pol.type_name().into(), status: "Pending".into() })
             .collect(),
         None => previous.map(|v| v.policies.clone()).unwrap_or_default(),
     };
     let current_tier = previous.and_then(|v| values::Tier::parse(&v.tier));
-    let tier = values::resolve_tier(
-        req.tier.as_deref(),
-        current_tier,
-        &req.value,
-        !stored_policies.is_empty(),
-    )
-    .map_err(fault)?;
+    let tier = values::resolve_tier(req.tier.as_deref(), current_tier, &req.value, !stored_policies.is_empty())
+        .map_err(fault)?;
     let key_id = (kind == "SecureString").then(|| {
         req.key_id
             .clone()
-            .or_else(|| {
-                previous
-                    .filter(|v| v.kind == "SecureString")
-                    .and_then(|v| v.key_id.clone())
-            })
+            .or_else(|| previous.filter(|v| v.kind == "SecureString").and_then(|v| v.key_id.clone()))
             .unwrap_or_else(|| DEFAULT_SSM_ALIAS.to_owned())
     });
-    let stored_name = previous
-        .map(|v| v.name.clone())
-        .unwrap_or_else(|| name.to_owned());
+    let stored_name = previous.map(|v| v.name.clone()).unwrap_or_else(|| name.to_owned());
     let value = match &key_id {
         Some(key_ref) => seal_value(ctx, &stored_name, key_ref, &req.value).await?,
         None => req.value.clone(),
@@ -184,37 +143,16 @@ async fn plan(
         head.first_version += 1;
     }
     let scheduled = policy::schedule(&p.account, &p.region, &record);
-    for old in head
-        .policy_index
-        .iter()
-        .filter(|k| !scheduled.iter().any(|(n, _)| n == *k))
-    {
+    for old in head.policy_index.iter().filter(|k| !scheduled.iter().any(|(n, _)| n == *k)) {
         batch.push(Op::delete(old.clone()));
     }
     head.policy_index = scheduled.iter().map(|(k, _)| k.clone()).collect();
     batch.extend(scheduled.into_iter().map(|(k, v)| Op::put(k, v)));
     head.current = record.clone();
-    batch.push(Op::Put {
-        key: head_key(&p.account, &p.region, name),
-        value: encode(&head),
-        expect,
-    });
-    batch.push(Op::put(
-        version_key(&p.account, &p.region, name, version),
-        encode(&record),
-    ));
+    batch.push(Op::Put { key: head_key(&p.account, &p.region, name), value: encode(&head), expect });
+    batch.push(Op::put(version_key(&p.account, &p.region, name, version), encode(&record)));
     let operation = if version == 1 { "Create" } else { "Update" };
-    let event = ctx
-        .state
-        .events
-        .parameter_change(p, &record, operation, now);
+    let event = ctx.state.events.parameter_change(p, &record, operation, now);
     batch.push(event.op());
-    Ok((
-        batch,
-        PutParameterResponse {
-            version,
-            tier: tier.as_str().into(),
-        },
-        event,
-    ))
+    Ok((batch, PutParameterResponse { version, tier: tier.as_str().into() }, event))
 }

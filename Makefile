@@ -1,0 +1,46 @@
+# Steward: `make run` to try it, `make test` for every test, `make bench` for the figures.
+CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+STEWARD_BIN ?= $(TARGET_DIR)/debug/steward
+PYTHON ?= python3
+DATA_DIR ?= $(CURDIR)/.steward
+LISTEN ?= 127.0.0.1:7717
+export STEWARD_BIN
+
+.PHONY: build run test unit e2e bench lint fmt fmt-check clean
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+run:
+	$(CARGO) build -p steward-server
+	@echo
+	@echo "Starting Steward on http://$(LISTEN) with the embedded SQLite store in $(DATA_DIR)."
+	@echo "In another shell:   . $(DATA_DIR)/admin.env && aws ssm put-parameter --name /hello --type String --value world"
+	@echo
+	$(STEWARD_BIN) server --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+test: build fmt-check unit e2e
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+unit:
+	$(CARGO) test --workspace --quiet
+
+e2e:
+	$(PYTHON) -m pytest tests/e2e -q -x --durations=10
+
+bench:
+	$(CARGO) build --release -p steward-server -p steward-bench
+	$(TARGET_DIR)/release/steward-bench --steward $(TARGET_DIR)/release/steward
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
