@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use steward_api::sigv4::{self, Credentials};
+use steward_api::sigv4::{self, Credentials, Signer};
 
 #[derive(Parser, Debug)]
 #[command(about = "Load generator for Steward's API")]
@@ -32,6 +32,9 @@ struct Args {
     /// Store URL for the server (default: SQLite in a temporary data dir).
     #[arg(long)]
     store: Option<String>,
+    /// Run only scenarios whose label contains this text (case-insensitive).
+    #[arg(long)]
+    only: Option<String>,
 }
 
 struct Server {
@@ -103,8 +106,7 @@ fn rss_kb(pid: u32, field: &str) -> u64 {
 struct Client {
     sender: http1::SendRequest<Full<Bytes>>,
     addr: String,
-    creds: Credentials,
-    region: String,
+    signer: Signer,
 }
 
 impl Client {
@@ -113,7 +115,11 @@ impl Client {
         stream.set_nodelay(true)?;
         let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(conn);
-        Ok(Client { sender, addr: server.addr.clone(), creds: server.creds.clone(), region: server.region.clone() })
+        Ok(Client {
+            sender,
+            addr: server.addr.clone(),
+            signer: Signer::new(server.creds.clone(), &server.region, "ssm"),
+        })
     }
 
     async fn healthz(&mut self) -> anyhow::Result<()> {
@@ -126,7 +132,9 @@ impl Client {
         Ok(())
     }
 
-    async fn call(&mut self, operation: &str, body: &Value) -> anyhow::Result<Value> {
+    /// Sends one signed call and returns the raw answer; parsing is left to callers that
+    /// need it, so the generator spends its CPU on load rather than on decoding.
+    async fn call_raw(&mut self, operation: &str, body: &Value) -> anyhow::Result<Bytes> {
         let body = serde_json::to_vec(body)?;
         let target = format!("AmazonSSM.{operation}");
         let headers = [
@@ -136,7 +144,7 @@ impl Client {
         ];
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
         let unsigned = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: &body };
-        let (date, authorization) = sigv4::sign(&unsigned, &self.creds, &self.region, "ssm", now);
+        let (date, authorization) = self.signer.sign(&unsigned, now);
         let mut builder = http::Request::post("/");
         for (k, v) in headers {
             builder = builder.header(k, v);
@@ -150,7 +158,11 @@ impl Client {
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
         anyhow::ensure!(status.is_success(), "{operation} answered {status}: {}", String::from_utf8_lossy(&bytes));
-        Ok(serde_json::from_slice(&bytes)?)
+        Ok(bytes)
+    }
+
+    async fn call(&mut self, operation: &str, body: &Value) -> anyhow::Result<Value> {
+        Ok(serde_json::from_slice(&self.call_raw(operation, body).await?)?)
     }
 }
 
@@ -197,10 +209,10 @@ async fn drive(server: &Server, scenario: Scenario, clients: usize, seconds: u64
                 match scenario {
                     Scenario::Healthz => client.healthz().await?,
                     Scenario::GetString => {
-                        client.call("GetParameter", &json!({"Name": "/bench/string"})).await?;
+                        client.call_raw("GetParameter", &json!({"Name": "/bench/string"})).await?;
                     }
                     Scenario::GetSecure => {
-                        client.call("GetParameter", &json!({"Name": "/bench/secret", "WithDecryption": true})).await?;
+                        client.call_raw("GetParameter", &json!({"Name": "/bench/secret", "WithDecryption": true})).await?;
                     }
                     Scenario::ByPath => {
                         let mut body = json!({"Path": "/bench/tree", "Recursive": true, "MaxResults": 10});
@@ -213,7 +225,7 @@ async fn drive(server: &Server, scenario: Scenario, clients: usize, seconds: u64
                     Scenario::Put => {
                         n += 1;
                         let body = json!({"Name": format!("/bench/put/{id}"), "Value": format!("v{n}"), "Type": "String", "Overwrite": true});
-                        client.call("PutParameter", &body).await?;
+                        client.call_raw("PutParameter", &body).await?;
                     }
                 }
                 latencies.push(started.elapsed().as_micros() as u32);
@@ -280,6 +292,10 @@ async fn main() -> anyhow::Result<()> {
     println!("{:<42} {:>10} {:>9} {:>9} {:>12}", "scenario", "ops/s", "p50 ms", "p99 ms", "peak RSS KB");
     let mut ceiling = 0.0;
     for scenario in [Scenario::Healthz, Scenario::GetString, Scenario::GetSecure, Scenario::ByPath, Scenario::Put] {
+        let wanted = args.only.as_ref().is_none_or(|o| scenario.label().to_lowercase().contains(&o.to_lowercase()));
+        if !wanted && !matches!(scenario, Scenario::Healthz) {
+            continue;
+        }
         let f = drive(&server, scenario, args.clients, args.seconds).await?;
         let rate = f.ops as f64 / f.seconds;
         if matches!(scenario, Scenario::Healthz) {

@@ -271,35 +271,65 @@ pub struct Credentials {
     pub secret_access_key: String,
 }
 
-/// Signs a request: returns the `X-Amz-Date` and `Authorization` header values to add.
-/// `req.headers` must already hold every header to be signed, including `host`.
+/// Signs requests for one identity, region and service, caching the day's signing key.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    creds: Credentials,
+    region: String,
+    service: String,
+    cached: Option<(String, [u8; 32])>,
+}
+
+impl Signer {
+    /// A signer for `creds` in `region` for `service`.
+    pub fn new(creds: Credentials, region: &str, service: &str) -> Self {
+        Signer { creds, region: region.to_owned(), service: service.to_owned(), cached: None }
+    }
+
+    /// Signs `req` at `now` (epoch seconds): returns the `X-Amz-Date` and `Authorization`
+    /// header values to add. `req.headers` must already hold every header to be signed,
+    /// including `host`.
+    pub fn sign(&mut self, req: &Request<'_>, now: i64) -> (String, String) {
+        let amz_date = format_amz_date(now);
+        let date = &amz_date[..8];
+        let key = match &self.cached {
+            Some((d, k)) if d == date => *k,
+            _ => {
+                let k = signing_key(&self.creds.secret_access_key, date, &self.region, &self.service);
+                self.cached = Some((date.to_owned(), k));
+                k
+            }
+        };
+        let mut signed: Vec<String> = req.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+        signed.push("x-amz-date".into());
+        signed.sort();
+        signed.dedup();
+        let auth = Authorization {
+            access_key_id: self.creds.access_key_id.clone(),
+            date: date.to_owned(),
+            region: self.region.clone(),
+            service: self.service.clone(),
+            signed_headers: signed,
+            signature: String::new(),
+        };
+        let mut headers: Vec<(&str, &str)> = req.headers.to_vec();
+        headers.push(("x-amz-date", &amz_date));
+        let with_date = Request { headers: &headers, ..*req };
+        let sts = string_to_sign(&with_date, &auth, &amz_date);
+        let signature = hex::encode(hmac(&key, sts.as_bytes()));
+        let authorization = format!(
+            "{ALGORITHM} Credential={}/{}, SignedHeaders={}, Signature={signature}",
+            self.creds.access_key_id,
+            auth.scope(),
+            auth.signed_headers.join(";")
+        );
+        (amz_date, authorization)
+    }
+}
+
+/// Signs one request; see [`Signer::sign`].
 pub fn sign(req: &Request<'_>, creds: &Credentials, region: &str, service: &str, now: i64) -> (String, String) {
-    let amz_date = format_amz_date(now);
-    let mut signed: Vec<String> = req.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
-    signed.push("x-amz-date".into());
-    signed.sort();
-    signed.dedup();
-    let auth = Authorization {
-        access_key_id: creds.access_key_id.clone(),
-        date: amz_date[..8].to_owned(),
-        region: region.to_owned(),
-        service: service.to_owned(),
-        signed_headers: signed,
-        signature: String::new(),
-    };
-    let mut headers: Vec<(&str, &str)> = req.headers.to_vec();
-    headers.push(("x-amz-date", &amz_date));
-    let with_date = Request { headers: &headers, ..*req };
-    let sts = string_to_sign(&with_date, &auth, &amz_date);
-    let key = signing_key(&creds.secret_access_key, &auth.date, region, service);
-    let signature = hex::encode(hmac(&key, sts.as_bytes()));
-    let authorization = format!(
-        "{ALGORITHM} Credential={}/{}, SignedHeaders={}, Signature={signature}",
-        creds.access_key_id,
-        auth.scope(),
-        auth.signed_headers.join(";")
-    );
-    (amz_date, authorization)
+    Signer::new(creds.clone(), region, service).sign(req, now)
 }
 
 #[cfg(test)]

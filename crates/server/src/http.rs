@@ -68,7 +68,8 @@ async fn api(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    // From the thread's RNG: a getrandom syscall per request is measurable at 20k req/s.
+    let request_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string();
     let outcome = handle(&state, &method, &uri, &headers, &body).await;
     let elapsed_us = started.elapsed().as_micros() as u64;
     match outcome {

@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cache;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
@@ -221,7 +222,9 @@ fn check_batch(ops: &[Op]) -> Result<(), StoreError> {
 /// Opens a store by URL: `sqlite://PATH` or `postgres://…[?schema=NAME]`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
-        Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path))?))
+        // The embedded file has one writer, this process, so reads can be cached exactly.
+        let sqlite = Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path))?);
+        Ok(Arc::new(cache::CachedStore::new(sqlite)))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
     } else {
