@@ -24,7 +24,6 @@ import re
 import secrets
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -471,12 +470,6 @@ def test_expiration_policy_delivers_policy_action_and_delete(ssm, hook, fresh):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: policy::schedule re-parses each stored policy on its own, and an "
-    "ExpirationNotification without an Expiration in the same list fails parse_policies, "
-    "so it is never scheduled and never fires",
-)
 def test_expiration_notification_fires_without_deleting(ssm, hook, fresh):
     """ExpirationNotification 1 hour before an expiration ~1 hour away is due within seconds."""
     name = fresh("notify")

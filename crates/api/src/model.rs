@@ -174,8 +174,13 @@ impl Model {
                 shape.check_length(items.len(), value, path, faults);
                 if let Some(member) = &shape.member {
                     for (i, item) in items.iter().enumerate() {
-                        if !item.is_null() {
-                            self.check(member, item, &format!("{path}.{}.member", i + 1), faults)?;
+                        let item_path = format!("{path}.{}.member", i + 1);
+                        if item.is_null() {
+                            faults.push(format!(
+                                "Value null at '{item_path}' failed to satisfy constraint: Member must not be null"
+                            ));
+                        } else {
+                            self.check(member, item, &item_path, faults)?;
                         }
                     }
                 }

@@ -2,7 +2,9 @@
 //! fields EventBridge would carry (`detail-type`, `source`, `resources`, `detail`).
 //!
 //! An event is written in the same batch as the change it reports, so the log never
-//! disagrees with the data; webhook delivery follows the commit, best effort with retries.
+//! disagrees with the data. Webhook delivery follows the commit: each webhook gets its
+//! events' first attempts in commit order; a failed event is retried in the background
+//! (at-least-once, best effort), so one failure never holds back the events behind it.
 
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use steward_core::parameters::names;
 use steward_store::Op;
+use tokio::sync::mpsc;
 
 use crate::parameters::VersionRecord;
 use crate::state::Principal;
@@ -30,16 +33,30 @@ impl Event {
     }
 }
 
+/// Events waiting for one webhook before new ones are dropped (with a warning).
+const QUEUE: usize = 10_000;
+/// How long one delivery attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Event construction and delivery.
 pub struct Events {
-    webhooks: Vec<String>,
-    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    queues: Vec<(String, mpsc::Sender<Bytes>)>,
 }
 
 impl Events {
-    /// Delivers to `webhooks` (http:// URLs).
+    /// Delivers to `webhooks` (http:// URLs): one queue and one sender task per webhook, so a
+    /// slow webhook delays only itself. Must be called inside the runtime.
     pub fn new(webhooks: Vec<String>) -> Self {
-        Events { webhooks, client: Client::builder(TokioExecutor::new()).build_http() }
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        let queues = webhooks
+            .into_iter()
+            .map(|url| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(deliver_in_order(client.clone(), url.clone(), rx));
+                (url, tx)
+            })
+            .collect();
+        Events { queues }
     }
 
     /// An event in the EventBridge envelope.
@@ -79,33 +96,53 @@ impl Events {
         self.event(&p.account, &p.region, "Parameter Store Change", vec![arn], detail, now)
     }
 
-    /// Sends the event to every webhook in the background.
+    /// Queues the event for every webhook.
     pub fn deliver(&self, event: Event) {
-        if self.webhooks.is_empty() {
+        if self.queues.is_empty() {
             return;
         }
         let body = Bytes::from(serde_json::to_vec(&event.body).expect("events serialise"));
-        for url in &self.webhooks {
-            let (client, url, body) = (self.client.clone(), url.clone(), body.clone());
-            tokio::spawn(async move {
-                for attempt in 0..3u32 {
-                    let request = http::Request::post(&url)
-                        .header("content-type", "application/json")
-                        .body(Full::new(body.clone()));
-                    let Ok(request) = request else {
-                        tracing::warn!(url, "Webhook URL is not usable.");
-                        return;
-                    };
-                    match client.request(request).await {
-                        Ok(r) if r.status().is_success() => return,
-                        Ok(r) => {
-                            tracing::warn!(url, status = r.status().as_u16(), attempt, "Webhook refused an event.")
-                        }
-                        Err(e) => tracing::warn!(url, error = %e, attempt, "Webhook unreachable."),
-                    }
-                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-                }
-            });
+        for (url, queue) in &self.queues {
+            if queue.try_send(body.clone()).is_err() {
+                tracing::warn!(url, "Webhook queue is full; an event was dropped.");
+            }
         }
     }
+}
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// Sends each event once, in order; an event that fails is retried in the background so
+/// that a failing webhook does not hold back the events behind it.
+async fn deliver_in_order(client: HttpClient, url: String, mut queue: mpsc::Receiver<Bytes>) {
+    while let Some(body) = queue.recv().await {
+        if attempt(&client, &url, &body, 0).await {
+            continue;
+        }
+        let (client, url) = (client.clone(), url.clone());
+        tokio::spawn(async move {
+            for n in 1..3u32 {
+                tokio::time::sleep(Duration::from_millis(500 << n)).await;
+                if attempt(&client, &url, &body, n).await {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// One delivery attempt; true when the webhook accepted the event.
+async fn attempt(client: &HttpClient, url: &str, body: &Bytes, n: u32) -> bool {
+    let request = http::Request::post(url).header("content-type", "application/json").body(Full::new(body.clone()));
+    let Ok(request) = request else {
+        tracing::warn!(url, "Webhook URL is not usable.");
+        return true; // Retrying cannot help.
+    };
+    match tokio::time::timeout(ATTEMPT_TIMEOUT, client.request(request)).await {
+        Ok(Ok(r)) if r.status().is_success() => return true,
+        Ok(Ok(r)) => tracing::warn!(url, status = r.status().as_u16(), attempt = n, "Webhook refused an event."),
+        Ok(Err(e)) => tracing::warn!(url, error = %e, attempt = n, "Webhook unreachable."),
+        Err(_) => tracing::warn!(url, attempt = n, "Webhook did not answer in time."),
+    }
+    false
 }

@@ -64,7 +64,7 @@ pub async fn add_tags_to_resource(ctx: Ctx, req: AddTagsToResourceRequest) -> Re
                         None => head.tags.push((tag.key.clone(), tag.value.clone())),
                     }
                 }
-                Ok(())
+                Ok(((), None))
             })
             .await
             .map_err(not_found_as_invalid_id(&req.resource_id))?;
@@ -81,7 +81,7 @@ pub async fn remove_tags_from_resource(ctx: Ctx, req: RemoveTagsFromResourceRequ
             let name = parameter_name(&ctx, &req.resource_id).await?;
             update_parameter_head(&ctx, name, |head| {
                 head.tags.retain(|(k, _)| !req.tag_keys.contains(k));
-                Ok(())
+                Ok(((), None))
             })
             .await
             .map_err(not_found_as_invalid_id(&req.resource_id))?;

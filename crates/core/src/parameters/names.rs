@@ -124,6 +124,27 @@ pub fn parse_selector(input: &str) -> Option<(&str, Selector)> {
     Some((name, Selector::Label(selector.to_owned())))
 }
 
+/// Splits a lookup — a name or a parameter ARN of this account and region, either with an
+/// optional `:version` or `:label` — into the name, the selector and the selector's text
+/// (`":3"`, or `""` for none). `None` when it cannot name any parameter.
+pub fn parse_lookup<'a>(input: &'a str, region: &str, account: &str) -> Option<(&'a str, Selector, &'a str)> {
+    let (name_part, selector_text) = match input.strip_prefix("arn:") {
+        None => input.find(':').map_or((input, ""), |i| (&input[..i], &input[i..])),
+        Some(_) => {
+            let prefix = format!("arn:aws:ssm:{region}:{account}:parameter");
+            let rest = input.strip_prefix(&prefix)?;
+            let (path, sel) = rest.find(':').map_or((rest, ""), |i| (&rest[..i], &rest[i..]));
+            let body = path.strip_prefix('/')?;
+            (if body.contains('/') { path } else { body }, sel)
+        }
+    };
+    let selector = match selector_text.strip_prefix(':') {
+        None => Selector::Latest,
+        Some(text) => parse_selector(&format!("x:{text}"))?.1,
+    };
+    Some((name_part, selector, selector_text))
+}
+
 /// Checks a GetParametersByPath path and returns its storage prefix (`""` for `/`, else `a/b/`).
 pub fn path_prefix(path: &str) -> Result<String, Fault> {
     const BAD_PATH: &str = "The parameter doesn't meet the parameter name requirements. The parameter name must begin with a forward slash \"/\". It can't be prefixed with \\\"aws\\\" or \\\"ssm\\\" (case-insensitive). It must use only letters, numbers, or the following symbols: . (period), - (hyphen), _ (underscore). Special characters are not allowed. All sub-paths, if specified, must use the forward slash symbol \"/\". Valid example: /get/parameters2-/by1./path0_.";
@@ -194,6 +215,19 @@ mod tests {
         assert_eq!(parse_selector("/a:prod"), Some(("/a", Selector::Label("prod".into()))));
         assert_eq!(parse_selector("/a:1:2"), None);
         assert_eq!(parse_selector("/a:"), None);
+    }
+
+    #[test]
+    fn lookups() {
+        let (r, a) = ("us-east-1", "123456789012");
+        assert_eq!(parse_lookup("/a/b:3", r, a), Some(("/a/b", Selector::Version(3), ":3")));
+        assert_eq!(parse_lookup("foo", r, a), Some(("foo", Selector::Latest, "")));
+        let arn = "arn:aws:ssm:us-east-1:123456789012:parameter/a/b:prod";
+        assert_eq!(parse_lookup(arn, r, a), Some(("/a/b", Selector::Label("prod".into()), ":prod")));
+        let single = "arn:aws:ssm:us-east-1:123456789012:parameter/foo";
+        assert_eq!(parse_lookup(single, r, a), Some(("foo", Selector::Latest, "")));
+        assert_eq!(parse_lookup("arn:aws:ssm:eu-west-1:123456789012:parameter/foo", r, a), None);
+        assert_eq!(parse_lookup("/a:1:2", r, a), None);
     }
 
     #[test]

@@ -251,6 +251,9 @@ pub async fn list_aliases(ctx: Ctx, req: ListRequest) -> Result<ListAliasesRespo
         Some(k) => Some(resolve(&ctx, k).await?.key_id),
         None => None,
     };
+    if req.marker.as_ref().is_some_and(|m| !m.starts_with("alias/")) {
+        return Err(kms_error("InvalidMarkerException", "The marker is not valid."));
+    }
     let after = req.marker.as_ref().map(|m| format!("{prefix}{m}"));
     let start = after.as_deref().map(Start::After).unwrap_or(Start::At(&prefix));
     let items = ctx.state.store.range(start, &prefix_end(&prefix), 10_000).await.map_err(store_fault)?;

@@ -6,15 +6,13 @@ use steward_core::parameters::names::{self, Selector};
 
 use super::*;
 
-/// Resolves `name[:selector]` to a version record; `Ok(None)` when nothing matches.
+/// Resolves `name[:selector]` (or an ARN with one) to a version record; `Ok(None)` when
+/// nothing matches.
 async fn find(ctx: &Ctx, input: &str) -> Result<Option<(VersionRecord, Option<String>)>, ApiError> {
-    let Some((name, selector)) = names::parse_selector(input) else {
-        return Ok(None);
-    };
-    let name = lookup_name(ctx, name)?;
-    let Some((head, _)) = load_head(ctx, name).await? else {
-        return Ok(None);
-    };
+    let p = &ctx.principal;
+    let Some((name, selector, shown)) = names::parse_lookup(input, &p.region, &p.account) else { return Ok(None) };
+    names::check_name(name).map_err(fault)?;
+    let Some((head, _)) = load_head(ctx, name).await? else { return Ok(None) };
     let version = match &selector {
         Selector::Latest => return Ok(Some((head.current, None))),
         Selector::Version(v) => *v,
@@ -23,31 +21,30 @@ async fn find(ctx: &Ctx, input: &str) -> Result<Option<(VersionRecord, Option<St
             None => return Ok(None),
         },
     };
-    let shown = input[name.len()..].to_owned();
+    let shown = Some(shown.to_owned());
     if version == head.current.version {
-        return Ok(Some((head.current, Some(shown))));
+        return Ok(Some((head.current, shown)));
     }
-    Ok(load_version(ctx, name, version).await?.map(|r| (r, Some(shown))))
+    Ok(load_version(ctx, name, version).await?.map(|r| (r, shown)))
 }
 
 /// GetParameter.
 pub async fn get_parameter(ctx: Ctx, req: GetParameterRequest) -> Result<GetParameterResponse, ApiError> {
-    let found = find(&ctx, &req.name).await?;
-    let Some((record, selector)) = found else {
-        return Err(match names::parse_selector(&req.name) {
-            Some((base, Selector::Version(v))) if load_head(&ctx, lookup_name(&ctx, base)?).await?.is_some() => {
-                ApiError::new(
-                    "ParameterVersionNotFound",
-                    format!("Systems Manager could not find version {v} of {base}. Verify the version and try again."),
-                )
+    let Some((record, selector)) = find(&ctx, &req.name).await? else {
+        let p = &ctx.principal;
+        let missing_version = match names::parse_lookup(&req.name, &p.region, &p.account) {
+            Some((base, Selector::Version(v), _)) if load_head(&ctx, base).await?.is_some() => {
+                Some((base, v.to_string()))
             }
-            Some((base, Selector::Label(l))) if load_head(&ctx, lookup_name(&ctx, base)?).await?.is_some() => {
-                ApiError::new(
-                    "ParameterVersionNotFound",
-                    format!("Systems Manager could not find version {l} of {base}. Verify the version and try again."),
-                )
-            }
-            _ => not_found(&req.name),
+            Some((base, Selector::Label(l), _)) if load_head(&ctx, base).await?.is_some() => Some((base, l)),
+            _ => None,
+        };
+        return Err(match missing_version {
+            Some((base, v)) => ApiError::new(
+                "ParameterVersionNotFound",
+                format!("Systems Manager could not find version {v} of {base}. Verify the version and try again."),
+            ),
+            None => not_found(&req.name),
         });
     };
     let value = reveal(&ctx, &record, req.with_decryption.unwrap_or(false)).await?;
@@ -63,9 +60,10 @@ pub async fn get_parameters(ctx: Ctx, req: GetParametersRequest) -> Result<GetPa
         if !seen.insert(input.clone()) {
             continue;
         }
-        let found = match names::parse_selector(input).map(|(n, _)| lookup_name(&ctx, n)) {
-            Some(Ok(_)) => find(&ctx, input).await?,
-            _ => None,
+        let found = match find(&ctx, input).await {
+            Ok(found) => found,
+            Err(e) if e.code() == "ValidationException" => None,
+            Err(e) => return Err(e),
         };
         match found {
             Some((record, selector)) => {

@@ -19,14 +19,15 @@ pub async fn label_parameter_version(
     req: LabelParameterVersionRequest,
 ) -> Result<LabelParameterVersionResponse, ApiError> {
     let name = lookup_name(&ctx, &req.name)?;
-    let ((version, invalid), head) = update_head(&ctx, name, |head| {
+    let (version, invalid) = update_head(&ctx, name, |head| {
         let version = req.parameter_version.unwrap_or(head.current.version);
         if version < head.first_version || version > head.current.version {
             return Err(version_not_found(&req.name, version));
         }
         let (valid, invalid): (Vec<String>, Vec<String>) = req.labels.iter().cloned().partition(|l| is_valid_label(l));
+        let mut moved = false;
         for label in &valid {
-            head.labels.insert(label.clone(), version);
+            moved |= head.labels.insert(label.clone(), version) != Some(version);
         }
         if head.labels_of(version).len() > MAX_LABELS_PER_VERSION {
             return Err(ApiError::new(
@@ -34,14 +35,13 @@ pub async fn label_parameter_version(
                 "A parameter version can have maximum 10 labels.Move one or more labels to another version and try again.",
             ));
         }
-        Ok((version, invalid))
+        // Only a label that actually moved is a change worth an event.
+        let event = moved.then(|| {
+            ctx.state.events.parameter_change(&ctx.principal, &head.current, "LabelParameterVersion", ctx.state.now())
+        });
+        Ok(((version, invalid), event))
     })
     .await?;
-    let event =
-        ctx.state.events.parameter_change(&ctx.principal, &head.current, "LabelParameterVersion", ctx.state.now());
-    if ctx.state.store.write(vec![event.op()]).await.is_ok() {
-        ctx.state.events.deliver(event);
-    }
     Ok(LabelParameterVersionResponse { invalid_labels: invalid, parameter_version: version })
 }
 
@@ -51,7 +51,7 @@ pub async fn unlabel_parameter_version(
     req: UnlabelParameterVersionRequest,
 ) -> Result<UnlabelParameterVersionResponse, ApiError> {
     let name = lookup_name(&ctx, &req.name)?;
-    let ((removed, invalid), _) = update_head(&ctx, name, |head| {
+    let (removed, invalid) = update_head(&ctx, name, |head| {
         let version = req.parameter_version;
         if version < head.first_version || version > head.current.version {
             return Err(version_not_found(&req.name, version));
@@ -65,7 +65,7 @@ pub async fn unlabel_parameter_version(
                 invalid.push(label.clone());
             }
         }
-        Ok((removed, invalid))
+        Ok(((removed, invalid), None))
     })
     .await?;
     Ok(UnlabelParameterVersionResponse { removed_labels: removed, invalid_labels: invalid })

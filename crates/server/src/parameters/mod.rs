@@ -28,6 +28,7 @@ use steward_core::Fault;
 use steward_store::{prefix_end, Item, Op, Start, StoreError};
 
 use crate::dispatch::Ctx;
+use crate::events::Event;
 use crate::kms::Keyring;
 use crate::state::{decode, encode, store_fault};
 
@@ -170,17 +171,23 @@ pub async fn load_versions(ctx: &Ctx, name: &str) -> Result<Vec<Item>, ApiError>
 pub async fn update_head<T>(
     ctx: &Ctx,
     name: &str,
-    mut change: impl FnMut(&mut Head) -> Result<T, ApiError>,
-) -> Result<(T, Head), ApiError> {
+    mut change: impl FnMut(&mut Head) -> Result<(T, Option<Event>), ApiError>,
+) -> Result<T, ApiError> {
     let p = &ctx.principal;
     for _ in 0..8 {
         let Some((mut head, revision)) = load_head(ctx, name).await? else {
             return Err(not_found(name));
         };
-        let out = change(&mut head)?;
-        let key = head_key(&p.account, &p.region, name);
-        match ctx.state.store.write(vec![Op::put(key, encode(&head)).if_revision(revision)]).await {
-            Ok(()) => return Ok((out, head)),
+        let (out, event) = change(&mut head)?;
+        let mut batch = vec![Op::put(head_key(&p.account, &p.region, name), encode(&head)).if_revision(revision)];
+        batch.extend(event.as_ref().map(Event::op));
+        match ctx.state.store.write(batch).await {
+            Ok(()) => {
+                if let Some(event) = event {
+                    ctx.state.events.deliver(event);
+                }
+                return Ok(out);
+            }
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(store_fault(e)),
         }

@@ -32,23 +32,15 @@ pub struct Due {
 
 /// The schedule entries (key, value) for the pending policies of `record`.
 pub fn schedule(account: &str, region: &str, record: &VersionRecord) -> Vec<(String, Vec<u8>)> {
-    let parsed: Vec<policies::Policy> = record
-        .policies
-        .iter()
-        .filter(|p| p.status == "Pending")
-        .filter_map(|p| policies::parse_policies(&format!("[{}]", p.text)).ok())
-        .flatten()
-        .collect();
-    let all: Vec<policies::Policy> = record
-        .policies
-        .iter()
-        .filter_map(|p| policies::parse_policies(&format!("[{}]", p.text)).ok())
-        .flatten()
-        .collect();
-    let expiration = policies::expiration_of(&all);
+    // Parse the set as a whole: a notification's due time depends on the set's expiration.
+    let texts: Vec<&str> = record.policies.iter().map(|p| p.text.as_str()).collect();
+    let Ok(parsed) = policies::parse_policies(&format!("[{}]", texts.join(","))) else { return Vec::new() };
+    let expiration = policies::expiration_of(&parsed);
     parsed
         .iter()
-        .filter_map(|p| {
+        .zip(&record.policies)
+        .filter(|(_, stored)| stored.status == "Pending")
+        .filter_map(|(p, _)| {
             let due = p.due_at(expiration, record.last_modified)?.max(0);
             let key = format!("{PREFIX}{due:013}/{account}/{region}/{}#{}", names::key_of(&record.name), p.type_name());
             let value = Due {
