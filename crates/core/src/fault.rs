@@ -28,6 +28,12 @@ pub enum Fault {
     PoliciesLimit(String),
     /// Policies that cannot go together or on this tier (`IncompatiblePolicyException`).
     IncompatiblePolicy(String),
+    /// A document's content is malformed or breaks its schema (`InvalidDocumentContent`).
+    InvalidDocumentContent(String),
+    /// A schema version the document type does not allow (`InvalidDocumentSchemaVersion`).
+    InvalidDocumentSchemaVersion(String),
+    /// Parameters given to a document do not fit its definitions (`InvalidParameters`).
+    InvalidParameters(String),
 }
 
 impl Fault {
@@ -44,7 +50,10 @@ impl Fault {
             | Fault::InvalidPolicyType(m)
             | Fault::InvalidPolicyAttribute(m)
             | Fault::PoliciesLimit(m)
-            | Fault::IncompatiblePolicy(m) => m,
+            | Fault::IncompatiblePolicy(m)
+            | Fault::InvalidDocumentContent(m)
+            | Fault::InvalidDocumentSchemaVersion(m)
+            | Fault::InvalidParameters(m) => m,
         }
     }
 }

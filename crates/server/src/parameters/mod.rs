@@ -126,6 +126,9 @@ pub fn fault(f: Fault) -> ApiError {
         Fault::InvalidPolicyAttribute(_) => "InvalidPolicyAttributeException",
         Fault::PoliciesLimit(_) => "PoliciesLimitExceededException",
         Fault::IncompatiblePolicy(_) => "IncompatiblePolicyException",
+        Fault::InvalidDocumentContent(_) => "InvalidDocumentContent",
+        Fault::InvalidDocumentSchemaVersion(_) => "InvalidDocumentSchemaVersion",
+        Fault::InvalidParameters(_) => "InvalidParameters",
     };
     ApiError::new(code, f.message().to_owned())
 }
