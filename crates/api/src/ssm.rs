@@ -1,6 +1,7 @@
 //! Typed request and response shapes of the SSM operations Steward serves, one module per
 //! capability. Field names follow the service model (PascalCase on the wire).
 
+pub mod documents;
 pub mod parameters;
 pub mod tags;
 

@@ -59,7 +59,7 @@ fn secret_aad(access_key_id: &str) -> Vec<u8> {
 
 impl Credentials {
     /// A directory over `store`. With `dev_account`, signatures are not checked and every
-    /// caller acts in that account.
+    /// caller acts in that account (or, for a 12-digit access key id, in that account).
     pub fn new(store: Arc<dyn Store>, master_key: [u8; 32], dev_account: Option<String>) -> Self {
         Credentials {
             store,
@@ -130,15 +130,22 @@ impl Credentials {
                 format!("Credential should be scoped to correct service: '{}'. ", service.signing_name()),
             ));
         }
-        if let Some(account) = &self.dev_account {
+        if let Some(default_account) = &self.dev_account {
             let valid = auth.access_key_id.len() >= 3 && auth.access_key_id.bytes().all(|b| b.is_ascii_alphanumeric());
             if !valid {
                 return Err(unrecognized());
             }
+            // As other AWS emulators do: a 12-digit access key id acts as that account, so
+            // tests can play several accounts; any other key acts as the default account.
+            let account = if auth.access_key_id.len() == 12 && auth.access_key_id.bytes().all(|b| b.is_ascii_digit()) {
+                auth.access_key_id.clone()
+            } else {
+                default_account.clone()
+            };
             return Ok(Principal {
-                account: account.clone(),
-                region: auth.region,
                 arn: format!("arn:aws:iam::{account}:root"),
+                account,
+                region: auth.region,
                 access_key_id: auth.access_key_id,
             });
         }

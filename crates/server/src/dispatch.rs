@@ -14,7 +14,7 @@ use steward_api::model::Service;
 use steward_api::ApiError;
 
 use crate::state::{AppState, Principal};
-use crate::{kms, parameters, tags};
+use crate::{documents, kms, parameters, tags};
 
 /// What a handler gets besides its request.
 #[derive(Clone)]
@@ -53,6 +53,22 @@ pub async fn call(ctx: Ctx, service: Service, operation: &str, input: Value) -> 
         }
         (Service::Ssm, "UnlabelParameterVersion") => {
             invoke(ctx, input, parameters::labels::unlabel_parameter_version).await
+        }
+        (Service::Ssm, "CreateDocument") => invoke(ctx, input, documents::api::create_document).await,
+        (Service::Ssm, "GetDocument") => invoke(ctx, input, documents::api::get_document).await,
+        (Service::Ssm, "DescribeDocument") => invoke(ctx, input, documents::api::describe_document).await,
+        (Service::Ssm, "UpdateDocument") => invoke(ctx, input, documents::api::update_document).await,
+        (Service::Ssm, "UpdateDocumentDefaultVersion") => {
+            invoke(ctx, input, documents::api::update_document_default_version).await
+        }
+        (Service::Ssm, "DeleteDocument") => invoke(ctx, input, documents::api::delete_document).await,
+        (Service::Ssm, "ListDocuments") => invoke(ctx, input, documents::list::list_documents).await,
+        (Service::Ssm, "ListDocumentVersions") => invoke(ctx, input, documents::list::list_document_versions).await,
+        (Service::Ssm, "ModifyDocumentPermission") => {
+            invoke(ctx, input, documents::sharing::modify_document_permission).await
+        }
+        (Service::Ssm, "DescribeDocumentPermission") => {
+            invoke(ctx, input, documents::sharing::describe_document_permission).await
         }
         (Service::Ssm, "AddTagsToResource") => invoke(ctx, input, tags::add_tags_to_resource).await,
         (Service::Ssm, "RemoveTagsFromResource") => invoke(ctx, input, tags::remove_tags_from_resource).await,

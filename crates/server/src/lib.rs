@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod crypto;
 pub mod dispatch;
+pub mod documents;
 pub mod events;
 pub mod http;
 pub mod kms;

@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use steward_api::ApiError;
 use steward_core::clock::Clock;
+use steward_core::Fault;
 use steward_store::{Store, StoreError};
 
 use crate::auth::Credentials;
@@ -63,4 +64,25 @@ pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
 pub fn store_fault(e: StoreError) -> ApiError {
     tracing::error!(error = %e, "Store call failed.");
     ApiError::internal()
+}
+
+/// Maps a domain fault to its SSM error.
+pub fn fault(f: Fault) -> ApiError {
+    let code = match &f {
+        Fault::Invalid(_) => "ValidationException",
+        Fault::HierarchyTooDeep(_) => "HierarchyLevelLimitExceededException",
+        Fault::PatternMismatch(_) => "ParameterPatternMismatchException",
+        Fault::InvalidAllowedPattern(_) => "InvalidAllowedPatternException",
+        Fault::InvalidFilterKey(_) => "InvalidFilterKey",
+        Fault::InvalidFilterOption(_) => "InvalidFilterOption",
+        Fault::InvalidFilterValue(_) => "InvalidFilterValue",
+        Fault::InvalidPolicyType(_) => "InvalidPolicyTypeException",
+        Fault::InvalidPolicyAttribute(_) => "InvalidPolicyAttributeException",
+        Fault::PoliciesLimit(_) => "PoliciesLimitExceededException",
+        Fault::IncompatiblePolicy(_) => "IncompatiblePolicyException",
+        Fault::InvalidDocumentContent(_) => "InvalidDocumentContent",
+        Fault::InvalidDocumentSchemaVersion(_) => "InvalidDocumentSchemaVersion",
+        Fault::InvalidParameters(_) => "InvalidParameters",
+    };
+    ApiError::new(code, f.message().to_owned())
 }

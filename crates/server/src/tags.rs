@@ -6,7 +6,11 @@ use steward_api::ssm::{Empty, Tag};
 use steward_api::ApiError;
 
 use crate::dispatch::Ctx;
+use steward_store::{Op, StoreError};
+
+use crate::documents;
 use crate::parameters::{self, update_head as update_parameter_head};
+use crate::state::{encode, store_fault};
 
 /// Most tags one resource may carry.
 pub const MAX_TAGS: usize = 50;
@@ -51,23 +55,48 @@ fn not_found_as_invalid_id(id: &str) -> impl Fn(ApiError) -> ApiError + '_ {
     }
 }
 
+/// Applies `change` to the tags of the caller's own document.
+async fn change_document_tags(
+    ctx: &Ctx,
+    id: &str,
+    change: impl FnOnce(&mut Vec<(String, String)>) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let p = &ctx.principal;
+    let (mut head, revision) = documents::load_head(ctx, &p.account, id).await?.ok_or_else(|| invalid_id(id))?;
+    change(&mut head.tags)?;
+    let key = documents::head_key(&p.account, &p.region, id);
+    ctx.state.store.write(vec![Op::put(key, encode(&head)).if_revision(revision)]).await.map_err(|e| match e {
+        StoreError::Conflict { .. } => ApiError::new(
+            "TooManyUpdates",
+            "There are concurrent updates for a resource that supports one update at a time.",
+        ),
+        e => store_fault(e),
+    })
+}
+
+fn merge_tags(existing: &mut Vec<(String, String)>, new: &[Tag]) -> Result<(), ApiError> {
+    check_new_tags(existing, new)?;
+    for tag in new {
+        match existing.iter_mut().find(|(k, _)| *k == tag.key) {
+            Some(e) => e.1 = tag.value.clone(),
+            None => existing.push((tag.key.clone(), tag.value.clone())),
+        }
+    }
+    Ok(())
+}
+
 /// AddTagsToResource.
 pub async fn add_tags_to_resource(ctx: Ctx, req: AddTagsToResourceRequest) -> Result<Empty, ApiError> {
     match req.resource_type.as_str() {
         "Parameter" => {
             let name = parameter_name(&ctx, &req.resource_id).await?;
-            update_parameter_head(&ctx, name, |head| {
-                check_new_tags(&head.tags, &req.tags)?;
-                for tag in &req.tags {
-                    match head.tags.iter_mut().find(|(k, _)| *k == tag.key) {
-                        Some(existing) => existing.1 = tag.value.clone(),
-                        None => head.tags.push((tag.key.clone(), tag.value.clone())),
-                    }
-                }
-                Ok(((), None))
-            })
-            .await
-            .map_err(not_found_as_invalid_id(&req.resource_id))?;
+            update_parameter_head(&ctx, name, |head| Ok((merge_tags(&mut head.tags, &req.tags)?, None)))
+                .await
+                .map_err(not_found_as_invalid_id(&req.resource_id))?;
+            Ok(Empty {})
+        }
+        "Document" => {
+            change_document_tags(&ctx, &req.resource_id, |tags| merge_tags(tags, &req.tags)).await?;
             Ok(Empty {})
         }
         other => Err(invalid_type(other)),
@@ -87,6 +116,14 @@ pub async fn remove_tags_from_resource(ctx: Ctx, req: RemoveTagsFromResourceRequ
             .map_err(not_found_as_invalid_id(&req.resource_id))?;
             Ok(Empty {})
         }
+        "Document" => {
+            change_document_tags(&ctx, &req.resource_id, |tags| {
+                tags.retain(|(k, _)| !req.tag_keys.contains(k));
+                Ok(())
+            })
+            .await?;
+            Ok(Empty {})
+        }
         other => Err(invalid_type(other)),
     }
 }
@@ -100,6 +137,14 @@ pub async fn list_tags_for_resource(
         "Parameter" => {
             let name = parameter_name(&ctx, &req.resource_id).await?;
             let (head, _) = parameters::load_head(&ctx, name).await?.ok_or_else(|| invalid_id(&req.resource_id))?;
+            let tag_list = head.tags.into_iter().map(|(key, value)| Tag { key, value }).collect();
+            Ok(ListTagsForResourceResponse { tag_list })
+        }
+        "Document" => {
+            let p = &ctx.principal;
+            let (head, _) = documents::load_head(&ctx, &p.account, &req.resource_id)
+                .await?
+                .ok_or_else(|| invalid_id(&req.resource_id))?;
             let tag_list = head.tags.into_iter().map(|(key, value)| Tag { key, value }).collect();
             Ok(ListTagsForResourceResponse { tag_list })
         }

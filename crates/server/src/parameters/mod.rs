@@ -24,7 +24,6 @@ use steward_api::ssm::parameters::{Parameter, ParameterInlinePolicy};
 use steward_api::ssm::Tag;
 use steward_api::ApiError;
 use steward_core::parameters::names;
-use steward_core::Fault;
 use steward_store::{prefix_end, Item, Op, Start, StoreError};
 
 use crate::dispatch::Ctx;
@@ -112,26 +111,7 @@ pub fn versions_prefix(account: &str, region: &str, name: &str) -> String {
     format!("paramv/{account}/{region}/{}#", names::key_of(name))
 }
 
-/// Maps a domain fault to its SSM error.
-pub fn fault(f: Fault) -> ApiError {
-    let code = match &f {
-        Fault::Invalid(_) => "ValidationException",
-        Fault::HierarchyTooDeep(_) => "HierarchyLevelLimitExceededException",
-        Fault::PatternMismatch(_) => "ParameterPatternMismatchException",
-        Fault::InvalidAllowedPattern(_) => "InvalidAllowedPatternException",
-        Fault::InvalidFilterKey(_) => "InvalidFilterKey",
-        Fault::InvalidFilterOption(_) => "InvalidFilterOption",
-        Fault::InvalidFilterValue(_) => "InvalidFilterValue",
-        Fault::InvalidPolicyType(_) => "InvalidPolicyTypeException",
-        Fault::InvalidPolicyAttribute(_) => "InvalidPolicyAttributeException",
-        Fault::PoliciesLimit(_) => "PoliciesLimitExceededException",
-        Fault::IncompatiblePolicy(_) => "IncompatiblePolicyException",
-        Fault::InvalidDocumentContent(_) => "InvalidDocumentContent",
-        Fault::InvalidDocumentSchemaVersion(_) => "InvalidDocumentSchemaVersion",
-        Fault::InvalidParameters(_) => "InvalidParameters",
-    };
-    ApiError::new(code, f.message().to_owned())
-}
+pub use crate::state::fault;
 
 /// `ParameterNotFound`, with the name as asked.
 pub fn not_found(name: &str) -> ApiError {
