@@ -184,11 +184,14 @@ fn runtime_config(doc: &Map<String, Value>) -> Result<Shape, Fault> {
     Ok((steps.clone(), platforms_of(&actions), None))
 }
 
+/// Steps with the JSON object each came from.
+type CheckedSteps<'a> = (Vec<Step>, Vec<&'a Map<String, Value>>);
+
 fn check_steps<'a>(
     doc: &'a Map<String, Value>,
     known: impl Fn(&str) -> bool,
     what: &str,
-) -> Result<(Vec<Step>, Vec<&'a Map<String, Value>>), Fault> {
+) -> Result<CheckedSteps<'a>, Fault> {
     let Some(list) = doc.get("mainSteps").and_then(Value::as_array) else {
         return Err(bad("The document needs a mainSteps list."));
     };
