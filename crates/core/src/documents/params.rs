@@ -378,7 +378,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_parameter() {
-        let cases: &[(&[(&str, &[&str])], &str)] = &[
+        type Given<'a> = &'a [(&'a str, &'a [&'a str])];
+        let cases: &[(Given, &str)] = &[
             (&[], "commands"),
             (&[("commands", &[])], "commands"),
             (&[("commands", &["x"]), ("bogus", &["1"])], "bogus"),
