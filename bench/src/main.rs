@@ -271,9 +271,72 @@ async fn seed(server: &Server) -> anyhow::Result<Duration> {
     Ok(started.elapsed())
 }
 
+/// A Command document of about 60 KB: many steps, each interpolating several parameters.
+fn large_document() -> String {
+    let mut steps = Vec::new();
+    let mut i = 0;
+    loop {
+        let step = json!({
+            "action": "aws:runShellScript",
+            "name": format!("step{i}"),
+            "inputs": {
+                "runCommand": ["{{ commands }}", format!("echo step {i} in {{{{ workingDirectory }}}} for {{{{ owner }}}}"), "echo done"],
+                "workingDirectory": "{{ workingDirectory }}",
+                "timeoutSeconds": "{{ executionTimeout }}"
+            }
+        });
+        steps.push(step);
+        i += 1;
+        let doc = json!({
+            "schemaVersion": "2.2",
+            "description": "A large document for the benchmark.",
+            "parameters": {
+                "commands": {"type": "StringList", "minItems": 1},
+                "workingDirectory": {"type": "String", "default": "/tmp", "maxChars": 4096},
+                "executionTimeout": {"type": "String", "default": "3600", "allowedPattern": "[0-9]{1,6}"},
+                "owner": {"type": "String", "default": "ops", "allowedValues": ["ops", "dev"]}
+            },
+            "mainSteps": steps
+        });
+        let text = serde_json::to_string_pretty(&doc).expect("serialises");
+        if text.len() >= 60 * 1024 {
+            return text;
+        }
+    }
+}
+
+/// Documents parsed, validated, resolved and interpolated per second, in this process.
+fn document_engine_rate(seconds: u64) -> (usize, f64) {
+    use steward_core::documents::{content, interpolate, params, schema};
+    let text = large_document();
+    let given: std::collections::BTreeMap<String, Vec<String>> =
+        [("commands".to_owned(), vec!["uptime".to_owned(), "id".to_owned()])].into_iter().collect();
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let tree = content::parse(&text, content::Format::Json).expect("valid JSON");
+        let analysis = schema::analyze("Command", &tree).expect("valid document");
+        let values = params::resolve(&analysis.parameters, &given).expect("valid parameters");
+        let out = interpolate::apply(&tree["mainSteps"], &values);
+        std::hint::black_box(out);
+        n += 1;
+    }
+    (text.len(), n as f64 / started.elapsed().as_secs_f64())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.only.as_deref().is_none_or(|o| "documents".contains(&o.to_lowercase())) {
+        let (size, rate) = document_engine_rate(args.seconds);
+        println!(
+            "document engine: {rate:.0} documents/s parsed+validated+interpolated ({} KB Command document, one core)",
+            size / 1024
+        );
+        if args.only.is_some() {
+            return Ok(());
+        }
+    }
     let server = start_server(&args)?;
     let pid = server.child.id();
     let seeding = seed(&server).await?;

@@ -8,13 +8,27 @@
 //! the stages that resolve them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
-fn reference() -> &'static regex::Regex {
-    static RE: OnceLock<regex::Regex> = OnceLock::new();
-    RE.get_or_init(|| regex::Regex::new(r"\{\{\s*([^{}\s]+)\s*\}\}").expect("valid"))
+/// The references in `s`, as (start, end, inner name) byte spans: `{{`, optional spaces, a
+/// name without spaces or braces, optional spaces, `}}`. A hand-written scan: documents
+/// hold thousands of strings, and this runs on every one of them.
+fn scan(s: &str) -> Vec<(usize, usize, &str)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(open) = s[from..].find("{{").map(|i| from + i) {
+        let body_start = open + 2;
+        let Some(close) = s[body_start..].find("}}").map(|i| body_start + i) else { break };
+        let inner = s[body_start..close].trim_matches(|c: char| c.is_whitespace());
+        if !inner.is_empty() && !inner.contains(|c: char| c.is_whitespace() || c == '{' || c == '}') {
+            out.push((open, close + 2, inner));
+            from = close + 2;
+        } else {
+            from = open + 1;
+        }
+    }
+    out
 }
 
 /// What kind of thing a reference names.
@@ -46,8 +60,8 @@ fn classify(inner: &str) -> Reference {
 pub fn references(tree: &Value) -> Vec<Reference> {
     let mut out = Vec::new();
     walk_strings(tree, &mut |s| {
-        for cap in reference().captures_iter(s) {
-            out.push(classify(&cap[1]));
+        for (_, _, inner) in scan(s) {
+            out.push(classify(inner));
         }
     });
     out
@@ -75,12 +89,13 @@ fn walk_strings(tree: &Value, f: &mut impl FnMut(&str)) {
 
 /// If `s` is exactly one reference to a parameter we have, its value.
 fn whole<'a>(s: &str, values: &'a BTreeMap<String, Value>) -> Option<&'a Value> {
-    let cap = reference().captures(s)?;
-    let m = cap.get(0)?;
-    if m.start() != 0 || m.end() != s.len() {
+    if !(s.starts_with("{{") && s.ends_with("}}")) {
         return None;
     }
-    values.get(&cap[1])
+    match scan(s).as_slice() {
+        [(0, end, inner)] if *end == s.len() => values.get(*inner),
+        _ => None,
+    }
 }
 
 fn as_text(v: &Value) -> String {
@@ -100,11 +115,18 @@ pub fn apply(tree: &Value, values: &BTreeMap<String, Value>) -> Value {
             if !s.contains("{{") {
                 return tree.clone();
             }
-            let replaced = reference().replace_all(s, |cap: &regex::Captures<'_>| match values.get(&cap[1]) {
-                Some(v) => as_text(v),
-                None => cap[0].to_owned(),
-            });
-            Value::String(replaced.into_owned())
+            let mut replaced = String::with_capacity(s.len());
+            let mut last = 0;
+            for (start, end, inner) in scan(s) {
+                replaced.push_str(&s[last..start]);
+                match values.get(inner) {
+                    Some(v) => replaced.push_str(&as_text(v)),
+                    None => replaced.push_str(&s[start..end]),
+                }
+                last = end;
+            }
+            replaced.push_str(&s[last..]);
+            Value::String(replaced)
         }
         Value::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
