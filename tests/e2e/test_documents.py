@@ -420,6 +420,32 @@ def test_update_yaml_document(ssm, fresh):
     assert ssm.get_document(Name=name, DocumentVersion="2")["Content"] == new
 
 
+def test_update_session_document(ssm, fresh):
+    """Only Command documents with schema 1.x are frozen; Session documents (schema 1.0) update."""
+    name = fresh.plain("updsess")
+    create(ssm, name, SESSION_PORT_YAML, doc_type="Session", fmt="YAML")
+    new = SESSION_PORT_YAML.replace("'8080'", "'9090'")
+    d = ssm.update_document(Name=name, Content=new, DocumentFormat="YAML", DocumentVersion="$LATEST")[
+        "DocumentDescription"
+    ]
+    assert d["DocumentVersion"] == "2"
+    assert d["DocumentType"] == "Session"
+    assert d["SchemaVersion"] == "1.0"
+    assert d["Parameters"][0]["DefaultValue"] == "9090"
+
+
+def test_update_automation_document(ssm, fresh):
+    name = fresh.plain("updauto")
+    create(ssm, name, AUTOMATION_YAML, doc_type="Automation", fmt="YAML")
+    new = AUTOMATION_YAML.replace("PT1S", "PT2S")
+    d = ssm.update_document(Name=name, Content=new, DocumentFormat="YAML", DocumentVersion="$LATEST")[
+        "DocumentDescription"
+    ]
+    assert d["DocumentVersion"] == "2"
+    assert d["DocumentType"] == "Automation"
+    assert d["Hash"] == sha256(new)
+
+
 def test_update_default_version(ssm, fresh):
     name = fresh.plain("defv")
     c1, c2 = cmd22("1"), cmd22("2")
@@ -836,7 +862,7 @@ def test_builtins_are_read_only(ssm, fresh):
         ssm.create_document(Name="AWS-RunShellScript", Content=cmd22("x"), DocumentType="Command")
     with raises_aws("InvalidDocumentOperation", "InvalidDocument"):
         ssm.update_document_default_version(Name="AWS-RunShellScript", DocumentVersion="1")
-    with raises_aws("InvalidDocumentOperation", "InvalidDocument"):
+    with raises_aws("InvalidDocumentOperation", "InvalidDocument", "InvalidResourceId"):
         ssm.add_tags_to_resource(ResourceType="Document", ResourceId="AWS-RunShellScript", Tags=[{"Key": "a", "Value": "b"}])
     d = describe(ssm, "AWS-RunShellScript")
     assert d["Owner"] == "Amazon" and d["LatestVersion"] == "1" and d["Tags"] == []
@@ -865,18 +891,30 @@ def test_account_can_own_session_manager_run_shell(dev_server):
     with raises_aws("DocumentAlreadyExists"):
         create(ssm, "SSM-SessionManagerRunShell", SESSION_SHELL_JSON.replace("15", "20"), doc_type="Session")
 
-    # it is an ordinary document of the account: it can be updated and deleted
-    new = SESSION_SHELL_JSON.replace('"15"', '"30"')
-    ssm.update_document(Name="SSM-SessionManagerRunShell", Content=new, DocumentVersion="$LATEST")
-    ssm.update_document_default_version(Name="SSM-SessionManagerRunShell", DocumentVersion="2")
-    assert ssm.get_document(Name="SSM-SessionManagerRunShell")["Content"] == new
-
     # another account still sees the built-in
     other = acct_client(dev_server, dev_account())
     assert describe(other, "SSM-SessionManagerRunShell")["Owner"] == "Amazon"
 
+    # deleting the account's own document brings the built-in back
     ssm.delete_document(Name="SSM-SessionManagerRunShell")
     assert describe(ssm, "SSM-SessionManagerRunShell")["Owner"] == "Amazon"
+
+
+def test_update_session_manager_preferences(dev_server):
+    """The documented way to change Session Manager preferences from the command line is
+    `aws ssm update-document --name SSM-SessionManagerRunShell --document-version '$LATEST'`
+    (user guide: "Update Session Manager preferences (command line)")."""
+    acct = dev_account()
+    ssm = acct_client(dev_server, acct)
+    create(ssm, "SSM-SessionManagerRunShell", SESSION_SHELL_JSON, doc_type="Session")
+    new = SESSION_SHELL_JSON.replace('"15"', '"30"')
+    d = ssm.update_document(Name="SSM-SessionManagerRunShell", Content=new, DocumentVersion="$LATEST")[
+        "DocumentDescription"
+    ]
+    assert d["DocumentVersion"] == "2"
+    ssm.update_document_default_version(Name="SSM-SessionManagerRunShell", DocumentVersion="2")
+    assert ssm.get_document(Name="SSM-SessionManagerRunShell")["Content"] == new
+    assert describe(ssm, "SSM-SessionManagerRunShell")["Owner"] == acct
 
 
 # --------------------------------------------------------------------------- #

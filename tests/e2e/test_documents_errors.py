@@ -93,6 +93,18 @@ def test_malformed_json(ssm, fresh):
     assert "JSON not well-formed" in message(ei)
 
 
+def test_update_with_wrong_format(ssm, fresh):
+    name = fresh.plain("updfmt")
+    create(ssm, name, cmd22("1"))
+    yaml_text = "schemaVersion: '2.2'\nmainSteps:\n  - action: aws:runShellScript\n    name: x\n    inputs: {runCommand: [ls]}\n"
+    with raises_aws("InvalidDocumentContent") as ei:
+        ssm.update_document(Name=name, Content=yaml_text, DocumentVersion="$LATEST")
+    assert "JSON not well-formed" in message(ei)
+    with raises_aws("InvalidDocumentContent"):
+        ssm.update_document(Name=name, Content=doc22(mainSteps=[step(action="aws:nope")]), DocumentVersion="$LATEST")
+    assert describe(ssm, name)["LatestVersion"] == "1"
+
+
 def test_malformed_yaml(ssm, fresh):
     bad = "schemaVersion: '2.2'\nmainSteps:\n  - action: aws:runShellScript\n    name: [unclosed\n"
     with raises_aws("InvalidDocumentContent"):
@@ -109,8 +121,10 @@ def test_content_not_an_object(ssm, fresh):
 
 def test_missing_schema_version(ssm, fresh):
     content = json.dumps({"description": "d", "mainSteps": [step()]})
-    with raises_aws("InvalidDocumentContent", "InvalidDocumentSchemaVersion"):
+    with raises_aws("InvalidDocumentContent"):
         create(ssm, fresh.plain("noschema"), content)
+    with raises_aws("InvalidDocumentContent"):
+        create(ssm, fresh.plain("noschemay"), AUTOMATION_YAML.replace("schemaVersion: '0.3'\n", ""), doc_type="Automation", fmt="YAML")
 
 
 def test_unknown_action(ssm, fresh):
@@ -188,7 +202,9 @@ def test_bad_parameter_definitions(ssm, fresh):
             create(ssm, fresh.plain(f"param{i}"), content)
 
 
-def test_command_only_string_and_string_list(ssm, fresh):
+def test_integer_parameter_in_run_command(ssm, fresh):
+    """User guide, "SSM document parameter type examples": an Integer parameter cannot be
+    referenced in aws:runShellScript's runCommand; the document fails to validate."""
     content = doc22(
         parameters={"n": {"type": "Integer", "default": 3}},
         mainSteps=[step(inputs={"runCommand": ["echo {{ n }}"]})],
@@ -232,6 +248,14 @@ def test_schema_version_not_valid_for_type(ssm, fresh):
     assert message(ei) == "2.2 is not a valid schema version for Session document type"
     with raises_aws("InvalidDocumentSchemaVersion", "InvalidDocumentContent"):
         create(ssm, fresh.plain("auto22"), AUTOMATION_YAML.replace("'0.3'", "'2.2'"), doc_type="Automation", fmt="YAML")
+
+
+def test_automation_unknown_schema_version(ssm, fresh):
+    """Observed on AWS (terraform-provider-aws PR #21213): an Automation document with
+    schemaVersion 3.0 fails with InvalidDocumentContent "Document schema version is invalid. Value: 3.0"."""
+    with raises_aws("InvalidDocumentContent") as ei:
+        create(ssm, fresh.plain("auto30"), AUTOMATION_YAML.replace("'0.3'", "'3.0'"), doc_type="Automation", fmt="YAML")
+    assert message(ei) == "Document schema version is invalid. Value: 3.0"
 
 
 def test_session_type_problems(ssm, fresh):

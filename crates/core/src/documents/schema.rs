@@ -113,6 +113,9 @@ pub fn analyze(doc_type: &str, tree: &Value) -> Result<Analysis, Fault> {
         Some(_) => return Err(bad("schemaVersion must be a string such as \"2.2\".")),
         None => return Err(bad("The document has no schemaVersion.")),
     };
+    if doc_type == "Automation" && schema_version != "0.3" {
+        return Err(bad(format!("Document schema version is invalid. Value: {schema_version}")));
+    }
     if !schema_versions(doc_type).contains(&schema_version.as_str()) {
         return Err(Fault::InvalidDocumentSchemaVersion(format!(
             "{schema_version} is not a valid schema version for {doc_type} document type"
@@ -139,7 +142,43 @@ pub fn analyze(doc_type: &str, tree: &Value) -> Result<Analysis, Fault> {
             }
         }
     }
+    check_script_parameter_types(doc, &parameters)?;
     Ok(Analysis { schema_version, description, parameters, platform_types, steps, session_type })
+}
+
+/// Script plugins take strings and string lists only: an Integer, Boolean or map parameter
+/// in their `runCommand` is refused when the document is created, as SSM does.
+fn check_script_parameter_types(doc: &Map<String, Value>, parameters: &[ParamDef]) -> Result<(), Fault> {
+    use super::params::ParamType;
+    let scripts = ["aws:runShellScript", "aws:runPowerShellScript"];
+    let mut commands: Vec<&Value> = Vec::new();
+    for step in doc.get("mainSteps").and_then(Value::as_array).into_iter().flatten() {
+        if step.get("action").and_then(Value::as_str).is_some_and(|a| scripts.contains(&a)) {
+            commands.extend(step.get("inputs").and_then(|i| i.get("runCommand")));
+        }
+    }
+    for (plugin, body) in doc.get("runtimeConfig").and_then(Value::as_object).into_iter().flatten() {
+        if scripts.contains(&plugin.as_str()) {
+            match body.get("properties") {
+                Some(Value::Array(items)) => commands.extend(items.iter().filter_map(|p| p.get("runCommand"))),
+                Some(props) => commands.extend(props.get("runCommand")),
+                None => {}
+            }
+        }
+    }
+    for command in commands {
+        for name in parameter_names(command) {
+            if let Some(p) = parameters.iter().find(|p| p.name == name) {
+                if !matches!(p.kind, ParamType::String | ParamType::StringList) {
+                    return Err(bad(format!(
+                        "Parameter \"{name}\" of type {} cannot be used in runCommand; use a String or StringList parameter.",
+                        p.kind.as_str()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 type Shape = (Vec<Step>, Vec<&'static str>, Option<String>);
@@ -393,7 +432,10 @@ mod tests {
         let bad_auto = json!({"schemaVersion": "0.3", "mainSteps": [
             {"name": "wait", "action": "aws:sleep", "inputs": {}, "nextStep": "nowhere"}]});
         assert_eq!(kind(analyze("Automation", &bad_auto)), "content");
-        assert_eq!(kind(analyze("Automation", &json!({"schemaVersion": "2.2", "mainSteps": []}))), "schema");
+        assert_eq!(kind(analyze("Automation", &json!({"schemaVersion": "2.2", "mainSteps": []}))), "content");
+        let int_in_script = json!({"schemaVersion": "2.2", "parameters": {"n": {"type": "Integer", "default": 3}},
+            "mainSteps": [{"action": "aws:runShellScript", "name": "a", "inputs": {"runCommand": ["echo {{ n }}"]}}]});
+        assert_eq!(kind(analyze("Command", &int_in_script)), "content");
         let port = json!({"schemaVersion": "1.0", "sessionType": "Port", "parameters": {"portNumber": {"type": "String", "default": "80"}},
             "properties": {"portNumber": "{{ portNumber }}", "type": "LocalPortForwarding"}});
         let a = analyze("Session", &port).unwrap();

@@ -166,10 +166,10 @@ pub async fn update_document(ctx: Ctx, req: UpdateDocumentRequest) -> Result<Doc
         }
     }
     let latest = load_version(&ctx, &head, head.latest()).await?;
-    if latest.schema_version.starts_with("1.") {
+    if head.doc_type == "Command" && latest.schema_version.starts_with("1.") {
         return Err(ApiError::new(
             "InvalidDocumentSchemaVersion",
-            "Documents with schema version 1.x cannot be updated; create a new document instead.",
+            "Command documents with schema version 1.x cannot be updated; create a new document instead.",
         ));
     }
     let format = format_of(req.document_format.as_deref())?;
