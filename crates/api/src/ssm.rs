@@ -1,7 +1,9 @@
 //! Typed request and response shapes of the SSM operations Steward serves, one module per
 //! capability. Field names follow the service model (PascalCase on the wire).
 
+pub mod commands;
 pub mod documents;
+pub mod fleet;
 pub mod parameters;
 pub mod tags;
 

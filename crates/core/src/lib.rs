@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod commands;
 pub mod documents;
 pub mod fault;
 pub mod parameters;

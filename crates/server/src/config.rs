@@ -51,6 +51,9 @@ pub struct ServerArgs {
     /// Seconds between sweeps of parameter policies.
     #[arg(long, env = "STEWARD_POLICY_INTERVAL", default_value_t = 10)]
     pub policy_interval: u64,
+    /// Seconds between agent heartbeats (a node is ConnectionLost after three missed).
+    #[arg(long, env = "STEWARD_AGENT_HEARTBEAT", default_value_t = 30)]
+    pub agent_heartbeat: u64,
     /// Log format: text or json.
     #[arg(long, env = "STEWARD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -77,6 +80,7 @@ impl ServerArgs {
             self.region
         );
         anyhow::ensure!(self.policy_interval >= 1, "--policy-interval must be at least 1 second");
+        anyhow::ensure!(self.agent_heartbeat >= 1, "--agent-heartbeat must be at least 1 second");
         for hook in &self.webhooks {
             anyhow::ensure!(hook.starts_with("http://"), "--webhook must be an http:// URL, got {hook:?}");
         }

@@ -14,7 +14,7 @@ use steward_api::model::Service;
 use steward_api::ApiError;
 
 use crate::state::{AppState, Principal};
-use crate::{documents, kms, parameters, tags};
+use crate::{commands, documents, fleet, kms, parameters, tags};
 
 /// What a handler gets besides its request.
 #[derive(Clone)]
@@ -70,6 +70,23 @@ pub async fn call(ctx: Ctx, service: Service, operation: &str, input: Value) -> 
         (Service::Ssm, "DescribeDocumentPermission") => {
             invoke(ctx, input, documents::sharing::describe_document_permission).await
         }
+        (Service::Ssm, "CreateActivation") => invoke(ctx, input, fleet::activations::create_activation).await,
+        (Service::Ssm, "DescribeActivations") => invoke(ctx, input, fleet::activations::describe_activations).await,
+        (Service::Ssm, "DeleteActivation") => invoke(ctx, input, fleet::activations::delete_activation).await,
+        (Service::Ssm, "DescribeInstanceInformation") => {
+            invoke(ctx, input, fleet::nodes::describe_instance_information).await
+        }
+        (Service::Ssm, "DeregisterManagedInstance") => {
+            invoke(ctx, input, fleet::nodes::deregister_managed_instance).await
+        }
+        (Service::Ssm, "UpdateManagedInstanceRole") => {
+            invoke(ctx, input, fleet::nodes::update_managed_instance_role).await
+        }
+        (Service::Ssm, "SendCommand") => invoke(ctx, input, commands::send::send_command).await,
+        (Service::Ssm, "GetCommandInvocation") => invoke(ctx, input, commands::query::get_command_invocation).await,
+        (Service::Ssm, "ListCommands") => invoke(ctx, input, commands::query::list_commands).await,
+        (Service::Ssm, "ListCommandInvocations") => invoke(ctx, input, commands::query::list_command_invocations).await,
+        (Service::Ssm, "CancelCommand") => invoke(ctx, input, commands::query::cancel_command).await,
         (Service::Ssm, "AddTagsToResource") => invoke(ctx, input, tags::add_tags_to_resource).await,
         (Service::Ssm, "RemoveTagsFromResource") => invoke(ctx, input, tags::remove_tags_from_resource).await,
         (Service::Ssm, "ListTagsForResource") => invoke(ctx, input, tags::list_tags_for_resource).await,

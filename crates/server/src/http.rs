@@ -23,7 +23,12 @@ use crate::state::AppState;
 
 /// Builds the router; tests drive it without a socket.
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new().route("/", post(api)).route("/healthz", get(healthz)).with_state(state)
+    Router::new()
+        .route("/", post(api))
+        .route("/healthz", get(healthz))
+        .route(steward_protocol::REGISTER_PATH, post(crate::fleet::registration::register))
+        .route(steward_protocol::CONNECT_PATH, get(crate::fleet::gateway::connect))
+        .with_state(state)
 }
 
 async fn healthz() -> &'static str {

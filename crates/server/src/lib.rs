@@ -7,11 +7,13 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod dispatch;
 pub mod documents;
 pub mod events;
+pub mod fleet;
 pub mod http;
 pub mod kms;
 pub mod parameters;
@@ -66,6 +68,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         credentials: auth::Credentials::new(store.clone(), master_key, dev_account),
         kms: kms::Keyring::new(store.clone(), master_key),
         events: events::Events::new(args.webhooks.clone()),
+        fleet: fleet::Fleet::new(args.agent_heartbeat),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -74,6 +77,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let endpoint = format!("http://{local}");
     bootstrap::write_admin_env(&args, &boot, &secret, &endpoint)?;
     tokio::spawn(parameters::policy::run(state.clone(), Duration::from_secs(args.policy_interval)));
+    tokio::spawn(commands::dispatch::run(state.clone()));
     tracing::info!(
         endpoint,
         store = store.backend(),

@@ -25,6 +25,8 @@ pub struct AppState {
     pub kms: Keyring,
     /// Event log and webhooks.
     pub events: Events,
+    /// Connected agents.
+    pub fleet: crate::fleet::Fleet,
 }
 
 impl AppState {

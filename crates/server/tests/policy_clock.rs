@@ -36,6 +36,7 @@ async fn fixture() -> Fixture {
         credentials: steward_server::auth::Credentials::new(store.clone(), key, None),
         kms: steward_server::kms::Keyring::new(store.clone(), key),
         events: steward_server::events::Events::new(Vec::new()),
+        fleet: steward_server::fleet::Fleet::new(30),
     });
     let principal = Principal {
         account: "123456789012".into(),

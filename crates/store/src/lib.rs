@@ -174,7 +174,7 @@ pub enum StoreError {
 }
 
 /// The largest batch any backend accepts.
-pub const MAX_BATCH: usize = 1000;
+pub const MAX_BATCH: usize = 20_000;
 
 /// The contract every backend keeps.
 #[async_trait]

@@ -8,7 +8,7 @@ use super::*;
 
 /// Resolves `name[:selector]` (or an ARN with one) to a version record; `Ok(None)` when
 /// nothing matches.
-async fn find(ctx: &Ctx, input: &str) -> Result<Option<(VersionRecord, Option<String>)>, ApiError> {
+pub async fn find(ctx: &Ctx, input: &str) -> Result<Option<(VersionRecord, Option<String>)>, ApiError> {
     let p = &ctx.principal;
     let Some((name, selector, shown)) = names::parse_lookup(input, &p.region, &p.account) else { return Ok(None) };
     names::check_name(name).map_err(fault)?;

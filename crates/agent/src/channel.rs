@@ -1,0 +1,189 @@
+//! The control channel: connect out to the server, prove identity, heartbeat, take
+//! invocations, report results; reconnect with exponential backoff and jitter.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use ed25519_dalek::{Signer, SigningKey};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use rand::Rng;
+use steward_protocol::{hello_payload, AgentMessage, ServerMessage, CONNECT_PATH, VERSION};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::executor::{self, Running};
+use crate::identity::{self, Identity};
+use crate::platform;
+use crate::records::{Arrival, Records};
+
+/// Longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// POSTs JSON and returns the status and body.
+pub async fn post_json(url: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+    anyhow::ensure!(url.starts_with("http://"), "only http:// servers are supported by this build (TLS comes next)");
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let request = http::Request::post(url)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::copy_from_slice(body)))?;
+    let response = client.request(request).await.with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await?.to_bytes().to_vec();
+    Ok((status, body))
+}
+
+/// How a session ended.
+enum End {
+    /// The server closed or the network failed: reconnect.
+    Lost,
+    /// The server refused this identity for good.
+    Refused(String),
+}
+
+/// Runs until the identity is refused.
+pub async fn run(state_dir: &Path, identity: Identity) -> anyhow::Result<()> {
+    let key = identity::signing_key(state_dir)?;
+    let records = Records::open(state_dir)?;
+    let work_dir = state_dir.join("work");
+    let running = Running::default();
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match session(&identity, &key, &records, &work_dir, &running).await {
+            Ok(End::Refused(reason)) => anyhow::bail!("the server refused this node: {reason}"),
+            Ok(End::Lost) => {
+                tracing::warn!("Connection to the server lost; reconnecting.");
+                backoff = Duration::from_millis(500);
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "Cannot connect to the server."),
+        }
+        let jitter = rand::thread_rng().gen_range(0..=backoff.as_millis() as u64 / 2);
+        tokio::time::sleep(backoff + Duration::from_millis(jitter)).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn ws_url(server: &str) -> anyhow::Result<String> {
+    match server.strip_prefix("http://") {
+        Some(rest) => Ok(format!("ws://{rest}{CONNECT_PATH}")),
+        None => anyhow::bail!("only http:// servers are supported by this build"),
+    }
+}
+
+fn text(message: &AgentMessage) -> Message {
+    Message::Text(serde_json::to_string(message).expect("messages serialise").into())
+}
+
+async fn session(
+    identity: &Identity,
+    key: &SigningKey,
+    records: &Records,
+    work_dir: &Path,
+    running: &Running,
+) -> anyhow::Result<End> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&identity.server)?).await?;
+    let challenge = socket.next().await.context("the server closed before challenging")??;
+    let nonce = match serde_json::from_str::<ServerMessage>(challenge.to_text()?)? {
+        ServerMessage::Challenge { nonce, .. } => nonce,
+        other => anyhow::bail!("expected a challenge, got {other:?}"),
+    };
+    let signature = key.sign(&hello_payload(&identity.instance_id, &nonce));
+    let hello = AgentMessage::Hello {
+        instance_id: identity.instance_id.clone(),
+        signature: hex::encode(signature.to_bytes()),
+        version: VERSION,
+        platform: platform::detect(),
+    };
+    socket.send(text(&hello)).await?;
+    let answer = socket.next().await.context("the server closed after the hello")??;
+    let heartbeat = match serde_json::from_str::<ServerMessage>(answer.to_text()?)? {
+        ServerMessage::Welcome { heartbeat_seconds } => Duration::from_secs(heartbeat_seconds.max(1)),
+        ServerMessage::Goodbye { reason } => return Ok(End::Refused(reason)),
+        other => anyhow::bail!("expected a welcome, got {other:?}"),
+    };
+    tracing::info!(instance_id = identity.instance_id, "Connected to the server.");
+
+    let (mut sink, mut stream) = socket.split();
+    let (out_tx, mut out_rx) = mpsc::channel::<AgentMessage>(256);
+    let writer_records = records.clone();
+    let writer = tokio::spawn(async move {
+        while let Some(message) = out_rx.recv().await {
+            let result_id = match &message {
+                AgentMessage::Result(r) => Some(r.invocation_id.clone()),
+                _ => None,
+            };
+            if sink.send(text(&message)).await.is_err() {
+                break;
+            }
+            if let Some(id) = result_id {
+                writer_records.reported(&id);
+            }
+        }
+    });
+    for result in records.unreported() {
+        let _ = out_tx.send(AgentMessage::Result(result)).await;
+    }
+    let mut ticker = tokio::time::interval(heartbeat);
+    ticker.tick().await;
+    let end = loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if out_tx.send(AgentMessage::Heartbeat { platform: platform::detect() }).await.is_err() {
+                    break End::Lost;
+                }
+            }
+            next = stream.next() => {
+                let Some(Ok(message)) = next else { break End::Lost };
+                let Ok(body) = message.to_text() else { continue };
+                match serde_json::from_str::<ServerMessage>(body) {
+                    Ok(ServerMessage::Invoke(invocation)) => {
+                        accept(invocation, records, work_dir, running, &out_tx).await;
+                    }
+                    Ok(ServerMessage::Cancel { invocation_id }) => running.cancel(&invocation_id),
+                    Ok(ServerMessage::Goodbye { reason }) => break End::Refused(reason),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "The server sent a message this agent does not understand."),
+                }
+            }
+        }
+    };
+    writer.abort();
+    Ok(end)
+}
+
+async fn accept(
+    invocation: steward_protocol::Invocation,
+    records: &Records,
+    work_dir: &Path,
+    running: &Running,
+    out: &mpsc::Sender<AgentMessage>,
+) {
+    let id = invocation.invocation_id.clone();
+    match records.accept(&invocation) {
+        Ok(Arrival::New) => {
+            let _ = out.send(AgentMessage::Ack { invocation_id: id.clone() }).await;
+            tracing::info!(invocation_id = id, "Running an invocation.");
+            let (records, work_dir, running, out) =
+                (records.clone(), work_dir.to_owned(), running.clone(), out.clone());
+            tokio::spawn(async move {
+                let result = executor::run(invocation, &work_dir, running).await;
+                if let Err(e) = records.finish(&result) {
+                    tracing::error!(error = %e, "Cannot record a result; it may be lost.");
+                }
+                let _ = out.send(AgentMessage::Result(result)).await;
+            });
+        }
+        Ok(Arrival::Running) => {
+            let _ = out.send(AgentMessage::Ack { invocation_id: id }).await;
+        }
+        Ok(Arrival::Finished(result)) => {
+            let _ = out.send(AgentMessage::Ack { invocation_id: id }).await;
+            let _ = out.send(AgentMessage::Result(result)).await;
+        }
+        Err(e) => tracing::error!(invocation_id = id, error = %e, "Cannot record an invocation; not running it."),
+    }
+}

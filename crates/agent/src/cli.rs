@@ -1,0 +1,56 @@
+//! Command-line interface: `register` and `run`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{channel, identity, platform};
+
+/// The Steward agent.
+#[derive(Debug, Parser)]
+#[command(name = "steward-agent", version, about)]
+pub struct Cli {
+    /// Where the agent keeps its identity and records (created 0700).
+    #[arg(long, global = true, env = "STEWARD_AGENT_STATE_DIR", default_value = "/var/lib/steward-agent")]
+    pub state_dir: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register this machine with an activation.
+    Register {
+        /// The server, e.g. http://127.0.0.1:7717.
+        #[arg(long, env = "STEWARD_SERVER")]
+        server: String,
+        /// The activation code.
+        #[arg(long)]
+        code: String,
+        /// The activation id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Stay connected and run commands (in the foreground).
+    Run,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Register { server, code, id } => {
+            let identity = identity::register(&cli.state_dir, &server, &id, &code, platform::detect())
+                .await
+                .context("registration failed")?;
+            println!("Registered as {} in account {} ({}).", identity.instance_id, identity.account, identity.region);
+            Ok(())
+        }
+        Command::Run => {
+            let identity = identity::load(&cli.state_dir)?;
+            channel::run(&cli.state_dir, identity).await
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Runs an invocation's steps: shell scripts in their own process group (so a timeout or
+//! a cancel kills every process they started), output captured whole.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use steward_protocol::{Invocation, InvocationResult, PluginResult, PluginRun};
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+use crate::records::now_ms;
+
+/// Most bytes of stdout or stderr kept per step.
+const OUTPUT_CAP: usize = 8 << 20;
+
+/// Process groups of running invocations, so a cancel can reach them.
+#[derive(Clone, Default)]
+pub struct Running {
+    groups: Arc<Mutex<HashMap<String, (i32, bool)>>>,
+}
+
+impl Running {
+    /// Kills the invocation's processes; it will end Cancelled.
+    pub fn cancel(&self, invocation_id: &str) {
+        let mut groups = self.groups.lock().expect("running lock");
+        if let Some((pgid, cancelled)) = groups.get_mut(invocation_id) {
+            *cancelled = true;
+            kill_group(*pgid);
+        }
+    }
+
+    fn set(&self, invocation_id: &str, pgid: i32) {
+        self.groups.lock().expect("running lock").insert(invocation_id.to_owned(), (pgid, false));
+    }
+
+    fn take(&self, invocation_id: &str) -> bool {
+        self.groups.lock().expect("running lock").remove(invocation_id).is_some_and(|(_, c)| c)
+    }
+}
+
+fn kill_group(pgid: i32) {
+    if pgid > 0 {
+        // SAFETY: kill(2) with a negative pid signals the process group; no memory is touched.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+fn text_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().flat_map(text_list).collect(),
+        Value::Null => Vec::new(),
+        other => vec![other.to_string()],
+    }
+}
+
+fn seconds(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+/// Runs every step in order.
+pub async fn run(invocation: Invocation, work_dir: &Path, running: Running) -> InvocationResult {
+    let mut plugins = Vec::new();
+    for step in &invocation.plugins {
+        let result = run_step(&invocation, step, work_dir, &running).await;
+        plugins.push(result);
+        if running.groups.lock().expect("running lock").get(&invocation.invocation_id).is_some_and(|(_, c)| *c) {
+            break;
+        }
+    }
+    let cancelled = running.take(&invocation.invocation_id);
+    let status = if cancelled {
+        "Cancelled"
+    } else if plugins.iter().any(|p| p.status == "TimedOut") {
+        "TimedOut"
+    } else if plugins.iter().any(|p| p.status != "Success") {
+        "Failed"
+    } else {
+        "Success"
+    };
+    if cancelled {
+        for p in plugins.iter_mut().filter(|p| p.status != "Success") {
+            p.status = "Cancelled".into();
+        }
+    }
+    InvocationResult { invocation_id: invocation.invocation_id.clone(), status: status.into(), plugins }
+}
+
+fn finished(step: &PluginRun, status: &str, code: i64, stdout: String, stderr: String, started: i64) -> PluginResult {
+    PluginResult {
+        name: step.name.clone(),
+        status: status.into(),
+        response_code: code,
+        stdout,
+        stderr,
+        started,
+        ended: now_ms(),
+    }
+}
+
+async fn run_step(invocation: &Invocation, step: &PluginRun, work_dir: &Path, running: &Running) -> PluginResult {
+    let started = now_ms();
+    if let Some(platform) = &step.precondition_platform {
+        if platform != crate::platform::detect().platform_type.as_str() {
+            let note =
+                format!("Step execution skipped due to unsatisfied preconditions: platformType is not {platform}.");
+            return finished(step, "Success", 0, note, String::new(), started);
+        }
+    }
+    let (program, args): (&str, Vec<&str>) = match step.action.as_str() {
+        "aws:runShellScript" => ("sh", vec![]),
+        "aws:runPowerShellScript" => {
+            if which("pwsh").is_none() {
+                return finished(
+                    step,
+                    "Failed",
+                    1,
+                    String::new(),
+                    "PowerShell (pwsh) is not installed on this node.".into(),
+                    started,
+                );
+            }
+            ("pwsh", vec!["-NonInteractive", "-NoProfile", "-File"])
+        }
+        other => {
+            return finished(
+                step,
+                "Failed",
+                1,
+                String::new(),
+                format!("The plugin {other} is not supported by this agent yet."),
+                started,
+            );
+        }
+    };
+    let script = text_list(&step.inputs["runCommand"]).join("\n");
+    let timeout = seconds(&step.inputs["timeoutSeconds"]).unwrap_or(invocation.execution_timeout_seconds).max(1);
+    let dir = work_dir.join(invocation.invocation_id.replace('/', "_")).join(&step.name);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return finished(step, "Failed", 1, String::new(), format!("Cannot create the work directory: {e}"), started);
+    }
+    let script_path = dir.join(if program == "sh" { "_script.sh" } else { "_script.ps1" });
+    if let Err(e) = std::fs::write(&script_path, script) {
+        return finished(step, "Failed", 1, String::new(), format!("Cannot write the script: {e}"), started);
+    }
+    let cwd = match step.inputs["workingDirectory"].as_str().filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => dir.clone(),
+    };
+    let mut command = Command::new(program);
+    command
+        .args(&args)
+        .arg(&script_path)
+        .current_dir(&cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return finished(
+                step,
+                "Failed",
+                1,
+                String::new(),
+                format!("Cannot start {program} in {}: {e}", cwd.display()),
+                started,
+            )
+        }
+    };
+    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    running.set(&invocation.invocation_id, pgid);
+    let stdout_task = tokio::spawn(read_all(child.stdout.take().expect("piped")));
+    let stderr_task = tokio::spawn(read_all(child.stderr.take().expect("piped")));
+    let waited = tokio::time::timeout(Duration::from_secs(timeout), child.wait()).await;
+    let (status, code) = match waited {
+        Ok(Ok(exit)) => {
+            let code = exit.code().map(i64::from).unwrap_or(-1);
+            (if code == 0 { "Success" } else { "Failed" }, code)
+        }
+        Ok(Err(_)) => ("Failed", -1),
+        Err(_) => {
+            kill_group(pgid);
+            let _ = child.wait().await;
+            ("TimedOut", -1)
+        }
+    };
+    // The group may have children still holding the pipes open; end them too.
+    kill_group(pgid);
+    let stdout = stdout_task.await.unwrap_or_default();
+    let mut stderr = stderr_task.await.unwrap_or_default();
+    if status == "TimedOut" {
+        stderr.push_str(&format!("\nThe step ran past its timeout of {timeout} seconds and was stopped."));
+    }
+    finished(step, status, code, stdout, stderr, started)
+}
+
+/// Reads a pipe to its end, keeping at most [`OUTPUT_CAP`] bytes.
+async fn read_all<R: tokio::io::AsyncRead + Unpin>(mut pipe: R) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) if out.len() < OUTPUT_CAP => out.extend_from_slice(&buf[..n.min(OUTPUT_CAP - out.len())]),
+            Ok(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(program)).find(|p| p.is_file())
+}

@@ -1,0 +1,39 @@
+//! What this machine is: OS name and version, address, host name.
+
+use steward_protocol::Platform;
+
+/// The agent's version.
+pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn os_release(key: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/os-release").ok()?;
+    text.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).map(|v| v.trim_matches('"').to_owned())
+}
+
+/// The address this machine would use to reach the outside (no packet is sent).
+fn primary_ip() -> String {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|_| "127.0.0.1".into())
+}
+
+/// Reads the platform now.
+pub fn detect() -> Platform {
+    let platform_type = match std::env::consts::OS {
+        "macos" => "MacOS",
+        "windows" => "Windows",
+        _ => "Linux",
+    };
+    Platform {
+        platform_name: os_release("NAME").unwrap_or_else(|| std::env::consts::OS.to_owned()),
+        platform_version: os_release("VERSION_ID").unwrap_or_default(),
+        platform_type: platform_type.into(),
+        agent_version: AGENT_VERSION.into(),
+        ip_address: primary_ip(),
+        computer_name: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".into()),
+    }
+}

@@ -1,0 +1,140 @@
+//! The agent's record of every invocation it accepted, on disk, so that a redelivered
+//! invocation is answered from the record instead of running twice, and a result that
+//! could not be sent is sent after reconnecting.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use steward_protocol::{Invocation, InvocationResult, PluginResult};
+
+/// One record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    /// What was asked.
+    pub invocation: Invocation,
+    /// The outcome, once finished.
+    pub result: Option<InvocationResult>,
+    /// Whether the result went out on a live channel.
+    pub reported: bool,
+}
+
+/// What to do with an arriving invocation.
+pub enum Arrival {
+    /// New: run it.
+    New,
+    /// Already running: nothing.
+    Running,
+    /// Already finished: send this result again.
+    Finished(InvocationResult),
+}
+
+/// The records directory.
+#[derive(Clone)]
+pub struct Records {
+    dir: PathBuf,
+}
+
+fn file_name(invocation_id: &str) -> String {
+    let safe: String =
+        invocation_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    format!("{safe}.json")
+}
+
+impl Records {
+    /// Opens (creating) the records under `state_dir`; invocations that were running when
+    /// the agent stopped are closed as Failed, to be reported.
+    pub fn open(state_dir: &Path) -> anyhow::Result<Records> {
+        let dir = state_dir.join("invocations");
+        fs::create_dir_all(&dir)?;
+        let records = Records { dir };
+        for mut record in records.all() {
+            if record.result.is_none() {
+                let now = now_ms();
+                record.result = Some(InvocationResult {
+                    invocation_id: record.invocation.invocation_id.clone(),
+                    status: "Failed".into(),
+                    plugins: record
+                        .invocation
+                        .plugins
+                        .iter()
+                        .map(|p| PluginResult {
+                            name: p.name.clone(),
+                            status: "Failed".into(),
+                            response_code: -1,
+                            stdout: String::new(),
+                            stderr: "The agent stopped while this command was running.".into(),
+                            started: now,
+                            ended: now,
+                        })
+                        .collect(),
+                });
+                record.reported = false;
+                records.save(&record)?;
+            }
+        }
+        Ok(records)
+    }
+
+    fn save(&self, record: &Record) -> anyhow::Result<()> {
+        let path = self.dir.join(file_name(&record.invocation.invocation_id));
+        let tmp = path.with_extension("tmp");
+        fs::write(&tmp, serde_json::to_vec(record)?)?;
+        fs::File::open(&tmp)?.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+
+    fn load(&self, invocation_id: &str) -> Option<Record> {
+        let text = fs::read(self.dir.join(file_name(invocation_id))).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    fn all(&self) -> Vec<Record> {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return Vec::new() };
+        entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| serde_json::from_slice(&fs::read(e.path()).ok()?).ok())
+            .collect()
+    }
+
+    /// Records an arriving invocation before it runs (exactly-once execution).
+    pub fn accept(&self, invocation: &Invocation) -> anyhow::Result<Arrival> {
+        match self.load(&invocation.invocation_id) {
+            Some(Record { result: Some(result), .. }) => Ok(Arrival::Finished(result)),
+            Some(_) => Ok(Arrival::Running),
+            None => {
+                self.save(&Record { invocation: invocation.clone(), result: None, reported: false })?;
+                Ok(Arrival::New)
+            }
+        }
+    }
+
+    /// Records the outcome.
+    pub fn finish(&self, result: &InvocationResult) -> anyhow::Result<()> {
+        if let Some(mut record) = self.load(&result.invocation_id) {
+            record.result = Some(result.clone());
+            self.save(&record)?;
+        }
+        Ok(())
+    }
+
+    /// Marks a result as sent.
+    pub fn reported(&self, invocation_id: &str) {
+        if let Some(mut record) = self.load(invocation_id) {
+            record.reported = true;
+            let _ = self.save(&record);
+        }
+    }
+
+    /// Results finished but not yet sent.
+    pub fn unreported(&self) -> Vec<InvocationResult> {
+        self.all().into_iter().filter(|r| !r.reported).filter_map(|r| r.result).collect()
+    }
+}
+
+/// Now in epoch milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

@@ -1,0 +1,207 @@
+//! The agent ⇄ server protocol, version 1.
+//!
+//! Two parts. Registration is one HTTP call (`POST /agent/v1/register`, [`RegisterRequest`]
+//! → [`RegisterResponse`]) authorised by an activation code. After it, the agent opens one
+//! WebSocket (`GET /agent/v1/connect`) and proves its identity: the server sends a
+//! [`ServerMessage::Challenge`], the agent answers [`AgentMessage::Hello`] signed with the
+//! Ed25519 key it generated at registration ([`hello_payload`] is what it signs). Then
+//! heartbeats, invocations, acknowledgements and results flow as JSON text frames.
+//!
+//! Every message carries its kind in `"type"`; unknown kinds are an error, so a version
+//! bump is explicit ([`VERSION`]).
+#![deny(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version both sides speak.
+pub const VERSION: u32 = 1;
+/// Path of the registration call.
+pub const REGISTER_PATH: &str = "/agent/v1/register";
+/// Path of the control channel.
+pub const CONNECT_PATH: &str = "/agent/v1/connect";
+
+/// What a node reports about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    /// e.g. `Debian GNU/Linux`.
+    pub platform_name: String,
+    /// e.g. `12`.
+    pub platform_version: String,
+    /// `Linux`, `Windows` or `MacOS`.
+    pub platform_type: String,
+    /// The agent's version.
+    pub agent_version: String,
+    /// The node's primary IPv4 address.
+    pub ip_address: String,
+    /// The node's host name.
+    pub computer_name: String,
+}
+
+/// Registration request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    /// The activation id.
+    pub activation_id: String,
+    /// The activation code (the secret).
+    pub activation_code: String,
+    /// The node's Ed25519 public key, hex.
+    pub public_key: String,
+    /// What the node is.
+    pub platform: Platform,
+}
+
+/// Registration answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    /// The node's id, `mi-` and 17 hex digits.
+    pub instance_id: String,
+    /// The account it belongs to.
+    pub account: String,
+    /// The region it is registered in.
+    pub region: String,
+}
+
+/// A refused registration or connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable code, e.g. `ActivationExpired`.
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
+/// Server → agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Sign this to prove who you are.
+    Challenge {
+        /// Random, hex.
+        nonce: String,
+        /// The server's protocol version.
+        version: u32,
+    },
+    /// Identity accepted.
+    Welcome {
+        /// Seconds between heartbeats.
+        heartbeat_seconds: u64,
+    },
+    /// Run this.
+    Invoke(Invocation),
+    /// Stop this invocation (kill its processes).
+    Cancel {
+        /// The invocation.
+        invocation_id: String,
+    },
+    /// The server is closing the channel for good (e.g. the node was deregistered).
+    Goodbye {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Agent → server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentMessage {
+    /// The answer to a challenge.
+    Hello {
+        /// The node's id.
+        instance_id: String,
+        /// Ed25519 signature of [`hello_payload`], hex.
+        signature: String,
+        /// The agent's protocol version.
+        version: u32,
+        /// What the node is now.
+        platform: Platform,
+    },
+    /// Still here.
+    Heartbeat {
+        /// What the node is now.
+        platform: Platform,
+    },
+    /// The invocation arrived and is recorded; it will run (or has run) exactly once.
+    Ack {
+        /// The invocation.
+        invocation_id: String,
+    },
+    /// The invocation finished.
+    Result(InvocationResult),
+}
+
+/// One step to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginRun {
+    /// The step name (`0.aws:runShellScript` for 1.2 documents).
+    pub name: String,
+    /// The plugin, e.g. `aws:runShellScript`.
+    pub action: String,
+    /// Inputs with parameters already substituted.
+    pub inputs: serde_json::Value,
+    /// `platformType` precondition, if any.
+    pub precondition_platform: Option<String>,
+}
+
+/// A command for one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invocation {
+    /// Unique per command and node.
+    pub invocation_id: String,
+    /// The command.
+    pub command_id: String,
+    /// The document run.
+    pub document_name: String,
+    /// The steps, in order.
+    pub plugins: Vec<PluginRun>,
+    /// Seconds the whole invocation may run.
+    pub execution_timeout_seconds: u64,
+}
+
+/// How one step ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginResult {
+    /// Step name.
+    pub name: String,
+    /// Success, Failed, TimedOut, Cancelled, Skipped.
+    pub status: String,
+    /// Exit code (-1 when none).
+    pub response_code: i64,
+    /// Standard output (whole).
+    pub stdout: String,
+    /// Standard error (whole).
+    pub stderr: String,
+    /// Epoch ms.
+    pub started: i64,
+    /// Epoch ms.
+    pub ended: i64,
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvocationResult {
+    /// The invocation.
+    pub invocation_id: String,
+    /// Success, Failed, TimedOut, Cancelled.
+    pub status: String,
+    /// Per step.
+    pub plugins: Vec<PluginResult>,
+}
+
+/// The bytes an agent signs to answer a challenge.
+pub fn hello_payload(instance_id: &str, nonce: &str) -> Vec<u8> {
+    format!("steward-agent-hello/v{VERSION}\n{instance_id}\n{nonce}").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_tagged_json() {
+        let m = ServerMessage::Challenge { nonce: "ab".into(), version: VERSION };
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(text, r#"{"type":"challenge","nonce":"ab","version":1}"#);
+        assert_eq!(serde_json::from_str::<ServerMessage>(&text).unwrap(), m);
+        assert!(serde_json::from_str::<AgentMessage>(r#"{"type":"bogus"}"#).is_err());
+    }
+}

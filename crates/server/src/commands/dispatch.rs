@@ -1,0 +1,154 @@
+//! The dispatcher: delivers pending invocations within rate limits, redelivers to agents
+//! that reconnected before acknowledging, times out what could not be delivered or did not
+//! finish, and keeps each command's status and counts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use steward_core::commands::{command_status, is_error, is_terminal, limit};
+use steward_protocol::{Invocation, ServerMessage};
+use steward_store::{prefix_end, Op, Start};
+
+use super::*;
+use crate::state::{decode, encode, AppState};
+
+/// Asks the dispatcher to look at the active commands now.
+pub fn wake(state: &AppState) {
+    state.fleet.wake.notify_one();
+}
+
+/// Runs until the process ends.
+pub async fn run(state: Arc<AppState>) {
+    loop {
+        tokio::select! {
+            _ = state.fleet.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
+        }
+        if let Err(e) = pass(&state).await {
+            tracing::warn!(error = %e, "Dispatch pass failed; will retry.");
+        }
+    }
+}
+
+/// One look at every active command.
+pub async fn pass(state: &AppState) -> anyhow::Result<()> {
+    let prefix = "cmdactive/";
+    let active = state.store.range(Start::At(prefix), &prefix_end(prefix), 100_000).await?;
+    for item in active {
+        let parts: Vec<&str> = item.key[prefix.len()..].splitn(3, '/').collect();
+        if let [account, region, command_id] = parts.as_slice() {
+            if let Err(e) = process(state, account, region, command_id).await {
+                tracing::warn!(command_id, error = %e, "Could not dispatch a command.");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn process(state: &AppState, account: &str, region: &str, command_id: &str) -> anyhow::Result<()> {
+    let ckey = command_key(account, region, command_id);
+    let Some(citem) = state.store.get(&ckey).await? else {
+        state.store.write(vec![Op::delete(active_key(account, region, command_id))]).await?;
+        return Ok(());
+    };
+    let mut command: CommandRecord = decode(&ckey, &citem.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let prefix = format!("inv/{account}/{region}/{command_id}/");
+    let items = state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await?;
+    let mut invocations = Vec::with_capacity(items.len());
+    for item in &items {
+        let inv: InvocationRecord = decode(&item.key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+        invocations.push((item.key.clone(), item.revision, inv));
+    }
+    let now = state.now();
+    let total = invocations.len();
+    let max_concurrency = limit(&command.max_concurrency, total).unwrap_or(50).max(1);
+    let max_errors = limit(&command.max_errors, total).unwrap_or(0);
+    let mut errors = invocations.iter().filter(|(_, _, i)| is_error(&i.status)).count();
+    let mut in_flight = invocations.iter().filter(|(_, _, i)| i.status == "InProgress").count();
+    let delivery_deadline = command.requested + command.timeout_seconds * 1000;
+    let mut batch = Vec::new();
+    let mut sends = Vec::new();
+    for (key, revision, inv) in invocations.iter_mut() {
+        let before = (inv.status.clone(), inv.sent_on);
+        let serial = state.fleet.serial_of(&inv.instance_id);
+        match inv.status.as_str() {
+            "Pending" if now > delivery_deadline => {
+                inv.status = "TimedOut".into();
+                inv.status_details = "DeliveryTimedOut".into();
+                errors += 1;
+            }
+            "Pending" if errors > max_errors => {
+                inv.status = "Cancelled".into();
+                inv.status_details = "Cancelled".into();
+            }
+            "Pending" if in_flight < max_concurrency => {
+                if let Some(serial) = serial {
+                    inv.status = "InProgress".into();
+                    inv.status_details = "InProgress".into();
+                    inv.sent_on = serial;
+                    inv.sent_at = now;
+                    in_flight += 1;
+                    sends.push(inv.instance_id.clone());
+                }
+            }
+            "InProgress" if !inv.acked && serial.is_some_and(|s| s != inv.sent_on) => {
+                // The agent reconnected before acknowledging: deliver again; it answers
+                // from its own record if it already has this invocation.
+                inv.sent_on = serial.unwrap_or_default();
+                sends.push(inv.instance_id.clone());
+            }
+            "InProgress" | "Cancelling"
+                if inv.sent_at > 0 && now > inv.sent_at + (command.execution_timeout_seconds as i64 + 120) * 1000 =>
+            {
+                inv.status = "TimedOut".into();
+                inv.status_details = "ExecutionTimedOut".into();
+                errors += 1;
+            }
+            _ => {}
+        }
+        if (inv.status.clone(), inv.sent_on) != before {
+            batch.push(Op::put(key.clone(), encode(inv)).if_revision(*revision));
+        }
+    }
+    let status = command_status(invocations.iter().map(|(_, _, i)| i.status.as_str()));
+    let completed = invocations.iter().filter(|(_, _, i)| is_terminal(&i.status)).count() as i64;
+    let error_count = invocations.iter().filter(|(_, _, i)| is_error(&i.status)).count() as i64;
+    let timed_out = invocations.iter().filter(|(_, _, i)| i.status_details == "DeliveryTimedOut").count() as i64;
+    let changed = command.status != status
+        || command.completed_count != completed
+        || command.error_count != error_count
+        || command.delivery_timed_out_count != timed_out;
+    if changed {
+        command.status = status.into();
+        command.completed_count = completed;
+        command.error_count = error_count;
+        command.delivery_timed_out_count = timed_out;
+        batch.push(Op::put(&ckey, encode(&command)).if_revision(citem.revision));
+        if is_terminal(status) {
+            batch.push(Op::delete(active_key(account, region, command_id)));
+        }
+    }
+    if batch.is_empty() {
+        return Ok(());
+    }
+    if state.store.write(batch).await.is_err() {
+        return Ok(()); // A result raced us; the next pass sees it.
+    }
+    for instance_id in sends {
+        let message = ServerMessage::Invoke(Invocation {
+            invocation_id: invocation_id(command_id, &instance_id),
+            command_id: command_id.to_owned(),
+            document_name: command.document_name.clone(),
+            plugins: command.plugins.clone(),
+            execution_timeout_seconds: command.execution_timeout_seconds,
+        });
+        if !state.fleet.send(&instance_id, message) {
+            tracing::debug!(
+                instance_id,
+                command_id,
+                "Agent left before delivery; it gets the invocation on reconnect."
+            );
+        }
+    }
+    Ok(())
+}

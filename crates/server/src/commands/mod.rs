@@ -1,0 +1,146 @@
+//! Run Command: send a document to many nodes, deliver within rate limits, collect results.
+//!
+//! SendCommand writes the command, one invocation per node and an entry in the active index
+//! in one batch before it answers. The [`dispatch`] worker delivers pending invocations to
+//! agents connected to this server, within MaxConcurrency, stops new deliveries past
+//! MaxErrors, and times out those not delivered in time. Agents acknowledge and report
+//! results ([`results`]). Keys: `cmd/<account>/<region>/<id>`,
+//! `inv/<account>/<region>/<id>/<mi-id>`, `cmdactive/<account>/<region>/<id>`.
+
+pub mod dispatch;
+pub mod query;
+pub mod results;
+pub mod send;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use steward_api::ssm::commands::Target;
+use steward_protocol::PluginRun;
+
+/// A stored command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommandRecord {
+    /// UUID.
+    pub command_id: String,
+    /// Account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// Document name as given.
+    pub document_name: String,
+    /// Version as given (`$DEFAULT` when none).
+    pub document_version: String,
+    /// Comment.
+    pub comment: String,
+    /// Parameters as given.
+    pub parameters: BTreeMap<String, Vec<String>>,
+    /// Node ids given.
+    pub instance_ids: Vec<String>,
+    /// Targets given.
+    pub targets: Vec<Target>,
+    /// Epoch ms.
+    pub requested: i64,
+    /// Delivery timeout, seconds.
+    pub timeout_seconds: i64,
+    /// Text as given.
+    pub max_concurrency: String,
+    /// Text as given.
+    pub max_errors: String,
+    /// Steps to run, parameters substituted.
+    pub plugins: Vec<PluginRun>,
+    /// Seconds each invocation may run.
+    pub execution_timeout_seconds: u64,
+    /// Bucket for output.
+    pub output_bucket: String,
+    /// Prefix for output.
+    pub output_prefix: String,
+    /// Service role.
+    pub service_role: String,
+    /// Status.
+    pub status: String,
+    /// Number of nodes.
+    pub target_count: i64,
+    /// Finished.
+    pub completed_count: i64,
+    /// Errors.
+    pub error_count: i64,
+    /// Undelivered.
+    pub delivery_timed_out_count: i64,
+}
+
+/// One step's outcome.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PluginOutcome {
+    /// Step name.
+    pub name: String,
+    /// Status.
+    pub status: String,
+    /// Exit code.
+    pub response_code: i64,
+    /// Stdout (first 24,000 characters).
+    pub stdout: String,
+    /// Stderr (first 8,000 characters).
+    pub stderr: String,
+    /// Epoch ms.
+    pub started: Option<i64>,
+    /// Epoch ms.
+    pub ended: Option<i64>,
+}
+
+/// A stored invocation: one command on one node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvocationRecord {
+    /// Command.
+    pub command_id: String,
+    /// Node.
+    pub instance_id: String,
+    /// Node name.
+    pub instance_name: String,
+    /// Pending, InProgress, Success, Failed, TimedOut, Cancelled, Cancelling.
+    pub status: String,
+    /// SSM's finer status: Pending, InProgress, Delayed, Success, DeliveryTimedOut, …
+    pub status_details: String,
+    /// The connection it was last sent on (0: never sent).
+    pub sent_on: u64,
+    /// Epoch ms of the first delivery.
+    #[serde(default)]
+    pub sent_at: i64,
+    /// Whether the agent acknowledged it.
+    pub acked: bool,
+    /// Per step, in order.
+    pub plugins: Vec<PluginOutcome>,
+}
+
+/// Largest stdout kept inline, in characters.
+pub const STDOUT_LIMIT: usize = 24_000;
+/// Largest stderr kept inline, in characters.
+pub const STDERR_LIMIT: usize = 8_000;
+
+/// The id an agent sees for an invocation.
+pub fn invocation_id(command_id: &str, instance_id: &str) -> String {
+    format!("{command_id}/{instance_id}")
+}
+
+/// Store key of a command.
+pub fn command_key(account: &str, region: &str, id: &str) -> String {
+    format!("cmd/{account}/{region}/{id}")
+}
+
+/// Store key of an invocation.
+pub fn invocation_key(account: &str, region: &str, command_id: &str, instance_id: &str) -> String {
+    format!("inv/{account}/{region}/{command_id}/{instance_id}")
+}
+
+/// Store key of the active-command index entry.
+pub fn active_key(account: &str, region: &str, id: &str) -> String {
+    format!("cmdactive/{account}/{region}/{id}")
+}
+
+/// The first `limit` characters of `text`.
+pub fn truncate(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((i, _)) => text[..i].to_owned(),
+        None => text.to_owned(),
+    }
+}

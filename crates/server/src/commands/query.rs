@@ -1,0 +1,279 @@
+//! GetCommandInvocation, ListCommands, ListCommandInvocations, CancelCommand.
+
+use steward_api::ssm::commands::*;
+use steward_api::ssm::Empty;
+use steward_api::ApiError;
+use steward_protocol::ServerMessage;
+use steward_store::{prefix_end, Op, Start};
+
+use super::*;
+use crate::dispatch::Ctx;
+use crate::state::{decode, encode, store_fault};
+
+/// The wire form of a command.
+pub fn to_wire(c: &CommandRecord) -> Command {
+    Command {
+        command_id: c.command_id.clone(),
+        document_name: c.document_name.clone(),
+        document_version: c.document_version.clone(),
+        comment: c.comment.clone(),
+        expires_after: (c.requested + c.timeout_seconds * 1000) as f64 / 1000.0,
+        parameters: c.parameters.clone(),
+        instance_ids: c.instance_ids.clone(),
+        targets: c.targets.clone(),
+        requested_date_time: c.requested as f64 / 1000.0,
+        status: c.status.clone(),
+        status_details: c.status.clone(),
+        output_s3_bucket_name: c.output_bucket.clone(),
+        output_s3_key_prefix: c.output_prefix.clone(),
+        max_concurrency: c.max_concurrency.clone(),
+        max_errors: c.max_errors.clone(),
+        target_count: c.target_count,
+        completed_count: c.completed_count,
+        error_count: c.error_count,
+        delivery_timed_out_count: c.delivery_timed_out_count,
+        service_role: c.service_role.clone(),
+        timeout_seconds: c.timeout_seconds,
+    }
+}
+
+fn iso_millis(ms: Option<i64>) -> String {
+    match ms {
+        Some(ms) => {
+            let secs = steward_api::time::format_iso8601(ms.div_euclid(1000));
+            format!("{}.{:03}Z", secs.trim_end_matches('Z'), ms.rem_euclid(1000))
+        }
+        None => String::new(),
+    }
+}
+
+async fn load_command(ctx: &Ctx, id: &str) -> Result<CommandRecord, ApiError> {
+    let p = &ctx.principal;
+    let key = command_key(&p.account, &p.region, id);
+    let item = ctx.state.store.get(&key).await.map_err(store_fault)?;
+    let item = item.ok_or_else(|| ApiError::new("InvalidCommandId", format!("Command {id} does not exist.")))?;
+    decode(&key, &item.value)
+}
+
+async fn load_invocations(ctx: &Ctx, command_id: &str) -> Result<Vec<(String, i64, InvocationRecord)>, ApiError> {
+    let p = &ctx.principal;
+    let prefix = format!("inv/{}/{}/{command_id}/", p.account, p.region);
+    let items =
+        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
+    items.iter().map(|i| Ok((i.key.clone(), i.revision, decode(&i.key, &i.value)?))).collect()
+}
+
+/// GetCommandInvocation: one step (the first, or the one named) of one node.
+pub async fn get_command_invocation(
+    ctx: Ctx,
+    req: GetCommandInvocationRequest,
+) -> Result<GetCommandInvocationResponse, ApiError> {
+    let p = &ctx.principal;
+    let missing = || ApiError::new("InvocationDoesNotExist", "The command invocation does not exist.");
+    let command = load_command(&ctx, &req.command_id).await.map_err(|_| missing())?;
+    let key = invocation_key(&p.account, &p.region, &req.command_id, &req.instance_id);
+    let item = ctx.state.store.get(&key).await.map_err(store_fault)?.ok_or_else(missing)?;
+    let inv: InvocationRecord = decode(&key, &item.value)?;
+    let plugin = match &req.plugin_name {
+        Some(name) => inv.plugins.iter().find(|pl| pl.name == *name).ok_or_else(|| {
+            ApiError::new("InvalidPluginName", format!("The plugin {name} is not part of this command."))
+        })?,
+        None => inv.plugins.first().ok_or_else(missing)?,
+    };
+    let (stdout, stderr, response_code) = if req.plugin_name.is_some() || inv.plugins.len() == 1 {
+        (plugin.stdout.clone(), plugin.stderr.clone(), plugin.response_code)
+    } else {
+        // Without a plugin name, SSM shows the whole invocation's output.
+        let join = |f: fn(&PluginOutcome) -> &str| {
+            inv.plugins.iter().map(f).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\n")
+        };
+        let code = inv.plugins.iter().map(|pl| pl.response_code).find(|c| *c != 0).unwrap_or(plugin.response_code);
+        (truncate(&join(|pl| &pl.stdout), STDOUT_LIMIT), truncate(&join(|pl| &pl.stderr), STDERR_LIMIT), code)
+    };
+    let started = inv.plugins.iter().filter_map(|pl| pl.started).min();
+    let ended = inv.plugins.iter().filter_map(|pl| pl.ended).max();
+    let elapsed = match (started, ended) {
+        (Some(s), Some(e)) => format!("PT{:.3}S", (e - s) as f64 / 1000.0),
+        _ => String::new(),
+    };
+    Ok(GetCommandInvocationResponse {
+        command_id: inv.command_id.clone(),
+        instance_id: inv.instance_id.clone(),
+        comment: command.comment.clone(),
+        document_name: command.document_name.clone(),
+        document_version: command.document_version.clone(),
+        plugin_name: plugin.name.clone(),
+        response_code: if steward_core::commands::is_terminal(&inv.status) { response_code } else { -1 },
+        execution_start_date_time: iso_millis(started),
+        execution_elapsed_time: elapsed,
+        execution_end_date_time: iso_millis(ended),
+        status: inv.status.clone(),
+        status_details: inv.status_details.clone(),
+        standard_output_content: stdout,
+        standard_output_url: String::new(),
+        standard_error_content: stderr,
+        standard_error_url: String::new(),
+    })
+}
+
+/// ListCommands: newest first.
+pub async fn list_commands(ctx: Ctx, req: ListCommandsRequest) -> Result<ListCommandsResponse, ApiError> {
+    let p = &ctx.principal;
+    let mut commands = match &req.command_id {
+        Some(id) => vec![load_command(&ctx, id).await?],
+        None => {
+            let prefix = format!("cmd/{}/{}/", p.account, p.region);
+            let items = ctx
+                .state
+                .store
+                .range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000)
+                .await
+                .map_err(store_fault)?;
+            items.iter().map(|i| decode::<CommandRecord>(&i.key, &i.value)).collect::<Result<Vec<_>, _>>()?
+        }
+    };
+    if let Some(instance) = &req.instance_id {
+        let mut kept = Vec::new();
+        for c in commands {
+            let key = invocation_key(&p.account, &p.region, &c.command_id, instance);
+            if ctx.state.store.get(&key).await.map_err(store_fault)?.is_some() {
+                kept.push(c);
+            }
+        }
+        commands = kept;
+    }
+    for f in req.filters.iter().flatten() {
+        commands.retain(|c| match f.key.as_str() {
+            "Status" => c.status == f.value,
+            "DocumentName" => c.document_name == f.value,
+            _ => true,
+        });
+    }
+    commands.sort_by(|a, b| (b.requested, &b.command_id).cmp(&(a.requested, &a.command_id)));
+    let (page, next_token) = page(commands, req.max_results, &req.next_token)?;
+    Ok(ListCommandsResponse { commands: page.iter().map(to_wire).collect(), next_token })
+}
+
+fn page<T>(items: Vec<T>, max: Option<i64>, token: &Option<String>) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let start: usize = match token {
+        Some(t) => t.parse().map_err(|_| ApiError::new("InvalidNextToken", "The specified token isn't valid."))?,
+        None => 0,
+    };
+    let limit = max.unwrap_or(50) as usize;
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let next = (start + page.len() < total).then(|| (start + page.len()).to_string());
+    Ok((page, next))
+}
+
+/// ListCommandInvocations.
+pub async fn list_command_invocations(
+    ctx: Ctx,
+    req: ListCommandsRequest,
+) -> Result<ListCommandInvocationsResponse, ApiError> {
+    let p = &ctx.principal;
+    let commands = match &req.command_id {
+        Some(id) => vec![load_command(&ctx, id).await?],
+        None => {
+            let prefix = format!("cmd/{}/{}/", p.account, p.region);
+            let items = ctx
+                .state
+                .store
+                .range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000)
+                .await
+                .map_err(store_fault)?;
+            items.iter().map(|i| decode::<CommandRecord>(&i.key, &i.value)).collect::<Result<Vec<_>, _>>()?
+        }
+    };
+    let details = req.details.unwrap_or(false);
+    let mut out = Vec::new();
+    for c in &commands {
+        for (_, _, inv) in load_invocations(&ctx, &c.command_id).await? {
+            if req.instance_id.as_ref().is_some_and(|i| *i != inv.instance_id) {
+                continue;
+            }
+            let plugins = if details {
+                inv.plugins
+                    .iter()
+                    .map(|pl| CommandPlugin {
+                        name: pl.name.clone(),
+                        status: pl.status.clone(),
+                        status_details: pl.status.clone(),
+                        response_code: pl.response_code,
+                        response_start_date_time: pl.started.map(|s| s as f64 / 1000.0),
+                        response_finish_date_time: pl.ended.map(|s| s as f64 / 1000.0),
+                        output: truncate(&format!("{}{}", pl.stdout, pl.stderr), 2500),
+                        standard_output_url: String::new(),
+                        standard_error_url: String::new(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            out.push((
+                c.requested,
+                CommandInvocation {
+                    command_id: c.command_id.clone(),
+                    instance_id: inv.instance_id.clone(),
+                    instance_name: inv.instance_name.clone(),
+                    comment: c.comment.clone(),
+                    document_name: c.document_name.clone(),
+                    document_version: c.document_version.clone(),
+                    requested_date_time: c.requested as f64 / 1000.0,
+                    status: inv.status.clone(),
+                    status_details: inv.status_details.clone(),
+                    trace_output: String::new(),
+                    standard_output_url: String::new(),
+                    standard_error_url: String::new(),
+                    command_plugins: plugins,
+                    service_role: c.service_role.clone(),
+                },
+            ));
+        }
+    }
+    out.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    let (page, next_token) = page(out.into_iter().map(|(_, i)| i).collect(), req.max_results, &req.next_token)?;
+    Ok(ListCommandInvocationsResponse { command_invocations: page, next_token })
+}
+
+/// CancelCommand: pending invocations end Cancelled; running ones are told to stop.
+pub async fn cancel_command(ctx: Ctx, req: CancelCommandRequest) -> Result<Empty, ApiError> {
+    load_command(&ctx, &req.command_id).await?;
+    let only = req.instance_ids.clone().unwrap_or_default();
+    let mut batch = Vec::new();
+    let mut running = Vec::new();
+    for (key, revision, mut inv) in load_invocations(&ctx, &req.command_id).await? {
+        if !only.is_empty() && !only.contains(&inv.instance_id) {
+            continue;
+        }
+        match inv.status.as_str() {
+            "Pending" => {
+                inv.status = "Cancelled".into();
+                inv.status_details = "Cancelled".into();
+            }
+            "InProgress" => {
+                inv.status = "Cancelling".into();
+                inv.status_details = "Cancelling".into();
+                running.push(inv.instance_id.clone());
+            }
+            _ => continue,
+        }
+        batch.push(Op::put(key, encode(&inv)).if_revision(revision));
+    }
+    if !batch.is_empty() {
+        ctx.state.store.write(batch).await.map_err(|e| match e {
+            steward_store::StoreError::Conflict { .. } => ApiError::new(
+                "TooManyUpdates",
+                "There are concurrent updates for a resource that supports one update at a time.",
+            ),
+            e => store_fault(e),
+        })?;
+    }
+    for instance_id in running {
+        ctx.state
+            .fleet
+            .send(&instance_id, ServerMessage::Cancel { invocation_id: invocation_id(&req.command_id, &instance_id) });
+    }
+    dispatch::wake(&ctx.state);
+    Ok(Empty {})
+}

@@ -1,0 +1,86 @@
+//! What agents report about invocations: acknowledgements and results.
+
+use steward_protocol::InvocationResult;
+use steward_store::Op;
+
+use super::*;
+use crate::fleet::{node_index, Locator};
+use crate::state::{decode, encode, AppState};
+
+async fn load(state: &AppState, instance_id: &str, invocation_id: &str) -> Option<(String, i64, InvocationRecord)> {
+    let (command_id, node) = invocation_id.split_once('/')?;
+    if node != instance_id {
+        tracing::warn!(instance_id, invocation_id, "Agent reported on another node's invocation.");
+        return None;
+    }
+    let index_key = node_index(instance_id);
+    let index = state.store.get(&index_key).await.ok()??;
+    let locator: Locator = decode(&index_key, &index.value).ok()?;
+    let key = invocation_key(&locator.account, &locator.region, command_id, instance_id);
+    let item = state.store.get(&key).await.ok()??;
+    Some((key.clone(), item.revision, decode(&key, &item.value).ok()?))
+}
+
+/// The agent recorded the invocation: it will not be delivered again.
+pub async fn on_ack(state: &AppState, instance_id: &str, invocation_id: &str) {
+    for _ in 0..5 {
+        let Some((key, revision, mut inv)) = load(state, instance_id, invocation_id).await else { return };
+        if inv.acked {
+            return;
+        }
+        inv.acked = true;
+        if state.store.write(vec![Op::put(&key, encode(&inv)).if_revision(revision)]).await.is_ok() {
+            return;
+        }
+    }
+}
+
+fn details_of(status: &str) -> &'static str {
+    match status {
+        "Success" => "Success",
+        "TimedOut" => "ExecutionTimedOut",
+        "Cancelled" => "Cancelled",
+        _ => "Failed",
+    }
+}
+
+/// The invocation finished on the node. A result for an invocation already final is a
+/// redelivery and changes nothing.
+pub async fn on_result(state: &AppState, instance_id: &str, result: InvocationResult) {
+    for _ in 0..5 {
+        let Some((key, revision, mut inv)) = load(state, instance_id, &result.invocation_id).await else { return };
+        if steward_core::commands::is_terminal(&inv.status) {
+            return;
+        }
+        let status = match result.status.as_str() {
+            "Success" | "Failed" | "TimedOut" | "Cancelled" => result.status.clone(),
+            _ => "Failed".into(),
+        };
+        inv.status_details = details_of(&status).into();
+        inv.status = status;
+        inv.acked = true;
+        inv.plugins = result
+            .plugins
+            .iter()
+            .map(|p| PluginOutcome {
+                name: p.name.clone(),
+                status: p.status.clone(),
+                response_code: p.response_code,
+                stdout: truncate(&p.stdout, STDOUT_LIMIT),
+                stderr: truncate(&p.stderr, STDERR_LIMIT),
+                started: Some(p.started),
+                ended: Some(p.ended),
+            })
+            .collect();
+        if state.store.write(vec![Op::put(&key, encode(&inv)).if_revision(revision)]).await.is_ok() {
+            tracing::info!(
+                instance_id,
+                invocation_id = result.invocation_id,
+                status = inv.status,
+                "Invocation finished."
+            );
+            super::dispatch::wake(state);
+            return;
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! SendCommand.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use steward_api::ssm::commands::{SendCommandRequest, SendCommandResponse, Target};
+use steward_api::ApiError;
+use steward_core::documents::content::{self, Format};
+use steward_core::documents::interpolate::{self, Reference};
+use steward_core::documents::{params, schema};
+use steward_protocol::PluginRun;
+use steward_store::Op;
+
+use super::*;
+use crate::dispatch::Ctx;
+use crate::documents;
+use crate::fleet::nodes::{all_nodes, load_node};
+use crate::fleet::NodeRecord;
+use crate::state::{encode, fault, store_fault};
+
+fn invalid_parameters(message: impl Into<String>) -> ApiError {
+    ApiError::new("InvalidParameters", message)
+}
+
+/// Replaces `{{ssm:NAME}}` references in parameter values with Parameter Store values.
+async fn resolve_ssm(
+    ctx: &Ctx,
+    given: BTreeMap<String, Vec<String>>,
+) -> Result<BTreeMap<String, Vec<String>>, ApiError> {
+    let mut out = BTreeMap::new();
+    for (name, values) in given {
+        let mut resolved = Vec::with_capacity(values.len());
+        for value in values {
+            let refs: Vec<String> = interpolate::references(&Value::String(value.clone()))
+                .into_iter()
+                .filter_map(|r| match r {
+                    Reference::Ssm(n) => Some(n),
+                    _ => None,
+                })
+                .collect();
+            let mut substitutions = BTreeMap::new();
+            for parameter in refs {
+                let found = crate::parameters::get::find(ctx, &parameter).await.ok().flatten();
+                let Some((record, _)) = found else {
+                    return Err(invalid_parameters(format!("Input contains invalid parameters [{parameter}].")));
+                };
+                if record.kind == "SecureString" {
+                    return Err(invalid_parameters(format!(
+                        "Parameters [{parameter}] of type SecureString are not supported; use {{{{ssm-secure:{parameter}}}}}."
+                    )));
+                }
+                substitutions.insert(format!("ssm:{parameter}"), Value::String(record.value));
+            }
+            match interpolate::apply(&Value::String(value.clone()), &substitutions) {
+                Value::String(s) => resolved.push(s),
+                _ => resolved.push(value),
+            }
+        }
+        out.insert(name, resolved);
+    }
+    Ok(out)
+}
+
+/// The steps of a Command document with parameters substituted.
+fn steps(tree: &Value, schema_version: &str, values: &BTreeMap<String, Value>) -> Vec<PluginRun> {
+    let mut runs = Vec::new();
+    if schema_version.starts_with("1.") {
+        for (plugin, body) in tree["runtimeConfig"].as_object().into_iter().flatten() {
+            let properties = match &body["properties"] {
+                Value::Array(items) => items.clone(),
+                other => vec![other.clone()],
+            };
+            let count = properties.len();
+            for (i, props) in properties.iter().enumerate() {
+                let name = if count == 1 { plugin.clone() } else { format!("{plugin}.{i}") };
+                runs.push(PluginRun {
+                    name,
+                    action: plugin.clone(),
+                    inputs: interpolate::apply(props, values),
+                    precondition_platform: None,
+                });
+            }
+        }
+    } else {
+        for step in tree["mainSteps"].as_array().into_iter().flatten() {
+            let precondition = step["precondition"]["StringEquals"]
+                .as_array()
+                .filter(|ops| ops.first().and_then(Value::as_str) == Some("platformType"))
+                .and_then(|ops| ops.get(1))
+                .map(|v| interpolate::apply(v, values))
+                .and_then(|v| v.as_str().map(str::to_owned));
+            runs.push(PluginRun {
+                name: step["name"].as_str().unwrap_or_default().to_owned(),
+                action: step["action"].as_str().unwrap_or_default().to_owned(),
+                inputs: interpolate::apply(&step["inputs"], values),
+                precondition_platform: precondition,
+            });
+        }
+    }
+    runs
+}
+
+fn invalid_instance(id: &str) -> ApiError {
+    ApiError::new(
+        "InvalidInstanceId",
+        format!("Instance {id} is not registered or is not a managed node of this account."),
+    )
+}
+
+/// The nodes a request names, by id or by targets (targets combine with AND).
+async fn target_nodes(ctx: &Ctx, ids: &[String], targets: &[Target]) -> Result<Vec<NodeRecord>, ApiError> {
+    if !ids.is_empty() {
+        let mut nodes = Vec::new();
+        for id in ids {
+            let (node, _) = load_node(ctx, id).await?.ok_or_else(|| invalid_instance(id))?;
+            if !nodes.iter().any(|n: &NodeRecord| n.instance_id == node.instance_id) {
+                nodes.push(node);
+            }
+        }
+        return Ok(nodes);
+    }
+    for t in targets {
+        let key = t.key.as_deref().unwrap_or("");
+        if key != "InstanceIds" && key != "tag-key" && !key.starts_with("tag:") {
+            return Err(ApiError::validation(format!(
+                "Target key {key} is not supported; use InstanceIds, tag:KEY or tag-key."
+            )));
+        }
+    }
+    let mut nodes = all_nodes(ctx).await?;
+    nodes.retain(|n| {
+        targets.iter().all(|t| {
+            let values = t.values.clone().unwrap_or_default();
+            match t.key.as_deref().unwrap_or("") {
+                "InstanceIds" => values.contains(&n.instance_id) || values.iter().any(|v| v == "*"),
+                "tag-key" => n.tags.iter().any(|(k, _)| values.contains(k)),
+                key => {
+                    let tag = &key[4..];
+                    n.tags.iter().any(|(k, v)| k == tag && (values.contains(v) || values.iter().any(|x| x == "*")))
+                }
+            }
+        })
+    });
+    Ok(nodes)
+}
+
+/// SendCommand.
+pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendCommandResponse, ApiError> {
+    let ids = req.instance_ids.clone().unwrap_or_default();
+    let targets = req.targets.clone().unwrap_or_default();
+    if ids.is_empty() == targets.is_empty() {
+        return Err(ApiError::validation("Specify either InstanceIds or Targets, not both and not neither."));
+    }
+    let found = documents::find(&ctx, &req.document_name).await?;
+    if found.head.doc_type != "Command" {
+        return Err(ApiError::new(
+            "InvalidDocument",
+            format!("{} is a {} document; Run Command runs Command documents.", req.document_name, found.head.doc_type),
+        ));
+    }
+    let number = documents::select(&found.head, req.document_version.as_deref(), None)?;
+    let version = documents::load_version(&ctx, &found.head, number).await?;
+    if let Some(hash) = &req.document_hash {
+        if *hash != version.hash {
+            return Err(ApiError::new("InvalidDocument", "The document hash does not match the document's content."));
+        }
+    }
+    let format = Format::parse(&version.format).unwrap_or(Format::Json);
+    let tree = content::parse(&version.content, format).map_err(fault)?;
+    let analysis = schema::analyze(&found.head.doc_type, &tree).map_err(fault)?;
+    let given = resolve_ssm(&ctx, req.parameters.clone().unwrap_or_default()).await?;
+    let values = params::resolve(&analysis.parameters, &given).map_err(fault)?;
+    let plugins = steps(&tree, &analysis.schema_version, &values);
+    let execution_timeout = values
+        .get("executionTimeout")
+        .and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_u64()))
+        .unwrap_or(3600);
+    let nodes = target_nodes(&ctx, &ids, &targets).await?;
+    let p = &ctx.principal;
+    let now = ctx.state.now();
+    let command_id = uuid::Uuid::new_v4().to_string();
+    let record = CommandRecord {
+        command_id: command_id.clone(),
+        account: p.account.clone(),
+        region: p.region.clone(),
+        document_name: req.document_name.clone(),
+        document_version: req.document_version.clone().unwrap_or_else(|| "$DEFAULT".into()),
+        comment: req.comment.clone().unwrap_or_default(),
+        parameters: req.parameters.clone().unwrap_or_default(),
+        instance_ids: ids,
+        targets,
+        requested: now,
+        timeout_seconds: req.timeout_seconds.unwrap_or(3600),
+        max_concurrency: req.max_concurrency.clone().unwrap_or_else(|| "50".into()),
+        max_errors: req.max_errors.clone().unwrap_or_else(|| "0".into()),
+        plugins: plugins.clone(),
+        execution_timeout_seconds: execution_timeout,
+        output_bucket: req.output_s3_bucket_name.clone().unwrap_or_default(),
+        output_prefix: req.output_s3_key_prefix.clone().unwrap_or_default(),
+        service_role: req.service_role_arn.clone().unwrap_or_default(),
+        status: if nodes.is_empty() { "Success".into() } else { "Pending".into() },
+        target_count: nodes.len() as i64,
+        completed_count: 0,
+        error_count: 0,
+        delivery_timed_out_count: 0,
+    };
+    let mut batch = vec![Op::put(command_key(&p.account, &p.region, &command_id), encode(&record)).if_absent()];
+    for node in &nodes {
+        let invocation = InvocationRecord {
+            command_id: command_id.clone(),
+            instance_id: node.instance_id.clone(),
+            instance_name: node.name.clone(),
+            status: "Pending".into(),
+            status_details: "Pending".into(),
+            sent_on: 0,
+            sent_at: 0,
+            acked: false,
+            plugins: plugins
+                .iter()
+                .map(|pl| PluginOutcome { name: pl.name.clone(), status: "Pending".into(), ..Default::default() })
+                .collect(),
+        };
+        batch.push(Op::put(invocation_key(&p.account, &p.region, &command_id, &node.instance_id), encode(&invocation)));
+    }
+    if !nodes.is_empty() {
+        batch.push(Op::put(active_key(&p.account, &p.region, &command_id), b"{}".to_vec()));
+    }
+    ctx.state.store.write(batch).await.map_err(store_fault)?;
+    dispatch::wake(&ctx.state);
+    Ok(SendCommandResponse { command: query::to_wire(&record) })
+}

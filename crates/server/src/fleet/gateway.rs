@@ -1,0 +1,156 @@
+//! `GET /agent/v1/connect`: the agents' control channel.
+//!
+//! The server challenges, the agent signs, and only a node whose identity is registered
+//! (and not deregistered) gets in. Then a writer task drains the connection's queue into
+//! the socket while this task reads heartbeats and results; when either side ends, the
+//! other is stopped and the node is marked disconnected.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use ed25519_dalek::Verifier;
+use futures_util::{SinkExt, StreamExt};
+use rand::RngCore;
+use steward_protocol::{hello_payload, AgentMessage, Platform, ServerMessage, VERSION};
+use steward_store::Op;
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::state::{decode, encode, AppState};
+
+/// How long an agent has to answer the challenge.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The upgrade handler.
+pub async fn connect(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| channel(socket, state))
+}
+
+fn text(message: &ServerMessage) -> Message {
+    Message::Text(serde_json::to_string(message).expect("messages serialise").into())
+}
+
+/// Reads the node of `instance_id` through its index.
+async fn locate(state: &AppState, instance_id: &str) -> Option<(NodeRecord, i64, String)> {
+    let index_key = node_index(instance_id);
+    let index = state.store.get(&index_key).await.ok()??;
+    let locator: Locator = decode(&index_key, &index.value).ok()?;
+    let key = node_key(&locator.account, &locator.region, instance_id);
+    let item = state.store.get(&key).await.ok()??;
+    Some((decode(&key, &item.value).ok()?, item.revision, key))
+}
+
+/// Records a heartbeat or a connection change on the node.
+async fn touch(state: &AppState, instance_id: &str, connected: bool, platform: Option<&Platform>) {
+    for _ in 0..5 {
+        let Some((mut node, revision, key)) = locate(state, instance_id).await else { return };
+        node.last_ping = state.now();
+        node.connected = connected;
+        if let Some(p) = platform {
+            node.platform = p.clone();
+        }
+        match state.store.write(vec![Op::put(&key, encode(&node)).if_revision(revision)]).await {
+            Ok(()) => return,
+            Err(steward_store::StoreError::Conflict { .. }) => continue,
+            Err(e) => {
+                tracing::warn!(instance_id, error = %e, "Could not record the node's ping.");
+                return;
+            }
+        }
+    }
+}
+
+async fn authenticate(socket: &mut WebSocket, state: &AppState) -> Result<(String, Platform), String> {
+    let mut nonce = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let nonce = hex::encode(nonce);
+    socket
+        .send(text(&ServerMessage::Challenge { nonce: nonce.clone(), version: VERSION }))
+        .await
+        .map_err(|e| format!("send failed: {e}"))?;
+    let first = tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await.map_err(|_| "no hello in time".to_owned())?;
+    let Some(Ok(Message::Text(body))) = first else { return Err("expected a hello".into()) };
+    let Ok(AgentMessage::Hello { instance_id, signature, version, platform }) = serde_json::from_str(body.as_str())
+    else {
+        return Err("expected a hello".into());
+    };
+    if version != VERSION {
+        return Err(format!("protocol version {version} is not supported; the server speaks {VERSION}"));
+    }
+    let Some((node, _, _)) = locate(state, &instance_id).await else {
+        return Err(format!("{instance_id} is not a registered node"));
+    };
+    let key = registration::parse_public_key(&node.public_key).ok_or("the stored key is unusable")?;
+    let signature: [u8; 64] =
+        hex::decode(&signature).ok().and_then(|b| b.try_into().ok()).ok_or("malformed signature")?;
+    key.verify(&hello_payload(&instance_id, &nonce), &ed25519_dalek::Signature::from_bytes(&signature))
+        .map_err(|_| format!("the signature of {instance_id} does not verify"))?;
+    Ok((instance_id, platform))
+}
+
+async fn channel(mut socket: WebSocket, state: Arc<AppState>) {
+    let (instance_id, platform) = match authenticate(&mut socket, &state).await {
+        Ok(who) => who,
+        Err(reason) => {
+            tracing::warn!(reason, "Agent connection refused.");
+            let _ = socket.send(text(&ServerMessage::Goodbye { reason })).await;
+            let _ = socket.close().await;
+            return;
+        }
+    };
+    let (tx, mut rx) = mpsc::channel::<ServerMessage>(1024);
+    let serial = state.fleet.attach(&instance_id, tx);
+    touch(&state, &instance_id, true, Some(&platform)).await;
+    let heartbeat = state.fleet.heartbeat_seconds;
+    let _ = socket.send(text(&ServerMessage::Welcome { heartbeat_seconds: heartbeat })).await;
+    tracing::info!(instance_id, "Agent connected.");
+    crate::commands::dispatch::wake(&state);
+
+    let (mut sink, mut stream) = socket.split();
+    let writer = tokio::spawn(async move {
+        while let Some(message) = rx.recv().await {
+            let last = matches!(message, ServerMessage::Goodbye { .. });
+            if sink.send(text(&message)).await.is_err() || last {
+                let _ = sink.close().await;
+                break;
+            }
+        }
+    });
+    // Three missed heartbeats and the connection is considered lost.
+    let silence = Duration::from_secs(3 * heartbeat);
+    loop {
+        tokio::select! {
+            next = tokio::time::timeout(silence, stream.next()) => {
+                let Ok(Some(Ok(message))) = next else { break };
+                let Message::Text(body) = message else { continue };
+                match serde_json::from_str::<AgentMessage>(body.as_str()) {
+                    Ok(AgentMessage::Heartbeat { platform }) => touch(&state, &instance_id, true, Some(&platform)).await,
+                    Ok(AgentMessage::Ack { invocation_id }) => {
+                        crate::commands::results::on_ack(&state, &instance_id, &invocation_id).await;
+                    }
+                    Ok(AgentMessage::Result(result)) => {
+                        crate::commands::results::on_result(&state, &instance_id, result).await;
+                    }
+                    Ok(AgentMessage::Hello { .. }) | Err(_) => {
+                        tracing::warn!(instance_id, "Agent sent an unexpected message.");
+                    }
+                }
+            }
+            _ = wait_finished(&writer) => break,
+        }
+    }
+    writer.abort();
+    if state.fleet.detach(&instance_id, serial) {
+        touch(&state, &instance_id, false, None).await;
+        tracing::info!(instance_id, "Agent disconnected.");
+    }
+}
+
+async fn wait_finished(task: &tokio::task::JoinHandle<()>) {
+    while !task.is_finished() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
