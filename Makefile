@@ -13,12 +13,8 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 run:
-	$(CARGO) build -p steward-server
-	@echo
-	@echo "Starting Steward on http://$(LISTEN) with the embedded SQLite store in $(DATA_DIR)."
-	@echo "In another shell:   . $(DATA_DIR)/admin.env && aws ssm put-parameter --name /hello --type String --value world"
-	@echo
-	$(STEWARD_BIN) server --listen $(LISTEN) --data-dir $(DATA_DIR)
+	$(CARGO) build -p steward-server -p steward-agent
+	BIN=$(TARGET_DIR)/debug DATA_DIR=$(DATA_DIR) LISTEN=$(LISTEN) tools/run.sh
 
 test: build fmt-check unit e2e
 
