@@ -17,6 +17,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use steward_api::sigv4::{self, Credentials, Signer};
 
+mod fleet;
+
 #[derive(Parser, Debug)]
 #[command(about = "Load generator for Steward's API")]
 struct Args {
@@ -35,6 +37,9 @@ struct Args {
     /// Run only scenarios whose label contains this text (case-insensitive).
     #[arg(long)]
     only: Option<String>,
+    /// Fleet sizes for the Run Command fan-out benchmark (comma-separated; empty to skip).
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
+    fleet: Vec<usize>,
 }
 
 struct Server {
@@ -58,7 +63,9 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn start_server(args: &Args) -> anyhow::Result<Server> {
-    let data_dir = std::env::temp_dir().join(format!("steward-bench-{}", std::process::id()));
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let data_dir = std::env::temp_dir().join(format!("steward-bench-{}-{run}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let addr = format!("127.0.0.1:{}", free_port()?);
     let mut cmd = Command::new(&args.steward);
@@ -324,9 +331,101 @@ fn document_engine_rate(seconds: u64) -> (usize, f64) {
     (text.len(), n as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Fan-out of one command to N virtual agents; prints seconds to all Success and memory.
+async fn fleet_figures(args: &Args) -> anyhow::Result<()> {
+    println!();
+    println!(
+        "{:>7} {:>12} {:>12} {:>14} {:>14} {:>12}",
+        "agents", "connect s", "command s", "RSS idle KB", "RSS agents KB", "KB/agent"
+    );
+    for &count in &args.fleet {
+        let server = start_server(args)?;
+        let pid = server.child.id();
+        let mut client = Client::connect(&server).await?;
+        // SSM caps an activation at 1,000 registrations: one activation per thousand agents.
+        let mut activations = Vec::new();
+        for chunk in 0..count.div_ceil(1000) {
+            let limit = (count - chunk * 1000).min(1000);
+            let a = client
+                .call(
+                    "CreateActivation",
+                    &json!({"IamRole": "Bench", "RegistrationLimit": limit, "DefaultInstanceName": "sim"}),
+                )
+                .await?;
+            activations.push((
+                a["ActivationId"].as_str().unwrap_or_default().to_owned(),
+                a["ActivationCode"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let idle_rss = rss_kb(pid, "VmRSS:");
+        let (counters, connect_time) = fleet::start(&server.addr, &activations, count).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let agents_rss = rss_kb(pid, "VmRSS:");
+        let started = Instant::now();
+        let sent = client
+            .call(
+                "SendCommand",
+                &json!({"DocumentName": "AWS-RunShellScript", "Targets": [{"Key": "InstanceIds", "Values": ["*"]}],
+                        "MaxConcurrency": "100%", "Parameters": {"commands": ["true"]}}),
+            )
+            .await?;
+        let command_id = sent["Command"]["CommandId"].as_str().unwrap_or_default().to_owned();
+        loop {
+            let listed = client.call("ListCommands", &json!({"CommandId": command_id})).await?;
+            let status = listed["Commands"][0]["Status"].as_str().unwrap_or_default().to_owned();
+            if status == "Success" {
+                break;
+            }
+            anyhow::ensure!(!matches!(status.as_str(), "Failed" | "TimedOut" | "Cancelled"), "command ended {status}");
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(300), "command not done after 300 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let took = started.elapsed().as_secs_f64();
+        let _ = counters;
+        println!(
+            "{count:>7} {:>12.2} {took:>12.2} {idle_rss:>14} {agents_rss:>14} {:>12.1}",
+            connect_time.as_secs_f64(),
+            (agents_rss.saturating_sub(idle_rss)) as f64 / count as f64
+        );
+    }
+    Ok(())
+}
+
+/// The real agent's idle RSS and binary size.
+async fn agent_figures(args: &Args) -> anyhow::Result<()> {
+    let agent_bin = args.steward.with_file_name("steward-agent");
+    let size = std::fs::metadata(&agent_bin)?.len();
+    let server = start_server(args)?;
+    let mut client = Client::connect(&server).await?;
+    let activation = client.call("CreateActivation", &json!({"IamRole": "Bench"})).await?;
+    let state = server.data_dir.join("agent");
+    let status = Command::new(&agent_bin)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["register", "--server", &format!("http://{}", server.addr)])
+        .args(["--code", activation["ActivationCode"].as_str().unwrap_or_default()])
+        .args(["--id", activation["ActivationId"].as_str().unwrap_or_default()])
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "agent registration failed");
+    let mut agent = Command::new(&agent_bin).arg("--state-dir").arg(&state).arg("run").stderr(Stdio::null()).spawn()?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss = rss_kb(agent.id(), "VmRSS:");
+    let _ = agent.kill();
+    let _ = agent.wait();
+    println!();
+    println!("real agent: idle RSS {rss} KB, binary {:.1} MB ({})", size as f64 / 1_048_576.0, agent_bin.display());
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("fleet")) {
+        agent_figures(&args).await?;
+        return fleet_figures(&args).await;
+    }
     if args.only.as_deref().is_none_or(|o| "documents".contains(&o.to_lowercase())) {
         let (size, rate) = document_engine_rate(args.seconds);
         println!(
@@ -378,6 +477,11 @@ async fn main() -> anyhow::Result<()> {
             rss_kb(pid, "VmHWM:"),
             ratio
         );
+    }
+    drop(server);
+    if args.only.is_none() {
+        agent_figures(&args).await?;
+        fleet_figures(&args).await?;
     }
     Ok(())
 }

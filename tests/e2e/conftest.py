@@ -9,8 +9,13 @@ One server is started per test module and per storage backend (``sqlite`` and
 share a server keep out of each other's way by using the ``fresh`` fixture to
 build unique parameter names.
 
-Helpers meant for test modules (``Server``, ``raises_aws``, ``collect`` ...) live
-in this file; test modules import them with ``from conftest import ...``.
+Managed-node tests also start ``steward-agent`` processes (``$STEWARD_AGENT_BIN`` or
+``<repo>/target/debug/steward-agent``), each with its own state directory, through the
+``agent_factory`` fixture; every agent (and any script it left running) is stopped at
+module end, and at interpreter exit as a last resort.
+
+Helpers meant for test modules (``Server``, ``Agent``, ``raises_aws``, ``collect`` ...)
+live in this file; test modules import them with ``from conftest import ...``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -59,7 +65,7 @@ SHUTDOWN_TIMEOUT = 20.0
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "slow: waits on server-side timers (parameter policies); still runs by default"
+        "markers", "slow: waits on server-side timers (parameter policies, command delivery timeouts); still runs by default"
     )
 
 
@@ -71,6 +77,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def steward_bin() -> Path:
     env = os.environ.get("STEWARD_BIN")
     return Path(env) if env else REPO_ROOT / "target" / "debug" / "steward"
+
+
+def agent_bin() -> Path:
+    env = os.environ.get("STEWARD_AGENT_BIN")
+    return Path(env) if env else REPO_ROOT / "target" / "debug" / "steward-agent"
 
 
 def free_port() -> int:
@@ -541,6 +552,342 @@ class _EarlyExit(Exception):
 
 
 # --------------------------------------------------------------------------- #
+# agents
+# --------------------------------------------------------------------------- #
+
+_LIVE_AGENTS: set["Agent"] = set()
+
+REGISTERED_RE = re.compile(r"Registered as (mi-[0-9a-f]{17}) in account (\d{12}) \(([a-z0-9-]+)\)\.")
+
+
+@atexit.register
+def _kill_leftover_agents() -> None:
+    for agent in list(_LIVE_AGENTS):
+        with contextlib.suppress(Exception):
+            agent.close()
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, what: str, *, interval: float = 0.2
+) -> Any:
+    """Polls ``predicate`` until it returns something truthy (returned) or fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+        time.sleep(interval)
+
+
+def pgrep(pattern: str) -> list[int]:
+    """Pids whose full command line contains ``pattern`` (a fixed string, not a regex)."""
+    proc = subprocess.run(
+        ["pgrep", "-f", re.escape(pattern)], capture_output=True, text=True, timeout=10
+    )
+    return [int(x) for x in proc.stdout.split() if x.strip().isdigit() and int(x) != os.getpid()]
+
+
+class Agent:
+    """One ``steward-agent`` identity: a state directory, and at most one ``run`` process.
+
+    ``register`` runs ``steward-agent register``; ``start`` runs ``steward-agent run`` in the
+    background with its log (stdout and stderr) appended to ``<base>/agent.log``.  ``env``
+    adds environment variables to the agent process, which the scripts it runs inherit.
+    """
+
+    def __init__(self, base_dir: Path, name: str, *, env: dict[str, str] | None = None):
+        self.name = name
+        self.base = Path(base_dir)
+        self.state_dir = self.base / "state"
+        self.log_path = self.base / "agent.log"
+        self.extra_env = dict(env or {})
+        self.proc: subprocess.Popen | None = None
+        self.instance_id: str | None = None
+        self.account: str | None = None
+        self.region: str | None = None
+
+    def env(self) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("AWS_") and not k.startswith("STEWARD_AGENT")
+        }
+        env.update(self.extra_env)
+        return env
+
+    def _log(self, text: str) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a") as f:
+            f.write(f"----- e2e harness: {text} -----\n")
+
+    # ------------------------------------------------------------ register
+    def register(
+        self,
+        server_url: str,
+        activation_id: str,
+        code: str,
+        *,
+        check: bool = True,
+        state_dir: str | Path | None = None,
+        cwd: Path | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess:
+        """``steward-agent --state-dir DIR register``; sets ``instance_id`` on success."""
+        argv = [
+            str(agent_bin()),
+            "--state-dir",
+            str(state_dir if state_dir is not None else self.state_dir),
+            "register",
+            "--server",
+            server_url,
+            "--code",
+            code,
+            "--id",
+            activation_id,
+        ]
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            env=self.env(),
+            cwd=cwd,
+        )
+        self._log(f"register exited {proc.returncode}: {proc.stdout.strip()} {proc.stderr.strip()}")
+        if proc.returncode == 0:
+            m = REGISTERED_RE.search(proc.stdout)
+            assert m, f"unexpected register output: {proc.stdout!r}"
+            self.instance_id, self.account, self.region = m.group(1), m.group(2), m.group(3)
+        elif check:
+            raise AssertionError(
+                f"steward-agent register exited {proc.returncode}: {proc.stdout}{proc.stderr}"
+            )
+        return proc
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, *, state_dir: str | Path | None = None, cwd: Path | None = None) -> "Agent":
+        binary = agent_bin()
+        if not binary.exists():
+            raise RuntimeError(
+                f"steward-agent binary not found at {binary}; build it or set STEWARD_AGENT_BIN"
+            )
+        assert not self.running, f"agent {self.name} already running"
+        argv = [
+            str(binary),
+            "--state-dir",
+            str(state_dir if state_dir is not None else self.state_dir),
+            "run",
+        ]
+        self._log(f"start {' '.join(shlex.quote(a) for a in argv)}")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env(),
+                cwd=cwd,
+                start_new_session=True,
+            )
+        _LIVE_AGENTS.add(self)
+        return self
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """The exit code, or None if still running after ``timeout``."""
+        if self.proc is None:
+            return None
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._log(f"exited with {rc}")
+        _LIVE_AGENTS.discard(self)
+        return rc
+
+    def signal(self, sig: int) -> None:
+        assert self.running, f"agent {self.name} is not running"
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 10) -> int:
+        """SIGTERM (SIGKILL if it lingers); returns the exit code."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self._log("sending SIGTERM")
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGCONT)
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        _LIVE_AGENTS.discard(self)
+        return self.proc.returncode
+
+    def kill9(self) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self._log("sending SIGKILL")
+            self.proc.kill()
+            self.proc.wait()
+        _LIVE_AGENTS.discard(self)
+        return self.proc.returncode
+
+    def orphans(self) -> list[int]:
+        """Pids of processes (scripts) whose working directory is under this agent's state dir."""
+        root = str(self.state_dir.resolve())
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                cwd = os.readlink(entry / "cwd")
+            except OSError:
+                continue
+            if cwd == root or cwd.startswith(root + "/"):
+                pids.append(int(entry.name))
+        return pids
+
+    def kill_orphans(self) -> None:
+        """Kills the scripts this agent started that outlived it (they run in their own groups)."""
+        for pid in self.orphans():
+            if self.running and pid == self.proc.pid:
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            self.kill_orphans()
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, n: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+    def __repr__(self) -> str:
+        return f"<Agent {self.name} {self.instance_id or '-'} {self.state_dir}>"
+
+
+def instance_info(ssm, instance_id: str) -> dict | None:
+    """The node's DescribeInstanceInformation entry, or None."""
+    page = ssm.describe_instance_information(
+        Filters=[{"Key": "InstanceIds", "Values": [instance_id]}]
+    )
+    for info in page.get("InstanceInformationList", []):
+        if info["InstanceId"] == instance_id:
+            return info
+    return None
+
+
+def wait_ping(ssm, instance_ids: list[str] | str, status: str, timeout: float = 20) -> None:
+    """Waits until every node's PingStatus is ``status``."""
+    ids = [instance_ids] if isinstance(instance_ids, str) else list(instance_ids)
+    last: dict = {}
+
+    def probe():
+        nonlocal last
+        last = {i: (instance_info(ssm, i) or {}).get("PingStatus") for i in ids}
+        return all(v == status for v in last.values())
+
+    try:
+        wait_until(probe, timeout, f"PingStatus {status} of {ids}", interval=0.2)
+    except AssertionError:
+        raise AssertionError(f"PingStatus not {status} within {timeout}s: {last}") from None
+
+
+def create_activation(ssm, *, name: str, tags: dict[str, str] | None = None, limit: int = 1,
+                      role: str = "E2ENodeRole", **kw) -> tuple[str, str]:
+    """CreateActivation; returns (ActivationId, ActivationCode)."""
+    args: dict[str, Any] = dict(IamRole=role, RegistrationLimit=limit, DefaultInstanceName=name, **kw)
+    if tags:
+        args["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    out = ssm.create_activation(**args)
+    return out["ActivationId"], out["ActivationCode"]
+
+
+class Fleet:
+    """Connected nodes for a test module: one activation and one running agent per name."""
+
+    def __init__(self) -> None:
+        self.agents: list[Agent] = []
+        self.by_name: dict[str, Agent] = {}
+        self.activation: dict[str, str] = {}
+        self.role: dict[str, str] = {}
+        self.registered: dict[str, tuple[float, float]] = {}
+        self.register_stdout: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> Agent:
+        return self.by_name[name]
+
+    def id(self, name: str) -> str:
+        return self.by_name[name].instance_id
+
+    @property
+    def ids(self) -> list[str]:
+        return [a.instance_id for a in self.agents]
+
+    def name_of(self, instance_id: str) -> str:
+        return next(a.name for a in self.agents if a.instance_id == instance_id)
+
+    def ensure_up(self, ssm, timeout: float = 30) -> None:
+        """Restarts any agent a failed test left stopped (or frozen); waits until all are Online."""
+        for a in self.agents:
+            if a.proc is not None and a.proc.poll() is not None:
+                a.start()
+            elif a.running:
+                a.proc.send_signal(signal.SIGCONT)
+        wait_ping(ssm, self.ids, "Online", timeout=timeout)
+
+
+def start_fleet(
+    server: "Server",
+    agent_factory: Callable[..., Agent],
+    tags_by_name: dict[str, dict[str, str]],
+    *,
+    env_for: Callable[[str], dict[str, str]] | None = None,
+) -> Fleet:
+    """Registers and starts one agent per name (activation ``e2e-NAME``, role ``E2ERole-NAME``,
+    the given tags) and waits until all are Online."""
+    ssm = server.ssm()
+    fleet = Fleet()
+    for name, tags in tags_by_name.items():
+        role = f"E2ERole-{name}"
+        act_id, code = create_activation(
+            ssm, name=f"e2e-{name}", tags=tags, role=role, Description=f"fleet node {name}"
+        )
+        agent = agent_factory(name, env=env_for(name) if env_for else None)
+        before = time.time()
+        proc = agent.register(server.url, act_id, code)
+        after = time.time()
+        fleet.agents.append(agent)
+        fleet.by_name[name] = agent
+        fleet.activation[name] = act_id
+        fleet.role[name] = role
+        fleet.registered[name] = (before, after)
+        fleet.register_stdout[name] = proc.stdout
+        agent.start()
+    wait_ping(ssm, fleet.ids, "Online", timeout=30)
+    return fleet
+
+
+# --------------------------------------------------------------------------- #
 # server construction for fixtures
 # --------------------------------------------------------------------------- #
 
@@ -579,12 +926,26 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.failed and rep.when in ("setup", "call"):
+        agents: list[Agent] = []
         for name, value in getattr(item, "funcargs", {}).items():
             if isinstance(value, Server) and value.port is not None:
                 state = "running" if value.running else "NOT RUNNING"
                 rep.sections.append(
                     (f"steward log tail ({name}, {value.backend}, {state})", value.log_tail(40))
                 )
+            if isinstance(value, Agent):
+                agents.append(value)
+            for a in getattr(value, "agents", ()) or ():
+                if isinstance(a, Agent):
+                    agents.append(a)
+        seen: set[int] = set()
+        for a in agents:
+            # only agents that ran (registration-only agents have nothing to say)
+            if id(a) in seen or a.proc is None or len(seen) >= 8:
+                continue
+            seen.add(id(a))
+            state = "running" if a.running else "not running"
+            rep.sections.append((f"agent log tail ({a.name}, {a.instance_id}, {state})", a.log_tail(25)))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -611,6 +972,29 @@ def server_factory(backend, tmp_path_factory, request):
     yield factory
     for srv in reversed(started):
         srv.close()
+
+
+@pytest.fixture(scope="module")
+def agent_factory(backend, tmp_path_factory, request):
+    """``agent_factory(name, env=None)`` makes an ``Agent`` (not registered, not started).
+
+    Every agent made here is stopped, and the scripts it left behind killed, at module end.
+    ``agent_factory.agents`` lists them (their logs are attached to failure reports).
+    """
+    made: list[Agent] = []
+    mod = request.module.__name__.rsplit(".", 1)[-1]
+
+    def factory(name: str, env: dict[str, str] | None = None) -> Agent:
+        base = tmp_path_factory.mktemp(f"{mod}-{backend}-agent-{name}")
+        agent = Agent(base, name, env=env)
+        made.append(agent)
+        return agent
+
+    factory.agents = made  # type: ignore[attr-defined]
+    yield factory
+    for agent in reversed(made):
+        with contextlib.suppress(Exception):
+            agent.close()
 
 
 @pytest.fixture(scope="module")

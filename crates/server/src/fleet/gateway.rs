@@ -26,7 +26,9 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The upgrade handler.
 pub async fn connect(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| channel(socket, state))
+    // Agents are many and mostly idle: small buffers keep each connection cheap (the
+    // defaults reserve 128 KiB per direction per connection).
+    ws.read_buffer_size(4096).write_buffer_size(0).on_upgrade(move |socket| channel(socket, state))
 }
 
 fn text(message: &ServerMessage) -> Message {

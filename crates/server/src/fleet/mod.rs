@@ -121,6 +121,7 @@ pub struct Fleet {
     pub wake: tokio::sync::Notify,
     connections: Mutex<HashMap<String, Connection>>,
     serial: std::sync::atomic::AtomicU64,
+    activation_locks: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Fleet {
@@ -131,7 +132,17 @@ impl Fleet {
             wake: tokio::sync::Notify::new(),
             connections: Mutex::new(HashMap::new()),
             serial: Default::default(),
+            activation_locks: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The lock registrations with one activation take turns on.
+    pub fn activation_lock(&self, activation_id: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.activation_locks.lock().expect("fleet lock");
+        if locks.len() > 10_000 {
+            locks.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
+        }
+        locks.entry(activation_id.to_owned()).or_default().clone()
     }
 
     /// Records a new channel for `instance_id`, replacing (and so closing) an older one.

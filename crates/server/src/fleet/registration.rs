@@ -37,7 +37,11 @@ pub async fn register(State(state): State<Arc<AppState>>, body: Bytes) -> Respon
     if parse_public_key(&req.public_key).is_none() {
         return refuse(StatusCode::BAD_REQUEST, "InvalidPublicKey", "The public key must be 32 bytes of Ed25519, hex.");
     }
-    for _ in 0..8 {
+    // Registrations with one activation all bump its count: take turns on this server,
+    // and retry (with jitter) against other servers doing the same.
+    let turn = state.fleet.activation_lock(&req.activation_id);
+    let _turn = turn.lock().await;
+    for attempt_no in 0..20u64 {
         match attempt(&state, &req).await {
             Ok(Some(response)) => {
                 tracing::info!(
@@ -47,7 +51,10 @@ pub async fn register(State(state): State<Arc<AppState>>, body: Bytes) -> Respon
                 );
                 return (StatusCode::OK, axum::Json(response)).into_response();
             }
-            Ok(None) => continue, // lost a race for the activation's count: read again
+            Ok(None) => {
+                let jitter = rand::random::<u64>() % (10 * (attempt_no + 1));
+                tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+            }
             Err(refusal) => return refusal,
         }
     }

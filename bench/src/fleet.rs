@@ -1,0 +1,150 @@
+//! The fleet simulator: N virtual agents in this process, each registered with its own
+//! key and connected over its own WebSocket, completing invocations without spawning
+//! processes, so the server's side of a large fan-out can be measured.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use ed25519_dalek::{Signer, SigningKey};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full};
+use steward_protocol::{
+    hello_payload, AgentMessage, InvocationResult, Platform, PluginResult, RegisterRequest, RegisterResponse,
+    ServerMessage, CONNECT_PATH, REGISTER_PATH, VERSION,
+};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Counts what the virtual agents saw.
+#[derive(Default)]
+pub struct Counters {
+    /// Agents past the welcome.
+    pub connected: AtomicUsize,
+    /// Invocations completed.
+    pub completed: AtomicUsize,
+}
+
+fn platform(i: usize) -> Platform {
+    Platform {
+        platform_name: "Simulated Linux".into(),
+        platform_version: "1".into(),
+        platform_type: "Linux".into(),
+        agent_version: "0.1.0-sim".into(),
+        ip_address: format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255),
+        computer_name: format!("sim-{i}"),
+    }
+}
+
+async fn register(addr: &str, id: &str, code: &str, key: &SigningKey, i: usize) -> anyhow::Result<String> {
+    let client =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let body = serde_json::to_vec(&RegisterRequest {
+        activation_id: id.into(),
+        activation_code: code.into(),
+        public_key: hex::encode(key.verifying_key().as_bytes()),
+        platform: platform(i),
+    })?;
+    let request = http::Request::post(format!("http://{addr}{REGISTER_PATH}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))?;
+    let response = client.request(request).await?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    anyhow::ensure!(status.is_success(), "registration refused: {}", String::from_utf8_lossy(&bytes));
+    Ok(serde_json::from_slice::<RegisterResponse>(&bytes)?.instance_id)
+}
+
+fn text(m: &AgentMessage) -> Message {
+    Message::Text(serde_json::to_string(m).expect("serialises").into())
+}
+
+async fn live(
+    addr: String,
+    instance_id: String,
+    key: SigningKey,
+    i: usize,
+    counters: Arc<Counters>,
+) -> anyhow::Result<()> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{CONNECT_PATH}")).await?;
+    let challenge = ws.next().await.context("closed")??;
+    let ServerMessage::Challenge { nonce, .. } = serde_json::from_str(challenge.to_text()?)? else {
+        anyhow::bail!("no challenge");
+    };
+    let signature = hex::encode(key.sign(&hello_payload(&instance_id, &nonce)).to_bytes());
+    ws.send(text(&AgentMessage::Hello { instance_id, signature, version: VERSION, platform: platform(i) })).await?;
+    let welcome = ws.next().await.context("closed")??;
+    let ServerMessage::Welcome { heartbeat_seconds } = serde_json::from_str(welcome.to_text()?)? else {
+        anyhow::bail!("no welcome");
+    };
+    counters.connected.fetch_add(1, Ordering::Relaxed);
+    let mut ticker = tokio::time::interval(Duration::from_secs(heartbeat_seconds));
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => ws.send(text(&AgentMessage::Heartbeat { platform: platform(i) })).await?,
+            next = ws.next() => {
+                let Some(Ok(message)) = next else { return Ok(()) };
+                let Ok(body) = message.to_text() else { continue };
+                if let Ok(ServerMessage::Invoke(inv)) = serde_json::from_str::<ServerMessage>(body) {
+                    ws.send(text(&AgentMessage::Ack { invocation_id: inv.invocation_id.clone() })).await?;
+                    let now = 0;
+                    let plugins = inv.plugins.iter().map(|p| PluginResult {
+                        name: p.name.clone(), status: "Success".into(), response_code: 0,
+                        stdout: "ok\n".into(), stderr: String::new(), started: now, ended: now,
+                    }).collect();
+                    ws.send(text(&AgentMessage::Result(InvocationResult {
+                        invocation_id: inv.invocation_id, status: "Success".into(), plugins,
+                    }))).await?;
+                    counters.completed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Registers (agent `i` with activation `i / 1000`) and connects `count` virtual agents;
+/// returns once all are connected.
+pub async fn start(
+    addr: &str,
+    activations: &[(String, String)],
+    count: usize,
+) -> anyhow::Result<(Arc<Counters>, Duration)> {
+    let counters = Arc::new(Counters::default());
+    let started = Instant::now();
+    let mut registrations = Vec::new();
+    let gate = Arc::new(tokio::sync::Semaphore::new(64));
+    for i in 0..count {
+        let (id, code) = activations[i / 1000].clone();
+        let (addr, gate) = (addr.to_owned(), gate.clone());
+        registrations.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await;
+            let key = SigningKey::generate(&mut rand::rngs::OsRng);
+            let instance_id = register(&addr, &id, &code, &key, i).await?;
+            anyhow::Ok((instance_id, key, i))
+        }));
+    }
+    let mut agents = Vec::new();
+    for r in registrations {
+        agents.push(r.await??);
+    }
+    let connect_gate = Arc::new(tokio::sync::Semaphore::new(256));
+    for (instance_id, key, i) in agents {
+        let (addr, counters, gate) = (addr.to_owned(), counters.clone(), connect_gate.clone());
+        tokio::spawn(async move {
+            let permit = gate.acquire_owned().await;
+            let connecting = live(addr, instance_id, key, i, counters);
+            // Release the permit once connected: the gate only paces connection setup.
+            drop(permit);
+            if let Err(e) = connecting.await {
+                eprintln!("virtual agent {i} stopped: {e:#}");
+            }
+        });
+    }
+    while counters.connected.load(Ordering::Relaxed) < count {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "agents did not all connect in time");
+    }
+    Ok((counters, started.elapsed()))
+}
