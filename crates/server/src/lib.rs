@@ -69,6 +69,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         kms: kms::Keyring::new(store.clone(), master_key),
         events: events::Events::new(args.webhooks.clone()),
         fleet: fleet::Fleet::new(args.agent_heartbeat),
+        blobs: Arc::new(steward_store::blob::LocalBlobs::new(args.data_dir.join("blobs"))),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -27,6 +27,8 @@ pub struct AppState {
     pub events: Events,
     /// Connected agents.
     pub fleet: crate::fleet::Fleet,
+    /// Whole command outputs and other large things.
+    pub blobs: Arc<dyn steward_store::blob::BlobStore>,
 }
 
 impl AppState {

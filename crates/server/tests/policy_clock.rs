@@ -37,6 +37,7 @@ async fn fixture() -> Fixture {
         kms: steward_server::kms::Keyring::new(store.clone(), key),
         events: steward_server::events::Events::new(Vec::new()),
         fleet: steward_server::fleet::Fleet::new(30),
+        blobs: Arc::new(steward_store::blob::LocalBlobs::new(dir.join("blobs"))),
     });
     let principal = Principal {
         account: "123456789012".into(),

@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod blob;
 pub mod cache;
 mod migrations;
 pub mod postgres;

@@ -86,7 +86,16 @@ pub struct PluginOutcome {
     pub started: Option<i64>,
     /// Epoch ms.
     pub ended: Option<i64>,
+    /// Where the whole stdout is.
+    #[serde(default)]
+    pub stdout_url: String,
+    /// Where the whole stderr is.
+    #[serde(default)]
+    pub stderr_url: String,
 }
+
+/// The bucket whole outputs go to when a command names none.
+pub const DEFAULT_OUTPUT_BUCKET: &str = "steward-command-output";
 
 /// A stored invocation: one command on one node.
 #[derive(Debug, Clone, Serialize, Deserialize)]

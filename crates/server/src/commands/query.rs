@@ -80,7 +80,10 @@ pub async fn get_command_invocation(
         })?,
         None => inv.plugins.first().ok_or_else(missing)?,
     };
-    let (stdout, stderr, response_code) = if req.plugin_name.is_some() || inv.plugins.len() == 1 {
+    let one = req.plugin_name.is_some() || inv.plugins.len() == 1;
+    let (stdout_url, stderr_url) =
+        if one { (plugin.stdout_url.clone(), plugin.stderr_url.clone()) } else { (String::new(), String::new()) };
+    let (stdout, stderr, response_code) = if one {
         (plugin.stdout.clone(), plugin.stderr.clone(), plugin.response_code)
     } else {
         // Without a plugin name, SSM shows the whole invocation's output.
@@ -110,9 +113,9 @@ pub async fn get_command_invocation(
         status: inv.status.clone(),
         status_details: inv.status_details.clone(),
         standard_output_content: stdout,
-        standard_output_url: String::new(),
+        standard_output_url: stdout_url,
         standard_error_content: stderr,
-        standard_error_url: String::new(),
+        standard_error_url: stderr_url,
     })
 }
 
@@ -203,8 +206,8 @@ pub async fn list_command_invocations(
                         response_start_date_time: pl.started.map(|s| s as f64 / 1000.0),
                         response_finish_date_time: pl.ended.map(|s| s as f64 / 1000.0),
                         output: truncate(&format!("{}{}", pl.stdout, pl.stderr), 2500),
-                        standard_output_url: String::new(),
-                        standard_error_url: String::new(),
+                        standard_output_url: pl.stdout_url.clone(),
+                        standard_error_url: pl.stderr_url.clone(),
                     })
                     .collect()
             } else {

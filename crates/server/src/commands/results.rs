@@ -35,6 +35,50 @@ pub async fn on_ack(state: &AppState, instance_id: &str, invocation_id: &str) {
     }
 }
 
+/// Writes each step's whole output to the blob store, under the command's bucket and
+/// prefix as SSM lays out S3 output: `PREFIX/COMMAND/NODE/PLUGIN/stdout`.
+async fn store_outputs(
+    state: &AppState,
+    instance_id: &str,
+    result: &InvocationResult,
+) -> std::collections::HashMap<(String, &'static str), String> {
+    let mut urls = std::collections::HashMap::new();
+    let Some((command_id, _)) = result.invocation_id.split_once('/') else { return urls };
+    let index_key = node_index(instance_id);
+    let Some(locator) =
+        state.store.get(&index_key).await.ok().flatten().and_then(|i| decode::<Locator>(&index_key, &i.value).ok())
+    else {
+        return urls;
+    };
+    let ckey = command_key(&locator.account, &locator.region, command_id);
+    let Some(command) =
+        state.store.get(&ckey).await.ok().flatten().and_then(|i| decode::<CommandRecord>(&ckey, &i.value).ok())
+    else {
+        return urls;
+    };
+    let bucket = if command.output_bucket.is_empty() { DEFAULT_OUTPUT_BUCKET } else { command.output_bucket.as_str() };
+    for plugin in &result.plugins {
+        let step: String =
+            plugin.name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect();
+        for (stream, text) in [("stdout", &plugin.stdout), ("stderr", &plugin.stderr)] {
+            if text.is_empty() {
+                continue;
+            }
+            let mut key = format!("{command_id}/{instance_id}/{step}/{stream}");
+            if !command.output_prefix.is_empty() {
+                key = format!("{}/{key}", command.output_prefix.trim_matches('/'));
+            }
+            match state.blobs.put(bucket, &key, text.clone().into_bytes()).await {
+                Ok(url) => {
+                    urls.insert((plugin.name.clone(), stream), url);
+                }
+                Err(e) => tracing::warn!(error = %e, command_id, instance_id, "Could not store command output."),
+            }
+        }
+    }
+    urls
+}
+
 fn details_of(status: &str) -> &'static str {
     match status {
         "Success" => "Success",
@@ -47,6 +91,7 @@ fn details_of(status: &str) -> &'static str {
 /// The invocation finished on the node. A result for an invocation already final is a
 /// redelivery and changes nothing.
 pub async fn on_result(state: &AppState, instance_id: &str, result: InvocationResult) {
+    let urls = store_outputs(state, instance_id, &result).await;
     for _ in 0..5 {
         let Some((key, revision, mut inv)) = load(state, instance_id, &result.invocation_id).await else { return };
         if steward_core::commands::is_terminal(&inv.status) {
@@ -70,6 +115,8 @@ pub async fn on_result(state: &AppState, instance_id: &str, result: InvocationRe
                 stderr: truncate(&p.stderr, STDERR_LIMIT),
                 started: Some(p.started),
                 ended: Some(p.ended),
+                stdout_url: urls.get(&(p.name.clone(), "stdout")).cloned().unwrap_or_default(),
+                stderr_url: urls.get(&(p.name.clone(), "stderr")).cloned().unwrap_or_default(),
             })
             .collect();
         if state.store.write(vec![Op::put(&key, encode(&inv)).if_revision(revision)]).await.is_ok() {
