@@ -55,6 +55,18 @@ async fn load_command(ctx: &Ctx, id: &str) -> Result<CommandRecord, ApiError> {
     decode(&key, &item.value)
 }
 
+/// One command, or every command of the caller's account and region.
+async fn load_commands(ctx: &Ctx, command_id: Option<&str>) -> Result<Vec<CommandRecord>, ApiError> {
+    if let Some(id) = command_id {
+        return Ok(vec![load_command(ctx, id).await?]);
+    }
+    let p = &ctx.principal;
+    let prefix = format!("cmd/{}/{}/", p.account, p.region);
+    let items =
+        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
+    items.iter().map(|i| decode::<CommandRecord>(&i.key, &i.value)).collect()
+}
+
 async fn load_invocations(ctx: &Ctx, command_id: &str) -> Result<Vec<(String, i64, InvocationRecord)>, ApiError> {
     let p = &ctx.principal;
     let prefix = format!("inv/{}/{}/{command_id}/", p.account, p.region);
@@ -122,19 +134,7 @@ pub async fn get_command_invocation(
 /// ListCommands: newest first.
 pub async fn list_commands(ctx: Ctx, req: ListCommandsRequest) -> Result<ListCommandsResponse, ApiError> {
     let p = &ctx.principal;
-    let mut commands = match &req.command_id {
-        Some(id) => vec![load_command(&ctx, id).await?],
-        None => {
-            let prefix = format!("cmd/{}/{}/", p.account, p.region);
-            let items = ctx
-                .state
-                .store
-                .range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000)
-                .await
-                .map_err(store_fault)?;
-            items.iter().map(|i| decode::<CommandRecord>(&i.key, &i.value)).collect::<Result<Vec<_>, _>>()?
-        }
-    };
+    let mut commands = load_commands(&ctx, req.command_id.as_deref()).await?;
     if let Some(instance) = &req.instance_id {
         let mut kept = Vec::new();
         for c in commands {
@@ -174,20 +174,7 @@ pub async fn list_command_invocations(
     ctx: Ctx,
     req: ListCommandsRequest,
 ) -> Result<ListCommandInvocationsResponse, ApiError> {
-    let p = &ctx.principal;
-    let commands = match &req.command_id {
-        Some(id) => vec![load_command(&ctx, id).await?],
-        None => {
-            let prefix = format!("cmd/{}/{}/", p.account, p.region);
-            let items = ctx
-                .state
-                .store
-                .range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000)
-                .await
-                .map_err(store_fault)?;
-            items.iter().map(|i| decode::<CommandRecord>(&i.key, &i.value)).collect::<Result<Vec<_>, _>>()?
-        }
-    };
+    let commands = load_commands(&ctx, req.command_id.as_deref()).await?;
     let details = req.details.unwrap_or(false);
     let mut out = Vec::new();
     for c in &commands {
