@@ -20,6 +20,7 @@ use crate::executor::{self, Running};
 use crate::identity::{self, Identity};
 use crate::platform;
 use crate::records::{Arrival, Records};
+use crate::secure::Resolver;
 
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -124,6 +125,7 @@ async fn session(
             }
         }
     });
+    let resolver = Resolver::new(out_tx.clone());
     for result in records.unreported() {
         let _ = out_tx.send(AgentMessage::Result(result)).await;
     }
@@ -141,7 +143,10 @@ async fn session(
                 let Ok(body) = message.to_text() else { continue };
                 match serde_json::from_str::<ServerMessage>(body) {
                     Ok(ServerMessage::Invoke(invocation)) => {
-                        accept(invocation, records, work_dir, running, &out_tx).await;
+                        accept(invocation, records, work_dir, running, &resolver, &out_tx).await;
+                    }
+                    Ok(ServerMessage::SecureValues { request_id, values, missing }) => {
+                        resolver.answer(request_id, values, missing);
                     }
                     Ok(ServerMessage::Cancel { invocation_id }) => running.cancel(&invocation_id),
                     Ok(ServerMessage::Goodbye { reason }) => break End::Refused(reason),
@@ -160,6 +165,7 @@ async fn accept(
     records: &Records,
     work_dir: &Path,
     running: &Running,
+    resolver: &Resolver,
     out: &mpsc::Sender<AgentMessage>,
 ) {
     let id = invocation.invocation_id.clone();
@@ -169,8 +175,9 @@ async fn accept(
             tracing::info!(invocation_id = id, "Running an invocation.");
             let (records, work_dir, running, out) =
                 (records.clone(), work_dir.to_owned(), running.clone(), out.clone());
+            let resolver = resolver.clone();
             tokio::spawn(async move {
-                let result = executor::run(invocation, &work_dir, running).await;
+                let result = executor::run(invocation, &work_dir, running, resolver).await;
                 if let Err(e) = records.finish(&result) {
                     tracing::error!(error = %e, "Cannot record a result; it may be lost.");
                 }

@@ -12,6 +12,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 use crate::records::now_ms;
+use crate::secure::{self, Resolver};
 
 /// Most bytes of stdout or stderr kept per step.
 const OUTPUT_CAP: usize = 8 << 20;
@@ -64,10 +65,20 @@ fn seconds(v: &Value) -> Option<u64> {
 }
 
 /// Runs every step in order.
-pub async fn run(invocation: Invocation, work_dir: &Path, running: Running) -> InvocationResult {
+pub async fn run(invocation: Invocation, work_dir: &Path, running: Running, resolver: Resolver) -> InvocationResult {
     let mut plugins = Vec::new();
     for step in &invocation.plugins {
-        let result = run_step(&invocation, step, work_dir, &running).await;
+        let started = now_ms();
+        let result = match secure::resolve_inputs(&step.inputs, &resolver).await {
+            Ok((inputs, secrets)) => {
+                let resolved = PluginRun { inputs, ..step.clone() };
+                let mut result = run_step(&invocation, &resolved, work_dir, &running).await;
+                result.stdout = secure::mask(&result.stdout, &secrets);
+                result.stderr = secure::mask(&result.stderr, &secrets);
+                result
+            }
+            Err(why) => finished(step, "Failed", 1, String::new(), why, started),
+        };
         plugins.push(result);
         if running.groups.lock().expect("running lock").get(&invocation.invocation_id).is_some_and(|(_, c)| *c) {
             break;
@@ -194,6 +205,8 @@ async fn run_step(invocation: &Invocation, step: &PluginRun, work_dir: &Path, ru
     };
     // The group may have children still holding the pipes open; end them too.
     kill_group(pgid);
+    // The script may hold resolved secrets: it does not outlive the step.
+    let _ = std::fs::remove_file(&script_path);
     let stdout = stdout_task.await.unwrap_or_default();
     let mut stderr = stderr_task.await.unwrap_or_default();
     if status == "TimedOut" {

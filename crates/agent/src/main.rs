@@ -10,6 +10,7 @@ mod executor;
 mod identity;
 mod platform;
 mod records;
+mod secure;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -93,6 +93,15 @@ pub enum ServerMessage {
         /// The invocation.
         invocation_id: String,
     },
+    /// The answer to [`AgentMessage::ResolveSecure`].
+    SecureValues {
+        /// The request answered.
+        request_id: u64,
+        /// Parameter name (as asked) → plaintext value.
+        values: std::collections::BTreeMap<String, String>,
+        /// Names that do not exist or may not be read.
+        missing: Vec<String>,
+    },
     /// The server is closing the channel for good (e.g. the node was deregistered).
     Goodbye {
         /// Why.
@@ -127,6 +136,14 @@ pub enum AgentMessage {
     },
     /// The invocation finished.
     Result(InvocationResult),
+    /// Asks for the plaintext of `{{ssm-secure:NAME}}` references, at run time, so that
+    /// secrets never sit in command history.
+    ResolveSecure {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// Parameter names, optionally with `:version` or `:label`.
+        names: Vec<String>,
+    },
 }
 
 /// One step to run.

@@ -136,6 +136,10 @@ async fn channel(mut socket: WebSocket, state: Arc<AppState>) {
                     Ok(AgentMessage::Result(result)) => {
                         crate::commands::results::on_result(&state, &instance_id, result).await;
                     }
+                    Ok(AgentMessage::ResolveSecure { request_id, names }) => {
+                        let answer = resolve_secure(&state, &instance_id, request_id, names).await;
+                        state.fleet.send(&instance_id, answer);
+                    }
                     Ok(AgentMessage::Hello { .. }) | Err(_) => {
                         tracing::warn!(instance_id, "Agent sent an unexpected message.");
                     }
@@ -149,6 +153,44 @@ async fn channel(mut socket: WebSocket, state: Arc<AppState>) {
         touch(&state, &instance_id, false, None).await;
         tracing::info!(instance_id, "Agent disconnected.");
     }
+}
+
+/// Reads SecureString values for a node, as the node's account and region.
+async fn resolve_secure(
+    state: &Arc<AppState>,
+    instance_id: &str,
+    request_id: u64,
+    names: Vec<String>,
+) -> ServerMessage {
+    let mut values = std::collections::BTreeMap::new();
+    let mut missing = Vec::new();
+    let Some((node, _, _)) = locate(state, instance_id).await else {
+        return ServerMessage::SecureValues { request_id, values, missing: names };
+    };
+    let ctx = crate::dispatch::Ctx {
+        state: state.clone(),
+        principal: crate::state::Principal {
+            account: node.account.clone(),
+            region: node.region.clone(),
+            arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", node.account, node.iam_role, instance_id),
+            access_key_id: instance_id.to_owned(),
+        },
+    };
+    for name in names {
+        let found = crate::parameters::get::find(&ctx, &name).await.ok().flatten();
+        let value = match found {
+            Some((record, _)) => crate::parameters::reveal(&ctx, &record, true).await.ok(),
+            None => None,
+        };
+        match value {
+            Some(v) => {
+                values.insert(name, v);
+            }
+            None => missing.push(name),
+        }
+    }
+    tracing::info!(instance_id, resolved = values.len(), missing = missing.len(), "Node resolved secure parameters.");
+    ServerMessage::SecureValues { request_id, values, missing }
 }
 
 async fn wait_finished(task: &tokio::task::JoinHandle<()>) {
