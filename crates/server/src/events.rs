@@ -96,6 +96,20 @@ impl Events {
         self.event(&p.account, &p.region, "Parameter Store Change", vec![arn], detail, now)
     }
 
+    /// POSTs one JSON body to one URL in the background (Run Command notifications).
+    pub fn notify(&self, url: &str, body: &Value) {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        let (url, body) = (url.to_owned(), Bytes::from(serde_json::to_vec(body).expect("JSON serialises")));
+        tokio::spawn(async move {
+            for n in 0..3u32 {
+                if attempt(&client, &url, &body, n).await {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(500 << n)).await;
+            }
+        });
+    }
+
     /// Queues the event for every webhook.
     pub fn deliver(&self, event: Event) {
         if self.queues.is_empty() {

@@ -14,6 +14,18 @@ pub struct Target {
     pub values: Option<Vec<String>>,
 }
 
+/// Where status changes are announced: a webhook URL in place of an SNS topic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NotificationConfig {
+    /// An http:// URL.
+    pub notification_arn: Option<String>,
+    /// All, InProgress, Success, TimedOut, Cancelled, Failed.
+    pub notification_events: Option<Vec<String>>,
+    /// Command or Invocation.
+    pub notification_type: Option<String>,
+}
+
 /// SendCommand input.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -46,6 +58,8 @@ pub struct SendCommandRequest {
     pub max_errors: Option<String>,
     /// Service role.
     pub service_role_arn: Option<String>,
+    /// Status notifications.
+    pub notification_config: Option<NotificationConfig>,
 }
 
 /// A command as listed.

@@ -68,6 +68,7 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
     let delivery_deadline = command.requested + command.timeout_seconds * 1000;
     let mut batch = Vec::new();
     let mut sends = Vec::new();
+    let before_statuses: Vec<String> = invocations.iter().map(|(_, _, i)| i.status.clone()).collect();
     for (key, revision, inv) in invocations.iter_mut() {
         let before = (inv.status.clone(), inv.sent_on);
         let serial = state.fleet.serial_of(&inv.instance_id);
@@ -114,6 +115,7 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
     let completed = invocations.iter().filter(|(_, _, i)| is_terminal(&i.status)).count() as i64;
     let error_count = invocations.iter().filter(|(_, _, i)| is_error(&i.status)).count() as i64;
     let timed_out = invocations.iter().filter(|(_, _, i)| i.status_details == "DeliveryTimedOut").count() as i64;
+    notify_invocations(state, &command, &invocations, &before_statuses, now);
     let changed = command.status != status
         || command.completed_count != completed
         || command.error_count != error_count
@@ -124,6 +126,7 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
         command.error_count = error_count;
         command.delivery_timed_out_count = timed_out;
         batch.push(Op::put(&ckey, encode(&command)).if_revision(citem.revision));
+        notify_command(state, &command, now);
         if is_terminal(status) {
             batch.push(Op::delete(active_key(account, region, command_id)));
         }
@@ -151,4 +154,67 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
         }
     }
     Ok(())
+}
+
+fn wants(config: &steward_api::ssm::commands::NotificationConfig, kind: &str, status: &str) -> bool {
+    let kind_ok = config.notification_type.as_deref().is_none_or(|t| t == kind);
+    let events = config.notification_events.clone().unwrap_or_else(|| vec!["All".into()]);
+    kind_ok && events.iter().any(|e| e == "All" || e == status)
+}
+
+/// Announces a command's new status to its NotificationConfig URL.
+fn notify_command(state: &AppState, command: &CommandRecord, now: i64) {
+    let Some(config) = &command.notification else { return };
+    let Some(url) = config.notification_arn.as_deref() else { return };
+    if !wants(config, "Command", &command.status) {
+        return;
+    }
+    let body = serde_json::json!({
+        "commandId": command.command_id,
+        "documentName": command.document_name,
+        "instanceIds": command.instance_ids,
+        "requestedDateTime": steward_api::time::format_iso8601(command.requested / 1000),
+        "expiresAfter": steward_api::time::format_iso8601((command.requested + command.timeout_seconds * 1000) / 1000),
+        "outputS3BucketName": command.output_bucket,
+        "outputS3KeyPrefix": command.output_prefix,
+        "status": command.status,
+        "eventTime": steward_api::time::format_iso8601(now / 1000),
+    });
+    state.events.notify(url, &body);
+}
+
+/// Announces invocations whose status this pass changed.
+fn notify_invocations(
+    state: &AppState,
+    command: &CommandRecord,
+    invocations: &[(String, i64, InvocationRecord)],
+    before: &[String],
+    now: i64,
+) {
+    if command.notification.is_none() {
+        return;
+    }
+    for ((_, _, inv), old) in invocations.iter().zip(before) {
+        if inv.status != *old {
+            notify_invocation(state, command, inv, now);
+        }
+    }
+}
+
+/// Announces one invocation's new status to its command's NotificationConfig URL.
+pub fn notify_invocation(state: &AppState, command: &CommandRecord, inv: &InvocationRecord, now: i64) {
+    let Some(config) = &command.notification else { return };
+    let Some(url) = config.notification_arn.as_deref() else { return };
+    if !wants(config, "Invocation", &inv.status) {
+        return;
+    }
+    let body = serde_json::json!({
+        "commandId": command.command_id,
+        "instanceId": inv.instance_id,
+        "documentName": command.document_name,
+        "requestedDateTime": steward_api::time::format_iso8601(command.requested / 1000),
+        "status": inv.status,
+        "eventTime": steward_api::time::format_iso8601(now / 1000),
+    });
+    state.events.notify(url, &body);
 }

@@ -43,6 +43,9 @@ pub struct CommandRecord {
     pub requested: i64,
     /// Delivery timeout, seconds.
     pub timeout_seconds: i64,
+    /// Status notifications.
+    #[serde(default)]
+    pub notification: Option<steward_api::ssm::commands::NotificationConfig>,
     /// Text as given.
     pub max_concurrency: String,
     /// Text as given.

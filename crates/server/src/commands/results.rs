@@ -41,20 +41,20 @@ async fn store_outputs(
     state: &AppState,
     instance_id: &str,
     result: &InvocationResult,
-) -> std::collections::HashMap<(String, &'static str), String> {
+) -> (std::collections::HashMap<(String, &'static str), String>, Option<CommandRecord>) {
     let mut urls = std::collections::HashMap::new();
-    let Some((command_id, _)) = result.invocation_id.split_once('/') else { return urls };
+    let Some((command_id, _)) = result.invocation_id.split_once('/') else { return (urls, None) };
     let index_key = node_index(instance_id);
     let Some(locator) =
         state.store.get(&index_key).await.ok().flatten().and_then(|i| decode::<Locator>(&index_key, &i.value).ok())
     else {
-        return urls;
+        return (urls, None);
     };
     let ckey = command_key(&locator.account, &locator.region, command_id);
     let Some(command) =
         state.store.get(&ckey).await.ok().flatten().and_then(|i| decode::<CommandRecord>(&ckey, &i.value).ok())
     else {
-        return urls;
+        return (urls, None);
     };
     let bucket = if command.output_bucket.is_empty() { DEFAULT_OUTPUT_BUCKET } else { command.output_bucket.as_str() };
     for plugin in &result.plugins {
@@ -76,7 +76,7 @@ async fn store_outputs(
             }
         }
     }
-    urls
+    (urls, Some(command))
 }
 
 fn details_of(status: &str) -> &'static str {
@@ -91,7 +91,7 @@ fn details_of(status: &str) -> &'static str {
 /// The invocation finished on the node. A result for an invocation already final is a
 /// redelivery and changes nothing.
 pub async fn on_result(state: &AppState, instance_id: &str, result: InvocationResult) {
-    let urls = store_outputs(state, instance_id, &result).await;
+    let (urls, command) = store_outputs(state, instance_id, &result).await;
     for _ in 0..5 {
         let Some((key, revision, mut inv)) = load(state, instance_id, &result.invocation_id).await else { return };
         if steward_core::commands::is_terminal(&inv.status) {
@@ -126,6 +126,9 @@ pub async fn on_result(state: &AppState, instance_id: &str, result: InvocationRe
                 status = inv.status,
                 "Invocation finished."
             );
+            if let Some(command) = &command {
+                super::dispatch::notify_invocation(state, command, &inv, state.now());
+            }
             super::dispatch::wake(state);
             return;
         }

@@ -151,6 +151,15 @@ pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendComma
     if ids.is_empty() == targets.is_empty() {
         return Err(ApiError::validation("Specify either InstanceIds or Targets, not both and not neither."));
     }
+    if let Some(n) = &req.notification_config {
+        let url = n.notification_arn.as_deref().unwrap_or("");
+        if !url.starts_with("http://") {
+            return Err(ApiError::new(
+                "InvalidNotificationConfig",
+                "NotificationArn must be an http:// URL that receives status changes as JSON.",
+            ));
+        }
+    }
     let found = documents::find(&ctx, &req.document_name).await?;
     if found.head.doc_type != "Command" {
         return Err(ApiError::new(
@@ -191,6 +200,7 @@ pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendComma
         targets,
         requested: now,
         timeout_seconds: req.timeout_seconds.unwrap_or(3600),
+        notification: req.notification_config.clone(),
         max_concurrency: req.max_concurrency.clone().unwrap_or_else(|| "50".into()),
         max_errors: req.max_errors.clone().unwrap_or_else(|| "0".into()),
         plugins: plugins.clone(),
