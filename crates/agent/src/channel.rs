@@ -38,6 +38,10 @@ pub async fn post_json(url: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)>
     Ok((status, body))
 }
 
+/// The outgoing queue of the live session, if any: results of invocations that outlive
+/// the session they arrived on go out on whichever session is live when they finish.
+type Outbox = std::sync::Arc<std::sync::Mutex<Option<mpsc::Sender<AgentMessage>>>>;
+
 /// How a session ended.
 enum End {
     /// The server closed or the network failed: reconnect.
@@ -52,9 +56,12 @@ pub async fn run(state_dir: &Path, identity: Identity) -> anyhow::Result<()> {
     let records = Records::open(state_dir)?;
     let work_dir = state_dir.join("work");
     let running = Running::default();
+    let outbox = Outbox::default();
     let mut backoff = Duration::from_millis(500);
     loop {
-        match session(&identity, &key, &records, &work_dir, &running).await {
+        let ended = session(&identity, &key, &records, &work_dir, &running, &outbox).await;
+        *outbox.lock().expect("outbox lock") = None;
+        match ended {
             Ok(End::Refused(reason)) => anyhow::bail!("the server refused this node: {reason}"),
             Ok(End::Lost) => {
                 tracing::warn!("Connection to the server lost; reconnecting.");
@@ -85,6 +92,7 @@ async fn session(
     records: &Records,
     work_dir: &Path,
     running: &Running,
+    outbox: &Outbox,
 ) -> anyhow::Result<End> {
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&identity.server)?).await?;
     let challenge = socket.next().await.context("the server closed before challenging")??;
@@ -126,6 +134,9 @@ async fn session(
         }
     });
     let resolver = Resolver::new(out_tx.clone());
+    // Live first, then catch up: a result finishing in between goes out twice at worst,
+    // and the server ignores a result for an invocation already final.
+    *outbox.lock().expect("outbox lock") = Some(out_tx.clone());
     for result in records.unreported() {
         let _ = out_tx.send(AgentMessage::Result(result)).await;
     }
@@ -143,7 +154,7 @@ async fn session(
                 let Ok(body) = message.to_text() else { continue };
                 match serde_json::from_str::<ServerMessage>(body) {
                     Ok(ServerMessage::Invoke(invocation)) => {
-                        accept(invocation, records, work_dir, running, &resolver, &out_tx).await;
+                        accept(invocation, records, work_dir, running, &resolver, &out_tx, outbox).await;
                     }
                     Ok(ServerMessage::SecureValues { request_id, values, missing }) => {
                         resolver.answer(request_id, values, missing);
@@ -167,21 +178,28 @@ async fn accept(
     running: &Running,
     resolver: &Resolver,
     out: &mpsc::Sender<AgentMessage>,
+    outbox: &Outbox,
 ) {
     let id = invocation.invocation_id.clone();
     match records.accept(&invocation) {
         Ok(Arrival::New) => {
             let _ = out.send(AgentMessage::Ack { invocation_id: id.clone() }).await;
             tracing::info!(invocation_id = id, "Running an invocation.");
-            let (records, work_dir, running, out) =
-                (records.clone(), work_dir.to_owned(), running.clone(), out.clone());
+            let (records, work_dir, running, outbox) =
+                (records.clone(), work_dir.to_owned(), running.clone(), outbox.clone());
             let resolver = resolver.clone();
             tokio::spawn(async move {
                 let result = executor::run(invocation, &work_dir, running, resolver).await;
                 if let Err(e) = records.finish(&result) {
                     tracing::error!(error = %e, "Cannot record a result; it may be lost.");
                 }
-                let _ = out.send(AgentMessage::Result(result)).await;
+                let live = outbox.lock().expect("outbox lock").clone();
+                match live {
+                    Some(out) => {
+                        let _ = out.send(AgentMessage::Result(result)).await;
+                    }
+                    None => tracing::info!("Result kept until the server is reachable again."),
+                }
             });
         }
         Ok(Arrival::Running) => {

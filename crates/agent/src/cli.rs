@@ -39,7 +39,10 @@ pub enum Command {
 }
 
 /// Runs a parsed command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
+    // Scripts run in their own working directories: every path must be absolute.
+    std::fs::create_dir_all(&cli.state_dir).with_context(|| format!("cannot create {}", cli.state_dir.display()))?;
+    cli.state_dir = std::fs::canonicalize(&cli.state_dir)?;
     match cli.command {
         Command::Register { server, code, id } => {
             let identity = identity::register(&cli.state_dir, &server, &id, &code, platform::detect())

@@ -18,9 +18,10 @@ pub fn is_terminal(status: &str) -> bool {
     matches!(status, "Success" | "Failed" | "TimedOut" | "Cancelled" | "Undeliverable" | "Terminated")
 }
 
-/// Statuses that count as errors for MaxErrors.
-pub fn is_error(status: &str) -> bool {
-    matches!(status, "Failed" | "TimedOut" | "Undeliverable" | "Terminated")
+/// Whether an invocation counts as an error (ErrorCount, MaxErrors): failed or timed out
+/// while running. Delivery timeouts are counted apart and never stop a fan-out.
+pub fn is_error(status: &str, details: &str) -> bool {
+    matches!(status, "Failed" | "TimedOut" | "Undeliverable" | "Terminated") && details != "DeliveryTimedOut"
 }
 
 /// The command's status from its invocations' statuses (SSM's aggregation): in progress
@@ -59,6 +60,14 @@ mod tests {
         ] {
             assert_eq!(limit(text, targets), expected, "{text} of {targets}");
         }
+    }
+
+    #[test]
+    fn errors() {
+        assert!(is_error("Failed", "Failed"));
+        assert!(is_error("TimedOut", "ExecutionTimedOut"));
+        assert!(!is_error("TimedOut", "DeliveryTimedOut"));
+        assert!(!is_error("Success", "Success"));
     }
 
     #[test]

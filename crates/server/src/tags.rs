@@ -74,6 +74,25 @@ async fn change_document_tags(
     })
 }
 
+/// Applies `change` to the tags of one of the caller's managed nodes.
+async fn change_node_tags(
+    ctx: &Ctx,
+    id: &str,
+    change: impl FnOnce(&mut Vec<(String, String)>) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let p = &ctx.principal;
+    let (mut node, revision) = crate::fleet::nodes::load_node(ctx, id).await?.ok_or_else(|| invalid_id(id))?;
+    change(&mut node.tags)?;
+    let key = crate::fleet::node_key(&p.account, &p.region, id);
+    ctx.state.store.write(vec![Op::put(key, encode(&node)).if_revision(revision)]).await.map_err(|e| match e {
+        StoreError::Conflict { .. } => ApiError::new(
+            "TooManyUpdates",
+            "There are concurrent updates for a resource that supports one update at a time.",
+        ),
+        e => store_fault(e),
+    })
+}
+
 fn merge_tags(existing: &mut Vec<(String, String)>, new: &[Tag]) -> Result<(), ApiError> {
     check_new_tags(existing, new)?;
     for tag in new {
@@ -99,6 +118,10 @@ pub async fn add_tags_to_resource(ctx: Ctx, req: AddTagsToResourceRequest) -> Re
             change_document_tags(&ctx, &req.resource_id, |tags| merge_tags(tags, &req.tags)).await?;
             Ok(Empty {})
         }
+        "ManagedInstance" => {
+            change_node_tags(&ctx, &req.resource_id, |tags| merge_tags(tags, &req.tags)).await?;
+            Ok(Empty {})
+        }
         other => Err(invalid_type(other)),
     }
 }
@@ -118,6 +141,14 @@ pub async fn remove_tags_from_resource(ctx: Ctx, req: RemoveTagsFromResourceRequ
         }
         "Document" => {
             change_document_tags(&ctx, &req.resource_id, |tags| {
+                tags.retain(|(k, _)| !req.tag_keys.contains(k));
+                Ok(())
+            })
+            .await?;
+            Ok(Empty {})
+        }
+        "ManagedInstance" => {
+            change_node_tags(&ctx, &req.resource_id, |tags| {
                 tags.retain(|(k, _)| !req.tag_keys.contains(k));
                 Ok(())
             })
@@ -146,6 +177,13 @@ pub async fn list_tags_for_resource(
                 .await?
                 .ok_or_else(|| invalid_id(&req.resource_id))?;
             let tag_list = head.tags.into_iter().map(|(key, value)| Tag { key, value }).collect();
+            Ok(ListTagsForResourceResponse { tag_list })
+        }
+        "ManagedInstance" => {
+            let (node, _) = crate::fleet::nodes::load_node(&ctx, &req.resource_id)
+                .await?
+                .ok_or_else(|| invalid_id(&req.resource_id))?;
+            let tag_list = node.tags.into_iter().map(|(key, value)| Tag { key, value }).collect();
             Ok(ListTagsForResourceResponse { tag_list })
         }
         other => Err(invalid_type(other)),

@@ -63,7 +63,7 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
     let total = invocations.len();
     let max_concurrency = limit(&command.max_concurrency, total).unwrap_or(50).max(1);
     let max_errors = limit(&command.max_errors, total).unwrap_or(0);
-    let mut errors = invocations.iter().filter(|(_, _, i)| is_error(&i.status)).count();
+    let mut errors = invocations.iter().filter(|(_, _, i)| is_error(&i.status, &i.status_details)).count();
     let mut in_flight = invocations.iter().filter(|(_, _, i)| i.status == "InProgress").count();
     let delivery_deadline = command.requested + command.timeout_seconds * 1000;
     let mut batch = Vec::new();
@@ -76,7 +76,6 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
             "Pending" if now > delivery_deadline => {
                 inv.status = "TimedOut".into();
                 inv.status_details = "DeliveryTimedOut".into();
-                errors += 1;
             }
             "Pending" if errors > max_errors => {
                 inv.status = "Cancelled".into();
@@ -113,7 +112,7 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
     }
     let status = command_status(invocations.iter().map(|(_, _, i)| i.status.as_str()));
     let completed = invocations.iter().filter(|(_, _, i)| is_terminal(&i.status)).count() as i64;
-    let error_count = invocations.iter().filter(|(_, _, i)| is_error(&i.status)).count() as i64;
+    let error_count = invocations.iter().filter(|(_, _, i)| is_error(&i.status, &i.status_details)).count() as i64;
     let timed_out = invocations.iter().filter(|(_, _, i)| i.status_details == "DeliveryTimedOut").count() as i64;
     notify_invocations(state, &command, &invocations, &before_statuses, now);
     let changed = command.status != status

@@ -122,8 +122,9 @@ pub async fn get_command_invocation(
         execution_start_date_time: iso_millis(started),
         execution_elapsed_time: elapsed,
         execution_end_date_time: iso_millis(ended),
-        status: inv.status.clone(),
-        status_details: inv.status_details.clone(),
+        // With a plugin named, SSM reports that step's status; otherwise the invocation's.
+        status: if req.plugin_name.is_some() { plugin.status.clone() } else { inv.status.clone() },
+        status_details: if req.plugin_name.is_some() { plugin.status.clone() } else { inv.status_details.clone() },
         standard_output_content: stdout,
         standard_output_url: stdout_url,
         standard_error_content: stderr,
