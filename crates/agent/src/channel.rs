@@ -95,6 +95,11 @@ async fn session(
     outbox: &Outbox,
 ) -> anyhow::Result<End> {
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&identity.server)?).await?;
+    // The address the server sees this node from is the one worth reporting.
+    let local_ip = match socket.get_ref() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.local_addr().ok().map(|a| a.ip().to_string()),
+        _ => None,
+    };
     let challenge = socket.next().await.context("the server closed before challenging")??;
     let nonce = match serde_json::from_str::<ServerMessage>(challenge.to_text()?)? {
         ServerMessage::Challenge { nonce, .. } => nonce,
@@ -105,7 +110,7 @@ async fn session(
         instance_id: identity.instance_id.clone(),
         signature: hex::encode(signature.to_bytes()),
         version: VERSION,
-        platform: platform::detect(),
+        platform: platform::detect_with_ip(local_ip.clone()),
     };
     socket.send(text(&hello)).await?;
     let answer = socket.next().await.context("the server closed after the hello")??;
@@ -145,7 +150,8 @@ async fn session(
     let end = loop {
         tokio::select! {
             _ = ticker.tick() => {
-                if out_tx.send(AgentMessage::Heartbeat { platform: platform::detect() }).await.is_err() {
+                let platform = platform::detect_with_ip(local_ip.clone());
+                if out_tx.send(AgentMessage::Heartbeat { platform }).await.is_err() {
                     break End::Lost;
                 }
             }

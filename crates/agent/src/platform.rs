@@ -19,6 +19,16 @@ fn primary_ip() -> String {
         .unwrap_or_else(|_| "127.0.0.1".into())
 }
 
+/// Reads the platform now, reporting `ip` (the address this node reaches the server from)
+/// when known.
+pub fn detect_with_ip(ip: Option<String>) -> Platform {
+    let mut p = detect();
+    if let Some(ip) = ip {
+        p.ip_address = ip;
+    }
+    p
+}
+
 /// Reads the platform now.
 pub fn detect() -> Platform {
     let platform_type = match std::env::consts::OS {
