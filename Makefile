@@ -28,7 +28,7 @@ e2e:
 	$(PYTHON) -m pytest tests/e2e -q -x --durations=10
 
 bench:
-	$(CARGO) build --release -p steward-server -p steward-bench
+	$(CARGO) build --release -p steward-server -p steward-agent -p steward-bench
 	$(TARGET_DIR)/release/steward-bench --steward $(TARGET_DIR)/release/steward
 
 lint:
