@@ -123,18 +123,10 @@ async fn session(
 
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<AgentMessage>(256);
-    let writer_records = records.clone();
     let writer = tokio::spawn(async move {
         while let Some(message) = out_rx.recv().await {
-            let result_id = match &message {
-                AgentMessage::Result(r) => Some(r.invocation_id.clone()),
-                _ => None,
-            };
             if sink.send(text(&message)).await.is_err() {
                 break;
-            }
-            if let Some(id) = result_id {
-                writer_records.reported(&id);
             }
         }
     });
@@ -155,13 +147,15 @@ async fn session(
                     break End::Lost;
                 }
             }
-            next = stream.next() => {
-                let Some(Ok(message)) = next else { break End::Lost };
+            // The server pings every heartbeat: three heartbeats of silence mean it is gone.
+            next = tokio::time::timeout(3 * heartbeat, stream.next()) => {
+                let Ok(Some(Ok(message))) = next else { break End::Lost };
                 let Ok(body) = message.to_text() else { continue };
                 match serde_json::from_str::<ServerMessage>(body) {
                     Ok(ServerMessage::Invoke(invocation)) => {
                         accept(invocation, records, work_dir, running, &resolver, &out_tx, outbox).await;
                     }
+                    Ok(ServerMessage::ResultAck { invocation_id }) => records.reported(&invocation_id),
                     Ok(ServerMessage::SecureValues { request_id, values, missing }) => {
                         resolver.answer(request_id, values, missing);
                     }

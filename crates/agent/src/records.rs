@@ -15,7 +15,7 @@ pub struct Record {
     pub invocation: Invocation,
     /// The outcome, once finished.
     pub result: Option<InvocationResult>,
-    /// Whether the result went out on a live channel.
+    /// Whether the server acknowledged storing the result.
     pub reported: bool,
 }
 
@@ -120,7 +120,7 @@ impl Records {
         Ok(())
     }
 
-    /// Marks a result as sent.
+    /// Marks a result as stored by the server.
     pub fn reported(&self, invocation_id: &str) {
         if let Some(mut record) = self.load(invocation_id) {
             record.reported = true;

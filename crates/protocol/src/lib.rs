@@ -93,6 +93,11 @@ pub enum ServerMessage {
         /// The invocation.
         invocation_id: String,
     },
+    /// The result of this invocation is stored; the agent need not send it again.
+    ResultAck {
+        /// The invocation.
+        invocation_id: String,
+    },
     /// The answer to [`AgentMessage::ResolveSecure`].
     SecureValues {
         /// The request answered.

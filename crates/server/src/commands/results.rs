@@ -89,13 +89,16 @@ fn details_of(status: &str) -> &'static str {
 }
 
 /// The invocation finished on the node. A result for an invocation already final is a
-/// redelivery and changes nothing.
-pub async fn on_result(state: &AppState, instance_id: &str, result: InvocationResult) {
+/// redelivery and changes nothing. True when the result is stored (now or before), so the
+/// agent may forget it.
+pub async fn on_result(state: &AppState, instance_id: &str, result: InvocationResult) -> bool {
     let (urls, command) = store_outputs(state, instance_id, &result).await;
     for _ in 0..5 {
-        let Some((key, revision, mut inv)) = load(state, instance_id, &result.invocation_id).await else { return };
+        let Some((key, revision, mut inv)) = load(state, instance_id, &result.invocation_id).await else {
+            return true; // Nothing to record it on (the command or node is gone): do not resend.
+        };
         if steward_core::commands::is_terminal(&inv.status) {
-            return;
+            return true;
         }
         let status = match result.status.as_str() {
             "Success" | "Failed" | "TimedOut" | "Cancelled" => result.status.clone(),
@@ -130,7 +133,8 @@ pub async fn on_result(state: &AppState, instance_id: &str, result: InvocationRe
                 super::dispatch::notify_invocation(state, command, &inv, state.now());
             }
             super::dispatch::wake(state);
-            return;
+            return true;
         }
     }
+    false
 }

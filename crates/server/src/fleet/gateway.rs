@@ -113,11 +113,23 @@ async fn channel(mut socket: WebSocket, state: Arc<AppState>) {
 
     let (mut sink, mut stream) = socket.split();
     let writer = tokio::spawn(async move {
-        while let Some(message) = rx.recv().await {
-            let last = matches!(message, ServerMessage::Goodbye { .. });
-            if sink.send(text(&message)).await.is_err() || last {
-                let _ = sink.close().await;
-                break;
+        // Pings let the agent notice a server that went silent (a dead peer, a NAT timeout).
+        let mut pings = tokio::time::interval(Duration::from_secs(heartbeat));
+        loop {
+            tokio::select! {
+                message = rx.recv() => {
+                    let Some(message) = message else { break };
+                    let last = matches!(message, ServerMessage::Goodbye { .. });
+                    if sink.send(text(&message)).await.is_err() || last {
+                        let _ = sink.close().await;
+                        break;
+                    }
+                }
+                _ = pings.tick() => {
+                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                        break;
+                    }
+                }
             }
         }
     });
@@ -134,7 +146,10 @@ async fn channel(mut socket: WebSocket, state: Arc<AppState>) {
                         crate::commands::results::on_ack(&state, &instance_id, &invocation_id).await;
                     }
                     Ok(AgentMessage::Result(result)) => {
-                        crate::commands::results::on_result(&state, &instance_id, result).await;
+                        let invocation_id = result.invocation_id.clone();
+                        if crate::commands::results::on_result(&state, &instance_id, result).await {
+                            state.fleet.send(&instance_id, ServerMessage::ResultAck { invocation_id });
+                        }
                     }
                     Ok(AgentMessage::ResolveSecure { request_id, names }) => {
                         let answer = resolve_secure(&state, &instance_id, request_id, names).await;
