@@ -512,6 +512,22 @@ def test_delivery_timeout_when_the_node_never_comes_back(server, ssm, agent_fact
     assert invocation(ssm, cid, iid)["StatusDetails"] == "DeliveryTimedOut"
 
 
+def test_deregistered_node_is_undeliverable(server, ssm, agent_factory, tmp_path):
+    act_id, code = create_activation(ssm, name="leaver", tags={"purpose": "leaver"})
+    leaver = agent_factory("leaver", env={"E2E_NODE": "leaver"})
+    leaver.register(server.url, act_id, code)
+    iid = leaver.instance_id
+    # Never started: the node is registered but offline, so the command waits.
+    cid = send(ssm, "echo never", ids=[iid], TimeoutSeconds=300)["CommandId"]
+    time.sleep(2)
+    assert invocation(ssm, cid, iid)["Status"] == "Pending"
+    ssm.deregister_managed_instance(InstanceId=iid)
+    inv = wait_invocation(ssm, cid, iid, timeout=15)
+    assert (inv["Status"], inv["StatusDetails"]) == ("Failed", "Undeliverable"), inv
+    c = wait_command(ssm, cid, timeout=10)
+    assert (c["Status"], c["ErrorCount"]) == ("Failed", 1), c
+
+
 # --------------------------------------------------------------------------- #
 # crashes
 # --------------------------------------------------------------------------- #

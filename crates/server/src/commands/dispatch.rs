@@ -81,6 +81,12 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
                 inv.status = "Cancelled".into();
                 inv.status_details = "Cancelled".into();
             }
+            "Pending" if serial.is_none() && !node_exists(state, &inv.instance_id).await => {
+                // Deregistered since the command was sent: it can never be delivered.
+                inv.status = "Failed".into();
+                inv.status_details = "Undeliverable".into();
+                errors += 1;
+            }
             "Pending" if in_flight < max_concurrency => {
                 if let Some(serial) = serial {
                     inv.status = "InProgress".into();
@@ -153,6 +159,12 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
         }
     }
     Ok(())
+}
+
+/// Whether the node is still registered.
+async fn node_exists(state: &AppState, instance_id: &str) -> bool {
+    // A store error counts as "exists": never fail an invocation on a read hiccup.
+    state.store.get(&crate::fleet::node_index(instance_id)).await.map(|i| i.is_some()).unwrap_or(true)
 }
 
 fn wants(config: &steward_api::ssm::commands::NotificationConfig, kind: &str, status: &str) -> bool {
