@@ -59,6 +59,15 @@ ADMIN_ENV_KEYS = (
     "AWS_ENDPOINT_URL_KMS",
 )
 
+# The three-node fleet the fleet and command modules share: tags differ so targeting can
+# pick subsets; a one-second heartbeat keeps ping-status transitions quick.
+FLEET_HEARTBEAT = 1
+FLEET_TAGS = {
+    "n0": {"env": "prod", "role": "web", "team": "alpha"},
+    "n1": {"env": "dev", "role": "web"},
+    "n2": {"env": "prod", "role": "db"},
+}
+
 STARTUP_TIMEOUT = float(os.environ.get("STEWARD_TEST_STARTUP_TIMEOUT", "60"))
 SHUTDOWN_TIMEOUT = 20.0
 

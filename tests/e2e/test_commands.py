@@ -29,6 +29,8 @@ import pytest
 import yaml
 
 from conftest import (
+    FLEET_HEARTBEAT,
+    FLEET_TAGS,
     AwsCliError,
     Fleet,
     collect,
@@ -41,12 +43,8 @@ from conftest import (
 )
 from doc_helpers import wait_active
 
-HEARTBEAT = 1
-NODE_TAGS = {
-    "n0": {"env": "prod", "role": "web", "team": "alpha"},
-    "n1": {"env": "dev", "role": "web"},
-    "n2": {"env": "prod", "role": "db"},
-}
+HEARTBEAT = FLEET_HEARTBEAT
+NODE_TAGS = FLEET_TAGS
 FINAL = {"Success", "Failed", "TimedOut", "Cancelled"}
 
 

@@ -34,6 +34,8 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    FLEET_HEARTBEAT,
+    FLEET_TAGS,
     ACCOUNT_ID,
     REGION,
     Agent,
@@ -48,12 +50,8 @@ from conftest import (
     wait_until,
 )
 
-HEARTBEAT = 1
-NODE_TAGS = {
-    "n0": {"env": "prod", "role": "web", "team": "alpha"},
-    "n1": {"env": "dev", "role": "web"},
-    "n2": {"env": "prod", "role": "db"},
-}
+HEARTBEAT = FLEET_HEARTBEAT
+NODE_TAGS = FLEET_TAGS
 MI_ID = r"^mi-[0-9a-f]{17}$"
 
 
