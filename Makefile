@@ -2,10 +2,11 @@
 CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 STEWARD_BIN ?= $(TARGET_DIR)/debug/steward
+STEWARD_AGENT_BIN ?= $(TARGET_DIR)/debug/steward-agent
 PYTHON ?= python3
 DATA_DIR ?= $(CURDIR)/.steward
 LISTEN ?= 127.0.0.1:7717
-export STEWARD_BIN
+export STEWARD_BIN STEWARD_AGENT_BIN
 
 .PHONY: build run test unit e2e bench lint fmt fmt-check clean
 
