@@ -219,6 +219,12 @@ def test_run_by_instance_ids_output_and_exit_codes_per_node(ssm, nodes):
     assert all(not i.get("CommandPlugins") for i in plain.values())
 
 
+def test_scripts_know_their_node_and_region(ssm, nodes):
+    cid = send(ssm, ['echo "$AWS_SSM_INSTANCE_ID $AWS_SSM_REGION_NAME"'], ids=[nodes.id("n0")])["CommandId"]
+    inv = wait_invocation(ssm, cid, nodes.id("n0"))
+    assert inv["StandardOutputContent"] == f"{nodes.id('n0')} us-east-1\n", inv
+
+
 def test_wait_command_executed_with_the_aws_cli(server, ssm, nodes):
     n2, n1 = nodes.id("n2"), nodes.id("n1")
     ok = send(ssm, ["sleep 2", "echo waited"], ids=[n2])["CommandId"]

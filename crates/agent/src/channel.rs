@@ -55,7 +55,7 @@ pub async fn run(state_dir: &Path, identity: Identity) -> anyhow::Result<()> {
     let key = identity::signing_key(state_dir)?;
     let records = Records::open(state_dir)?;
     let work_dir = state_dir.join("work");
-    let running = Running::default();
+    let running = Running::for_node(&identity.instance_id, &identity.region);
     let outbox = Outbox::default();
     let mut backoff = Duration::from_millis(500);
     loop {

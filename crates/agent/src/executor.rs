@@ -17,13 +17,24 @@ use crate::secure::{self, Resolver};
 /// Most bytes of stdout or stderr kept per step.
 const OUTPUT_CAP: usize = 8 << 20;
 
-/// Process groups of running invocations, so a cancel can reach them.
+/// Process groups of running invocations, so a cancel can reach them, and the environment
+/// every step gets.
 #[derive(Clone, Default)]
 pub struct Running {
     groups: Arc<Mutex<HashMap<String, (i32, bool)>>>,
+    env: Arc<Vec<(String, String)>>,
 }
 
 impl Running {
+    /// Steps will see `AWS_SSM_INSTANCE_ID` and `AWS_SSM_REGION_NAME`, as under SSM's agent.
+    pub fn for_node(instance_id: &str, region: &str) -> Self {
+        let env = vec![
+            ("AWS_SSM_INSTANCE_ID".to_owned(), instance_id.to_owned()),
+            ("AWS_SSM_REGION_NAME".to_owned(), region.to_owned()),
+        ];
+        Running { groups: Default::default(), env: Arc::new(env) }
+    }
+
     /// Kills the invocation's processes; it will end Cancelled.
     pub fn cancel(&self, invocation_id: &str) {
         let mut groups = self.groups.lock().expect("running lock");
@@ -168,6 +179,7 @@ async fn run_step(invocation: &Invocation, step: &PluginRun, work_dir: &Path, ru
         .args(&args)
         .arg(&script_path)
         .current_dir(&cwd)
+        .envs(running.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
