@@ -244,8 +244,10 @@ class Server:
         region: str = REGION,
         extra_args: tuple[str, ...] = (),
         on_close: Callable[[], None] | None = None,
+        tls: bool = False,
     ):
         self.data_dir = Path(data_dir)
+        self.tls = tls
         self.backend = backend
         self.store_url = store_url
         self.dev = dev
@@ -276,7 +278,18 @@ class Server:
     @property
     def url(self) -> str:
         assert self.port is not None, "server was never started"
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_path(self) -> Path:
+        """The server's own certificate authority (written when TLS is on)."""
+        return self.data_dir / "tls" / "ca.pem"
+
+    def _ssl_context(self):
+        import ssl
+
+        return ssl.create_default_context(cafile=str(self.ca_path)) if self.tls else None
 
     @property
     def access_key(self) -> str:
@@ -307,6 +320,8 @@ class Server:
             cmd += ["--store", self.store_url]
         if self.dev:
             cmd.append("--dev")
+        if self.tls:
+            cmd += ["--tls", "on"]
         cmd += list(self.extra_args)
         return cmd
 
@@ -396,7 +411,11 @@ class Server:
                     raise _EarlyExit(tail)
                 raise RuntimeError(f"steward exited with code {rc} during startup; log:\n{tail}")
             try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as resp:
+                context = self._ssl_context() if self.tls and self.ca_path.exists() else None
+                if self.tls and context is None:
+                    time.sleep(0.05)
+                    continue
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2, context=context) as resp:
                     if resp.status == 200 and self._load_admin_env():
                         return
                     last_err = f"healthz {resp.status}, admin.env present: {self.admin_env_path.exists()}"
@@ -494,6 +513,8 @@ class Server:
                 AWS_REGION=self.region,
                 AWS_DEFAULT_REGION=self.region,
             )
+        if self.tls:
+            env["AWS_CA_BUNDLE"] = str(self.ca_path)
         env.update(
             AWS_CONFIG_FILE=str(self._no_config),
             AWS_SHARED_CREDENTIALS_FILE=str(self._no_config),
@@ -521,6 +542,7 @@ class Server:
             ).client(
                 service,
                 endpoint_url=self.url,
+                verify=str(self.ca_path) if self.tls else None,
                 config=Config(
                     retries={"total_max_attempts": 1, "mode": "standard"},
                     connect_timeout=10,
@@ -643,6 +665,7 @@ class Agent:
         state_dir: str | Path | None = None,
         cwd: Path | None = None,
         timeout: float = 60,
+        ca_file: str | Path | None = None,
     ) -> subprocess.CompletedProcess:
         """``steward-agent --state-dir DIR register``; sets ``instance_id`` on success."""
         argv = [
@@ -657,6 +680,8 @@ class Agent:
             "--id",
             activation_id,
         ]
+        if ca_file is not None:
+            argv += ["--ca-file", str(ca_file)]
         proc = subprocess.run(
             argv,
             capture_output=True,

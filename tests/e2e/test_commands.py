@@ -356,6 +356,84 @@ def test_own_command_document_with_parameters_and_steps(ssm, nodes, fresh):
         ssm.send_command(DocumentName=name, InstanceIds=[n0], Parameters={"who": ["nope"]})
 
 
+def make_command_document(ssm, name: str, main_steps: list, parameters: dict | None = None) -> None:
+    content = {"schemaVersion": "2.2", "description": "e2e", "mainSteps": main_steps}
+    if parameters:
+        content["parameters"] = parameters
+    ssm.create_document(Name=name, Content=yaml.safe_dump(content), DocumentType="Command", DocumentFormat="YAML")
+    assert wait_active(ssm, name)["Status"] == "Active"
+
+
+def test_run_document_runs_stored_documents_nested(ssm, nodes, fresh):
+    inner, outer = fresh.plain("inner"), fresh.plain("outer")
+    make_command_document(
+        ssm, inner,
+        [{"action": "aws:runShellScript", "name": "say",
+          "inputs": {"runCommand": ['echo "inner {{ word }} on $E2E_NODE"', "exit {{ code }}"]}}],
+        {"word": {"type": "String"}, "code": {"type": "String", "default": "0"}},
+    )
+    make_command_document(
+        ssm, outer,
+        [{"action": "aws:runShellScript", "name": "before", "inputs": {"runCommand": ["echo before"]}},
+         {"action": "aws:runDocument", "name": "nested",
+          "inputs": {"documentType": "SSMDocument", "documentPath": inner,
+                     "documentParameters": '{"word": "{{ word }}", "code": "{{ code }}"}'}}],
+        {"word": {"type": "String"}, "code": {"type": "String", "default": "0"}},
+    )
+    n0 = nodes.id("n0")
+    cid = ssm.send_command(DocumentName=outer, InstanceIds=[n0], Parameters={"word": ["deep"]})["Command"]["CommandId"]
+    assert wait_command(ssm, cid)["Status"] == "Success"
+    nested = invocation(ssm, cid, n0, PluginName="nested")
+    assert (nested["Status"], nested["ResponseCode"]) == ("Success", 0)
+    assert nested["StandardOutputContent"] == "inner deep on n0\n"
+    plugins = invocations(ssm, cid, details=True)[n0]["CommandPlugins"]
+    assert [p["Name"] for p in plugins] == ["before", "nested"]
+
+    # The nested document's failure is the step's failure, with its exit code.
+    cid = ssm.send_command(DocumentName=outer, InstanceIds=[n0], Parameters={"word": ["x"], "code": ["3"]})
+    cid = cid["Command"]["CommandId"]
+    assert wait_command(ssm, cid)["Status"] == "Failed"
+    failed = invocation(ssm, cid, n0, PluginName="nested")
+    assert (failed["Status"], failed["ResponseCode"]) == ("Failed", 3)
+
+    # The built-in AWS-RunDocument names the document in sourceInfo.
+    cid = ssm.send_command(
+        DocumentName="AWS-RunDocument", InstanceIds=[n0],
+        Parameters={"sourceType": ["SSMDocument"], "sourceInfo": [f'{{"name": "{inner}"}}'],
+                    "documentParameters": ['{"word": "builtin"}']},
+    )["Command"]["CommandId"]
+    assert wait_command(ssm, cid)["Status"] == "Success"
+    assert invocation(ssm, cid, n0)["StandardOutputContent"] == "inner builtin on n0\n"
+
+
+def test_run_document_refusals(ssm, nodes, fresh):
+    n0 = nodes.id("n0")
+    missing, loop, badparams, nopath = (fresh.plain(x) for x in ("missing", "loop", "badparams", "nopath"))
+    make_command_document(ssm, missing, [{"action": "aws:runDocument", "name": "n", "inputs": {
+        "documentType": "SSMDocument", "documentPath": "No-Such-Document-e2e"}}])
+    with raises_aws("InvalidDocument"):
+        ssm.send_command(DocumentName=missing, InstanceIds=[n0])
+    # A document that runs itself is refused before anything runs.
+    make_command_document(ssm, loop, [{"action": "aws:runDocument", "name": "n", "inputs": {
+        "documentType": "SSMDocument", "documentPath": loop}}])
+    with raises_aws("InvalidDocument") as exc:
+        ssm.send_command(DocumentName=loop, InstanceIds=[n0])
+    assert "deep" in exc.value.response["Error"]["Message"]
+    make_command_document(ssm, badparams, [{"action": "aws:runDocument", "name": "n", "inputs": {
+        "documentType": "SSMDocument", "documentPath": "AWS-RunShellScript", "documentParameters": "{not json"}}])
+    with raises_aws("InvalidParameters"):
+        ssm.send_command(DocumentName=badparams, InstanceIds=[n0])
+    # Parameters the nested document does not declare are refused like top-level ones.
+    with raises_aws("InvalidParameters"):
+        ssm.send_command(DocumentName="AWS-RunDocument", InstanceIds=[n0], Parameters={
+            "sourceType": ["SSMDocument"], "sourceInfo": ['{"name": "AWS-RunShellScript"}'],
+            "documentParameters": ['{"nope": "x"}']})
+    make_command_document(ssm, nopath, [{"action": "aws:runDocument", "name": "n", "inputs": {
+        "documentType": "SSMDocument"}}])
+    with raises_aws("InvalidParameters", "InvalidDocumentContent"):
+        ssm.send_command(DocumentName=nopath, InstanceIds=[n0])
+
+
 # --------------------------------------------------------------------------- #
 # rate and error control
 # --------------------------------------------------------------------------- #
@@ -389,6 +467,8 @@ def test_max_errors_stops_further_deliveries(ssm, nodes, tmp_path, max_errors, r
     assert c["CompletedCount"] == 3
     statuses = sorted(i["Status"] for i in invocations(ssm, cid).values())
     assert statuses == sorted(["Failed"] * ran + ["Cancelled"] * (3 - ran)), statuses
+    details = sorted(i["StatusDetails"] for i in invocations(ssm, cid).values())
+    assert details == sorted(["Failed"] * ran + ["Terminated"] * (3 - ran)), details
     time.sleep(1.5)  # nothing else starts later
     assert len(lines(marker)) == ran, lines(marker)
 
@@ -479,6 +559,23 @@ def test_offline_node_gets_the_command_when_it_reconnects(ssm, nodes, tmp_path):
     assert inv["StandardOutputContent"] == "late n2\n"
     assert lines(marker) == ["x"]
     assert wait_command(ssm, cid)["Status"] == "Success"
+
+
+def test_sent_but_unacknowledged_invocation_is_delayed_then_runs_once(ssm, nodes, tmp_path):
+    agent, iid = nodes["n2"], nodes.id("n2")
+    marker = tmp_path / "ran"
+    # A frozen agent keeps its connection open: the invocation is sent but never acknowledged.
+    agent.signal(signal.SIGSTOP)
+    try:
+        cid = send(ssm, [f"echo x >> {marker}", "echo delayed"], ids=[iid], TimeoutSeconds=120)["CommandId"]
+        delayed = wait_invocation(ssm, cid, iid, timeout=30, statuses={"Delayed"})
+        assert delayed["StatusDetails"] == "Delayed"
+        assert command(ssm, cid)["Status"] == "InProgress"
+    finally:
+        agent.signal(signal.SIGCONT)
+    inv = wait_invocation(ssm, cid, iid, timeout=60)
+    assert (inv["Status"], inv["StandardOutputContent"]) == ("Success", "delayed\n"), inv
+    assert lines(marker) == ["x"]
 
 
 @pytest.mark.slow

@@ -63,7 +63,8 @@ def read_admin_env(path: Path) -> dict[str, str]:
 
 def test_link_cut_and_restored(netns, tmp_path: Path):
     port = free_port()
-    endpoint = f"http://{netns['host_ip']}:{port}"
+    # Off loopback the server speaks TLS only, under its own authority.
+    endpoint = f"https://{netns['host_ip']}:{port}"
     data = tmp_path / "server"
     server_log = open(tmp_path / "server.log", "wb")
     server = subprocess.Popen(
@@ -78,14 +79,22 @@ def test_link_cut_and_restored(netns, tmp_path: Path):
         ssm = boto3.client(
             "ssm", endpoint_url=endpoint, region_name=env["AWS_REGION"],
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"max_attempts": 1}), verify=str(data / "tls" / "ca.pem"),
         )
         wait_until(lambda: _reachable(ssm), timeout=30, what="the API")
         activation = ssm.create_activation(IamRole="NetnsRole", DefaultInstanceName="far")
         state = tmp_path / "agent"
+        plain = subprocess.run(
+            ["ip", "netns", "exec", netns["ns"], str(agent_bin()), "--state-dir", str(tmp_path / "plain"),
+             "register", "--server", endpoint.replace("https://", "http://"),
+             "--code", activation["ActivationCode"], "--id", activation["ActivationId"]],
+            capture_output=True, text=True,
+        )
+        assert plain.returncode != 0 and "only to a loopback server" in plain.stderr, plain.stderr
         subprocess.run(
             ["ip", "netns", "exec", netns["ns"], str(agent_bin()), "--state-dir", str(state), "register",
-             "--server", endpoint, "--code", activation["ActivationCode"], "--id", activation["ActivationId"]],
+             "--server", endpoint, "--code", activation["ActivationCode"], "--id", activation["ActivationId"],
+             "--ca-file", str(data / "tls" / "ca.pem")],
             check=True, capture_output=True,
         )
         instance_id = json.loads((state / "identity.json").read_text())["instance_id"]

@@ -2,15 +2,12 @@
 //! invocations, report results; reconnect with exponential backoff and jitter.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bytes::Bytes;
 use ed25519_dalek::{Signer, SigningKey};
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use rand::Rng;
 use steward_protocol::{hello_payload, AgentMessage, ServerMessage, CONNECT_PATH, VERSION};
 use tokio::sync::mpsc;
@@ -21,22 +18,10 @@ use crate::identity::{self, Identity};
 use crate::platform;
 use crate::records::{Arrival, Records};
 use crate::secure::Resolver;
+use crate::tls::{self, Endpoint};
 
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// POSTs JSON and returns the status and body.
-pub async fn post_json(url: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
-    anyhow::ensure!(url.starts_with("http://"), "only http:// servers are supported by this build (TLS comes next)");
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let request = http::Request::post(url)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::copy_from_slice(body)))?;
-    let response = client.request(request).await.with_context(|| format!("cannot reach {url}"))?;
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await?.to_bytes().to_vec();
-    Ok((status, body))
-}
 
 /// The outgoing queue of the live session, if any: results of invocations that outlive
 /// the session they arrived on go out on whichever session is live when they finish.
@@ -53,13 +38,16 @@ enum End {
 /// Runs until the identity is refused.
 pub async fn run(state_dir: &Path, identity: Identity) -> anyhow::Result<()> {
     let key = identity::signing_key(state_dir)?;
+    let endpoint = Endpoint::parse(&identity.server)?;
+    let tls = tls::for_endpoint(&endpoint, state_dir, None)?;
     let records = Records::open(state_dir)?;
     let work_dir = state_dir.join("work");
     let running = Running::for_node(&identity.instance_id, &identity.region);
     let outbox = Outbox::default();
     let mut backoff = Duration::from_millis(500);
     loop {
-        let ended = session(&identity, &key, &records, &work_dir, &running, &outbox).await;
+        let link = Link { endpoint: &endpoint, tls: tls.as_ref() };
+        let ended = session(link, &identity, &key, &records, &work_dir, &running, &outbox).await;
         *outbox.lock().expect("outbox lock") = None;
         match ended {
             Ok(End::Refused(reason)) => anyhow::bail!("the server refused this node: {reason}"),
@@ -75,18 +63,19 @@ pub async fn run(state_dir: &Path, identity: Identity) -> anyhow::Result<()> {
     }
 }
 
-fn ws_url(server: &str) -> anyhow::Result<String> {
-    match server.strip_prefix("http://") {
-        Some(rest) => Ok(format!("ws://{rest}{CONNECT_PATH}")),
-        None => anyhow::bail!("only http:// servers are supported by this build"),
-    }
-}
-
 fn text(message: &AgentMessage) -> Message {
     Message::Text(serde_json::to_string(message).expect("messages serialise").into())
 }
 
+/// Where and how to connect.
+#[derive(Clone, Copy)]
+struct Link<'a> {
+    endpoint: &'a Endpoint,
+    tls: Option<&'a Arc<rustls::ClientConfig>>,
+}
+
 async fn session(
+    link: Link<'_>,
     identity: &Identity,
     key: &SigningKey,
     records: &Records,
@@ -94,12 +83,12 @@ async fn session(
     running: &Running,
     outbox: &Outbox,
 ) -> anyhow::Result<End> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&identity.server)?).await?;
+    let tcp = link.endpoint.connect_tcp().await?;
     // The address the server sees this node from is the one worth reporting.
-    let local_ip = match socket.get_ref() {
-        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.local_addr().ok().map(|a| a.ip().to_string()),
-        _ => None,
-    };
+    let local_ip = tcp.local_addr().ok().map(|a| a.ip().to_string());
+    let connector = link.tls.map(|c| tokio_tungstenite::Connector::Rustls(c.clone()));
+    let url = link.endpoint.ws_url(CONNECT_PATH);
+    let (mut socket, _) = tokio_tungstenite::client_async_tls_with_config(url, tcp, None, connector).await?;
     let challenge = socket.next().await.context("the server closed before challenging")??;
     let nonce = match serde_json::from_str::<ServerMessage>(challenge.to_text()?)? {
         ServerMessage::Challenge { nonce, .. } => nonce,

@@ -24,9 +24,13 @@ pub struct Cli {
 pub enum Command {
     /// Register this machine with an activation.
     Register {
-        /// The server, e.g. http://127.0.0.1:7717.
+        /// The server, e.g. https://ctl.example:7717 (http:// only on loopback).
         #[arg(long, env = "STEWARD_SERVER")]
         server: String,
+        /// PEM certificate(s) to trust for this first contact, e.g. the server's
+        /// DATA_DIR/tls/ca.pem. Default: the system's bundle.
+        #[arg(long, env = "STEWARD_CA_FILE")]
+        ca_file: Option<PathBuf>,
         /// The activation code.
         #[arg(long)]
         code: String,
@@ -44,10 +48,11 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cli.state_dir).with_context(|| format!("cannot create {}", cli.state_dir.display()))?;
     cli.state_dir = std::fs::canonicalize(&cli.state_dir)?;
     match cli.command {
-        Command::Register { server, code, id } => {
-            let identity = identity::register(&cli.state_dir, &server, &id, &code, platform::detect())
-                .await
-                .context("registration failed")?;
+        Command::Register { server, code, id, ca_file } => {
+            let identity =
+                identity::register(&cli.state_dir, &server, &id, &code, ca_file.as_deref(), platform::detect())
+                    .await
+                    .context("registration failed")?;
             println!("Registered as {} in account {} ({}).", identity.instance_id, identity.account, identity.region);
             Ok(())
         }

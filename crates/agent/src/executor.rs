@@ -44,6 +44,10 @@ impl Running {
         }
     }
 
+    fn is_cancelled(&self, invocation_id: &str) -> bool {
+        self.groups.lock().expect("running lock").get(invocation_id).is_some_and(|(_, c)| *c)
+    }
+
     fn set(&self, invocation_id: &str, pgid: i32) {
         self.groups.lock().expect("running lock").insert(invocation_id.to_owned(), (pgid, false));
     }
@@ -91,7 +95,7 @@ pub async fn run(invocation: Invocation, work_dir: &Path, running: Running, reso
             Err(why) => finished(step, "Failed", 1, String::new(), why, started),
         };
         plugins.push(result);
-        if running.groups.lock().expect("running lock").get(&invocation.invocation_id).is_some_and(|(_, c)| *c) {
+        if running.is_cancelled(&invocation.invocation_id) {
             break;
         }
     }
@@ -135,6 +139,7 @@ async fn run_step(invocation: &Invocation, step: &PluginRun, work_dir: &Path, ru
         }
     }
     let (program, args): (&str, Vec<&str>) = match step.action.as_str() {
+        "aws:runDocument" => return Box::pin(run_nested(invocation, step, work_dir, running, started)).await,
         "aws:runShellScript" => ("sh", vec![]),
         "aws:runPowerShellScript" => {
             if which("pwsh").is_none() {
@@ -225,6 +230,52 @@ async fn run_step(invocation: &Invocation, step: &PluginRun, work_dir: &Path, ru
         stderr.push_str(&format!("\nThe step ran past its timeout of {timeout} seconds and was stopped."));
     }
     finished(step, status, code, stdout, stderr, started)
+}
+
+/// `aws:runDocument`: the nested document's steps (expanded by the server) in order, as one
+/// step whose output is theirs; it stops at the first step that does not succeed.
+async fn run_nested(
+    invocation: &Invocation,
+    step: &PluginRun,
+    work_dir: &Path,
+    running: &Running,
+    started: i64,
+) -> PluginResult {
+    if step.inputs["documentType"].as_str() == Some("LocalPath") {
+        let why = "documentType LocalPath is not supported by this agent; store the document and use SSMDocument.";
+        return finished(step, "Failed", 1, String::new(), why.into(), started);
+    }
+    let nested: Vec<PluginRun> = match serde_json::from_value(step.inputs["steps"].clone()) {
+        Ok(steps) => steps,
+        Err(_) => {
+            return finished(
+                step,
+                "Failed",
+                1,
+                String::new(),
+                "The nested document's steps are missing.".into(),
+                started,
+            )
+        }
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    let (mut status, mut code) = ("Success".to_owned(), 0);
+    for child in nested {
+        let child = PluginRun { name: format!("{}/{}", step.name, child.name), ..child };
+        let result = run_step(invocation, &child, work_dir, running).await;
+        stdout.push_str(&result.stdout);
+        stderr.push_str(&result.stderr);
+        code = result.response_code;
+        if result.status != "Success" {
+            status = result.status;
+            break;
+        }
+        if running.is_cancelled(&invocation.invocation_id) {
+            status = "Cancelled".into();
+            break;
+        }
+    }
+    finished(step, &status, code, stdout, stderr, started)
 }
 
 /// Reads a pipe to its end, keeping at most [`OUTPUT_CAP`] bytes.

@@ -11,6 +11,8 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use steward_protocol::{ErrorBody, Platform, RegisterRequest, RegisterResponse, REGISTER_PATH};
 
+use crate::tls::{self, Endpoint};
+
 /// What the agent knows about itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Identity {
@@ -61,6 +63,7 @@ pub async fn register(
     server: &str,
     id: &str,
     code: &str,
+    ca_file: Option<&Path>,
     platform: Platform,
 ) -> anyhow::Result<Identity> {
     fs::create_dir_all(state_dir).with_context(|| format!("cannot create {}", state_dir.display()))?;
@@ -73,8 +76,9 @@ pub async fn register(
         platform,
     };
     let server = server.trim_end_matches('/').to_owned();
-    let (status, body) =
-        crate::channel::post_json(&format!("{server}{REGISTER_PATH}"), &serde_json::to_vec(&request)?).await?;
+    let endpoint = Endpoint::parse(&server)?;
+    let tls = tls::for_endpoint(&endpoint, state_dir, ca_file)?;
+    let (status, body) = tls::post_json(&endpoint, tls.as_ref(), REGISTER_PATH, &serde_json::to_vec(&request)?).await?;
     if !(200..300).contains(&status) {
         let message = serde_json::from_slice::<ErrorBody>(&body)
             .map(|e| format!("{}: {}", e.code, e.message))
@@ -82,6 +86,19 @@ pub async fn register(
         anyhow::bail!("the server refused the registration: {message}");
     }
     let answer: RegisterResponse = serde_json::from_slice(&body).context("the server's answer is not understood")?;
+    // From now on the node trusts the authority the server named, or the one it was told
+    // to trust for this first contact.
+    let ca_pem = match (&answer.ca_pem, ca_file) {
+        (Some(pem), _) => Some(pem.clone().into_bytes()),
+        (None, Some(path)) => Some(fs::read(path)?),
+        (None, None) => None,
+    };
+    match ca_pem {
+        Some(pem) => write_private(&state_dir.join(tls::CA_FILE), &pem)?,
+        None => {
+            let _ = fs::remove_file(state_dir.join(tls::CA_FILE));
+        }
+    }
     write_private(&state_dir.join(KEY_FILE), key.as_bytes())?;
     let identity = Identity { server, instance_id: answer.instance_id, account: answer.account, region: answer.region };
     write_private(&state_dir.join(IDENTITY_FILE), &serde_json::to_vec_pretty(&identity)?)?;

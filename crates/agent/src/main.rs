@@ -11,6 +11,7 @@ mod identity;
 mod platform;
 mod records;
 mod secure;
+mod tls;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -59,6 +59,10 @@ pub struct RegisterResponse {
     pub account: String,
     /// The region it is registered in.
     pub region: String,
+    /// The certificate authority that signed the server's certificate, when the server is
+    /// its own authority: the node trusts it for every later connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
 }
 
 /// A refused registration or connection.

@@ -98,9 +98,15 @@ pub async fn ensure_root(
 }
 
 /// Writes `admin.env` (mode 0600) so that `. admin.env && aws ssm …` works.
-pub fn write_admin_env(args: &ServerArgs, boot: &Bootstrap, secret: &str, endpoint: &str) -> anyhow::Result<()> {
+pub fn write_admin_env(
+    args: &ServerArgs,
+    boot: &Bootstrap,
+    secret: &str,
+    endpoint: &str,
+    ca_bundle: Option<&Path>,
+) -> anyhow::Result<()> {
     let path = args.data_dir.join("admin.env");
-    let text = format!(
+    let mut text = format!(
         "# Written by steward server on every start. Source it: . {path}\n\
          export AWS_ACCESS_KEY_ID={id}\n\
          export AWS_SECRET_ACCESS_KEY={secret}\n\
@@ -115,6 +121,11 @@ pub fn write_admin_env(args: &ServerArgs, boot: &Bootstrap, secret: &str, endpoi
         region = args.region,
         account = boot.account,
     );
+    if let Some(ca) = ca_bundle {
+        // Absolute, so the file works from any directory.
+        let ca = fs::canonicalize(ca).unwrap_or_else(|_| ca.to_path_buf());
+        text.push_str(&format!("export AWS_CA_BUNDLE={}\n", ca.display()));
+    }
     let tmp = args.data_dir.join("admin.env.tmp");
     let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     f.write_all(text.as_bytes())?;

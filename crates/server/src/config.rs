@@ -54,6 +54,18 @@ pub struct ServerArgs {
     /// Seconds between agent heartbeats (a node is ConnectionLost after three missed).
     #[arg(long, env = "STEWARD_AGENT_HEARTBEAT", default_value_t = 30)]
     pub agent_heartbeat: u64,
+    /// TLS: `auto` (on unless listening on loopback), `on`, or `off` (loopback only).
+    #[arg(long, env = "STEWARD_TLS", default_value = "auto")]
+    pub tls: String,
+    /// PEM certificate chain to present instead of one signed by the server's own CA.
+    #[arg(long, env = "STEWARD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "STEWARD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Extra DNS name or IP address for the generated certificate (repeatable).
+    #[arg(long = "tls-san", env = "STEWARD_TLS_SANS", value_delimiter = ',')]
+    pub tls_san: Vec<String>,
     /// Log format: text or json.
     #[arg(long, env = "STEWARD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -19,6 +19,7 @@ pub mod kms;
 pub mod parameters;
 pub mod state;
 pub mod tags;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,21 +63,27 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let (boot, secret) =
         bootstrap::ensure_root(&*store, &boot_credentials, args.account_id.as_deref(), clock.now_millis()).await?;
     let dev_account = args.dev.then(|| args.account_id.clone().unwrap_or_else(|| boot.account.clone()));
+    let tls = if tls::wanted(&args)? { Some(tls::prepare(&args, clock.now_millis() / 1000)?) } else { None };
+    let mut fleet = fleet::Fleet::new(args.agent_heartbeat);
+    fleet.ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
     let state = Arc::new(AppState {
         store: store.clone(),
         clock,
         credentials: auth::Credentials::new(store.clone(), master_key, dev_account),
         kms: kms::Keyring::new(store.clone(), master_key),
         events: events::Events::new(args.webhooks.clone()),
-        fleet: fleet::Fleet::new(args.agent_heartbeat),
+        fleet,
         blobs: Arc::new(steward_store::blob::LocalBlobs::new(args.data_dir.join("blobs"))),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
-    let endpoint = format!("http://{local}");
-    bootstrap::write_admin_env(&args, &boot, &secret, &endpoint)?;
+    let endpoint = match &tls {
+        Some(_) => format!("https://{}", advertised_host(local)),
+        None => format!("http://{local}"),
+    };
+    bootstrap::write_admin_env(&args, &boot, &secret, &endpoint, tls.as_ref().and_then(|t| t.ca_path.as_deref()))?;
     tokio::spawn(parameters::policy::run(state.clone(), Duration::from_secs(args.policy_interval)));
     tokio::spawn(commands::dispatch::run(state.clone()));
     tracing::info!(
@@ -87,9 +94,25 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         admin_env = %args.data_dir.join("admin.env").display(),
         "Steward is serving."
     );
-    axum::serve(listener, http::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    let app = http::app(state);
+    match tls {
+        Some(tls) => {
+            let listener = tls::TlsListener::new(listener, tls.config)?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?,
+    }
     tracing::info!("Steward stopped.");
     Ok(())
+}
+
+/// The address clients on this machine use: a wildcard listen address is reached on loopback.
+fn advertised_host(local: std::net::SocketAddr) -> String {
+    match local.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => format!("127.0.0.1:{}", local.port()),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => format!("[::1]:{}", local.port()),
+        _ => local.to_string(),
+    }
 }
 
 async fn shutdown_signal() {

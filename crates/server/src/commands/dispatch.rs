@@ -64,7 +64,8 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
     let max_concurrency = limit(&command.max_concurrency, total).unwrap_or(50).max(1);
     let max_errors = limit(&command.max_errors, total).unwrap_or(0);
     let mut errors = invocations.iter().filter(|(_, _, i)| is_error(&i.status, &i.status_details)).count();
-    let mut in_flight = invocations.iter().filter(|(_, _, i)| i.status == "InProgress").count();
+    let mut in_flight =
+        invocations.iter().filter(|(_, _, i)| matches!(i.status.as_str(), "InProgress" | "Delayed")).count();
     let delivery_deadline = command.requested + command.timeout_seconds * 1000;
     let mut batch = Vec::new();
     let mut sends = Vec::new();
@@ -73,13 +74,14 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
         let before = (inv.status.clone(), inv.sent_on);
         let serial = state.fleet.serial_of(&inv.instance_id);
         match inv.status.as_str() {
-            "Pending" if now > delivery_deadline => {
+            "Pending" | "Delayed" if now > delivery_deadline => {
                 inv.status = "TimedOut".into();
                 inv.status_details = "DeliveryTimedOut".into();
             }
             "Pending" if errors > max_errors => {
+                // SSM: the parent exceeded MaxErrors and the system cancelled the rest.
                 inv.status = "Cancelled".into();
-                inv.status_details = "Cancelled".into();
+                inv.status_details = "Terminated".into();
             }
             "Pending" if serial.is_none() && !node_exists(state, &inv.instance_id).await => {
                 // Deregistered since the command was sent: it can never be delivered.
@@ -97,9 +99,17 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
                     sends.push(inv.instance_id.clone());
                 }
             }
-            "InProgress" if !inv.acked && serial.is_some_and(|s| s != inv.sent_on) => {
+            "InProgress" if !inv.acked && serial.is_none() => {
+                // Sent, never acknowledged, and the node is gone: SSM's Delayed, retried
+                // when the node is back (until the delivery timeout).
+                inv.status = "Delayed".into();
+                inv.status_details = "Delayed".into();
+            }
+            "InProgress" | "Delayed" if !inv.acked && serial.is_some_and(|s| s != inv.sent_on) => {
                 // The agent reconnected before acknowledging: deliver again; it answers
                 // from its own record if it already has this invocation.
+                inv.status = "InProgress".into();
+                inv.status_details = "InProgress".into();
                 inv.sent_on = serial.unwrap_or_default();
                 sends.push(inv.instance_id.clone());
             }

@@ -238,7 +238,9 @@ pub async fn cancel_command(ctx: Ctx, req: CancelCommandRequest) -> Result<Empty
             continue;
         }
         match inv.status.as_str() {
-            "Pending" => {
+            // A Delayed invocation cannot be reached; if the node had it, its late result
+            // changes nothing, as for any final invocation.
+            "Pending" | "Delayed" => {
                 inv.status = "Cancelled".into();
                 inv.status_details = "Cancelled".into();
             }

@@ -29,6 +29,10 @@ pub async fn on_ack(state: &AppState, instance_id: &str, invocation_id: &str) {
             return;
         }
         inv.acked = true;
+        if inv.status == "Delayed" {
+            inv.status = "InProgress".into();
+            inv.status_details = "InProgress".into();
+        }
         if state.store.write(vec![Op::put(&key, encode(&inv)).if_revision(revision)]).await.is_ok() {
             return;
         }

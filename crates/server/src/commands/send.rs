@@ -100,6 +100,98 @@ fn steps(tree: &Value, schema_version: &str, values: &BTreeMap<String, Value>) -
     runs
 }
 
+/// How deep `aws:runDocument` may nest documents.
+const MAX_NESTING: usize = 3;
+
+/// A Command document's steps for `parameters`, with nested `aws:runDocument` steps
+/// expanded (their steps travel in the step's `steps` input, run by the agent in order).
+async fn document_steps(
+    ctx: &Ctx,
+    name: &str,
+    version: Option<&str>,
+    hash: Option<&str>,
+    given: BTreeMap<String, Vec<String>>,
+    depth: usize,
+) -> Result<(Vec<PluginRun>, BTreeMap<String, Value>), ApiError> {
+    let found = documents::find(ctx, name).await?;
+    if found.head.doc_type != "Command" {
+        return Err(ApiError::new(
+            "InvalidDocument",
+            format!("{name} is a {} document; Run Command runs Command documents.", found.head.doc_type),
+        ));
+    }
+    let number = documents::select(&found.head, version, None)?;
+    let version = documents::load_version(ctx, &found.head, number).await?;
+    if let Some(hash) = hash {
+        if *hash != version.hash {
+            return Err(ApiError::new("InvalidDocument", "The document hash does not match the document's content."));
+        }
+    }
+    let format = Format::parse(&version.format).unwrap_or(Format::Json);
+    let tree = content::parse(&version.content, format).map_err(fault)?;
+    let analysis = schema::analyze(&found.head.doc_type, &tree).map_err(fault)?;
+    let given = resolve_ssm(ctx, given).await?;
+    let values = params::resolve(&analysis.parameters, &given).map_err(fault)?;
+    let mut plugins = steps(&tree, &analysis.schema_version, &values);
+    for plugin in plugins.iter_mut().filter(|p| p.action == "aws:runDocument") {
+        if plugin.inputs["documentType"].as_str().unwrap_or("SSMDocument") != "SSMDocument" {
+            // LocalPath documents are read on the node.
+            continue;
+        }
+        if depth >= MAX_NESTING {
+            return Err(ApiError::new(
+                "InvalidDocument",
+                format!("aws:runDocument nests documents more than {MAX_NESTING} deep (step {}).", plugin.name),
+            ));
+        }
+        // A name, or AWS-RunDocument's sourceInfo map `{"name": …}`.
+        let path = match &plugin.inputs["documentPath"] {
+            Value::Object(info) => info.get("name").and_then(Value::as_str),
+            other => other.as_str(),
+        };
+        let Some(path) = path.filter(|p| !p.is_empty()) else {
+            return Err(invalid_parameters(format!("Step {} (aws:runDocument) needs documentPath.", plugin.name)));
+        };
+        let nested_given = nested_parameters(&plugin.inputs["documentParameters"])
+            .map_err(|why| invalid_parameters(format!("Step {}: {why}", plugin.name)))?;
+        let path = path.to_owned();
+        let (nested, _) = Box::pin(document_steps(ctx, &path, None, None, nested_given, depth + 1)).await?;
+        plugin.inputs["steps"] = serde_json::to_value(&nested).expect("steps serialise");
+    }
+    Ok((plugins, values))
+}
+
+/// `documentParameters` of `aws:runDocument`: an object or a JSON string of one, whose
+/// values are strings or lists of strings.
+fn nested_parameters(raw: &Value) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let parsed;
+    let object = match raw {
+        Value::Null => return Ok(BTreeMap::new()),
+        Value::String(s) if s.trim().is_empty() => return Ok(BTreeMap::new()),
+        Value::String(s) => {
+            parsed = serde_json::from_str::<Value>(s).map_err(|_| "documentParameters is not a JSON object.")?;
+            &parsed
+        }
+        other => other,
+    };
+    let object = object.as_object().ok_or("documentParameters must be an object.")?;
+    object
+        .iter()
+        .map(|(k, v)| {
+            let values = match v {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_owned).ok_or(format!("documentParameters.{k} must hold strings.")))
+                    .collect::<Result<_, _>>()?,
+                Value::Number(_) | Value::Bool(_) => vec![v.to_string()],
+                _ => return Err(format!("documentParameters.{k} must be a string or a list of strings.")),
+            };
+            Ok((k.clone(), values))
+        })
+        .collect()
+}
+
 fn invalid_instance(id: &str) -> ApiError {
     ApiError::new(
         "InvalidInstanceId",
@@ -160,26 +252,15 @@ pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendComma
             ));
         }
     }
-    let found = documents::find(&ctx, &req.document_name).await?;
-    if found.head.doc_type != "Command" {
-        return Err(ApiError::new(
-            "InvalidDocument",
-            format!("{} is a {} document; Run Command runs Command documents.", req.document_name, found.head.doc_type),
-        ));
-    }
-    let number = documents::select(&found.head, req.document_version.as_deref(), None)?;
-    let version = documents::load_version(&ctx, &found.head, number).await?;
-    if let Some(hash) = &req.document_hash {
-        if *hash != version.hash {
-            return Err(ApiError::new("InvalidDocument", "The document hash does not match the document's content."));
-        }
-    }
-    let format = Format::parse(&version.format).unwrap_or(Format::Json);
-    let tree = content::parse(&version.content, format).map_err(fault)?;
-    let analysis = schema::analyze(&found.head.doc_type, &tree).map_err(fault)?;
-    let given = resolve_ssm(&ctx, req.parameters.clone().unwrap_or_default()).await?;
-    let values = params::resolve(&analysis.parameters, &given).map_err(fault)?;
-    let plugins = steps(&tree, &analysis.schema_version, &values);
+    let (plugins, values) = document_steps(
+        &ctx,
+        &req.document_name,
+        req.document_version.as_deref(),
+        req.document_hash.as_deref(),
+        req.parameters.clone().unwrap_or_default(),
+        1,
+    )
+    .await?;
     let execution_timeout = values
         .get("executionTimeout")
         .and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_u64()))

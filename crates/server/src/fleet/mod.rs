@@ -122,6 +122,9 @@ pub struct Fleet {
     connections: Mutex<HashMap<String, Connection>>,
     serial: std::sync::atomic::AtomicU64,
     activation_locks: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    /// The server's own certificate authority (PEM), handed to nodes at registration so
+    /// they verify the server from then on.
+    pub ca_pem: Option<String>,
 }
 
 impl Fleet {
@@ -129,6 +132,7 @@ impl Fleet {
     pub fn new(heartbeat_seconds: u64) -> Self {
         Fleet {
             heartbeat_seconds,
+            ca_pem: None,
             wake: tokio::sync::Notify::new(),
             connections: Mutex::new(HashMap::new()),
             serial: Default::default(),

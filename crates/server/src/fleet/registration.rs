@@ -123,7 +123,12 @@ async fn attempt(state: &AppState, req: &RegisterRequest) -> Result<Option<Regis
         Op::put(node_index(&instance_id), encode(&locator)).if_absent(),
     ];
     match state.store.write(batch).await {
-        Ok(()) => Ok(Some(RegisterResponse { instance_id, account: locator.account, region: locator.region })),
+        Ok(()) => Ok(Some(RegisterResponse {
+            instance_id,
+            account: locator.account,
+            region: locator.region,
+            ca_pem: state.fleet.ca_pem.clone(),
+        })),
         Err(StoreError::Conflict { .. }) => Ok(None),
         Err(e) => Err(internal(e)),
     }
