@@ -637,7 +637,7 @@ def test_deregistered_node_is_undeliverable(server, ssm, agent_factory, tmp_path
 def test_agent_killed_during_a_command(ssm, nodes, tmp_path):
     agent, iid = nodes["n0"], nodes.id("n0")
     marker = tmp_path / "runs"
-    duration = unique_sleep(4)
+    duration = unique_sleep(60)  # far longer than the test: only reaping ends it
     pattern = f"sleep {duration}"
     try:
         cid = send(ssm, [f"echo run >> {marker}", f"sleep {duration}", f"echo end >> {marker}"],
@@ -647,7 +647,10 @@ def test_agent_killed_during_a_command(ssm, nodes, tmp_path):
         wait_ping(ssm, iid, "ConnectionLost", timeout=10)
         assert invocation(ssm, cid, iid)["Status"] == "InProgress"
 
+        assert pgrep(pattern), "the script outlives the killed agent"
         agent.start()
+        # The new agent ends what the old one left running.
+        wait_until(lambda: not pgrep(pattern), 15, "the orphaned script to be ended")
         inv = wait_invocation(ssm, cid, iid, timeout=30)
         assert inv["Status"] == "Failed", inv
         assert wait_command(ssm, cid, timeout=10)["Status"] == "Failed"

@@ -42,6 +42,10 @@ pub async fn run(state_dir: &Path, identity: Identity) -> anyhow::Result<()> {
     let tls = tls::for_endpoint(&endpoint, state_dir, None)?;
     let records = Records::open(state_dir)?;
     let work_dir = state_dir.join("work");
+    let reaped = executor::reap_orphans(&work_dir);
+    if reaped > 0 {
+        tracing::warn!(reaped, "Ended the scripts a previous agent process left running.");
+    }
     let running = Running::for_node(&identity.instance_id, &identity.region);
     let outbox = Outbox::default();
     let mut backoff = Duration::from_millis(500);

@@ -66,6 +66,46 @@ fn kill_group(pgid: i32) {
     }
 }
 
+/// Names the process group a step runs in (with its leader's start time), while it runs.
+const GROUP_FILE: &str = "_process_group";
+
+/// The start time of a process (clock ticks since boot), which tells a process from a
+/// later one that reused its id.
+fn process_start(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields count from the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Ends the process groups of steps that were running when a previous agent process died
+/// (kill -9, OOM): they must not run on, unseen, after their invocation ended Failed.
+pub fn reap_orphans(work_dir: &Path) -> usize {
+    let mut reaped = 0;
+    let mut pending = vec![(work_dir.to_path_buf(), 0)];
+    while let Some((dir, depth)) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() && depth < 6 {
+                pending.push((path, depth + 1));
+            } else if entry.file_name() == GROUP_FILE {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+                if let (Some(Some(pgid)), Some(Some(started))) = (fields.next(), fields.next()) {
+                    let pgid = pgid as i32;
+                    if process_start(pgid) == Some(started) {
+                        kill_group(pgid);
+                        reaped += 1;
+                    }
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    reaped
+}
+
 fn text_list(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
@@ -205,6 +245,11 @@ async fn run_step(invocation: &Invocation, step: &PluginRun, work_dir: &Path, ru
     };
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
     running.set(&invocation.invocation_id, pgid);
+    // If the agent dies, its next start finds this and ends the group it left behind.
+    let group_file = dir.join(GROUP_FILE);
+    if let Some(started) = process_start(pgid) {
+        let _ = std::fs::write(&group_file, format!("{pgid} {started}"));
+    }
     let stdout_task = tokio::spawn(read_all(child.stdout.take().expect("piped")));
     let stderr_task = tokio::spawn(read_all(child.stderr.take().expect("piped")));
     let waited = tokio::time::timeout(Duration::from_secs(timeout), child.wait()).await;
@@ -222,6 +267,7 @@ async fn run_step(invocation: &Invocation, step: &PluginRun, work_dir: &Path, ru
     };
     // The group may have children still holding the pipes open; end them too.
     kill_group(pgid);
+    let _ = std::fs::remove_file(&group_file);
     // The script may hold resolved secrets: it does not outlive the step.
     let _ = std::fs::remove_file(&script_path);
     let stdout = stdout_task.await.unwrap_or_default();

@@ -86,6 +86,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     bootstrap::write_admin_env(&args, &boot, &secret, &endpoint, tls.as_ref().and_then(|t| t.ca_path.as_deref()))?;
     tokio::spawn(parameters::policy::run(state.clone(), Duration::from_secs(args.policy_interval)));
     tokio::spawn(commands::dispatch::run(state.clone()));
+    tokio::spawn(commands::expiry::run(state.clone()));
     tracing::info!(
         endpoint,
         store = store.backend(),

@@ -5,9 +5,11 @@
 //! agents connected to this server, within MaxConcurrency, stops new deliveries past
 //! MaxErrors, and times out those not delivered in time. Agents acknowledge and report
 //! results ([`results`]). Keys: `cmd/<account>/<region>/<id>`,
-//! `inv/<account>/<region>/<id>/<mi-id>`, `cmdactive/<account>/<region>/<id>`.
+//! `inv/<account>/<region>/<id>/<mi-id>`, `cmdactive/<account>/<region>/<id>`. Finished
+//! commands expire after 30 days ([`expiry`]).
 
 pub mod dispatch;
+pub mod expiry;
 pub mod query;
 pub mod results;
 pub mod send;

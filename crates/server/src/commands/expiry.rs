@@ -1,0 +1,67 @@
+//! Command history lasts 30 days, as in SSM: finished commands older than that are deleted
+//! with their invocations. Their full outputs stay in the blob store, as S3 output does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use steward_core::commands::is_terminal;
+use steward_store::{prefix_end, Op, Start, MAX_BATCH};
+
+use super::*;
+use crate::state::{decode, AppState};
+
+/// How long a finished command stays listed.
+pub const HISTORY_MILLIS: i64 = 30 * 24 * 3600 * 1000;
+const PAGE: usize = 1000;
+
+/// Sweeps once an hour, starting a minute after start.
+pub async fn run(state: Arc<AppState>) {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    loop {
+        match sweep(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "Expired command history."),
+            Err(e) => tracing::warn!(error = %e, "Command history sweep failed; will retry."),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+/// Deletes every finished command requested more than [`HISTORY_MILLIS`] ago; returns how many.
+pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
+    let cutoff = state.now() - HISTORY_MILLIS;
+    let prefix = "cmd/";
+    let end = prefix_end(prefix);
+    let mut after: Option<String> = None;
+    let mut deleted = 0;
+    loop {
+        let start = match &after {
+            Some(key) => Start::After(key),
+            None => Start::At(prefix),
+        };
+        let items = state.store.range(start, &end, PAGE).await?;
+        let Some(last) = items.last() else { break };
+        after = Some(last.key.clone());
+        for item in &items {
+            let Ok(command) = decode::<CommandRecord>(&item.key, &item.value) else { continue };
+            if command.requested >= cutoff || !is_terminal(&command.status) {
+                continue;
+            }
+            let inv_prefix = format!("inv/{}/{}/{}/", command.account, command.region, command.command_id);
+            let invocations = state.store.range(Start::At(&inv_prefix), &prefix_end(&inv_prefix), 1_000_000).await?;
+            // Invocations first: a sweep cut short leaves the command, found again next time.
+            for chunk in invocations.chunks(MAX_BATCH) {
+                state.store.write(chunk.iter().map(|i| Op::delete(&i.key)).collect()).await?;
+            }
+            match state.store.write(vec![Op::delete(&item.key).if_revision(item.revision)]).await {
+                Ok(()) => deleted += 1,
+                Err(steward_store::StoreError::Conflict { .. }) => {} // Changed meanwhile: next sweep.
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if items.len() < PAGE {
+            break;
+        }
+    }
+    Ok(deleted)
+}
