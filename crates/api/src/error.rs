@@ -39,6 +39,12 @@ impl ApiError {
         }
     }
 
+    /// The same error answered with another HTTP status (the query APIs use 403, 404, 409).
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
     /// The AWS error code, e.g. `ValidationException`.
     pub fn code(&self) -> &str {
         &self.code

@@ -22,6 +22,8 @@ pub enum Service {
     Ssm,
     /// Key Management Service, `X-Amz-Target: TrentService.*`, signing name `kms`.
     Kms,
+    /// CloudTrail (the audit trail's LookupEvents), signing name `cloudtrail`.
+    CloudTrail,
 }
 
 impl Service {
@@ -30,6 +32,7 @@ impl Service {
         match prefix {
             "AmazonSSM" => Some(Service::Ssm),
             "TrentService" => Some(Service::Kms),
+            "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101" => Some(Service::CloudTrail),
             _ => None,
         }
     }
@@ -39,6 +42,16 @@ impl Service {
         match self {
             Service::Ssm => "ssm",
             Service::Kms => "kms",
+            Service::CloudTrail => "cloudtrail",
+        }
+    }
+
+    /// The `eventSource` of this service's audit events.
+    pub fn event_source(self) -> &'static str {
+        match self {
+            Service::Ssm => "ssm.amazonaws.com",
+            Service::Kms => "kms.amazonaws.com",
+            Service::CloudTrail => "cloudtrail.amazonaws.com",
         }
     }
 
@@ -46,6 +59,7 @@ impl Service {
         match self {
             Service::Ssm => include_str!("../model/ssm.json"),
             Service::Kms => include_str!("../model/kms.json"),
+            Service::CloudTrail => include_str!("../model/cloudtrail.json"),
         }
     }
 }
@@ -90,9 +104,11 @@ impl Model {
     pub fn get(service: Service) -> &'static Model {
         static SSM: OnceLock<Model> = OnceLock::new();
         static KMS: OnceLock<Model> = OnceLock::new();
+        static CLOUDTRAIL: OnceLock<Model> = OnceLock::new();
         let cell = match service {
             Service::Ssm => &SSM,
             Service::Kms => &KMS,
+            Service::CloudTrail => &CLOUDTRAIL,
         };
         cell.get_or_init(|| Model::parse(service.source()))
     }
@@ -137,6 +153,42 @@ impl Model {
             0 => Ok(()),
             1 => Err(ApiError::validation(format!("1 validation error detected: {}", faults[0]))),
             n => Err(ApiError::validation(format!("{n} validation errors detected: {}", faults.join("; ")))),
+        }
+    }
+
+    /// Replaces every value of a `sensitive` shape in `input` (SecureString values, key
+    /// material, plaintexts) with `HIDDEN_DUE_TO_SECURITY_REASONS`, as CloudTrail shows them.
+    pub fn redact(&self, operation: &str, input: &mut Value) {
+        if let Some(Some(shape)) = self.operations.get(operation) {
+            self.redact_shape(shape, input);
+        }
+    }
+
+    fn redact_shape(&self, shape_name: &str, value: &mut Value) {
+        let Some(shape) = self.shapes.get(shape_name) else { return };
+        if shape.sensitive {
+            *value = Value::String("HIDDEN_DUE_TO_SECURITY_REASONS".into());
+            return;
+        }
+        match (shape.kind, value) {
+            (Kind::Structure, Value::Object(object)) => {
+                for (member, member_shape) in &shape.members {
+                    if let Some(v) = object.get_mut(member) {
+                        self.redact_shape(member_shape, v);
+                    }
+                }
+            }
+            (Kind::List, Value::Array(items)) => {
+                if let Some(member) = &shape.member {
+                    items.iter_mut().for_each(|i| self.redact_shape(member, i));
+                }
+            }
+            (Kind::Map, Value::Object(entries)) => {
+                if let Some(value_shape) = &shape.value {
+                    entries.values_mut().for_each(|v| self.redact_shape(value_shape, v));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -366,7 +418,7 @@ mod tests {
 
     #[test]
     fn every_embedded_pattern_compiles() {
-        for service in [Service::Ssm, Service::Kms] {
+        for service in [Service::Ssm, Service::Kms, Service::CloudTrail] {
             let raw: Value = serde_json::from_str(service.source()).unwrap();
             let model = Model::get(service);
             for (name, shape) in raw["shapes"].as_object().unwrap() {
@@ -421,6 +473,17 @@ mod tests {
         assert!(result.is_err());
         let (_, message) = check("PutParameter", json!({"Name": "a", "Value": long, "Tier": "Nope"})).unwrap_err();
         assert!(!message.contains("sss"), "{message}");
+    }
+
+    #[test]
+    fn redacts_sensitive_members() {
+        let mut put = json!({"Name": "/a", "Value": "hunter2", "Type": "SecureString"});
+        Model::get(Service::Ssm).redact("PutParameter", &mut put);
+        assert_eq!(put["Value"], "HIDDEN_DUE_TO_SECURITY_REASONS");
+        assert_eq!(put["Name"], "/a");
+        let mut encrypt = json!({"KeyId": "k", "Plaintext": "c2VjcmV0"});
+        Model::get(Service::Kms).redact("Encrypt", &mut encrypt);
+        assert_eq!(encrypt["Plaintext"], "HIDDEN_DUE_TO_SECURITY_REASONS");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod commands;
 pub mod documents;
 pub mod fault;
+pub mod iam;
 pub mod parameters;
 
 pub use fault::Fault;

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use steward_api::model::Service;
+use sha2::Digest;
 use steward_api::sigv4::{self, Request};
 use steward_api::ApiError;
 use steward_store::{Op, Store};
 
 use crate::crypto;
-use crate::state::{decode, encode, store_fault, Principal};
+use crate::state::{decode, encode, store_fault, Identity, Principal};
 
 /// A stored access key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,6 +30,29 @@ pub struct AccessKeyRecord {
     pub status: String,
     /// Epoch ms.
     pub created: i64,
+    /// The IAM user owning the key (none for the root's keys and role sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// For temporary credentials: the role and session they act as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_session: Option<(String, String)>,
+    /// For temporary credentials: SHA-256 (hex) of the session token they need.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token_hash: Option<String>,
+    /// For temporary credentials: when they stop working (epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+}
+
+impl AccessKeyRecord {
+    /// The identity this key signs as.
+    pub fn identity(&self) -> Identity {
+        match (&self.user, &self.role_session) {
+            (Some(user), _) => Identity::User(user.clone()),
+            (None, Some((role, session))) => Identity::Role { role: role.clone(), session: session.clone() },
+            (None, None) => Identity::Root,
+        }
+    }
 }
 
 /// (access key id, date, region, service): what a signing key is derived from.
@@ -49,7 +72,8 @@ pub struct Credentials {
     signing_keys: Mutex<HashMap<ScopeKey, [u8; 32]>>,
 }
 
-fn key_of(access_key_id: &str) -> String {
+/// Where an access key is stored.
+pub fn key_of(access_key_id: &str) -> String {
     format!("iam/access-key/{access_key_id}")
 }
 
@@ -70,11 +94,19 @@ impl Credentials {
         }
     }
 
-    /// Creates an access key for `arn` in `account`; returns (id, secret).
+    /// Creates an access key for the root `arn` of `account`; returns (id, secret).
     pub async fn create(&self, account: &str, arn: &str, now: i64) -> Result<(String, String), ApiError> {
+        let (id, secret, record) = self.mint("AKIA", account, arn, now);
+        self.store.write(vec![Op::put(key_of(&id), encode(&record)).if_absent()]).await.map_err(store_fault)?;
+        Ok((id, secret))
+    }
+
+    /// A new key id (with `prefix`: `AKIA` lasting, `ASIA` temporary), its secret, and its
+    /// record with the secret sealed; the caller stores the record.
+    pub fn mint(&self, prefix: &str, account: &str, arn: &str, now: i64) -> (String, String, AccessKeyRecord) {
         const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
         const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let id = format!("AKIA{}", crypto::random_string(UPPER, 16));
+        let id = format!("{prefix}{}", crypto::random_string(UPPER, 16));
         let secret = crypto::random_string(SECRET, 40);
         let sealed = crypto::seal(&self.master_key, &secret_aad(&id), secret.as_bytes());
         let record = AccessKeyRecord {
@@ -83,9 +115,18 @@ impl Credentials {
             sealed_secret: base64::engine::general_purpose::STANDARD.encode(sealed),
             status: "Active".into(),
             created: now,
+            user: None,
+            role_session: None,
+            session_token_hash: None,
+            expires: None,
         };
-        self.store.write(vec![Op::put(key_of(&id), encode(&record)).if_absent()]).await.map_err(store_fault)?;
-        Ok((id, secret))
+        (id, secret, record)
+    }
+
+    /// Drops a key from the caches after it changed (deactivated, deleted).
+    pub fn forget(&self, access_key_id: &str) {
+        self.known.write().expect("credentials lock").remove(access_key_id);
+        self.signing_keys.lock().expect("signing key lock").retain(|k, _| k.0 != access_key_id);
     }
 
     /// The secret of a stored key, if it exists and unseals.
@@ -116,18 +157,19 @@ impl Credentials {
         Ok(Some(known))
     }
 
-    /// Verifies the request's signature for `service` and returns the caller.
+    /// Verifies the request's signature for the service signing as `signing_name` and
+    /// returns the caller.
     pub async fn authenticate(
         &self,
         req: &Request<'_>,
-        service: Service,
+        signing_name: &str,
         now_secs: i64,
     ) -> Result<Principal, ApiError> {
         let auth = sigv4::parse_authorization(req)?;
-        if auth.service != service.signing_name() {
+        if auth.service != signing_name {
             return Err(ApiError::new(
                 "InvalidSignatureException",
-                format!("Credential should be scoped to correct service: '{}'. ", service.signing_name()),
+                format!("Credential should be scoped to correct service: '{signing_name}'. "),
             ));
         }
         if let Some(default_account) = &self.dev_account {
@@ -142,12 +184,7 @@ impl Credentials {
             } else {
                 default_account.clone()
             };
-            return Ok(Principal {
-                arn: format!("arn:aws:iam::{account}:root"),
-                account,
-                region: auth.region,
-                access_key_id: auth.access_key_id,
-            });
+            return Ok(Principal { access_key_id: auth.access_key_id, ..Principal::root(&account, &auth.region) });
         }
         let amz_date = sigv4::check_clock(req, &auth, now_secs)?;
         let Some(known) = self.lookup(&auth.access_key_id).await? else {
@@ -155,6 +192,25 @@ impl Credentials {
         };
         if known.record.status != "Active" {
             return Err(unrecognized());
+        }
+        if let Some(expected) = &known.record.session_token_hash {
+            // Temporary credentials: the session token must come along, and time is up at
+            // the expiry.
+            let token =
+                req.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("x-amz-security-token")).map(|(_, v)| *v);
+            let matches = token.is_some_and(|t| {
+                subtle::ConstantTimeEq::ct_eq(
+                    hex::encode(sha2::Sha256::digest(t.as_bytes())).as_bytes(),
+                    expected.as_bytes(),
+                )
+                .into()
+            });
+            if !matches || known.record.expires.is_some_and(|e| now_secs * 1000 >= e) {
+                return Err(ApiError::new(
+                    "ExpiredTokenException",
+                    "The security token included in the request is expired or invalid.",
+                ));
+            }
         }
         let cache_key = (auth.access_key_id.clone(), auth.date.clone(), auth.region.clone(), auth.service.clone());
         let cached = self.signing_keys.lock().expect("signing key lock").get(&cache_key).copied();
@@ -182,6 +238,8 @@ impl Credentials {
             region: auth.region,
             arn: known.record.arn.clone(),
             access_key_id: auth.access_key_id,
+            identity: known.record.identity(),
+            source_ip: None,
         })
     }
 }

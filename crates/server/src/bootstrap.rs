@@ -68,6 +68,59 @@ fn random_account() -> String {
     format!("1{digits}")
 }
 
+/// Key of an account's record.
+pub fn account_key(account: &str) -> String {
+    format!("account/{account}")
+}
+
+/// `steward account create|list`.
+pub async fn account_command(args: crate::config::AccountArgs) -> anyhow::Result<()> {
+    let store_url =
+        args.store.clone().unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("steward.db").display()));
+    let store = steward_store::open(&store_url).await.context("cannot open the store")?;
+    match args.action {
+        crate::config::AccountAction::List => {
+            let prefix = "account/";
+            for item in
+                store.range(steward_store::Start::At(prefix), &steward_store::prefix_end(prefix), 100_000).await?
+            {
+                println!("{}", &item.key[prefix.len()..]);
+            }
+            Ok(())
+        }
+        crate::config::AccountAction::Create { account_id } => {
+            let path = args.master_key_file.clone().unwrap_or_else(|| args.data_dir.join("master.key"));
+            let bytes = fs::read(&path).with_context(|| format!("cannot read the master key {}", path.display()))?;
+            let master: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("the master key must be 32 bytes"))?;
+            let account = match account_id {
+                Some(id) => {
+                    anyhow::ensure!(
+                        id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()),
+                        "--account-id must be 12 digits"
+                    );
+                    id
+                }
+                None => random_account(),
+            };
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+            let record = serde_json::json!({"account": account, "created": now});
+            match store.write(vec![Op::put(account_key(&account), serde_json::to_vec(&record)?).if_absent()]).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) => anyhow::bail!("account {account} already exists"),
+                Err(e) => return Err(e.into()),
+            }
+            let credentials = Credentials::new(store.clone(), master, None);
+            let (id, secret) = credentials
+                .create(&account, &format!("arn:aws:iam::{account}:root"), now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("# The root of account {account}; the secret is shown only now.");
+            println!("export AWS_ACCESS_KEY_ID={id}\nexport AWS_SECRET_ACCESS_KEY={secret}\nexport STEWARD_ACCOUNT_ID={account}");
+            Ok(())
+        }
+    }
+}
+
 /// Ensures the root account and the admin key exist; returns them with the admin secret.
 pub async fn ensure_root(
     store: &dyn Store,
@@ -88,8 +141,13 @@ pub async fn ensure_root(
         let account = requested_account.map(str::to_owned).unwrap_or_else(random_account);
         let arn = format!("arn:aws:iam::{account}:root");
         let (id, _) = credentials.create(&account, &arn, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let boot = Bootstrap { account, admin_access_key_id: id };
-        match store.write(vec![Op::put(BOOTSTRAP_KEY, encode(&boot)).if_absent()]).await {
+        let record = serde_json::json!({"account": account, "created": now});
+        let boot = Bootstrap { account: account.clone(), admin_access_key_id: id };
+        let ops = vec![
+            Op::put(BOOTSTRAP_KEY, encode(&boot)).if_absent(),
+            Op::put(account_key(&account), serde_json::to_vec(&record)?),
+        ];
+        match store.write(ops).await {
             Ok(()) | Err(StoreError::Conflict { .. }) => continue, // re-read: another server may have won
             Err(e) => return Err(e.into()),
         }

@@ -18,7 +18,79 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the control plane.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
+    /// Read the audit trail: export it or check its hash chain.
+    Audit(AuditArgs),
+    /// Manage accounts: each has its own root key, resources and users.
+    Account(AccountArgs),
+}
+
+/// Flags of `steward account`.
+#[derive(Debug, Clone, Args)]
+pub struct AccountArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: AccountAction,
+    /// The server's data directory (master key, default SQLite store).
+    #[arg(long, global = true, env = "STEWARD_DATA_DIR", default_value = "./.steward")]
+    pub data_dir: PathBuf,
+    /// Store URL, as for `steward server`.
+    #[arg(long, global = true, env = "STEWARD_STORE")]
+    pub store: Option<String>,
+    /// The master key file, as for `steward server`.
+    #[arg(long, global = true, env = "STEWARD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+/// `steward account` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AccountAction {
+    /// Create an account and its root access key (printed once, as shell exports).
+    Create {
+        /// The 12-digit id (random when omitted).
+        #[arg(long)]
+        account_id: Option<String>,
+    },
+    /// List accounts.
+    List,
+}
+
+/// Flags of `steward audit`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: AuditAction,
+    /// The server's data directory (for the default SQLite store).
+    #[arg(long, global = true, env = "STEWARD_DATA_DIR", default_value = "./.steward")]
+    pub data_dir: PathBuf,
+    /// Store URL, as for `steward server`.
+    #[arg(long, global = true, env = "STEWARD_STORE")]
+    pub store: Option<String>,
+}
+
+impl AuditArgs {
+    /// The store URL, defaulting to SQLite in the data dir.
+    pub fn store_url(&self) -> String {
+        self.store.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("steward.db").display()))
+    }
+}
+
+/// `steward audit` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditAction {
+    /// Write every event as JSON lines (to stdout, or --out).
+    Export {
+        /// File to write.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check the hash chain of the store's events, or of an exported JSON-lines file.
+    Verify {
+        /// An export to check instead of the store.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 /// Flags of `steward server`.
@@ -66,6 +138,9 @@ pub struct ServerArgs {
     /// Extra DNS name or IP address for the generated certificate (repeatable).
     #[arg(long = "tls-san", env = "STEWARD_TLS_SANS", value_delimiter = ',')]
     pub tls_san: Vec<String>,
+    /// Seconds between copies of new audit events to the blob store.
+    #[arg(long, env = "STEWARD_AUDIT_EXPORT_INTERVAL", default_value_t = 60)]
+    pub audit_export_interval: u64,
     /// Log format: text or json.
     #[arg(long, env = "STEWARD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

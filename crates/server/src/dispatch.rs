@@ -103,6 +103,7 @@ pub async fn call(ctx: Ctx, service: Service, operation: &str, input: Value) -> 
         (Service::Kms, "Encrypt") => invoke(ctx, input, kms::api::encrypt).await,
         (Service::Kms, "Decrypt") => invoke(ctx, input, kms::api::decrypt).await,
         (Service::Kms, "GenerateDataKey") => invoke(ctx, input, kms::api::generate_data_key).await,
+        (Service::CloudTrail, "LookupEvents") => invoke(ctx, input, crate::audit::lookup::lookup_events).await,
         (_, op) => Err(ApiError::new(
             "UnknownOperationException",
             format!("Steward does not implement the operation {op} yet."),

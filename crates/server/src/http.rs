@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +22,22 @@ use steward_api::ApiError;
 
 use crate::dispatch;
 use crate::state::AppState;
+
+/// The client's address, from either listener (for `aws:SourceIp`).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
 
 /// Builds the router; tests drive it without a socket.
 pub fn app(state: Arc<AppState>) -> Router {
@@ -54,10 +72,15 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response {
     json_response(status, request_id, error.to_body(), Some(error.code()))
 }
 
+/// The headers as the SigV4 verifier reads them (values that are not text are skipped).
+pub fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v))).collect()
+}
+
 fn target(headers: &HeaderMap) -> Result<(Service, String), ApiError> {
     let unknown = || ApiError::new("UnknownOperationException", "The X-Amz-Target header names no known operation.");
     let raw = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).ok_or_else(unknown)?;
-    let (prefix, op) = raw.split_once('.').ok_or_else(unknown)?;
+    let (prefix, op) = raw.rsplit_once('.').ok_or_else(unknown)?;
     let service = Service::from_target_prefix(prefix).ok_or_else(unknown)?;
     if !Model::get(service).has_operation(op) {
         return Err(ApiError::new("UnknownOperationException", format!("Unknown operation {raw}")));
@@ -67,6 +90,7 @@ fn target(headers: &HeaderMap) -> Result<(Service, String), ApiError> {
 
 async fn api(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -75,8 +99,26 @@ async fn api(
     let started = Instant::now();
     // From the thread's RNG: a getrandom syscall per request is measurable at 20k req/s.
     let request_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string();
-    let outcome = handle(&state, &method, &uri, &headers, &body).await;
+    let form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if form && !headers.contains_key("x-amz-target") {
+        // The query protocol (IAM, STS): form-encoded, answered in XML.
+        return crate::iam::query::serve(&state, &method, &uri, &headers, &body, Some(peer.ip()), &request_id).await;
+    }
+    let mut draft = crate::audit::Draft {
+        source_ip: peer.ip().to_string(),
+        user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+        ..Default::default()
+    };
+    let outcome = handle(&state, &method, &uri, &headers, &body, peer, &mut draft).await;
     let elapsed_us = started.elapsed().as_micros() as u64;
+    if !draft.name.is_empty() {
+        let error = outcome.as_ref().err().map(|(_, e)| (e.code(), e.message()));
+        let event = draft.finish(&request_id, error, state.now(), &state.fallback_account);
+        state.audit.record(event).await;
+    }
     match outcome {
         Ok((op, body)) => {
             tracing::debug!(request_id, operation = op, elapsed_us, "Request served.");
@@ -99,11 +141,14 @@ async fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
+    peer: SocketAddr,
+    draft: &mut crate::audit::Draft,
 ) -> Result<(String, Vec<u8>), (String, ApiError)> {
     let (service, op) = target(headers).map_err(|e| (String::from("-"), e))?;
     let fail = |e: ApiError| (op.clone(), e);
-    let header_pairs: Vec<(&str, &str)> =
-        headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v))).collect();
+    draft.source = service.event_source().into();
+    draft.name = op.clone();
+    let header_pairs = header_pairs(headers);
     let request = Request {
         method: method.as_str(),
         path: uri.path(),
@@ -112,15 +157,28 @@ async fn handle(
         body,
     };
     let now_secs = state.now() / 1000;
-    let principal = state.credentials.authenticate(&request, service, now_secs).await.map_err(fail)?;
+    if let Ok(auth) = steward_api::sigv4::parse_authorization(&request) {
+        draft.access_key_id = auth.access_key_id;
+        draft.region = auth.region;
+    }
+    let mut principal =
+        state.credentials.authenticate(&request, service.signing_name(), now_secs).await.map_err(fail)?;
+    principal.source_ip = Some(peer.ip());
+    draft.principal = Some(principal.clone());
     let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
     } else {
         serde_json::from_slice(body)
             .map_err(|_| fail(ApiError::serialization("The request body is not valid JSON.")))?
     };
-    Model::get(service).validate(&op, &input).map_err(fail)?;
+    let model = Model::get(service);
+    let mut shown = input.clone();
+    model.redact(&op, &mut shown);
+    draft.parameters = shown;
+    draft.resources = crate::iam::authz::resources(&principal, service, &op, &input);
+    model.validate(&op, &input).map_err(fail)?;
     let ctx = dispatch::Ctx { state: state.clone(), principal };
+    crate::iam::authz::check_operation(&ctx, service, &op, &input).await.map_err(fail)?;
     let out = dispatch::call(ctx, service, &op, input).await.map_err(fail)?;
     Ok((op, out))
 }

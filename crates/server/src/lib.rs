@@ -5,6 +5,7 @@
 //! ([`parameters`], [`kms`], [`tags`]), [`events`] (event log and webhooks).
 //! The binary's `main` only parses flags and calls [`run`].
 
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod commands;
@@ -15,6 +16,7 @@ pub mod documents;
 pub mod events;
 pub mod fleet;
 pub mod http;
+pub mod iam;
 pub mod kms;
 pub mod parameters;
 pub mod state;
@@ -37,8 +39,58 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
             args.validate()?;
             init_logging(&args.log_format);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(serve(args))
+            runtime.block_on(serve(*args))
         }
+        Command::Account(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(bootstrap::account_command(args))
+        }
+        Command::Audit(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(audit_command(args))
+        }
+    }
+}
+
+/// `steward audit export|verify`.
+async fn audit_command(args: config::AuditArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let events = match &args.action {
+        config::AuditAction::Verify { file: Some(file) } => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .enumerate()
+                .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("line {} is not JSON", i + 1)))
+                .collect::<anyhow::Result<Vec<serde_json::Value>>>()?
+        }
+        _ => {
+            let store = steward_store::open(&args.store_url()).await.context("cannot open the store")?;
+            audit::verify::all_events(&*store).await?
+        }
+    };
+    match args.action {
+        config::AuditAction::Export { out } => {
+            let mut sink: Box<dyn Write> = match out {
+                Some(path) => {
+                    Box::new(std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?)
+                }
+                None => Box::new(std::io::stdout().lock()),
+            };
+            for event in &events {
+                serde_json::to_writer(&mut sink, event)?;
+                sink.write_all(b"\n")?;
+            }
+            sink.flush()?;
+            Ok(())
+        }
+        config::AuditAction::Verify { .. } => match audit::verify::verify(&events) {
+            audit::verify::Verdict::Intact { events, head } => {
+                println!("intact: {events} events, last hash {head}");
+                Ok(())
+            }
+            audit::verify::Verdict::Broken { line, reason } => anyhow::bail!("broken at event {line}: {reason}"),
+        },
     }
 }
 
@@ -73,6 +125,9 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         kms: kms::Keyring::new(store.clone(), master_key),
         events: events::Events::new(args.webhooks.clone()),
         fleet,
+        secure_transport: tls.is_some(),
+        audit: audit::Audit::start(store.clone()),
+        fallback_account: boot.account.clone(),
         blobs: Arc::new(steward_store::blob::LocalBlobs::new(args.data_dir.join("blobs"))),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -87,6 +142,11 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     tokio::spawn(parameters::policy::run(state.clone(), Duration::from_secs(args.policy_interval)));
     tokio::spawn(commands::dispatch::run(state.clone()));
     tokio::spawn(commands::expiry::run(state.clone()));
+    tokio::spawn(audit::verify::export_worker(
+        store.clone(),
+        state.blobs.clone(),
+        Duration::from_secs(args.audit_export_interval.max(1)),
+    ));
     tracing::info!(
         endpoint,
         store = store.backend(),
@@ -95,7 +155,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         admin_env = %args.data_dir.join("admin.env").display(),
         "Steward is serving."
     );
-    let app = http::app(state);
+    let app = http::app(state).into_make_service_with_connect_info::<http::Peer>();
     match tls {
         Some(tls) => {
             let listener = tls::TlsListener::new(listener, tls.config)?;

@@ -29,6 +29,12 @@ pub struct AppState {
     pub fleet: crate::fleet::Fleet,
     /// Whole command outputs and other large things.
     pub blobs: Arc<dyn steward_store::blob::BlobStore>,
+    /// Whether clients reach this server over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
+    /// The audit trail.
+    pub audit: crate::audit::Audit,
+    /// The account events of unauthenticated calls are filed under (the root account).
+    pub fallback_account: String,
 }
 
 impl AppState {
@@ -49,6 +55,46 @@ pub struct Principal {
     pub arn: String,
     /// The access key used.
     pub access_key_id: String,
+    /// What kind of identity signed.
+    pub identity: Identity,
+    /// Where the request came from, for `aws:SourceIp`.
+    pub source_ip: Option<std::net::IpAddr>,
+}
+
+/// The identity behind an access key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Identity {
+    /// The account's root: may do everything in its account.
+    #[default]
+    Root,
+    /// An IAM user (by name).
+    User(String),
+    /// A session of an assumed role.
+    Role {
+        /// The role's name.
+        role: String,
+        /// The session name.
+        session: String,
+    },
+}
+
+impl Principal {
+    /// The root of `account`, acting in `region` (internal work and tests).
+    pub fn root(account: &str, region: &str) -> Self {
+        Principal {
+            account: account.to_owned(),
+            region: region.to_owned(),
+            arn: format!("arn:aws:iam::{account}:root"),
+            access_key_id: String::new(),
+            identity: Identity::Root,
+            source_ip: None,
+        }
+    }
+
+    /// Whether policies bound this caller (everyone but the root).
+    pub fn is_root(&self) -> bool {
+        self.identity == Identity::Root
+    }
 }
 
 /// Decodes a stored record; a record we cannot read is a server fault, logged with its key.

@@ -38,13 +38,11 @@ async fn fixture() -> Fixture {
         events: steward_server::events::Events::new(Vec::new()),
         fleet: steward_server::fleet::Fleet::new(30),
         blobs: Arc::new(steward_store::blob::LocalBlobs::new(dir.join("blobs"))),
+        secure_transport: false,
+        audit: steward_server::audit::Audit::start(store.clone()),
+        fallback_account: "123456789012".into(),
     });
-    let principal = Principal {
-        account: "123456789012".into(),
-        region: "us-east-1".into(),
-        arn: "arn:aws:iam::123456789012:root".into(),
-        access_key_id: "AKIATEST".into(),
-    };
+    let principal = Principal::root("123456789012", "us-east-1");
     Fixture { ctx: Ctx { state, principal }, clock, dir }
 }
 

@@ -160,6 +160,9 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
             plugins: command.plugins.clone(),
             execution_timeout_seconds: command.execution_timeout_seconds,
         });
+        let node = format!("arn:aws:ssm:{region}:{account}:managed-instance/{instance_id}");
+        let details = serde_json::json!({"commandId": command_id, "instanceId": instance_id, "documentName": command.document_name});
+        state.audit.record(crate::audit::service_event(account, region, "DeliverCommand", &[node], details, now)).await;
         if !state.fleet.send(&instance_id, message) {
             tracing::debug!(
                 instance_id,

@@ -266,6 +266,12 @@ pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendComma
         .and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_u64()))
         .unwrap_or(3600);
     let nodes = target_nodes(&ctx, &ids, &targets).await?;
+    if !targets.is_empty() {
+        // Explicit ids were checked before the call; targets name nodes only now.
+        let arns: Vec<String> =
+            nodes.iter().map(|n| crate::iam::authz::node_arn(&ctx.principal, &n.instance_id)).collect();
+        crate::iam::authz::authorize(&ctx, "ssm:SendCommand", &arns, |r| r).await?;
+    }
     let p = &ctx.principal;
     let now = ctx.state.now();
     let command_id = uuid::Uuid::new_v4().to_string();

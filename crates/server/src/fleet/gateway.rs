@@ -184,11 +184,11 @@ async fn resolve_secure(
     };
     let ctx = crate::dispatch::Ctx {
         state: state.clone(),
+        // The node's role does not bound this read yet (see ARCHITECTURE: service roles).
         principal: crate::state::Principal {
-            account: node.account.clone(),
-            region: node.region.clone(),
             arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", node.account, node.iam_role, instance_id),
             access_key_id: instance_id.to_owned(),
+            ..crate::state::Principal::root(&node.account, &node.region)
         },
     };
     for name in names {

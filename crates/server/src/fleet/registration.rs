@@ -49,6 +49,24 @@ pub async fn register(State(state): State<Arc<AppState>>, body: Bytes) -> Respon
                     activation_id = req.activation_id,
                     "Node registered."
                 );
+                let node = format!(
+                    "arn:aws:ssm:{}:{}:managed-instance/{}",
+                    response.region, response.account, response.instance_id
+                );
+                let details = serde_json::json!({
+                    "activationId": req.activation_id,
+                    "instanceId": response.instance_id,
+                    "platformName": req.platform.platform_name,
+                });
+                let event = crate::audit::service_event(
+                    &response.account,
+                    &response.region,
+                    "RegisterManagedInstance",
+                    &[node],
+                    details,
+                    state.now(),
+                );
+                state.audit.record(event).await;
                 return (StatusCode::OK, axum::Json(response)).into_response();
             }
             Ok(None) => {

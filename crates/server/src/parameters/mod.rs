@@ -209,6 +209,11 @@ pub async fn reveal(ctx: &Ctx, record: &VersionRecord, with_decryption: bool) ->
     }
     let p = &ctx.principal;
     let blob = base64::engine::general_purpose::STANDARD.decode(&record.value).map_err(|_| ApiError::internal())?;
+    // Decrypting needs kms:Decrypt on the value's key as well as the SSM permission.
+    if let Some(key_id) = Keyring::key_id_of(&blob) {
+        let key_arn = format!("arn:aws:kms:{}:{}:key/{key_id}", p.region, p.account);
+        crate::iam::authz::authorize(ctx, "kms:Decrypt", &[key_arn], |r| r).await?;
+    }
     let arn = names::arn(&p.region, &p.account, &record.name);
     let (_, plaintext) = ctx
         .state
@@ -224,6 +229,7 @@ pub async fn seal_value(ctx: &Ctx, name: &str, key_ref: &str, value: &str) -> Re
     let p = &ctx.principal;
     let record = ctx.state.kms.resolve(&p.account, &p.region, key_ref, ctx.state.now()).await.map_err(key_failure)?;
     Keyring::check_usable(&record).map_err(key_failure)?;
+    crate::iam::authz::authorize(ctx, "kms:Encrypt", std::slice::from_ref(&record.arn), |r| r).await?;
     let arn = names::arn(&p.region, &p.account, name);
     let blob = ctx.state.kms.encrypt(&record, value.as_bytes(), &value_context(&arn)).map_err(key_failure)?;
     Ok(base64::engine::general_purpose::STANDARD.encode(blob))

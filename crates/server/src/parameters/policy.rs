@@ -101,10 +101,8 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
             batch.extend(head.policy_index.iter().map(|k| Op::delete(k.clone())));
             batch.push(Op::delete(&hkey).if_revision(revision));
             let p = crate::state::Principal {
-                account: entry.account.clone(),
-                region: entry.region.clone(),
                 arn: "arn:aws:iam::aws:policy/parameter-expiration".into(),
-                access_key_id: String::new(),
+                ..crate::state::Principal::root(&entry.account, &entry.region)
             };
             let ev = state.events.parameter_change(&p, &head.current, "Delete", now);
             batch.push(ev.op());
