@@ -46,6 +46,8 @@ struct Server {
     child: Child,
     addr: String,
     creds: Credentials,
+    /// An IAM user bound by 10 managed policies of 10 statements each.
+    user: Option<Credentials>,
     region: String,
     data_dir: PathBuf,
 }
@@ -96,6 +98,7 @@ fn start_server(args: &Args) -> anyhow::Result<Server> {
             secret_access_key: var("AWS_SECRET_ACCESS_KEY")?,
         },
         region: var("AWS_REGION")?,
+        user: None,
         child,
         addr,
         data_dir,
@@ -118,15 +121,42 @@ struct Client {
 
 impl Client {
     async fn connect(server: &Server) -> anyhow::Result<Client> {
+        Self::connect_as(server, server.creds.clone(), "ssm").await
+    }
+
+    async fn connect_as(server: &Server, creds: Credentials, service: &str) -> anyhow::Result<Client> {
         let stream = tokio::net::TcpStream::connect(&server.addr).await?;
         stream.set_nodelay(true)?;
         let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(conn);
-        Ok(Client {
-            sender,
-            addr: server.addr.clone(),
-            signer: Signer::new(server.creds.clone(), &server.region, "ssm"),
-        })
+        Ok(Client { sender, addr: server.addr.clone(), signer: Signer::new(creds, &server.region, service) })
+    }
+
+    /// One signed IAM query-protocol call; returns the XML answer.
+    async fn iam(&mut self, params: &[(&str, &str)]) -> anyhow::Result<String> {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("Version", "2010-05-08")
+            .extend_pairs(params)
+            .finish();
+        let headers = [("host", self.addr.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
+        let unsigned =
+            sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: body.as_bytes() };
+        let (date, authorization) = self.signer.sign(&unsigned, now);
+        let mut builder = http::Request::post("/");
+        for (k, v) in headers {
+            builder = builder.header(k, v);
+        }
+        let req = builder
+            .header("x-amz-date", date)
+            .header("authorization", authorization)
+            .body(Full::new(Bytes::from(body)))?;
+        self.sender.ready().await?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status();
+        let text = String::from_utf8_lossy(&resp.into_body().collect().await?.to_bytes()).into_owned();
+        anyhow::ensure!(status.is_success(), "IAM answered {status}: {text}");
+        Ok(text)
     }
 
     async fn healthz(&mut self) -> anyhow::Result<()> {
@@ -177,6 +207,7 @@ impl Client {
 enum Scenario {
     Healthz,
     GetString,
+    GetStringAsUser,
     GetSecure,
     ByPath,
     Put,
@@ -187,6 +218,7 @@ impl Scenario {
         match self {
             Scenario::Healthz => "GET /healthz (bare HTTP)",
             Scenario::GetString => "GetParameter String",
+            Scenario::GetStringAsUser => "GetParameter String, user with 10x10 policy",
             Scenario::GetSecure => "GetParameter SecureString+decrypt",
             Scenario::ByPath => "GetParametersByPath page (1,000 params)",
             Scenario::Put => "PutParameter (durable)",
@@ -205,7 +237,10 @@ async fn drive(server: &Server, scenario: Scenario, clients: usize, seconds: u64
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for id in 0..clients {
-        let mut client = Client::connect(server).await?;
+        let mut client = match (scenario, &server.user) {
+            (Scenario::GetStringAsUser, Some(user)) => Client::connect_as(server, user.clone(), "ssm").await?,
+            _ => Client::connect(server).await?,
+        };
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(100_000);
@@ -215,7 +250,7 @@ async fn drive(server: &Server, scenario: Scenario, clients: usize, seconds: u64
                 let started = Instant::now();
                 match scenario {
                     Scenario::Healthz => client.healthz().await?,
-                    Scenario::GetString => {
+                    Scenario::GetString | Scenario::GetStringAsUser => {
                         client.call_raw("GetParameter", &json!({"Name": "/bench/string"})).await?;
                     }
                     Scenario::GetSecure => {
@@ -253,6 +288,45 @@ async fn drive(server: &Server, scenario: Scenario, clients: usize, seconds: u64
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0) as u64
     };
     Ok(Figures { ops: all.len() as u64, seconds: elapsed, p50_us: pct(0.50), p99_us: pct(0.99) })
+}
+
+/// Makes a user whose 10 attached policies hold 10 statements each; only the last
+/// statement of the last policy grants GetParameter on /bench/*, so every request walks
+/// all 100.
+async fn seed_user(server: &Server) -> anyhow::Result<Credentials> {
+    let mut iam = Client::connect_as(server, server.creds.clone(), "iam").await?;
+    iam.iam(&[("Action", "CreateUser"), ("UserName", "bench")]).await?;
+    for p in 0..10 {
+        let statements: Vec<Value> = (0..10)
+            .map(|s| {
+                if p == 9 && s == 9 {
+                    json!({"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+                           "Resource": "arn:aws:ssm:*:*:parameter/bench/*",
+                           "Condition": {"StringEquals": {"aws:username": "${aws:username}"}}})
+                } else {
+                    json!({"Effect": "Allow", "Action": [format!("ssm:Describe{s}*"), "ssm:GetParameterHistory"],
+                           "Resource": format!("arn:aws:ssm:*:*:parameter/team{p}/service{s}/*")})
+                }
+            })
+            .collect();
+        let document = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+        let name = format!("bench-{p}");
+        let created =
+            iam.iam(&[("Action", "CreatePolicy"), ("PolicyName", &name), ("PolicyDocument", &document)]).await?;
+        let arn = between(&created, "<Arn>", "</Arn>").context("CreatePolicy gave no Arn")?;
+        iam.iam(&[("Action", "AttachUserPolicy"), ("UserName", "bench"), ("PolicyArn", &arn)]).await?;
+    }
+    let key = iam.iam(&[("Action", "CreateAccessKey"), ("UserName", "bench")]).await?;
+    Ok(Credentials {
+        access_key_id: between(&key, "<AccessKeyId>", "</AccessKeyId>").context("no key id")?,
+        secret_access_key: between(&key, "<SecretAccessKey>", "</SecretAccessKey>").context("no secret")?,
+    })
+}
+
+fn between(text: &str, open: &str, close: &str) -> Option<String> {
+    let start = text.find(open)? + open.len();
+    let end = text[start..].find(close)? + start;
+    Some(text[start..end].to_owned())
 }
 
 async fn seed(server: &Server) -> anyhow::Result<Duration> {
@@ -436,9 +510,10 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    let server = start_server(&args)?;
+    let mut server = start_server(&args)?;
     let pid = server.child.id();
     let seeding = seed(&server).await?;
+    server.user = Some(seed_user(&server).await?);
     println!(
         "Steward benchmark: {} clients, {} s per scenario, store {}",
         args.clients,
@@ -453,7 +528,15 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("{:<42} {:>10} {:>9} {:>9} {:>12}", "scenario", "ops/s", "p50 ms", "p99 ms", "peak RSS KB");
     let mut ceiling = 0.0;
-    for scenario in [Scenario::Healthz, Scenario::GetString, Scenario::GetSecure, Scenario::ByPath, Scenario::Put] {
+    let mut admin_rate = 0.0;
+    for scenario in [
+        Scenario::Healthz,
+        Scenario::GetString,
+        Scenario::GetStringAsUser,
+        Scenario::GetSecure,
+        Scenario::ByPath,
+        Scenario::Put,
+    ] {
         let wanted = args.only.as_ref().is_none_or(|o| scenario.label().to_lowercase().contains(&o.to_lowercase()));
         if !wanted && !matches!(scenario, Scenario::Healthz) {
             continue;
@@ -463,10 +546,15 @@ async fn main() -> anyhow::Result<()> {
         if matches!(scenario, Scenario::Healthz) {
             ceiling = rate;
         }
-        let ratio = if matches!(scenario, Scenario::Healthz) {
-            String::new()
-        } else {
-            format!("  ({:.0}% of bare HTTP)", 100.0 * rate / ceiling)
+        if matches!(scenario, Scenario::GetString) {
+            admin_rate = rate;
+        }
+        let ratio = match scenario {
+            Scenario::Healthz => String::new(),
+            Scenario::GetStringAsUser if admin_rate > 0.0 => {
+                format!("  (policy cost {:.1}% of the root's rate)", 100.0 * (1.0 - rate / admin_rate))
+            }
+            _ => format!("  ({:.0}% of bare HTTP)", 100.0 * rate / ceiling),
         };
         println!(
             "{:<42} {:>10.0} {:>9.2} {:>9.2} {:>12}{}",

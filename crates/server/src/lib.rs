@@ -128,6 +128,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         secure_transport: tls.is_some(),
         audit: audit::Audit::start(store.clone()),
         fallback_account: boot.account.clone(),
+        policy_cache: Default::default(),
         blobs: Arc::new(steward_store::blob::LocalBlobs::new(args.data_dir.join("blobs"))),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)

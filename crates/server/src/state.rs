@@ -33,6 +33,8 @@ pub struct AppState {
     pub secure_transport: bool,
     /// The audit trail.
     pub audit: crate::audit::Audit,
+    /// Parsed IAM policies.
+    pub policy_cache: crate::iam::PolicyCache,
     /// The account events of unauthenticated calls are filed under (the root account).
     pub fallback_account: String,
 }

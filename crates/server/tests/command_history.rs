@@ -27,6 +27,7 @@ async fn fixture(dir: &std::path::Path) -> (Ctx, Arc<ManualClock>) {
         secure_transport: false,
         audit: steward_server::audit::Audit::start(store.clone()),
         fallback_account: "123456789012".into(),
+        policy_cache: Default::default(),
     });
     let principal = Principal::root("123456789012", "us-east-1");
     (Ctx { state, principal }, clock)

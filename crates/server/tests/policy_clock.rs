@@ -41,6 +41,7 @@ async fn fixture() -> Fixture {
         secure_transport: false,
         audit: steward_server::audit::Audit::start(store.clone()),
         fallback_account: "123456789012".into(),
+        policy_cache: Default::default(),
     });
     let principal = Principal::root("123456789012", "us-east-1");
     Fixture { ctx: Ctx { state, principal }, clock, dir }

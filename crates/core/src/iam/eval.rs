@@ -54,6 +54,10 @@ pub fn evaluate<'a>(policies: impl IntoIterator<Item = &'a Policy>, request: &Re
     let applicable = policies.into_iter().flat_map(|policy| {
         let variables = policy.version == "2012-10-17";
         policy.statements.iter().filter(move |statement| {
+            // Actions first: they are short and rule out most statements.
+            if !matches_list(&statement.action, |pattern| wildcard(pattern, &request.action, true)) {
+                return false;
+            }
             let resource_ok = match &statement.resource {
                 Some(matcher) => matches_list(matcher, |pattern| {
                     let pattern = if variables { substitute(pattern, request) } else { Some(pattern.to_owned()) };
@@ -112,15 +116,50 @@ fn matches_list(matcher: &Matcher, matches: impl Fn(&str) -> bool) -> bool {
 
 /// `*` matches any run of characters, `?` any one.
 pub fn wildcard(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let norm = |s: &str| if ignore_case { s.to_ascii_lowercase() } else { s.to_owned() };
+    // Every request checks many patterns: ASCII (the usual case) is matched in place.
+    if pattern.is_ascii() && text.is_ascii() {
+        return wildcard_in(pattern.as_bytes(), text.as_bytes(), ignore_case);
+    }
+    let norm = |s: &str| if ignore_case { s.to_lowercase() } else { s.to_owned() };
     let (p, t): (Vec<char>, Vec<char>) = (norm(pattern).chars().collect(), norm(text).chars().collect());
+    wildcard_in(&p, &t, false)
+}
+
+trait Glyph: Copy + PartialEq {
+    fn is(self, c: char) -> bool;
+    fn same(self, other: Self, ignore_case: bool) -> bool;
+}
+
+impl Glyph for u8 {
+    fn is(self, c: char) -> bool {
+        self == c as u8
+    }
+    fn same(self, other: Self, ignore_case: bool) -> bool {
+        if ignore_case {
+            self.eq_ignore_ascii_case(&other)
+        } else {
+            self == other
+        }
+    }
+}
+
+impl Glyph for char {
+    fn is(self, c: char) -> bool {
+        self == c
+    }
+    fn same(self, other: Self, _: bool) -> bool {
+        self == other
+    }
+}
+
+fn wildcard_in<G: Glyph>(p: &[G], t: &[G], ignore_case: bool) -> bool {
     // Iterative matching with backtracking to the last star: linear in practice.
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && (p[pi].is('?') || p[pi].same(t[ti], ignore_case)) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi].is('*') {
             star = Some(pi);
             mark = ti;
             pi += 1;
@@ -132,7 +171,7 @@ pub fn wildcard(pattern: &str, text: &str, ignore_case: bool) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| c.is('*'))
 }
 
 /// Replaces `${key}` (and `${*}`, `${?}`, `${$}`) from the context; `None` when a key has

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use steward_api::ApiError;
 use steward_store::{prefix_end, Start};
 
-use super::index_prefix;
+use super::{log_key_at, LOG_PREFIX};
 use crate::dispatch::Ctx;
 use crate::state::store_fault;
 
@@ -66,55 +66,68 @@ pub async fn lookup_events(ctx: Ctx, req: Value) -> Result<Value, ApiError> {
             return Err(invalid("InvalidTimeRangeException", "Start time must be earlier than end time."));
         }
     }
-    let prefix = index_prefix(&account);
-    // Newest first: the index holds inverted times, so EndTime is where the scan starts.
-    let first = end_ms.map(|e| format!("{prefix}{:020}", i64::MAX - e)).unwrap_or_else(|| prefix.clone());
+    // Newest first: keys hold inverted times of each batch's newest event. A batch spans
+    // moments, so the scan starts a minute past EndTime and filters each event.
+    let first = end_ms.map(|e| log_key_at(e.saturating_add(60_000))).unwrap_or_else(|| LOG_PREFIX.to_owned());
     let stop = match start_ms {
-        Some(s) => format!("{prefix}{:020}~", i64::MAX - s),
-        None => prefix_end(&prefix),
+        Some(s) => format!("{}~", log_key_at(s)),
+        None => prefix_end(LOG_PREFIX),
     };
-    let token = match req["NextToken"].as_str() {
+    // A token names the batch and how many of its events (newest first) were already seen.
+    let resume = match req["NextToken"].as_str() {
         Some(t) => {
             let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(t)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .filter(|k| k.starts_with(&prefix))
+                .and_then(|k| k.strip_prefix(&format!("{account}:")).map(str::to_owned))
+                .and_then(|k| {
+                    let (key, skip) = k.rsplit_once('#')?;
+                    Some((key.to_owned(), skip.parse::<usize>().ok()?))
+                })
+                .filter(|(k, _)| k.starts_with(LOG_PREFIX))
                 .ok_or_else(|| invalid("InvalidNextTokenException", "The NextToken is not valid."))?;
             Some(raw)
         }
         None => None,
     };
+    let in_range = |event: &Value| {
+        let t = event["eventTimeMillis"].as_i64().unwrap_or(0);
+        start_ms.is_none_or(|s| t >= s) && end_ms.is_none_or(|e| t <= e)
+    };
     let mut out = Vec::new();
-    let mut cursor = token;
     let mut next_token = None;
+    let (mut cursor, mut skip) = match resume {
+        Some((key, skip)) => (Some((key, true)), skip),
+        None => (None, 0),
+    };
     'scan: loop {
         let start = match &cursor {
-            Some(k) => Start::After(k),
+            Some((k, true)) => Start::At(k),
+            Some((k, false)) => Start::After(k),
             None => Start::At(&first),
         };
-        let page = ctx.state.store.range(start, &stop, 500).await.map_err(store_fault)?;
-        if page.is_empty() {
-            break;
-        }
-        let keys: Vec<String> =
-            page.iter().map(|i| super::log_key(super::seq_of_index_key(&i.key).unwrap_or(0))).collect();
-        let events = ctx.state.store.get_many(&keys).await.map_err(store_fault)?;
-        for (index_item, event) in page.iter().zip(events) {
-            cursor = Some(index_item.key.clone());
-            let Some(event) = event.and_then(|e| serde_json::from_slice::<Value>(&e.value).ok()) else { continue };
-            if let Some((k, v)) = &attribute {
-                if !matches(&event, k, v) {
+        let page = ctx.state.store.range(start, &stop, 100).await.map_err(store_fault)?;
+        for item in &page {
+            let events = super::batch_events(&item.value);
+            for (position, event) in events.iter().rev().enumerate().skip(std::mem::take(&mut skip)) {
+                if event["recipientAccountId"] != account.as_str() || !in_range(event) {
                     continue;
                 }
+                if let Some((k, v)) = &attribute {
+                    if !matches(event, k, v) {
+                        continue;
+                    }
+                }
+                out.push(event.clone());
+                if out.len() as i64 == max {
+                    next_token = Some(format!("{}#{}", item.key, position + 1));
+                    break 'scan;
+                }
             }
-            out.push(event);
-            if out.len() as i64 == max {
-                next_token = cursor.clone();
-                break 'scan;
-            }
+            cursor = Some((item.key.clone(), false));
         }
-        if page.len() < 500 {
+        if page.len() < 100 {
             break;
         }
     }
@@ -142,7 +155,9 @@ pub async fn lookup_events(ctx: Ctx, req: Value) -> Result<Value, ApiError> {
         .collect();
     let mut answer = json!({"Events": events});
     if let Some(key) = next_token {
-        answer["NextToken"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key));
+        // The token is bound to the account it was issued to.
+        answer["NextToken"] =
+            json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{account}:{key}")));
     }
     Ok(answer)
 }

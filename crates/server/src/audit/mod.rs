@@ -3,10 +3,11 @@
 //!
 //! Handlers hand events to [`Audit::record`]; one writer task numbers them, links each to
 //! the hash of the one before (`hash = SHA-256(prevHash + "\n" + event JSON without
-//! "hash")`) and stores them in batches: `audit/log/<seq>` (the event),
-//! `audit/idx/<account>/<inverted ms>/<seq>` (newest first, for LookupEvents) and
-//! `audit/head` (the last seq and hash, written with a revision check so two servers
-//! sharing a store never fork the chain). Recording is asynchronous, as CloudTrail's is:
+//! "hash")`) and stores each batch as one value of JSON lines (oldest first) under
+//! `audit/log/<inverted ms of its newest event>/<inverted last seq>`, so keys sort newest
+//! first, the order LookupEvents reads, and a busy server writes one row per batch, not one
+//! per call. `audit/head` holds the last seq and hash, written with a revision check so two
+//! servers sharing a store never fork the chain. Recording is asynchronous, as CloudTrail's is:
 //! the API answers without waiting for its event.
 
 pub mod lookup;
@@ -40,25 +41,20 @@ pub struct Head {
     pub hash: String,
 }
 
-/// Key of event `seq`.
-pub fn log_key(seq: u64) -> String {
-    format!("{LOG_PREFIX}{seq:020}")
+/// Key of the batch whose newest event was recorded at `millis` and whose last is `seq`:
+/// inverted, so an ascending scan reads newest first, also within a millisecond.
+pub fn log_key(millis: i64, seq: u64) -> String {
+    format!("{LOG_PREFIX}{:020}/{:020}", i64::MAX - millis, u64::MAX - seq)
 }
 
-/// Prefix of an account's index.
-pub fn index_prefix(account: &str) -> String {
-    format!("audit/idx/{account}/")
+/// Where the scan for events at or before `millis` starts.
+pub fn log_key_at(millis: i64) -> String {
+    format!("{LOG_PREFIX}{:020}", i64::MAX - millis)
 }
 
-fn index_key(account: &str, millis: i64, seq: u64) -> String {
-    // Inverted time and sequence: an ascending scan reads newest first, also within a
-    // millisecond.
-    format!("{}{:020}/{:020}", index_prefix(account), i64::MAX - millis, u64::MAX - seq)
-}
-
-/// The sequence number an index key points at.
-pub fn seq_of_index_key(key: &str) -> Option<u64> {
-    key.rsplit('/').next()?.parse::<u64>().ok().map(|inverted| u64::MAX - inverted)
+/// The events of one stored batch, oldest first (unreadable lines are skipped).
+pub fn batch_events(value: &[u8]) -> Vec<Value> {
+    value.split(|b| *b == b'\n').filter(|l| !l.is_empty()).filter_map(|l| serde_json::from_slice(l).ok()).collect()
 }
 
 /// The hash of `event` (its `hash` member ignored) after `prev`.
@@ -130,7 +126,8 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Value>) {
                     }
                 },
             };
-            let mut ops = Vec::with_capacity(batch.len() * 2 + 1);
+            let mut lines = Vec::with_capacity(batch.len() * 1024);
+            let mut newest = 0;
             let (mut seq, mut hash) = (current.seq, current.hash.clone());
             for event in &batch {
                 let mut event = event.clone();
@@ -139,11 +136,11 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Value>) {
                 event["prevHash"] = json!(hash);
                 hash = chain_hash(&hash, &event);
                 event["hash"] = json!(hash);
-                let account = event["recipientAccountId"].as_str().unwrap_or("-").to_owned();
-                let millis = event["eventTimeMillis"].as_i64().unwrap_or(0);
-                ops.push(Op::put(log_key(seq), serde_json::to_vec(&event).expect("events serialise")).if_absent());
-                ops.push(Op::put(index_key(&account, millis, seq), Vec::new()));
+                newest = newest.max(event["eventTimeMillis"].as_i64().unwrap_or(0));
+                serde_json::to_writer(&mut lines, &event).expect("events serialise");
+                lines.push(b'\n');
             }
+            let mut ops = vec![Op::put(log_key(newest, seq), lines).if_absent()];
             let new_head = Head { seq, hash };
             let head_op = Op::put(HEAD_KEY, serde_json::to_vec(&new_head).expect("heads serialise"));
             ops.push(match revision {

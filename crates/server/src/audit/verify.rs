@@ -7,21 +7,52 @@ use std::time::Duration;
 use serde_json::Value;
 use steward_store::{prefix_end, Op, Start, Store};
 
-use super::{chain_hash, log_key, GENESIS, LOG_PREFIX};
+use super::{chain_hash, GENESIS, LOG_PREFIX};
 
 /// The blob-store bucket exports go to.
 pub const EXPORT_BUCKET: &str = "steward-audit";
 const EXPORTED_KEY: &str = "audit/exported";
 
-/// Events from `after_seq` (exclusive), at most `limit`, in order.
+/// How far back in time (ms) an event may be stored relative to one with a higher seq:
+/// servers sharing a store may disagree on the clock by this much.
+const CLOCK_SKEW_MS: i64 = 60_000;
+
+/// Events with seq above `after_seq` (oldest first), at most `limit` of the oldest such.
+/// The log is stored newest first, so this reads back from the newest until it is past
+/// `after_seq` by more than any clock skew.
 pub async fn events_after(store: &dyn Store, after_seq: u64, limit: usize) -> anyhow::Result<Vec<Value>> {
-    let start = log_key(after_seq);
-    let items = if after_seq == 0 {
-        store.range(Start::At(LOG_PREFIX), &prefix_end(LOG_PREFIX), limit).await?
-    } else {
-        store.range(Start::After(&start), &prefix_end(LOG_PREFIX), limit).await?
-    };
-    items.iter().map(|i| serde_json::from_slice(&i.value).map_err(Into::into)).collect()
+    let end = prefix_end(LOG_PREFIX);
+    let mut found = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut horizon: Option<i64> = None;
+    'scan: loop {
+        let start = match &cursor {
+            Some(k) => Start::After(k),
+            None => Start::At(LOG_PREFIX),
+        };
+        let page = store.range(start, &end, 1000).await?;
+        for item in &page {
+            cursor = Some(item.key.clone());
+            for event in super::batch_events(&item.value).into_iter().rev() {
+                let seq = event["seq"].as_u64().unwrap_or(0);
+                let millis = event["eventTimeMillis"].as_i64().unwrap_or(0);
+                if seq > after_seq {
+                    found.push(event);
+                } else {
+                    let limit_ms = *horizon.get_or_insert(millis - CLOCK_SKEW_MS);
+                    if millis < limit_ms {
+                        break 'scan;
+                    }
+                }
+            }
+        }
+        if page.len() < 1000 {
+            break;
+        }
+    }
+    found.sort_by_key(|e| e["seq"].as_u64().unwrap_or(0));
+    found.truncate(limit);
+    Ok(found)
 }
 
 /// What verification found.
@@ -67,17 +98,9 @@ pub fn verify<'a>(events: impl IntoIterator<Item = &'a Value>) -> Verdict {
     Verdict::Intact { events: count, head: previous.map(|(_, h)| h).unwrap_or_else(|| GENESIS.into()) }
 }
 
-/// Every event in the store, in order.
+/// Every event in the store, in sequence order.
 pub async fn all_events(store: &dyn Store) -> anyhow::Result<Vec<Value>> {
-    let mut out = Vec::new();
-    loop {
-        let after = out.last().and_then(|e: &Value| e["seq"].as_u64()).unwrap_or(0);
-        let page = events_after(store, after, 5000).await?;
-        if page.is_empty() {
-            return Ok(out);
-        }
-        out.extend(page);
-    }
+    events_after(store, 0, usize::MAX).await
 }
 
 /// Copies new events to the blob store every `interval`, as `steward-audit/<first>-<last>.jsonl`

@@ -162,6 +162,33 @@ fn input_context(service: Service, op: &str, input: &Value, request: Request) ->
     request
 }
 
+/// The tags of the resource an ARN names (parameters, documents, nodes of the caller's
+/// account), for `aws:ResourceTag/…` and `ssm:resourceTag/…`.
+async fn resource_tags(ctx: &Ctx, arn: &str) -> Vec<(String, String)> {
+    let p = &ctx.principal;
+    let own = format!("arn:aws:ssm:{}:{}:", p.region, p.account);
+    let Some(resource) = arn.strip_prefix(&own) else { return Vec::new() };
+    if let Some(id) = resource.strip_prefix("managed-instance/") {
+        return crate::fleet::nodes::load_node(ctx, id).await.ok().flatten().map(|(n, _)| n.tags).unwrap_or_default();
+    }
+    if let Some(name) = resource.strip_prefix("document/") {
+        return crate::documents::load_head(ctx, &p.account, name)
+            .await
+            .ok()
+            .flatten()
+            .map(|(d, _)| d.tags)
+            .unwrap_or_default();
+    }
+    if let Some(name) = resource.strip_prefix("parameter/") {
+        for candidate in [format!("/{name}"), name.to_owned()] {
+            if let Ok(Some((head, _))) = crate::parameters::load_head(ctx, &candidate).await {
+                return head.tags;
+            }
+        }
+    }
+    Vec::new()
+}
+
 /// Allows or refuses `action` on each of `resources` for the caller. `input_keys` adds
 /// context from the request body.
 pub async fn authorize(
@@ -193,8 +220,14 @@ pub async fn authorize(
         for (k, v) in &subject.tags {
             request = request.with(&format!("aws:PrincipalTag/{k}"), [v.clone()]);
         }
+        if subject.uses_resource_tags && resource != "*" {
+            for (k, v) in resource_tags(ctx, resource).await {
+                request = request.with(&format!("aws:ResourceTag/{k}"), [v.clone()]);
+                request = request.with(&format!("ssm:resourceTag/{k}"), [v]);
+            }
+        }
         let request = extra(request);
-        match evaluate(&subject.policies, &request) {
+        match evaluate(subject.each(), &request) {
             Decision::Allow => {}
             Decision::ExplicitDeny => return Err(denied(p, action, resource, true)),
             Decision::ImplicitDeny => return Err(denied(p, action, resource, false)),

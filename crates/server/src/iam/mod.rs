@@ -13,7 +13,8 @@ pub mod query;
 pub mod sts;
 pub mod xml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use steward_api::ApiError;
@@ -149,47 +150,125 @@ pub fn policy_name_of_arn<'a>(account: &str, arn: &'a str) -> Option<&'a str> {
     Some(rest.rsplit('/').next().unwrap_or(rest))
 }
 
-/// Inline documents plus the documents of attached managed policies.
+/// Parsed policies by the record they come from and its revision: a request re-reads the
+/// records (cheap, and always current) but parses a document only once per change.
+#[derive(Default)]
+pub struct PolicyCache {
+    parsed: Mutex<HashMap<RecordVersion, Arc<Vec<Policy>>>>,
+    /// Whole subjects by caller, valid while the IAM generation they were built at holds.
+    subjects: Mutex<HashMap<String, Stamped<Arc<Subject>>>>,
+}
+
+/// A record's store key and revision.
+type RecordVersion = (String, i64);
+
+/// A value and the IAM generation it was built at.
+type Stamped<T> = (Vec<u8>, T);
+
+/// Bumped by every change to IAM, so cached subjects are rebuilt at once, on every server.
+pub const GENERATION_KEY: &str = "iam/generation";
+
+/// Marks every cached subject stale (after an IAM change).
+pub async fn bump_generation(ctx: &Ctx) -> Result<(), ApiError> {
+    let stamp = uuid::Uuid::new_v4().as_bytes().to_vec();
+    ctx.state.store.write(vec![steward_store::Op::put(GENERATION_KEY, stamp)]).await.map_err(store_fault)
+}
+
+impl PolicyCache {
+    fn get_or_parse(&self, key: &str, revision: i64, documents: impl FnOnce() -> Vec<String>) -> Arc<Vec<Policy>> {
+        let id = (key.to_owned(), revision);
+        if let Some(hit) = self.parsed.lock().expect("policy cache lock").get(&id) {
+            return hit.clone();
+        }
+        // Documents were validated when stored; one that no longer parses grants nothing.
+        let parsed: Arc<Vec<Policy>> =
+            Arc::new(documents().iter().filter_map(|d| policy::parse(d, Kind::Identity).ok()).collect());
+        let mut map = self.parsed.lock().expect("policy cache lock");
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(id, parsed.clone());
+        parsed
+    }
+}
+
+/// A holder's inline policies, then its attached managed policies.
 async fn gather(
     ctx: &Ctx,
     account: &str,
-    inline: &BTreeMap<String, String>,
+    holder: (&str, i64, &BTreeMap<String, String>),
     attached: &[String],
-    out: &mut Vec<String>,
-) {
-    out.extend(inline.values().cloned());
+    out: &mut Vec<Arc<Vec<Policy>>>,
+) -> Result<(), ApiError> {
+    let cache = &ctx.state.policy_cache;
+    let (key, revision, inline) = holder;
+    out.push(cache.get_or_parse(key, revision, || inline.values().cloned().collect()));
     for arn in attached {
         let Some(name) = policy_name_of_arn(account, arn) else { continue };
-        if let Ok(Some((record, _))) = load::<PolicyRecord>(ctx, &policy_key(account, name)).await {
-            out.push(record.document);
-        }
+        let pkey = policy_key(account, name);
+        let Some(item) = ctx.state.store.get(&pkey).await.map_err(store_fault)? else { continue };
+        out.push(cache.get_or_parse(&pkey, item.revision, || {
+            decode::<PolicyRecord>(&pkey, &item.value).map(|r| vec![r.document]).unwrap_or_default()
+        }));
     }
+    Ok(())
 }
 
 /// The caller's identity record details needed for conditions.
 #[derive(Debug, Default)]
 pub struct Subject {
-    /// Every policy that applies to the caller.
-    pub policies: Vec<Policy>,
+    /// Every policy that applies to the caller, grouped by where it is kept.
+    pub policies: Vec<Arc<Vec<Policy>>>,
     /// `aws:userid`.
     pub user_id: String,
     /// `aws:PrincipalTag/…`.
     pub tags: BTreeMap<String, String>,
+    /// Whether any condition reads a resource's tags (only then are they loaded).
+    pub uses_resource_tags: bool,
 }
 
-/// Every identity policy that applies to a non-root caller.
-pub async fn subject_of(ctx: &Ctx, principal: &Principal) -> Result<Subject, ApiError> {
+impl Subject {
+    /// Every policy, one by one.
+    pub fn each(&self) -> impl Iterator<Item = &Policy> {
+        self.policies.iter().flat_map(|group| group.iter())
+    }
+}
+
+/// Every identity policy that applies to a non-root caller, from the cache while no IAM
+/// change happened since it was built.
+pub async fn subject_of(ctx: &Ctx, principal: &Principal) -> Result<Arc<Subject>, ApiError> {
+    let generation =
+        ctx.state.store.get(GENERATION_KEY).await.map_err(store_fault)?.map(|i| i.value).unwrap_or_default();
+    let who = format!("{}|{:?}", principal.account, principal.identity);
+    let cache = &ctx.state.policy_cache;
+    if let Some((built_at, subject)) = cache.subjects.lock().expect("subject cache lock").get(&who) {
+        if *built_at == generation {
+            return Ok(subject.clone());
+        }
+    }
+    let subject = Arc::new(build_subject(ctx, principal).await?);
+    let mut subjects = cache.subjects.lock().expect("subject cache lock");
+    if subjects.len() > 10_000 {
+        subjects.clear();
+    }
+    subjects.insert(who, (generation, subject.clone()));
+    Ok(subject)
+}
+
+async fn build_subject(ctx: &Ctx, principal: &Principal) -> Result<Subject, ApiError> {
     let account = &principal.account;
-    let mut documents = Vec::new();
     let mut subject = Subject::default();
+    let mut groups = Vec::new();
     match &principal.identity {
         Identity::Root => {}
         Identity::User(name) => {
-            if let Some((user, _)) = load::<UserRecord>(ctx, &user_key(account, name)).await? {
-                gather(ctx, account, &user.inline, &user.attached, &mut documents).await;
+            let key = user_key(account, name);
+            if let Some((user, revision)) = load::<UserRecord>(ctx, &key).await? {
+                gather(ctx, account, (&key, revision, &user.inline), &user.attached, &mut groups).await?;
                 for group in &user.groups {
-                    if let Some((g, _)) = load::<GroupRecord>(ctx, &group_key(account, group)).await? {
-                        gather(ctx, account, &g.inline, &g.attached, &mut documents).await;
+                    let gkey = group_key(account, group);
+                    if let Some((g, grev)) = load::<GroupRecord>(ctx, &gkey).await? {
+                        gather(ctx, account, (&gkey, grev, &g.inline), &g.attached, &mut groups).await?;
                     }
                 }
                 subject.user_id = user.id;
@@ -197,13 +276,18 @@ pub async fn subject_of(ctx: &Ctx, principal: &Principal) -> Result<Subject, Api
             }
         }
         Identity::Role { role, session } => {
-            if let Some((r, _)) = load::<RoleRecord>(ctx, &role_key(account, role)).await? {
-                gather(ctx, account, &r.inline, &r.attached, &mut documents).await;
+            let key = role_key(account, role);
+            if let Some((r, revision)) = load::<RoleRecord>(ctx, &key).await? {
+                gather(ctx, account, (&key, revision, &r.inline), &r.attached, &mut groups).await?;
                 subject.user_id = format!("{}:{session}", r.id);
             }
         }
     }
-    // Documents were validated when stored; one that no longer parses grants nothing.
-    subject.policies = documents.iter().filter_map(|d| policy::parse(d, Kind::Identity).ok()).collect();
+    subject.policies = groups;
+    let uses_resource_tags = subject.each().flat_map(|p| &p.statements).flat_map(|s| &s.conditions).any(|c| {
+        let key = c.key.to_ascii_lowercase();
+        key.starts_with("aws:resourcetag/") || key.starts_with("ssm:resourcetag/")
+    });
+    subject.uses_resource_tags = uses_resource_tags;
     Ok(subject)
 }

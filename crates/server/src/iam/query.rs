@@ -162,7 +162,15 @@ pub async fn serve(
                 draft.resources = vec![identities::resource_of(&ctx, &params)];
             }
             match api {
-                Api::Iam => identities::call(&ctx, &action, &params).await,
+                Api::Iam => {
+                    let mut outcome = identities::call(&ctx, &action, &params).await;
+                    if outcome.is_ok() && !crate::audit::read_only(&action) {
+                        if let Err(e) = super::bump_generation(&ctx).await {
+                            outcome = Err(e);
+                        }
+                    }
+                    outcome
+                }
                 Api::Sts => sts::call(&ctx, &action, &params).await,
             }
         }

@@ -28,7 +28,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
             let p = &ctx.principal;
             let user_id = match &p.identity {
                 Identity::Root => p.account.clone(),
-                _ => subject_of(ctx, p).await?.user_id,
+                _ => subject_of(ctx, p).await?.user_id.clone(),
             };
             let mut x = Xml::new();
             x.leaf("UserId", &user_id).leaf("Account", &p.account).leaf("Arn", &p.arn);
