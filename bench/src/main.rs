@@ -138,14 +138,21 @@ impl Client {
             .append_pair("Version", "2010-05-08")
             .extend_pairs(params)
             .finish();
-        let headers = [("host", self.addr.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+        let bytes =
+            self.send_signed(&[("content-type", "application/x-www-form-urlencoded")], body.into_bytes()).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Signs and sends a POST to `/` with `headers` (besides host); fails on a non-2xx answer.
+    async fn send_signed(&mut self, extra: &[(&str, &str)], body: Vec<u8>) -> anyhow::Result<Bytes> {
+        let mut headers = vec![("host", self.addr.as_str())];
+        headers.extend_from_slice(extra);
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
-        let unsigned =
-            sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: body.as_bytes() };
+        let unsigned = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: &body };
         let (date, authorization) = self.signer.sign(&unsigned, now);
         let mut builder = http::Request::post("/");
-        for (k, v) in headers {
-            builder = builder.header(k, v);
+        for (k, v) in &headers {
+            builder = builder.header(*k, *v);
         }
         let req = builder
             .header("x-amz-date", date)
@@ -154,9 +161,9 @@ impl Client {
         self.sender.ready().await?;
         let resp = self.sender.send_request(req).await?;
         let status = resp.status();
-        let text = String::from_utf8_lossy(&resp.into_body().collect().await?.to_bytes()).into_owned();
-        anyhow::ensure!(status.is_success(), "IAM answered {status}: {text}");
-        Ok(text)
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        anyhow::ensure!(status.is_success(), "answered {status}: {}", String::from_utf8_lossy(&bytes));
+        Ok(bytes)
     }
 
     async fn healthz(&mut self) -> anyhow::Result<()> {
@@ -172,30 +179,9 @@ impl Client {
     /// Sends one signed call and returns the raw answer; parsing is left to callers that
     /// need it, so the generator spends its CPU on load rather than on decoding.
     async fn call_raw(&mut self, operation: &str, body: &Value) -> anyhow::Result<Bytes> {
-        let body = serde_json::to_vec(body)?;
         let target = format!("AmazonSSM.{operation}");
-        let headers = [
-            ("host", self.addr.as_str()),
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", target.as_str()),
-        ];
-        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
-        let unsigned = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: &body };
-        let (date, authorization) = self.signer.sign(&unsigned, now);
-        let mut builder = http::Request::post("/");
-        for (k, v) in headers {
-            builder = builder.header(k, v);
-        }
-        let req = builder
-            .header("x-amz-date", date)
-            .header("authorization", authorization)
-            .body(Full::new(Bytes::from(body)))?;
-        self.sender.ready().await?;
-        let resp = self.sender.send_request(req).await?;
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        anyhow::ensure!(status.is_success(), "{operation} answered {status}: {}", String::from_utf8_lossy(&bytes));
-        Ok(bytes)
+        let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target.as_str())];
+        self.send_signed(&headers, serde_json::to_vec(body)?).await.with_context(|| operation.to_owned())
     }
 
     async fn call(&mut self, operation: &str, body: &Value) -> anyhow::Result<Value> {

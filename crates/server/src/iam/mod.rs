@@ -157,6 +157,24 @@ pub struct PolicyCache {
     parsed: Mutex<HashMap<RecordVersion, Arc<Vec<Policy>>>>,
     /// Whole subjects by caller, valid while the IAM generation they were built at holds.
     subjects: Mutex<HashMap<String, Stamped<Arc<Subject>>>>,
+    /// The generation as last read, and when: changes made here apply at once, changes made
+    /// by another server sharing the store within [`GENERATION_TTL`].
+    generation: Mutex<Option<(Vec<u8>, std::time::Instant)>>,
+}
+
+/// How long a read of the IAM generation is trusted.
+pub const GENERATION_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn current_generation(ctx: &Ctx) -> Result<Vec<u8>, ApiError> {
+    let cache = &ctx.state.policy_cache;
+    if let Some((stamp, read_at)) = &*cache.generation.lock().expect("generation lock") {
+        if read_at.elapsed() < GENERATION_TTL {
+            return Ok(stamp.clone());
+        }
+    }
+    let stamp = ctx.state.store.get(GENERATION_KEY).await.map_err(store_fault)?.map(|i| i.value).unwrap_or_default();
+    *cache.generation.lock().expect("generation lock") = Some((stamp.clone(), std::time::Instant::now()));
+    Ok(stamp)
 }
 
 /// A record's store key and revision.
@@ -171,7 +189,9 @@ pub const GENERATION_KEY: &str = "iam/generation";
 /// Marks every cached subject stale (after an IAM change).
 pub async fn bump_generation(ctx: &Ctx) -> Result<(), ApiError> {
     let stamp = uuid::Uuid::new_v4().as_bytes().to_vec();
-    ctx.state.store.write(vec![steward_store::Op::put(GENERATION_KEY, stamp)]).await.map_err(store_fault)
+    ctx.state.store.write(vec![steward_store::Op::put(GENERATION_KEY, stamp.clone())]).await.map_err(store_fault)?;
+    *ctx.state.policy_cache.generation.lock().expect("generation lock") = Some((stamp, std::time::Instant::now()));
+    Ok(())
 }
 
 impl PolicyCache {
@@ -237,8 +257,7 @@ impl Subject {
 /// Every identity policy that applies to a non-root caller, from the cache while no IAM
 /// change happened since it was built.
 pub async fn subject_of(ctx: &Ctx, principal: &Principal) -> Result<Arc<Subject>, ApiError> {
-    let generation =
-        ctx.state.store.get(GENERATION_KEY).await.map_err(store_fault)?.map(|i| i.value).unwrap_or_default();
+    let generation = current_generation(ctx).await?;
     let who = format!("{}|{:?}", principal.account, principal.identity);
     let cache = &ctx.state.policy_cache;
     if let Some((built_at, subject)) = cache.subjects.lock().expect("subject cache lock").get(&who) {
