@@ -18,5 +18,6 @@ pub mod documents;
 pub mod fault;
 pub mod iam;
 pub mod parameters;
+pub mod schedule;
 
 pub use fault::Fault;

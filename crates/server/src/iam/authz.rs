@@ -204,6 +204,14 @@ pub async fn authorize(
     let subject = subject_of(ctx, p).await?;
     let now = steward_api::time::format_iso8601(ctx.state.now() / 1000);
     for resource in resources {
+        // Same caller, same IAM generation, no request-dependent condition: same answer.
+        if let Some(decision) = subject.remembered(action, resource, &p.region) {
+            match decision {
+                Decision::Allow => continue,
+                Decision::ExplicitDeny => return Err(denied(p, action, resource, true)),
+                Decision::ImplicitDeny => return Err(denied(p, action, resource, false)),
+            }
+        }
         let mut request = Request::new(action, resource.clone())
             .with("aws:PrincipalArn", [p.arn.clone()])
             .with("aws:PrincipalAccount", [p.account.clone()])
@@ -227,7 +235,9 @@ pub async fn authorize(
             }
         }
         let request = extra(request);
-        match evaluate(subject.each(), &request) {
+        let decision = evaluate(subject.each(), &request);
+        subject.remember(action, resource, &p.region, decision);
+        match decision {
             Decision::Allow => {}
             Decision::ExplicitDeny => return Err(denied(p, action, resource, true)),
             Decision::ImplicitDeny => return Err(denied(p, action, resource, false)),

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use steward_api::ApiError;
+use steward_core::iam::eval::Decision;
 use steward_core::iam::policy::{self, Kind, Policy};
 
 use crate::dispatch::Ctx;
@@ -245,6 +246,41 @@ pub struct Subject {
     pub tags: BTreeMap<String, String>,
     /// Whether any condition reads a resource's tags (only then are they loaded).
     pub uses_resource_tags: bool,
+    /// Decisions by (action, resource, region), kept only when every condition in the
+    /// caller's policies reads keys fixed for the caller (so the answer cannot change
+    /// before the next IAM change, which builds a new subject).
+    decisions: Option<Mutex<HashMap<Asked, Decision>>>,
+}
+
+/// (action, resource, region): what a decision answers.
+type Asked = (String, String, String);
+
+/// Condition keys whose values are the same for every request of one caller.
+fn fixed_for_caller(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    matches!(
+        key.as_str(),
+        "aws:username" | "aws:userid" | "aws:principalarn" | "aws:principalaccount" | "aws:securetransport"
+    ) || key.starts_with("aws:principaltag/")
+}
+
+impl Subject {
+    /// A decision taken before for the same request, if decisions may be reused.
+    pub fn remembered(&self, action: &str, resource: &str, region: &str) -> Option<Decision> {
+        let cache = self.decisions.as_ref()?.lock().expect("decision cache lock");
+        cache.get(&(action.to_owned(), resource.to_owned(), region.to_owned())).copied()
+    }
+
+    /// Keeps a decision, if decisions may be reused.
+    pub fn remember(&self, action: &str, resource: &str, region: &str, decision: Decision) {
+        if let Some(cache) = &self.decisions {
+            let mut cache = cache.lock().expect("decision cache lock");
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert((action.to_owned(), resource.to_owned(), region.to_owned()), decision);
+        }
+    }
 }
 
 impl Subject {
@@ -308,5 +344,8 @@ async fn build_subject(ctx: &Ctx, principal: &Principal) -> Result<Subject, ApiE
         key.starts_with("aws:resourcetag/") || key.starts_with("ssm:resourcetag/")
     });
     subject.uses_resource_tags = uses_resource_tags;
+    let fixed =
+        subject.each().flat_map(|p| &p.statements).flat_map(|s| &s.conditions).all(|c| fixed_for_caller(&c.key));
+    subject.decisions = fixed.then(Default::default);
     Ok(subject)
 }
