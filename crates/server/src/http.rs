@@ -72,6 +72,16 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response {
     json_response(status, request_id, error.to_body(), Some(error.code()))
 }
 
+/// The request as the SigV4 verifier reads it.
+pub fn signed_request<'a>(
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a [(&'a str, &'a str)],
+    body: &'a [u8],
+) -> Request<'a> {
+    Request { method: method.as_str(), path: uri.path(), query: uri.query().unwrap_or(""), headers, body }
+}
+
 /// The headers as the SigV4 verifier reads them (values that are not text are skipped).
 pub fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
     headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v))).collect()
@@ -149,13 +159,7 @@ async fn handle(
     draft.source = service.event_source().into();
     draft.name = op.clone();
     let header_pairs = header_pairs(headers);
-    let request = Request {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query().unwrap_or(""),
-        headers: &header_pairs,
-        body,
-    };
+    let request = signed_request(method, uri, &header_pairs, body);
     let now_secs = state.now() / 1000;
     if let Ok(auth) = steward_api::sigv4::parse_authorization(&request) {
         draft.access_key_id = auth.access_key_id;

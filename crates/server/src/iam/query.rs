@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use steward_api::sigv4::{self, Request};
+use steward_api::sigv4;
 use steward_api::ApiError;
 
 use super::xml::{escape, Xml};
@@ -113,13 +113,7 @@ pub async fn serve(
     request_id: &str,
 ) -> Response {
     let header_pairs = crate::http::header_pairs(headers);
-    let request = Request {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query().unwrap_or(""),
-        headers: &header_pairs,
-        body,
-    };
+    let request = crate::http::signed_request(method, uri, &header_pairs, body);
     let scope = sigv4::parse_authorization(&request).map(|a| a.service);
     let api = match scope.as_deref() {
         Ok("sts") => Api::Sts,
