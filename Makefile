@@ -4,6 +4,8 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 STEWARD_BIN ?= $(TARGET_DIR)/debug/steward
 STEWARD_AGENT_BIN ?= $(TARGET_DIR)/debug/steward-agent
 PYTHON ?= python3
+# The test build carries the test clock (never `make run` or release builds).
+TEST_FEATURES := --features steward-server/test-clock
 DATA_DIR ?= $(CURDIR)/.steward
 LISTEN ?= 127.0.0.1:7717
 export STEWARD_BIN STEWARD_AGENT_BIN
@@ -11,7 +13,7 @@ export STEWARD_BIN STEWARD_AGENT_BIN
 .PHONY: build run test unit e2e bench lint fmt fmt-check clean
 
 build:
-	$(CARGO) build --workspace --all-targets
+	$(CARGO) build --workspace --all-targets $(TEST_FEATURES)
 
 run:
 	$(CARGO) build -p steward-server -p steward-agent
@@ -23,7 +25,7 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 unit:
-	$(CARGO) test --workspace --quiet
+	$(CARGO) test --workspace --quiet $(TEST_FEATURES)
 
 e2e:
 	$(PYTHON) -m pytest tests/e2e -q -x --durations=10
@@ -34,7 +36,7 @@ bench:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(TEST_FEATURES) -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

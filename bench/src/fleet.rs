@@ -104,19 +104,20 @@ async fn live(
     }
 }
 
-/// Registers (agent `i` with activation `i / 1000`) and connects `count` virtual agents;
-/// returns once all are connected.
+/// Registers (agent `i` with activation `i / per_activation`) and connects `count`
+/// virtual agents; returns once all are connected.
 pub async fn start(
     addr: &str,
     activations: &[(String, String)],
     count: usize,
+    per_activation: usize,
 ) -> anyhow::Result<(Arc<Counters>, Duration)> {
     let counters = Arc::new(Counters::default());
     let started = Instant::now();
     let mut registrations = Vec::new();
     let gate = Arc::new(tokio::sync::Semaphore::new(64));
     for i in 0..count {
-        let (id, code) = activations[i / 1000].clone();
+        let (id, code) = activations[i / per_activation].clone();
         let (addr, gate) = (addr.to_owned(), gate.clone());
         registrations.push(tokio::spawn(async move {
             let _permit = gate.acquire().await;

@@ -18,6 +18,8 @@ use serde_json::{json, Value};
 use steward_api::sigv4::{self, Credentials, Signer};
 
 mod fleet;
+mod scheduler;
+mod sessions;
 
 #[derive(Parser, Debug)]
 #[command(about = "Load generator for Steward's API")]
@@ -419,7 +421,7 @@ async fn fleet_figures(args: &Args) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         let idle_rss = rss_kb(pid, "VmRSS:");
-        let (counters, connect_time) = fleet::start(&server.addr, &activations, count).await?;
+        let (counters, connect_time) = fleet::start(&server.addr, &activations, count, 1000).await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let agents_rss = rss_kb(pid, "VmRSS:");
         let started = Instant::now();
@@ -482,6 +484,12 @@ async fn agent_figures(args: &Args) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("sessions")) {
+        return sessions::session_figures(&args).await;
+    }
+    if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("scheduler")) {
+        return scheduler::scheduler_figures(&args).await;
+    }
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("fleet")) {
         agent_figures(&args).await?;
         return fleet_figures(&args).await;
@@ -556,6 +564,8 @@ async fn main() -> anyhow::Result<()> {
     if args.only.is_none() {
         agent_figures(&args).await?;
         fleet_figures(&args).await?;
+        scheduler::scheduler_figures(&args).await?;
+        sessions::session_figures(&args).await?;
     }
     Ok(())
 }

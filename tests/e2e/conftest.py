@@ -574,6 +574,22 @@ class Server:
         out = proc.stdout.strip()
         return json.loads(out) if out else None
 
+    def advance_clock(self, seconds: float) -> int:
+        """Moves the server's clock forward (servers started with ``--test-clock``, which only
+        the test build has); returns the server's new time in epoch milliseconds."""
+        body = json.dumps({"advance_seconds": int(seconds)}).encode()
+        req = urllib.request.Request(
+            f"{self.url}/steward-test/clock", data=body, headers={"content-type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10, context=self._ssl_context()) as resp:
+                return json.loads(resp.read())["now_ms"]
+        except urllib.error.HTTPError as e:
+            raise AssertionError(
+                f"the test clock answered {e.code}: start the server with --test-clock, from a "
+                "binary built by `make build` (the test-clock feature)"
+            ) from e
+
     def __repr__(self) -> str:
         return f"<Server {self.backend} {self.url if self.port else '-'} {self.data_dir}>"
 

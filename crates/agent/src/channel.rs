@@ -47,11 +47,12 @@ pub async fn run(state_dir: &Path, identity: Identity) -> anyhow::Result<()> {
         tracing::warn!(reaped, "Ended the scripts a previous agent process left running.");
     }
     let running = Running::for_node(&identity.instance_id, &identity.region);
+    let sessions = crate::session::Sessions::default();
     let outbox = Outbox::default();
     let mut backoff = Duration::from_millis(500);
     loop {
         let link = Link { endpoint: &endpoint, tls: tls.as_ref() };
-        let ended = session(link, &identity, &key, &records, &work_dir, &running, &outbox).await;
+        let ended = session(link, &identity, &key, &records, &work_dir, &running, &outbox, &sessions).await;
         *outbox.lock().expect("outbox lock") = None;
         match ended {
             Ok(End::Refused(reason)) => anyhow::bail!("the server refused this node: {reason}"),
@@ -78,6 +79,7 @@ struct Link<'a> {
     tls: Option<&'a Arc<rustls::ClientConfig>>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn session(
     link: Link<'_>,
     identity: &Identity,
@@ -86,6 +88,7 @@ async fn session(
     work_dir: &Path,
     running: &Running,
     outbox: &Outbox,
+    sessions: &crate::session::Sessions,
 ) -> anyhow::Result<End> {
     let tcp = link.endpoint.connect_tcp().await?;
     // The address the server sees this node from is the one worth reporting.
@@ -143,6 +146,10 @@ async fn session(
             // The server pings every heartbeat: three heartbeats of silence mean it is gone.
             next = tokio::time::timeout(3 * heartbeat, stream.next()) => {
                 let Ok(Some(Ok(message))) = next else { break End::Lost };
+                // Pings and pongs only prove the server is there.
+                if !message.is_text() {
+                    continue;
+                }
                 let Ok(body) = message.to_text() else { continue };
                 match serde_json::from_str::<ServerMessage>(body) {
                     Ok(ServerMessage::Invoke(invocation)) => {
@@ -154,6 +161,12 @@ async fn session(
                     }
                     Ok(ServerMessage::Cancel { invocation_id }) => running.cancel(&invocation_id),
                     Ok(ServerMessage::Goodbye { reason }) => break End::Refused(reason),
+                    Ok(ServerMessage::StartSession(start)) => {
+                        let tls = link.tls.cloned();
+                        sessions.start(link.endpoint.clone(), tls, start, identity.instance_id.clone());
+                    }
+                    Ok(ServerMessage::EndSession { session_id }) => sessions.end(&session_id),
+                    Ok(ServerMessage::SessionNotice { session_id, text }) => sessions.notice(&session_id, text),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "The server sent a message this agent does not understand."),
                 }

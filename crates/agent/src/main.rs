@@ -9,8 +9,10 @@ mod cli;
 mod executor;
 mod identity;
 mod platform;
+mod pty;
 mod records;
 mod secure;
+mod session;
 mod tls;
 
 fn main() -> ExitCode {

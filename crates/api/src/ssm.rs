@@ -1,11 +1,15 @@
 //! Typed request and response shapes of the SSM operations Steward serves, one module per
 //! capability. Field names follow the service model (PascalCase on the wire).
 
+pub mod associations;
 pub mod commands;
+pub mod compliance;
 pub mod documents;
 pub mod fleet;
 pub mod parameters;
+pub mod sessions;
 pub mod tags;
+pub mod windows;
 
 use serde::{Deserialize, Serialize};
 

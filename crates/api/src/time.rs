@@ -46,6 +46,16 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
     Some(days_from_civil(y, mo as u32, d as u32) * 86400 + h * 3600 + mi * 60 + se)
 }
 
+/// Parses ISO-8601 `YYYY-MM-DDTHH:MM:SS[.fff]Z` (or a bare date) into epoch seconds, as
+/// filters that take a time as text give it.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    let s = s.trim().trim_end_matches('Z');
+    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00"));
+    let time = time.split('.').next()?;
+    let compact = format!("{}T{}Z", date.replace('-', ""), time.replace(':', ""));
+    parse_amz_date(&compact)
+}
+
 /// Formats epoch seconds as SigV4's `YYYYMMDDTHHMMSSZ`.
 pub fn format_amz_date(epoch: i64) -> String {
     let (y, m, d) = civil_from_days(epoch.div_euclid(86400));
@@ -68,6 +78,14 @@ pub fn epoch_seconds(millis: i64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_dates_parse_with_and_without_time() {
+        assert_eq!(parse_iso8601("1970-01-02T00:00:01Z"), Some(86_401));
+        assert_eq!(parse_iso8601("1970-01-02"), Some(86_400));
+        assert_eq!(parse_iso8601("1970-01-02T00:00:01.250Z"), Some(86_401));
+        assert_eq!(parse_iso8601("yesterday"), None);
+    }
 
     #[test]
     fn amz_dates_round_trip() {

@@ -40,3 +40,21 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// The machine's clock moved forward by a settable offset: time keeps flowing, and a test
+/// can jump ahead to the next scheduled run. Only test builds of the server construct it.
+#[derive(Debug, Default)]
+pub struct OffsetClock(AtomicI64);
+
+impl OffsetClock {
+    /// Moves the clock forward by `millis` (never back).
+    pub fn advance(&self, millis: i64) {
+        self.0.fetch_add(millis.max(0), Ordering::SeqCst);
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now_millis(&self) -> i64 {
+        SystemClock.now_millis() + self.0.load(Ordering::SeqCst)
+    }
+}

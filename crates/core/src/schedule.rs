@@ -246,6 +246,18 @@ impl Schedule {
             Schedule::Cron(cron) => cron.next_after(after, zone),
         }
     }
+
+    /// [`Schedule::next_after`] in epoch milliseconds, with a cron run moved `offset_days`
+    /// later (ScheduleOffset: "the second Thursday, plus two days").
+    pub fn next_run_millis(&self, after_ms: i64, anchor_ms: i64, zone: &TimeZone, offset_days: i64) -> Option<i64> {
+        let offset_ms = match self {
+            Schedule::Cron(_) => offset_days * 86_400_000,
+            _ => 0,
+        };
+        let after = Timestamp::from_millisecond(after_ms - offset_ms).ok()?;
+        let anchor = Timestamp::from_millisecond(anchor_ms).ok()?;
+        Some(self.next_after(after, anchor, zone)?.as_millisecond() + offset_ms)
+    }
 }
 
 impl Cron {
@@ -334,6 +346,20 @@ pub fn local(t: Timestamp, zone: &TimeZone) -> Zoned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets_move_cron_runs_by_days_and_rates_not_at_all() {
+        // The second Thursday of December 2026 is the 10th; two days later is Saturday the 12th.
+        let cron = Schedule::parse("cron(0 3 ? * THU#2 *)").unwrap();
+        let after = ts("2026-11-28T00:00:00Z").as_millisecond();
+        let next = cron.next_run_millis(after, after, &TimeZone::UTC, 2).unwrap();
+        assert_eq!(Timestamp::from_millisecond(next).unwrap(), ts("2026-12-12T03:00:00Z"));
+        // Between the cron time and the offset run, the pending run is still the offset one.
+        let between = ts("2026-12-11T00:00:00Z").as_millisecond();
+        assert_eq!(cron.next_run_millis(between, after, &TimeZone::UTC, 2), Some(next));
+        let rate = Schedule::parse("rate(30 minutes)").unwrap();
+        assert_eq!(rate.next_run_millis(after, after, &TimeZone::UTC, 2), Some(after + 1_800_000));
+    }
 
     fn ts(text: &str) -> Timestamp {
         text.parse().unwrap()

@@ -116,6 +116,40 @@ pub enum ServerMessage {
         /// Why.
         reason: String,
     },
+    /// Open a data channel for a Session Manager session and start its shell or stream.
+    StartSession(SessionStart),
+    /// End a session: its shell is killed and its data channel closed.
+    EndSession {
+        /// The session.
+        session_id: String,
+    },
+    /// Show the session's user a notice (its end is near), in the session's output.
+    SessionNotice {
+        /// The session.
+        session_id: String,
+        /// What to show.
+        text: String,
+    },
+}
+
+/// Path prefix of a node's session data channels (`/agent/v1/session/<session id>`).
+pub const SESSION_PATH: &str = "/agent/v1/session/";
+
+/// A session for the node to serve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionStart {
+    /// The session.
+    pub session_id: String,
+    /// The one-time token its data channel opens with.
+    pub token: String,
+    /// `Standard_Stream`, `InteractiveCommands`, `NonInteractiveCommands` or `Port`.
+    pub session_type: String,
+    /// The session document's inputs and properties: `shellProfile`, `commands`,
+    /// `portNumber`, `host`, …
+    pub properties: serde_json::Value,
+    /// The OS user to run as (empty: the agent's choice).
+    #[serde(default)]
+    pub run_as: String,
 }
 
 /// Agent → server.

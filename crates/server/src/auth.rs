@@ -240,10 +240,17 @@ impl Credentials {
             access_key_id: auth.access_key_id,
             identity: known.record.identity(),
             source_ip: None,
+            request_host: None,
         })
     }
 }
 
 fn unrecognized() -> ApiError {
     ApiError::new("UnrecognizedClientException", "The security token included in the request is invalid.")
+}
+
+/// The machine's time in epoch seconds, which request signatures are checked against.
+pub fn wall_clock_secs() -> i64 {
+    use steward_core::clock::Clock;
+    steward_core::clock::SystemClock.now_millis() / 1000
 }

@@ -23,6 +23,64 @@ pub enum Command {
     Audit(AuditArgs),
     /// Manage accounts: each has its own root key, resources and users.
     Account(AccountArgs),
+    /// Open a session on a node: a shell, or one command.
+    Session(SessionArgs),
+}
+
+/// Flags of `steward session`; the server and credentials are found as the aws CLI finds
+/// them (flags, `AWS_*` variables, the shared config and credentials files).
+#[derive(Debug, Clone, Args)]
+pub struct SessionArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: SessionAction,
+    /// The server's URL (else AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL, the profile's endpoint_url).
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+    /// Region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Profile of the shared config and credentials files.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+}
+
+/// `steward session` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SessionAction {
+    /// An interactive shell on the node.
+    Start {
+        /// The node.
+        #[arg(long)]
+        target: String,
+        /// The session document (default SSM-SessionManagerRunShell).
+        #[arg(long)]
+        document_name: Option<String>,
+    },
+    /// Run one command on the node; its output is printed and its exit code returned.
+    Exec {
+        /// The node.
+        #[arg(long)]
+        target: String,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Forward a local port to a port on the node (or on a host reached from it).
+    PortForward {
+        /// The node.
+        #[arg(long)]
+        target: String,
+        /// The port on the node (or on --host).
+        #[arg(long)]
+        remote_port: u16,
+        /// The local port (0: any free one, printed).
+        #[arg(long, default_value_t = 0)]
+        local_port: u16,
+        /// A host the node reaches, instead of the node itself.
+        #[arg(long)]
+        host: Option<String>,
+    },
 }
 
 /// Flags of `steward account`.
@@ -141,6 +199,10 @@ pub struct ServerArgs {
     /// Seconds between copies of new audit events to the blob store.
     #[arg(long, env = "STEWARD_AUDIT_EXPORT_INTERVAL", default_value_t = 60)]
     pub audit_export_interval: u64,
+    /// Test builds only: a clock that `POST /steward-test/clock` moves forward.
+    #[cfg(feature = "test-clock")]
+    #[arg(long)]
+    pub test_clock: bool,
     /// Log format: text or json.
     #[arg(long, env = "STEWARD_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -14,7 +14,7 @@ use steward_api::model::Service;
 use steward_api::ApiError;
 
 use crate::state::{AppState, Principal};
-use crate::{commands, documents, fleet, kms, parameters, tags};
+use crate::{associations, commands, compliance, documents, fleet, kms, parameters, sessions, tags, windows};
 
 /// What a handler gets besides its request.
 #[derive(Clone)]
@@ -82,6 +82,91 @@ pub async fn call(ctx: Ctx, service: Service, operation: &str, input: Value) -> 
         (Service::Ssm, "UpdateManagedInstanceRole") => {
             invoke(ctx, input, fleet::nodes::update_managed_instance_role).await
         }
+        (Service::Ssm, "CreateAssociation") => invoke(ctx, input, associations::api::create_association).await,
+        (Service::Ssm, "CreateAssociationBatch") => {
+            invoke(ctx, input, associations::api::create_association_batch).await
+        }
+        (Service::Ssm, "DescribeAssociation") => invoke(ctx, input, associations::api::describe_association).await,
+        (Service::Ssm, "UpdateAssociation") => invoke(ctx, input, associations::api::update_association).await,
+        (Service::Ssm, "DeleteAssociation") => invoke(ctx, input, associations::api::delete_association).await,
+        (Service::Ssm, "ListAssociations") => invoke(ctx, input, associations::api::list_associations).await,
+        (Service::Ssm, "ListAssociationVersions") => {
+            invoke(ctx, input, associations::api::list_association_versions).await
+        }
+        (Service::Ssm, "StartAssociationsOnce") => invoke(ctx, input, associations::api::start_associations_once).await,
+        (Service::Ssm, "DescribeAssociationExecutions") => {
+            invoke(ctx, input, associations::status::describe_association_executions).await
+        }
+        (Service::Ssm, "DescribeAssociationExecutionTargets") => {
+            invoke(ctx, input, associations::status::describe_association_execution_targets).await
+        }
+        (Service::Ssm, "DescribeInstanceAssociationsStatus") => {
+            invoke(ctx, input, associations::status::describe_instance_associations_status).await
+        }
+        (Service::Ssm, "DescribeEffectiveInstanceAssociations") => {
+            invoke(ctx, input, associations::status::describe_effective_instance_associations).await
+        }
+        (Service::Ssm, "UpdateAssociationStatus") => {
+            invoke(ctx, input, associations::status::update_association_status).await
+        }
+        (Service::Ssm, "PutComplianceItems") => invoke(ctx, input, compliance::put_compliance_items).await,
+        (Service::Ssm, "ListComplianceItems") => invoke(ctx, input, compliance::list_compliance_items).await,
+        (Service::Ssm, "ListComplianceSummaries") => invoke(ctx, input, compliance::list_compliance_summaries).await,
+        (Service::Ssm, "ListResourceComplianceSummaries") => {
+            invoke(ctx, input, compliance::list_resource_compliance_summaries).await
+        }
+        (Service::Ssm, "CreateMaintenanceWindow") => invoke(ctx, input, windows::api::create_maintenance_window).await,
+        (Service::Ssm, "UpdateMaintenanceWindow") => invoke(ctx, input, windows::api::update_maintenance_window).await,
+        (Service::Ssm, "GetMaintenanceWindow") => invoke(ctx, input, windows::api::get_maintenance_window).await,
+        (Service::Ssm, "DeleteMaintenanceWindow") => invoke(ctx, input, windows::api::delete_maintenance_window).await,
+        (Service::Ssm, "DescribeMaintenanceWindows") => {
+            invoke(ctx, input, windows::api::describe_maintenance_windows).await
+        }
+        (Service::Ssm, "RegisterTargetWithMaintenanceWindow") => {
+            invoke(ctx, input, windows::api::register_target).await
+        }
+        (Service::Ssm, "UpdateMaintenanceWindowTarget") => invoke(ctx, input, windows::api::update_target).await,
+        (Service::Ssm, "DeregisterTargetFromMaintenanceWindow") => {
+            invoke(ctx, input, windows::api::deregister_target).await
+        }
+        (Service::Ssm, "DescribeMaintenanceWindowTargets") => invoke(ctx, input, windows::api::describe_targets).await,
+        (Service::Ssm, "RegisterTaskWithMaintenanceWindow") => invoke(ctx, input, windows::api::register_task).await,
+        (Service::Ssm, "UpdateMaintenanceWindowTask") => invoke(ctx, input, windows::api::update_task).await,
+        (Service::Ssm, "GetMaintenanceWindowTask") => invoke(ctx, input, windows::api::get_task).await,
+        (Service::Ssm, "DeregisterTaskFromMaintenanceWindow") => {
+            invoke(ctx, input, windows::api::deregister_task).await
+        }
+        (Service::Ssm, "DescribeMaintenanceWindowTasks") => invoke(ctx, input, windows::api::describe_tasks).await,
+        (Service::Ssm, "DescribeMaintenanceWindowSchedule") => {
+            invoke(ctx, input, windows::api::describe_schedule).await
+        }
+        (Service::Ssm, "DescribeMaintenanceWindowsForTarget") => {
+            invoke(ctx, input, windows::api::describe_windows_for_target).await
+        }
+        (Service::Ssm, "DescribeMaintenanceWindowExecutions") => {
+            invoke(ctx, input, windows::history::describe_executions).await
+        }
+        (Service::Ssm, "GetMaintenanceWindowExecution") => invoke(ctx, input, windows::history::get_execution).await,
+        (Service::Ssm, "DescribeMaintenanceWindowExecutionTasks") => {
+            invoke(ctx, input, windows::history::describe_execution_tasks).await
+        }
+        (Service::Ssm, "GetMaintenanceWindowExecutionTask") => {
+            invoke(ctx, input, windows::history::get_execution_task).await
+        }
+        (Service::Ssm, "DescribeMaintenanceWindowExecutionTaskInvocations") => {
+            invoke(ctx, input, windows::history::describe_invocations).await
+        }
+        (Service::Ssm, "GetMaintenanceWindowExecutionTaskInvocation") => {
+            invoke(ctx, input, windows::history::get_invocation).await
+        }
+        (Service::Ssm, "CancelMaintenanceWindowExecution") => {
+            invoke(ctx, input, windows::history::cancel_execution).await
+        }
+        (Service::Ssm, "StartSession") => invoke(ctx, input, sessions::api::start_session).await,
+        (Service::Ssm, "ResumeSession") => invoke(ctx, input, sessions::api::resume_session).await,
+        (Service::Ssm, "TerminateSession") => invoke(ctx, input, sessions::api::terminate_session).await,
+        (Service::Ssm, "DescribeSessions") => invoke(ctx, input, sessions::api::describe_sessions).await,
+        (Service::Ssm, "GetConnectionStatus") => invoke(ctx, input, sessions::api::get_connection_status).await,
         (Service::Ssm, "SendCommand") => invoke(ctx, input, commands::send::send_command).await,
         (Service::Ssm, "GetCommandInvocation") => invoke(ctx, input, commands::query::get_command_invocation).await,
         (Service::Ssm, "ListCommands") => invoke(ctx, input, commands::query::list_commands).await,

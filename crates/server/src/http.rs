@@ -46,6 +46,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route(steward_protocol::REGISTER_PATH, post(crate::fleet::registration::register))
         .route(steward_protocol::CONNECT_PATH, get(crate::fleet::gateway::connect))
+        .route("/v1/data-channel/{id}", get(crate::sessions::relay::client_channel))
+        .route(&format!("{}{{id}}", steward_protocol::SESSION_PATH), get(crate::sessions::relay::agent_channel))
+        .merge(crate::testclock::routes())
         .with_state(state)
 }
 
@@ -160,7 +163,9 @@ async fn handle(
     draft.name = op.clone();
     let header_pairs = header_pairs(headers);
     let request = signed_request(method, uri, &header_pairs, body);
-    let now_secs = state.now() / 1000;
+    // Signatures are dated by the client's clock, which is the machine's, even when tests
+    // move the server's clock forward.
+    let now_secs = crate::auth::wall_clock_secs();
     if let Ok(auth) = steward_api::sigv4::parse_authorization(&request) {
         draft.access_key_id = auth.access_key_id;
         draft.region = auth.region;
@@ -168,6 +173,7 @@ async fn handle(
     let mut principal =
         state.credentials.authenticate(&request, service.signing_name(), now_secs).await.map_err(fail)?;
     principal.source_ip = Some(peer.ip());
+    principal.request_host = headers.get("host").and_then(|h| h.to_str().ok()).map(str::to_owned);
     draft.principal = Some(principal.clone());
     let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())

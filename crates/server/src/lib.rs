@@ -5,10 +5,12 @@
 //! ([`parameters`], [`kms`], [`tags`]), [`events`] (event log and webhooks).
 //! The binary's `main` only parses flags and calls [`run`].
 
+pub mod associations;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod commands;
+pub mod compliance;
 pub mod config;
 pub mod crypto;
 pub mod dispatch;
@@ -18,10 +20,15 @@ pub mod fleet;
 pub mod http;
 pub mod iam;
 pub mod kms;
+pub mod paging;
 pub mod parameters;
+pub mod scheduler;
+pub mod sessions;
 pub mod state;
 pub mod tags;
+pub mod testclock;
 pub mod tls;
+pub mod windows;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +56,44 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(audit_command(args))
         }
+        Command::Session(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let code = runtime.block_on(session_command(args))?;
+            std::process::exit(code);
+        }
+    }
+}
+
+/// `steward session start|exec`.
+async fn session_command(args: config::SessionArgs) -> anyhow::Result<i32> {
+    use steward_client::session::{start, Mode};
+    let overrides = steward_client::config::Overrides {
+        endpoint_url: args.endpoint_url.clone(),
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+    };
+    let client = steward_client::config::ClientConfig::resolve(&overrides)?;
+    match args.action {
+        config::SessionAction::Start { target, document_name } => {
+            start(&client, &target, document_name.as_deref(), serde_json::json!({}), Mode::Interactive).await
+        }
+        config::SessionAction::Exec { target, command } => {
+            let line = command.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ");
+            let parameters = serde_json::json!({"command": [line]});
+            start(&client, &target, Some("AWS-StartNonInteractiveCommand"), parameters, Mode::Exec).await
+        }
+        config::SessionAction::PortForward { target, remote_port, local_port, host } => {
+            steward_client::session::port_forward(&client, &target, remote_port, local_port, host.as_deref()).await
+        }
+    }
+}
+
+/// `arg` quoted for a POSIX shell.
+fn shell_quote(arg: &str) -> String {
+    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
     }
 }
 
@@ -110,6 +155,14 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     bootstrap::prepare_data_dir(&args.data_dir)?;
     let master_key = bootstrap::master_key(&args)?;
     let store = steward_store::open(&args.store_url()).await.context("cannot open the store")?;
+    #[cfg(feature = "test-clock")]
+    let test_clock = args.test_clock.then(|| Arc::new(steward_core::clock::OffsetClock::default()));
+    #[cfg(feature = "test-clock")]
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(c) => c.clone(),
+        None => Arc::new(SystemClock),
+    };
+    #[cfg(not(feature = "test-clock"))]
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let boot_credentials = auth::Credentials::new(store.clone(), master_key, None);
     let (boot, secret) =
@@ -130,6 +183,10 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         fallback_account: boot.account.clone(),
         policy_cache: Default::default(),
         blobs: Arc::new(steward_store::blob::LocalBlobs::new(args.data_dir.join("blobs"))),
+        scheduler: Default::default(),
+        sessions: Default::default(),
+        #[cfg(feature = "test-clock")]
+        test_clock: test_clock.clone(),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -143,6 +200,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     tokio::spawn(parameters::policy::run(state.clone(), Duration::from_secs(args.policy_interval)));
     tokio::spawn(commands::dispatch::run(state.clone()));
     tokio::spawn(commands::expiry::run(state.clone()));
+    tokio::spawn(scheduler::run(state.clone()));
     tokio::spawn(audit::verify::export_worker(
         store.clone(),
         state.blobs.clone(),

@@ -37,6 +37,13 @@ pub struct AppState {
     pub policy_cache: crate::iam::PolicyCache,
     /// The account events of unauthenticated calls are filed under (the root account).
     pub fallback_account: String,
+    /// Wakes the scheduler.
+    pub scheduler: crate::scheduler::Scheduler,
+    /// Live Session Manager sessions on this server.
+    pub sessions: crate::sessions::Hub,
+    /// The clock tests move forward (`--test-clock`; test builds only).
+    #[cfg(feature = "test-clock")]
+    pub test_clock: Option<Arc<steward_core::clock::OffsetClock>>,
 }
 
 impl AppState {
@@ -61,6 +68,8 @@ pub struct Principal {
     pub identity: Identity,
     /// Where the request came from, for `aws:SourceIp`.
     pub source_ip: Option<std::net::IpAddr>,
+    /// The host the caller reached (its `Host` header), for URLs handed back to it.
+    pub request_host: Option<String>,
 }
 
 /// The identity behind an access key.
@@ -90,6 +99,7 @@ impl Principal {
             access_key_id: String::new(),
             identity: Identity::Root,
             source_ip: None,
+            request_host: None,
         }
     }
 

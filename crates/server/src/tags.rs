@@ -55,6 +55,74 @@ fn not_found_as_invalid_id(id: &str) -> impl Fn(ApiError) -> ApiError + '_ {
     }
 }
 
+/// A change to a resource's tags.
+type TagChange<'a> = dyn Fn(&mut Vec<(String, String)>) -> Result<(), ApiError> + Sync + 'a;
+
+/// Records that keep their tags as pairs in one field.
+trait Tagged: serde::Serialize + serde::de::DeserializeOwned {
+    fn tags_mut(&mut self) -> &mut Vec<(String, String)>;
+}
+
+impl Tagged for crate::associations::AssociationRecord {
+    fn tags_mut(&mut self) -> &mut Vec<(String, String)> {
+        &mut self.tags
+    }
+}
+
+impl Tagged for crate::windows::WindowRecord {
+    fn tags_mut(&mut self) -> &mut Vec<(String, String)> {
+        &mut self.tags
+    }
+}
+
+/// The store key of an association or maintenance window of the caller's, by type.
+fn record_key(ctx: &Ctx, resource_type: &str, id: &str) -> Option<String> {
+    let p = &ctx.principal;
+    match resource_type {
+        "Association" => Some(crate::associations::association_key(&p.account, &p.region, id)),
+        "MaintenanceWindow" => Some(crate::windows::window_key(&p.account, &p.region, id)),
+        _ => None,
+    }
+}
+
+/// Applies `change` (if any) to the tags of the record at `key`; returns the tags.
+async fn change_record_tags<T: Tagged>(
+    ctx: &Ctx,
+    key: &str,
+    id: &str,
+    change: Option<&TagChange<'_>>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let item = ctx.state.store.get(key).await.map_err(store_fault)?.ok_or_else(|| invalid_id(id))?;
+    let mut record: T = crate::state::decode(key, &item.value)?;
+    let Some(change) = change else { return Ok(record.tags_mut().clone()) };
+    change(record.tags_mut())?;
+    let tags = record.tags_mut().clone();
+    ctx.state.store.write(vec![Op::put(key, encode(&record)).if_revision(item.revision)]).await.map_err(
+        |e| match e {
+            StoreError::Conflict { .. } => ApiError::new(
+                "TooManyUpdates",
+                "There are concurrent updates for a resource that supports one update at a time.",
+            ),
+            e => store_fault(e),
+        },
+    )?;
+    Ok(tags)
+}
+
+/// Tags of an association or window: changed when `change` is given, and returned.
+async fn record_tags(
+    ctx: &Ctx,
+    resource_type: &str,
+    id: &str,
+    change: Option<&TagChange<'_>>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let key = record_key(ctx, resource_type, id).ok_or_else(|| invalid_type(resource_type))?;
+    match resource_type {
+        "Association" => change_record_tags::<crate::associations::AssociationRecord>(ctx, &key, id, change).await,
+        _ => change_record_tags::<crate::windows::WindowRecord>(ctx, &key, id, change).await,
+    }
+}
+
 /// Applies `change` to the tags of the caller's own document.
 async fn change_document_tags(
     ctx: &Ctx,
@@ -84,13 +152,18 @@ async fn change_node_tags(
     let (mut node, revision) = crate::fleet::nodes::load_node(ctx, id).await?.ok_or_else(|| invalid_id(id))?;
     change(&mut node.tags)?;
     let key = crate::fleet::node_key(&p.account, &p.region, id);
-    ctx.state.store.write(vec![Op::put(key, encode(&node)).if_revision(revision)]).await.map_err(|e| match e {
+    // New tags may bring the node into an association's targets.
+    let dirty = crate::associations::dirty_key(&p.account, &p.region, id);
+    let batch = vec![Op::put(key, encode(&node)).if_revision(revision), Op::put(dirty, b"{}".to_vec())];
+    ctx.state.store.write(batch).await.map_err(|e| match e {
         StoreError::Conflict { .. } => ApiError::new(
             "TooManyUpdates",
             "There are concurrent updates for a resource that supports one update at a time.",
         ),
         e => store_fault(e),
-    })
+    })?;
+    crate::scheduler::wake(&ctx.state);
+    Ok(())
 }
 
 fn merge_tags(existing: &mut Vec<(String, String)>, new: &[Tag]) -> Result<(), ApiError> {
@@ -120,6 +193,10 @@ pub async fn add_tags_to_resource(ctx: Ctx, req: AddTagsToResourceRequest) -> Re
         }
         "ManagedInstance" => {
             change_node_tags(&ctx, &req.resource_id, |tags| merge_tags(tags, &req.tags)).await?;
+            Ok(Empty {})
+        }
+        "Association" | "MaintenanceWindow" => {
+            record_tags(&ctx, &req.resource_type, &req.resource_id, Some(&|tags| merge_tags(tags, &req.tags))).await?;
             Ok(Empty {})
         }
         other => Err(invalid_type(other)),
@@ -155,6 +232,14 @@ pub async fn remove_tags_from_resource(ctx: Ctx, req: RemoveTagsFromResourceRequ
             .await?;
             Ok(Empty {})
         }
+        "Association" | "MaintenanceWindow" => {
+            let remove = |tags: &mut Vec<(String, String)>| {
+                tags.retain(|(k, _)| !req.tag_keys.contains(k));
+                Ok(())
+            };
+            record_tags(&ctx, &req.resource_type, &req.resource_id, Some(&remove)).await?;
+            Ok(Empty {})
+        }
         other => Err(invalid_type(other)),
     }
 }
@@ -185,6 +270,12 @@ pub async fn list_tags_for_resource(
                 .ok_or_else(|| invalid_id(&req.resource_id))?;
             let tag_list = node.tags.into_iter().map(|(key, value)| Tag { key, value }).collect();
             Ok(ListTagsForResourceResponse { tag_list })
+        }
+        "Association" | "MaintenanceWindow" => {
+            let tags = record_tags(&ctx, &req.resource_type, &req.resource_id, None).await?;
+            Ok(ListTagsForResourceResponse {
+                tag_list: tags.into_iter().map(|(key, value)| Tag { key, value }).collect(),
+            })
         }
         other => Err(invalid_type(other)),
     }

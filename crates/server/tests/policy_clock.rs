@@ -41,6 +41,10 @@ async fn fixture() -> Fixture {
         secure_transport: false,
         audit: steward_server::audit::Audit::start(store.clone()),
         fallback_account: "123456789012".into(),
+        scheduler: Default::default(),
+        sessions: Default::default(),
+        #[cfg(feature = "test-clock")]
+        test_clock: None,
         policy_cache: Default::default(),
     });
     let principal = Principal::root("123456789012", "us-east-1");

@@ -15,6 +15,11 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<String, StoreError>;
     /// Reads a blob, or `None`.
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Adds `bytes` at the end of a blob (made if missing), for things written as they
+    /// happen (session transcripts). Durable on return.
+    async fn append(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<String, StoreError>;
+    /// The URL a blob has (or will have).
+    fn url(&self, bucket: &str, key: &str) -> String;
 }
 
 /// Blobs as files under a root directory: `ROOT/BUCKET/KEY`.
@@ -71,6 +76,27 @@ impl BlobStore for LocalBlobs {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(e)),
         }
+    }
+
+    async fn append(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<String, StoreError> {
+        use std::io::Write;
+        let path = self.path(bucket, key)?;
+        let url = format!("file://{}", path.display());
+        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io)?;
+            file.write_all(&bytes).map_err(io)?;
+            file.sync_data().map_err(io)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))??;
+        Ok(url)
+    }
+
+    fn url(&self, bucket: &str, key: &str) -> String {
+        format!("file://{}", self.root.join(bucket).join(key).display())
     }
 }
 

@@ -5,12 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+
 use steward_core::commands::{command_status, is_error, is_terminal, limit};
 use steward_protocol::{Invocation, ServerMessage};
 use steward_store::{prefix_end, Op, Start};
 
 use super::*;
 use crate::state::{decode, encode, AppState};
+
+/// Active commands handled at once.
+const PARALLEL: usize = 32;
 
 /// Asks the dispatcher to look at the active commands now.
 pub fn wake(state: &AppState) {
@@ -34,14 +39,17 @@ pub async fn run(state: Arc<AppState>) {
 pub async fn pass(state: &AppState) -> anyhow::Result<()> {
     let prefix = "cmdactive/";
     let active = state.store.range(Start::At(prefix), &prefix_end(prefix), 100_000).await?;
-    for item in active {
-        let parts: Vec<&str> = item.key[prefix.len()..].splitn(3, '/').collect();
-        if let [account, region, command_id] = parts.as_slice() {
-            if let Err(e) = process(state, account, region, command_id).await {
-                tracing::warn!(command_id, error = %e, "Could not dispatch a command.");
+    // Commands are independent: handle several at once so their writes share group commits.
+    futures_util::stream::iter(active)
+        .for_each_concurrent(PARALLEL, |item| async move {
+            let parts: Vec<&str> = item.key[prefix.len()..].splitn(3, '/').collect();
+            if let [account, region, command_id] = parts.as_slice() {
+                if let Err(e) = process(state, account, region, command_id).await {
+                    tracing::warn!(command_id, error = %e, "Could not dispatch a command.");
+                }
             }
-        }
-    }
+        })
+        .await;
     Ok(())
 }
 
@@ -136,6 +144,10 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
         || command.error_count != error_count
         || command.delivery_timed_out_count != timed_out;
     if changed {
+        // Work started by State Manager follows its command (node status, compliance).
+        batch.extend(
+            crate::associations::run::on_command_progress(state, &command, &invocations, is_terminal(status)).await?,
+        );
         command.status = status.into();
         command.completed_count = completed;
         command.error_count = error_count;

@@ -72,6 +72,27 @@ pub struct CommandRecord {
     pub error_count: i64,
     /// Undelivered.
     pub delivery_timed_out_count: i64,
+    /// What started it, when not SendCommand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// The work a command was started for: an association run or a maintenance window task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// `Association` or `MaintenanceWindow`.
+    pub kind: String,
+    /// The association or window id.
+    pub id: String,
+    /// The execution of it.
+    pub execution_id: String,
+}
+
+impl Origin {
+    /// Association runs are State Manager's, not Run Command history.
+    pub fn hidden_from_run_command(&self) -> bool {
+        self.kind == "Association"
+    }
 }
 
 /// One step's outcome.

@@ -8,6 +8,7 @@ use steward_store::{prefix_end, Op, Start};
 
 use super::*;
 use crate::dispatch::Ctx;
+use crate::paging::page;
 use crate::state::{decode, encode, store_fault};
 
 /// The wire form of a command.
@@ -64,7 +65,10 @@ async fn load_commands(ctx: &Ctx, command_id: Option<&str>) -> Result<Vec<Comman
     let prefix = format!("cmd/{}/{}/", p.account, p.region);
     let items =
         ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
-    items.iter().map(|i| decode::<CommandRecord>(&i.key, &i.value)).collect()
+    let mut commands =
+        items.iter().map(|i| decode::<CommandRecord>(&i.key, &i.value)).collect::<Result<Vec<_>, _>>()?;
+    commands.retain(|c| !c.origin.as_ref().is_some_and(Origin::hidden_from_run_command));
+    Ok(commands)
 }
 
 async fn load_invocations(ctx: &Ctx, command_id: &str) -> Result<Vec<(String, i64, InvocationRecord)>, ApiError> {
@@ -156,18 +160,6 @@ pub async fn list_commands(ctx: Ctx, req: ListCommandsRequest) -> Result<ListCom
     commands.sort_by(|a, b| (b.requested, &b.command_id).cmp(&(a.requested, &a.command_id)));
     let (page, next_token) = page(commands, req.max_results, &req.next_token)?;
     Ok(ListCommandsResponse { commands: page.iter().map(to_wire).collect(), next_token })
-}
-
-fn page<T>(items: Vec<T>, max: Option<i64>, token: &Option<String>) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let start: usize = match token {
-        Some(t) => t.parse().map_err(|_| ApiError::new("InvalidNextToken", "The specified token isn't valid."))?,
-        None => 0,
-    };
-    let limit = max.unwrap_or(50) as usize;
-    let total = items.len();
-    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
-    let next = (start + page.len() < total).then(|| (start + page.len()).to_string());
-    Ok((page, next))
 }
 
 /// ListCommandInvocations.

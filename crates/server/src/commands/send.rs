@@ -161,6 +161,17 @@ async fn document_steps(
     Ok((plugins, values))
 }
 
+/// Checks that `name` (at `version`) is a Command document that `parameters` satisfy, as a
+/// run would find it.
+pub async fn check_document(
+    ctx: &Ctx,
+    name: &str,
+    version: Option<&str>,
+    parameters: BTreeMap<String, Vec<String>>,
+) -> Result<(), ApiError> {
+    document_steps(ctx, name, version, None, parameters, 1).await.map(|_| ())
+}
+
 /// `documentParameters` of `aws:runDocument`: an object or a JSON string of one, whose
 /// values are strings or lists of strings.
 fn nested_parameters(raw: &Value) -> Result<BTreeMap<String, Vec<String>>, String> {
@@ -199,8 +210,37 @@ fn invalid_instance(id: &str) -> ApiError {
     )
 }
 
+/// Refuses target keys Steward cannot resolve.
+pub fn check_target_keys(targets: &[Target]) -> Result<(), ApiError> {
+    for t in targets {
+        let key = t.key.as_deref().unwrap_or("");
+        if key != "InstanceIds" && key != "tag-key" && !key.starts_with("tag:") {
+            return Err(ApiError::validation(format!(
+                "Target key {key} is not supported; use InstanceIds, tag:KEY or tag-key."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `node` is one of `targets` (all of them must match; `*` matches any value).
+pub fn node_matches(node: &NodeRecord, targets: &[Target]) -> bool {
+    targets.iter().all(|t| {
+        let values = t.values.as_deref().unwrap_or_default();
+        let any = values.iter().any(|x| x == "*");
+        match t.key.as_deref().unwrap_or("") {
+            "InstanceIds" => any || values.contains(&node.instance_id),
+            "tag-key" => node.tags.iter().any(|(k, _)| values.contains(k)),
+            key => match key.strip_prefix("tag:") {
+                Some(tag) => node.tags.iter().any(|(k, v)| k == tag && (any || values.contains(v))),
+                None => false,
+            },
+        }
+    })
+}
+
 /// The nodes a request names, by id or by targets (targets combine with AND).
-async fn target_nodes(ctx: &Ctx, ids: &[String], targets: &[Target]) -> Result<Vec<NodeRecord>, ApiError> {
+pub async fn target_nodes(ctx: &Ctx, ids: &[String], targets: &[Target]) -> Result<Vec<NodeRecord>, ApiError> {
     if !ids.is_empty() {
         let mut nodes = Vec::new();
         for id in ids {
@@ -211,33 +251,28 @@ async fn target_nodes(ctx: &Ctx, ids: &[String], targets: &[Target]) -> Result<V
         }
         return Ok(nodes);
     }
-    for t in targets {
-        let key = t.key.as_deref().unwrap_or("");
-        if key != "InstanceIds" && key != "tag-key" && !key.starts_with("tag:") {
-            return Err(ApiError::validation(format!(
-                "Target key {key} is not supported; use InstanceIds, tag:KEY or tag-key."
-            )));
-        }
-    }
+    check_target_keys(targets)?;
     let mut nodes = all_nodes(ctx).await?;
-    nodes.retain(|n| {
-        targets.iter().all(|t| {
-            let values = t.values.clone().unwrap_or_default();
-            match t.key.as_deref().unwrap_or("") {
-                "InstanceIds" => values.contains(&n.instance_id) || values.iter().any(|v| v == "*"),
-                "tag-key" => n.tags.iter().any(|(k, _)| values.contains(k)),
-                key => {
-                    let tag = &key[4..];
-                    n.tags.iter().any(|(k, v)| k == tag && (values.contains(v) || values.iter().any(|x| x == "*")))
-                }
-            }
-        })
-    });
+    nodes.retain(|n| node_matches(n, targets));
     Ok(nodes)
 }
 
 /// SendCommand.
 pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendCommandResponse, ApiError> {
+    let (record, batch) = plan(&ctx, &req, None, None).await?;
+    ctx.state.store.write(batch).await.map_err(store_fault)?;
+    dispatch::wake(&ctx.state);
+    Ok(SendCommandResponse { command: query::to_wire(&record) })
+}
+
+/// A command for `req` and the batch that stores it with its invocations, for SendCommand
+/// and for the work State Manager and maintenance windows start (`origin`).
+pub async fn plan(
+    ctx: &Ctx,
+    req: &SendCommandRequest,
+    origin: Option<Origin>,
+    resolved: Option<Vec<NodeRecord>>,
+) -> Result<(CommandRecord, Vec<Op>), ApiError> {
     let ids = req.instance_ids.clone().unwrap_or_default();
     let targets = req.targets.clone().unwrap_or_default();
     if ids.is_empty() == targets.is_empty() {
@@ -253,7 +288,7 @@ pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendComma
         }
     }
     let (plugins, values) = document_steps(
-        &ctx,
+        ctx,
         &req.document_name,
         req.document_version.as_deref(),
         req.document_hash.as_deref(),
@@ -265,12 +300,16 @@ pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendComma
         .get("executionTimeout")
         .and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_u64()))
         .unwrap_or(3600);
-    let nodes = target_nodes(&ctx, &ids, &targets).await?;
-    if !targets.is_empty() {
+    let given = resolved.is_some();
+    let nodes = match resolved {
+        Some(nodes) => nodes,
+        None => target_nodes(ctx, &ids, &targets).await?,
+    };
+    if !targets.is_empty() && !given {
         // Explicit ids were checked before the call; targets name nodes only now.
         let arns: Vec<String> =
             nodes.iter().map(|n| crate::iam::authz::node_arn(&ctx.principal, &n.instance_id)).collect();
-        crate::iam::authz::authorize(&ctx, "ssm:SendCommand", &arns, |r| r).await?;
+        crate::iam::authz::authorize(ctx, "ssm:SendCommand", &arns, |r| r).await?;
     }
     let p = &ctx.principal;
     let now = ctx.state.now();
@@ -300,6 +339,7 @@ pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendComma
         completed_count: 0,
         error_count: 0,
         delivery_timed_out_count: 0,
+        origin,
     };
     let mut batch = vec![Op::put(command_key(&p.account, &p.region, &command_id), encode(&record)).if_absent()];
     for node in &nodes {
@@ -322,7 +362,5 @@ pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendComma
     if !nodes.is_empty() {
         batch.push(Op::put(active_key(&p.account, &p.region, &command_id), b"{}".to_vec()));
     }
-    ctx.state.store.write(batch).await.map_err(store_fault)?;
-    dispatch::wake(&ctx.state);
-    Ok(SendCommandResponse { command: query::to_wire(&record) })
+    Ok((record, batch))
 }

@@ -23,6 +23,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("AWS-RunPowerShellScript", "Command", include_str!("builtin/AWS-RunPowerShellScript.json")),
     ("AWS-RunShellScript", "Command", include_str!("builtin/AWS-RunShellScript.json")),
     ("AWS-StartInteractiveCommand", "Session", include_str!("builtin/AWS-StartInteractiveCommand.json")),
+    ("AWS-StartNonInteractiveCommand", "Session", include_str!("builtin/AWS-StartNonInteractiveCommand.json")),
     ("AWS-StartPortForwardingSession", "Session", include_str!("builtin/AWS-StartPortForwardingSession.json")),
     (
         "AWS-StartPortForwardingSessionToRemoteHost",

@@ -144,20 +144,48 @@ pub async fn describe_instance_information(
 /// DeregisterManagedInstance: the records go, the channel is cut, the identity is dead.
 pub async fn deregister_managed_instance(ctx: Ctx, req: DeregisterManagedInstanceRequest) -> Result<Empty, ApiError> {
     let p = &ctx.principal;
-    let Some((_, revision)) = load_node(&ctx, &req.instance_id).await? else {
-        return Err(invalid_instance(&req.instance_id));
-    };
-    ctx.state
-        .store
-        .write(vec![
-            Op::delete(node_key(&p.account, &p.region, &req.instance_id)).if_revision(revision),
-            Op::delete(node_index(&req.instance_id)),
-        ])
-        .await
-        .map_err(store_fault)?;
-    ctx.state.fleet.disconnect(&req.instance_id, "The node was deregistered.");
-    tracing::info!(instance_id = req.instance_id, "Node deregistered.");
-    Ok(Empty {})
+    let id = &req.instance_id;
+    // The node's heartbeats write its record too: retry a lost race a few times.
+    for _ in 0..5 {
+        let Some((_, revision)) = load_node(&ctx, id).await? else {
+            return Err(invalid_instance(id));
+        };
+        let mut batch = vec![
+            Op::delete(node_key(&p.account, &p.region, id)).if_revision(revision),
+            Op::delete(node_index(id)),
+            Op::delete(crate::associations::dirty_key(&p.account, &p.region, id)),
+        ];
+        batch.extend(node_leftovers(&ctx, id).await?);
+        match ctx.state.store.write(batch).await {
+            Ok(()) => {
+                ctx.state.fleet.disconnect(id, "The node was deregistered.");
+                tracing::info!(instance_id = id, "Node deregistered.");
+                return Ok(Empty {});
+            }
+            Err(steward_store::StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(store_fault(e)),
+        }
+    }
+    Err(ApiError::new("TooManyUpdates", "The node is changing too often to deregister now; try again."))
+}
+
+/// What other capabilities keep about a node: association results and compliance items.
+async fn node_leftovers(ctx: &Ctx, id: &str) -> Result<Vec<Op>, ApiError> {
+    let p = &ctx.principal;
+    let mut ops = Vec::new();
+    let index = format!("assocnode/{}/{}/{id}/", p.account, p.region);
+    for item in ctx.state.store.range(Start::At(&index), &prefix_end(&index), 100_000).await.map_err(store_fault)? {
+        let association = &item.key[index.len()..];
+        ops.push(Op::delete(crate::associations::node_status_key(&p.account, &p.region, association, id)));
+        ops.push(Op::delete(item.key));
+    }
+    let compliance = format!("compliance/{}/{}/{id}/", p.account, p.region);
+    for item in
+        ctx.state.store.range(Start::At(&compliance), &prefix_end(&compliance), 100_000).await.map_err(store_fault)?
+    {
+        ops.push(Op::delete(item.key));
+    }
+    Ok(ops)
 }
 
 /// UpdateManagedInstanceRole.

@@ -139,6 +139,8 @@ async fn attempt(state: &AppState, req: &RegisterRequest) -> Result<Option<Regis
         Op::put(&key, encode(&activation)).if_revision(item.revision),
         Op::put(node_key(&locator.account, &locator.region, &instance_id), encode(&node)).if_absent(),
         Op::put(node_index(&instance_id), encode(&locator)).if_absent(),
+        // State Manager checks the new node against every association.
+        Op::put(crate::associations::dirty_key(&locator.account, &locator.region, &instance_id), b"{}".to_vec()),
     ];
     match state.store.write(batch).await {
         Ok(()) => Ok(Some(RegisterResponse {

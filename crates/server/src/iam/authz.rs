@@ -50,6 +50,23 @@ pub fn node_arn(p: &Principal, instance_id: &str) -> String {
     format!("arn:aws:ssm:{}:{}:managed-instance/{instance_id}", p.region, p.account)
 }
 
+/// The ARN of an association.
+pub fn association_arn(p: &Principal, id: &str) -> String {
+    format!("arn:aws:ssm:{}:{}:association/{id}", p.region, p.account)
+}
+
+/// An association named by id, or (legacy form) by document and node.
+fn association_resources(p: &Principal, input: &Value) -> Vec<String> {
+    if let Some(id) = input["AssociationId"].as_str() {
+        let mut out = vec![association_arn(p, id)];
+        out.extend(input["Name"].as_str().map(|n| document_arn(p, n)));
+        return out;
+    }
+    let mut out: Vec<String> = input["Name"].as_str().map(|n| document_arn(p, n)).into_iter().collect();
+    out.extend(input["InstanceId"].as_str().map(|i| node_arn(p, i)));
+    out
+}
+
 fn kms_arn(p: &Principal, key: &str) -> String {
     if key.starts_with("arn:") {
         key.to_owned()
@@ -99,6 +116,49 @@ pub fn resources(p: &Principal, service: Service, op: &str, input: &Value) -> Ve
             out.extend(strings(&input["InstanceIds"]).iter().map(|i| node_arn(p, i)));
             out
         }
+        (
+            Service::Ssm,
+            "CreateAssociation"
+            | "DescribeAssociation"
+            | "UpdateAssociation"
+            | "DeleteAssociation"
+            | "UpdateAssociationStatus"
+            | "ListAssociationVersions"
+            | "DescribeAssociationExecutions"
+            | "DescribeAssociationExecutionTargets",
+        ) => association_resources(p, input),
+        (Service::Ssm, "CreateAssociationBatch") => input["Entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|entry| association_resources(p, entry))
+            .collect(),
+        (Service::Ssm, "StartAssociationsOnce") => {
+            strings(&input["AssociationIds"]).iter().map(|id| association_arn(p, id)).collect()
+        }
+        (Service::Ssm, "DescribeInstanceAssociationsStatus" | "DescribeEffectiveInstanceAssociations") => {
+            vec![node_arn(p, input["InstanceId"].as_str().unwrap_or_default())]
+        }
+        (Service::Ssm, op) if op.contains("MaintenanceWindow") && input["WindowId"].is_string() => {
+            vec![format!(
+                "arn:aws:ssm:{}:{}:maintenancewindow/{}",
+                p.region,
+                p.account,
+                input["WindowId"].as_str().unwrap_or_default()
+            )]
+        }
+        (Service::Ssm, "StartSession") => vec![
+            node_arn(p, input["Target"].as_str().unwrap_or_default()),
+            document_arn(p, input["DocumentName"].as_str().unwrap_or(crate::sessions::api::DEFAULT_DOCUMENT)),
+        ],
+        (Service::Ssm, "GetConnectionStatus") => vec![node_arn(p, input["Target"].as_str().unwrap_or_default())],
+        (Service::Ssm, "ResumeSession" | "TerminateSession") => vec![format!(
+            "arn:aws:ssm:{}:{}:session/{}",
+            p.region,
+            p.account,
+            input["SessionId"].as_str().unwrap_or_default()
+        )],
+        (Service::Ssm, "PutComplianceItems") => vec![node_arn(p, input["ResourceId"].as_str().unwrap_or_default())],
         (Service::Ssm, "DeregisterManagedInstance" | "UpdateManagedInstanceRole") => {
             vec![node_arn(p, input["InstanceId"].as_str().unwrap_or_default())]
         }
@@ -170,6 +230,16 @@ async fn resource_tags(ctx: &Ctx, arn: &str) -> Vec<(String, String)> {
     let Some(resource) = arn.strip_prefix(&own) else { return Vec::new() };
     if let Some(id) = resource.strip_prefix("managed-instance/") {
         return crate::fleet::nodes::load_node(ctx, id).await.ok().flatten().map(|(n, _)| n.tags).unwrap_or_default();
+    }
+    if resource.starts_with("association/") || resource.starts_with("maintenancewindow/") {
+        let (kind, id) = resource.split_once('/').unwrap_or_default();
+        let key = match kind {
+            "association" => crate::associations::association_key(&p.account, &p.region, id),
+            _ => crate::windows::window_key(&p.account, &p.region, id),
+        };
+        let Ok(Some(item)) = ctx.state.store.get(&key).await else { return Vec::new() };
+        let tags = serde_json::from_slice::<serde_json::Value>(&item.value).ok().map(|v| v["tags"].clone());
+        return serde_json::from_value(tags.unwrap_or_default()).unwrap_or_default();
     }
     if let Some(name) = resource.strip_prefix("document/") {
         return crate::documents::load_head(ctx, &p.account, name)

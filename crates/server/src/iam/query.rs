@@ -127,7 +127,9 @@ pub async fn serve(
         return error_xml(api, &e, request_id);
     };
     let signing_name = if api == Api::Sts { "sts" } else { "iam" };
-    let now_secs = state.now() / 1000;
+    // Signatures are dated by the client's clock, which is the machine's, even when tests
+    // move the server's clock forward.
+    let now_secs = crate::auth::wall_clock_secs();
     let mut draft = crate::audit::Draft {
         source: format!("{signing_name}.amazonaws.com"),
         name: action.clone(),

@@ -1,0 +1,156 @@
+//! Session Manager figures: port-forwarding throughput through the server's relay (one
+//! 1 GiB stream, then 32 streams at once) beside plain loopback TCP, and the round trip
+//! of one byte through the relay, with a real agent and `steward session port-forward`.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::{start_server, Args, Client};
+
+const GIB: u64 = 1 << 30;
+const PARALLEL: usize = 32;
+const ECHOES: usize = 2000;
+
+/// A service on "the node": on each connection, reads an 8-byte count and writes that many
+/// bytes; a count of 0 turns the connection into an echo.
+async fn source() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = tcp.set_nodelay(true);
+                let Ok(count) = tcp.read_u64().await else { return };
+                if count == 0 {
+                    let mut b = [0u8; 1];
+                    while tcp.read_exact(&mut b).await.is_ok() {
+                        if tcp.write_all(&b).await.is_err() {
+                            return;
+                        }
+                    }
+                    return;
+                }
+                let chunk = vec![7u8; 256 * 1024];
+                let mut left = count;
+                while left > 0 {
+                    let n = left.min(chunk.len() as u64) as usize;
+                    if tcp.write_all(&chunk[..n]).await.is_err() {
+                        return;
+                    }
+                    left -= n as u64;
+                }
+            });
+        }
+    });
+    Ok(port)
+}
+
+/// Reads `bytes` from the service at `port`; returns the bytes read.
+async fn pull(port: u16, bytes: u64) -> anyhow::Result<u64> {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+    tcp.set_nodelay(true)?;
+    tcp.write_u64(bytes).await?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut got = 0u64;
+    while got < bytes {
+        let n = tcp.read(&mut buf).await?;
+        anyhow::ensure!(n > 0, "stream ended after {got} bytes");
+        got += n as u64;
+    }
+    Ok(got)
+}
+
+/// MB/s of one stream of 1 GiB and of 32 streams of 1/32 GiB each.
+async fn throughput(port: u16) -> anyhow::Result<(f64, f64)> {
+    let started = Instant::now();
+    pull(port, GIB).await?;
+    let one = GIB as f64 / 1e6 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..PARALLEL {
+        tasks.push(tokio::spawn(pull(port, GIB / PARALLEL as u64)));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let many = GIB as f64 / 1e6 / started.elapsed().as_secs_f64();
+    Ok((one, many))
+}
+
+/// p50 and p99 (ms) of a one-byte round trip.
+async fn echo(port: u16) -> anyhow::Result<(f64, f64)> {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+    tcp.set_nodelay(true)?;
+    tcp.write_u64(0).await?;
+    let mut times = Vec::with_capacity(ECHOES);
+    let mut b = [0u8; 1];
+    for i in 0..ECHOES {
+        let started = Instant::now();
+        tcp.write_all(&[i as u8]).await?;
+        tcp.read_exact(&mut b).await?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times[ECHOES / 2], times[ECHOES * 99 / 100]))
+}
+
+/// Prints the Session Manager figures.
+pub async fn session_figures(args: &Args) -> anyhow::Result<()> {
+    let agent_bin = args.steward.with_file_name("steward-agent");
+    let server = start_server(args)?;
+    let mut client = Client::connect(&server).await?;
+    let activation = client.call("CreateActivation", &json!({"IamRole": "Bench"})).await?;
+    let state = server.data_dir.join("agent");
+    let registered = Command::new(&agent_bin)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["register", "--server", &format!("http://{}", server.addr)])
+        .args(["--code", activation["ActivationCode"].as_str().unwrap_or_default()])
+        .args(["--id", activation["ActivationId"].as_str().unwrap_or_default()])
+        .stdout(Stdio::piped())
+        .output()?;
+    anyhow::ensure!(registered.status.success(), "agent registration failed");
+    let text = String::from_utf8_lossy(&registered.stdout);
+    let node = text.split_whitespace().find(|w| w.starts_with("mi-")).context("no node id")?.to_owned();
+    let mut agent = Command::new(&agent_bin).arg("--state-dir").arg(&state).arg("run").stderr(Stdio::null()).spawn()?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let port = source().await?;
+    let mut forward = tokio::process::Command::new(&args.steward)
+        .args(["session", "port-forward", "--target", &node, "--remote-port", &port.to_string()])
+        .env("AWS_ACCESS_KEY_ID", &server.creds.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &server.creds.secret_access_key)
+        .env("AWS_REGION", &server.region)
+        .env("AWS_ENDPOINT_URL", format!("http://{}", server.addr))
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(forward.stderr.take().context("stderr")?).lines();
+    let local = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await??.context("no port")?;
+        if let Some(rest) = line.strip_prefix("Port ") {
+            break rest.split_whitespace().next().unwrap_or_default().parse::<u16>()?;
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (direct_one, direct_many) = throughput(port).await?;
+    let (relay_one, relay_many) = throughput(local).await?;
+    let (direct_p50, direct_p99) = echo(port).await?;
+    let (relay_p50, relay_p99) = echo(local).await?;
+    println!();
+    println!("Session Manager port forwarding (real agent, steward session port-forward, loopback):");
+    println!("{:<34} {:>12} {:>16} {:>10} {:>10}", "path", "1 GiB MB/s", "32 streams MB/s", "echo p50", "echo p99");
+    println!(
+        "{:<34} {direct_one:>12.0} {direct_many:>16.0} {direct_p50:>9.3}ms {direct_p99:>9.3}ms",
+        "direct loopback TCP"
+    );
+    println!("{:<34} {relay_one:>12.0} {relay_many:>16.0} {relay_p50:>9.3}ms {relay_p99:>9.3}ms", "through the relay");
+    let _ = forward.kill().await;
+    let _ = agent.kill();
+    let _ = agent.wait();
+    Ok(())
+}

@@ -1,0 +1,398 @@
+//! Session Manager on the node: for each session the server asks for, a data channel of
+//! its own, the handshake `session-manager-plugin` expects, and the shell (or command) on
+//! a pseudo-terminal, with every frame numbered, acknowledged and resent until
+//! acknowledged — so a client that drops and resumes loses nothing.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use steward_protocol::{SessionStart, SESSION_PATH};
+use steward_session::frame::{self, payload_type, Frame};
+use steward_session::payload::{
+    AgentSessionState, HandshakeComplete, HandshakeRequest, HandshakeResponse, OpenDataChannelInput,
+    RequestedClientAction, Size,
+};
+use steward_session::stream::{Accepted, Channel};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::pty::Pty;
+use crate::tls::Endpoint;
+
+/// How long the client has to answer the handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a finished session waits for the client to acknowledge its last output.
+const LINGER: Duration = Duration::from_secs(30);
+/// Unacknowledged output frames after which the shell's output is no longer read (the
+/// client is away; the shell blocks instead of the agent buffering without end).
+const MAX_UNACKED: usize = 4096;
+
+/// How the control channel reaches a running session.
+struct Control {
+    stop: watch::Sender<bool>,
+    notices: mpsc::UnboundedSender<String>,
+}
+
+/// The sessions running on this node, by id.
+#[derive(Clone, Default)]
+pub struct Sessions(Arc<Mutex<HashMap<String, Control>>>);
+
+impl Sessions {
+    /// Serves a session in the background.
+    pub fn start(&self, endpoint: Endpoint, tls: Option<Arc<rustls::ClientConfig>>, start: SessionStart, node: String) {
+        let (stop, stopped) = watch::channel(false);
+        let (notices, notes) = mpsc::unbounded_channel();
+        self.0.lock().expect("sessions lock").insert(start.session_id.clone(), Control { stop, notices });
+        let sessions = self.clone();
+        tokio::spawn(async move {
+            let id = start.session_id.clone();
+            tracing::info!(session_id = id, session_type = start.session_type, "Session starting.");
+            if let Err(e) = serve(endpoint, tls, start, node, stopped, notes).await {
+                tracing::warn!(session_id = id, error = %format!("{e:#}"), "Session failed.");
+            }
+            sessions.0.lock().expect("sessions lock").remove(&id);
+            tracing::info!(session_id = id, "Session over.");
+        });
+    }
+
+    /// Ends a session (its shell is killed).
+    pub fn end(&self, session_id: &str) {
+        if let Some(control) = self.0.lock().expect("sessions lock").get(session_id) {
+            let _ = control.stop.send(true);
+        }
+    }
+
+    /// Shows a notice in a session's output.
+    pub fn notice(&self, session_id: &str, text: String) {
+        if let Some(control) = self.0.lock().expect("sessions lock").get(session_id) {
+            let _ = control.notices.send(text);
+        }
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A session's channel and stream state, handed from the handshake to what serves it.
+struct Parts {
+    sink: futures_util::stream::SplitSink<Socket, Message>,
+    stream: futures_util::stream::SplitStream<Socket>,
+    channel: Channel,
+    early: Vec<Frame>,
+    stopped: watch::Receiver<bool>,
+    notices: mpsc::UnboundedReceiver<String>,
+}
+
+/// Port forwarding: each stream the client opens is a TCP connection from this node to
+/// `host:portNumber` (the node itself by default).
+async fn forward(id: &str, start: &SessionStart, parts: Parts) {
+    let Parts { mut sink, mut stream, mut channel, early, mut stopped, mut notices } = parts;
+    let properties = &start.properties["properties"];
+    let host = properties["host"].as_str().filter(|h| !h.is_empty()).unwrap_or("localhost").to_owned();
+    let port = properties["portNumber"]
+        .as_str()
+        .and_then(|p| p.parse().ok())
+        .or(properties["portNumber"].as_u64().map(|p| p as u16));
+    let (out, mut outgoing) = mpsc::channel::<Vec<u8>>(256);
+    let mut tunnel = steward_session::tunnel::Tunnel::new(out, port.map(|p| (host.clone(), p)));
+    tracing::info!(session_id = id, host, port, "Port forwarding session ready.");
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    let mut pending = early;
+    loop {
+        for f in pending.drain(..) {
+            if f.payload_type == payload_type::OUTPUT {
+                if let Err(e) = tunnel.incoming(&f.payload).await {
+                    tracing::warn!(session_id = id, error = e, "Bad stream data from the client.");
+                }
+            }
+        }
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let Some(again) = channel.sender.due(now_ms()) {
+                    if sink.send(Message::Binary(again.into())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Some(bytes) = outgoing.recv(), if channel.sender.unacked() < MAX_UNACKED => {
+                let frame = channel.sender.send(payload_type::OUTPUT, bytes, 0, now_ms());
+                if sink.send(Message::Binary(frame.into())).await.is_err() {
+                    break;
+                }
+            }
+            _ = stopped.changed() => break,
+            Some(_) = notices.recv() => {}
+            incoming = stream.next() => {
+                let Some(Ok(message)) = incoming else { break };
+                let Message::Binary(bytes) = message else { continue };
+                if let Accepted::Data { ack, frames } = channel.accept(&bytes, now_ms()) {
+                    if let Some(ack) = ack {
+                        let _ = sink.send(Message::Binary(ack.into())).await;
+                    }
+                    let flagged_end = frames.iter().any(|f| {
+                        f.payload_type == payload_type::FLAG && f.payload.get(..4) == Some(&2u32.to_be_bytes()[..])
+                    });
+                    pending.extend(frames);
+                    if flagged_end {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let _ = sink.send(Message::Binary(session_state(id, "Terminating").into())).await;
+    let _ = sink.close().await;
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(1)
+}
+
+fn session_state(id: &str, state: &str) -> Vec<u8> {
+    let body = AgentSessionState { schema_version: 1, session_state: state.into(), session_id: id.into() };
+    Frame::new(
+        frame::AGENT_SESSION_STATE,
+        0,
+        0,
+        payload_type::OUTPUT,
+        serde_json::to_vec(&body).expect("json"),
+        now_ms(),
+    )
+    .encode()
+}
+
+/// The login shell to run.
+fn shell() -> String {
+    for candidate in ["/bin/bash", "/bin/sh"] {
+        if std::path::Path::new(candidate).exists() {
+            return candidate.into();
+        }
+    }
+    "sh".into()
+}
+
+/// What runs on the terminal: the login shell, or the document's command.
+fn program(start: &SessionStart) -> (String, Vec<String>) {
+    let properties = &start.properties["properties"];
+    let command = properties["linux"]["commands"].as_str().or(properties["commands"].as_str()).unwrap_or_default();
+    match start.session_type.as_str() {
+        "InteractiveCommands" | "NonInteractiveCommands" if !command.is_empty() => {
+            ("/bin/sh".into(), vec!["-c".into(), command.to_owned()])
+        }
+        _ => (shell(), vec!["-l".into()]),
+    }
+}
+
+async fn serve(
+    endpoint: Endpoint,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    start: SessionStart,
+    node: String,
+    mut stopped: watch::Receiver<bool>,
+    mut notices: mpsc::UnboundedReceiver<String>,
+) -> anyhow::Result<()> {
+    let id = start.session_id.clone();
+    let tcp = endpoint.connect_tcp().await?;
+    let connector = tls.map(tokio_tungstenite::Connector::Rustls);
+    let url = endpoint.ws_url(&format!("{SESSION_PATH}{id}"));
+    let (socket, _) = tokio_tungstenite::client_async_tls_with_config(url, tcp, None, connector).await?;
+    let (mut sink, mut stream) = socket.split();
+    let open = OpenDataChannelInput {
+        message_schema_version: "1.0".into(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        token_value: start.token.clone(),
+        client_id: node,
+        client_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    sink.send(Message::Text(serde_json::to_string(&open)?.into())).await?;
+    sink.send(Message::Binary(session_state(&id, "Connected").into())).await?;
+
+    let mut channel = Channel::new(frame::OUTPUT, frame::INPUT);
+    let began = Instant::now();
+    let request = HandshakeRequest {
+        agent_version: env!("CARGO_PKG_VERSION").into(),
+        requested_client_actions: vec![RequestedClientAction {
+            action_type: "SessionType".into(),
+            action_parameters: json!({"SessionType": start.session_type, "Properties": start.properties["properties"]}),
+        }],
+    };
+    let bytes = channel.sender.send(payload_type::HANDSHAKE_REQUEST, serde_json::to_vec(&request)?, 1, now_ms());
+    sink.send(Message::Binary(bytes.into())).await?;
+
+    // Until the client answers: acknowledge, resend, and keep anything else for later.
+    let mut early = Vec::new();
+    let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    let answered = loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break None,
+            _ = ticker.tick() => {
+                if let Some(again) = channel.sender.due(now_ms()) {
+                    sink.send(Message::Binary(again.into())).await?;
+                }
+            }
+            incoming = stream.next() => {
+                let Some(Ok(message)) = incoming else { anyhow::bail!("the data channel closed during the handshake") };
+                let Message::Binary(bytes) = message else { continue };
+                if let Accepted::Data { ack, frames } = channel.accept(&bytes, now_ms()) {
+                    if let Some(ack) = ack {
+                        sink.send(Message::Binary(ack.into())).await?;
+                    }
+                    let mut answer = None;
+                    for f in frames {
+                        if f.payload_type == payload_type::HANDSHAKE_RESPONSE && answer.is_none() {
+                            answer = serde_json::from_slice::<HandshakeResponse>(&f.payload).ok();
+                        } else {
+                            early.push(f);
+                        }
+                    }
+                    if answer.is_some() {
+                        break answer;
+                    }
+                }
+            }
+        }
+    };
+    let Some(answer) = answered else {
+        let _ = sink.send(Message::Binary(session_state(&id, "Terminating").into())).await;
+        anyhow::bail!("the client did not complete the handshake in time");
+    };
+    let accepted =
+        answer.processed_client_actions.iter().any(|a| a.action_type == "SessionType" && a.action_status == 1);
+    if !accepted {
+        let _ = sink.send(Message::Binary(session_state(&id, "Terminating").into())).await;
+        anyhow::bail!("the client refused the session type {}", start.session_type);
+    }
+    let complete = HandshakeComplete {
+        handshake_time_to_complete: began.elapsed().as_nanos() as i64,
+        customer_message: String::new(),
+    };
+    let bytes = channel.sender.send(payload_type::HANDSHAKE_COMPLETE, serde_json::to_vec(&complete)?, 0, now_ms());
+    sink.send(Message::Binary(bytes.into())).await?;
+
+    if start.session_type == "Port" {
+        let parts = Parts { sink, stream, channel, early, stopped, notices };
+        forward(&id, &start, parts).await;
+        return Ok(());
+    }
+
+    let (program, args) = program(&start);
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());
+    let env = [("TERM", "xterm-256color".to_owned()), ("SSM_SESSION_ID", id.clone())];
+    let mut pty = Pty::spawn(&program, &args, &home, &env, 80, 24).context("cannot start the shell")?;
+    let mut input = pty.writer()?;
+    let (output_tx, mut output_rx) = mpsc::channel::<Vec<u8>>(64);
+    let mut reader = pty.reader()?;
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => return, // EIO once the shell and its children are gone.
+                Ok(n) => {
+                    if output_tx.blocking_send(buf[..n].to_vec()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    if let Some(profile) = start.properties["inputs"]["shellProfile"]["linux"].as_str().filter(|p| !p.trim().is_empty())
+    {
+        let _ = input.write_all(format!("{profile}\n").as_bytes());
+    }
+    let deliver = |f: Frame, pty: &Pty, input: &mut dyn Write| -> bool {
+        match f.payload_type {
+            payload_type::OUTPUT => {
+                let _ = input.write_all(&f.payload);
+            }
+            payload_type::SIZE => {
+                if let Ok(size) = serde_json::from_slice::<Size>(&f.payload) {
+                    pty.resize(size.cols.min(u16::MAX as u32) as u16, size.rows.min(u16::MAX as u32) as u16);
+                }
+            }
+            payload_type::FLAG => {
+                let flag = f.payload.get(..4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")));
+                if flag == Some(2) {
+                    return false; // TerminateSession from the client.
+                }
+            }
+            _ => {}
+        }
+        true
+    };
+    for f in early {
+        deliver(f, &pty, &mut input);
+    }
+    let mut exit_status = None;
+    let mut exit_sent = false;
+    let mut exited_at: Option<Instant> = None;
+    let mut output_done = false;
+    loop {
+        let reading = !output_done && channel.sender.unacked() < MAX_UNACKED;
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let Some(again) = channel.sender.due(now_ms()) {
+                    if sink.send(Message::Binary(again.into())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            chunk = output_rx.recv(), if reading => match chunk {
+                Some(bytes) => {
+                    let frame = channel.sender.send(payload_type::OUTPUT, bytes, 0, now_ms());
+                    if sink.send(Message::Binary(frame.into())).await.is_err() {
+                        break;
+                    }
+                }
+                None => output_done = true,
+            },
+            status = pty.child.wait(), if exit_status.is_none() => {
+                exit_status = Some(status.ok().and_then(|s| s.code()).unwrap_or(-1));
+                exited_at = Some(Instant::now());
+            }
+            _ = stopped.changed() => break,
+            Some(text) = notices.recv() => {
+                let frame = channel.sender.send(payload_type::OUTPUT, text.into_bytes(), 0, now_ms());
+                let _ = sink.send(Message::Binary(frame.into())).await;
+            }
+            incoming = stream.next() => {
+                let Some(Ok(message)) = incoming else { break };
+                let Message::Binary(bytes) = message else { continue };
+                if let Accepted::Data { ack, frames } = channel.accept(&bytes, now_ms()) {
+                    if let Some(ack) = ack {
+                        let _ = sink.send(Message::Binary(ack.into())).await;
+                    }
+                    let mut go_on = true;
+                    for f in frames {
+                        go_on &= deliver(f, &pty, &mut input);
+                    }
+                    if !go_on {
+                        break;
+                    }
+                }
+            }
+        }
+        // Once the shell is gone and its output is all read and sent, wait for the
+        // acknowledgements only a little: the client may be away for good.
+        if let (true, Some(code), false) = (output_done, exit_status, exit_sent) {
+            // After all output: the client reports the command's exit code as its own.
+            exit_sent = true;
+            let frame = channel.sender.send(payload_type::EXIT_CODE, code.to_string().into_bytes(), 0, now_ms());
+            let _ = sink.send(Message::Binary(frame.into())).await;
+        }
+        let lingered = exited_at.is_some_and(|t| t.elapsed() > LINGER);
+        if exit_sent && (channel.sender.unacked() == 0 || lingered) {
+            break;
+        }
+    }
+    pty.signal_group(libc::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    pty.signal_group(libc::SIGKILL);
+    let _ = sink.send(Message::Binary(session_state(&id, "Terminating").into())).await;
+    let _ = sink.close().await;
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! Starting association runs and following them to the end.
+//!
+//! A run starts when the scheduler finds its due entry: the entry is deleted in the same
+//! batch that writes the execution, its command and the association, so a run starts once
+//! even if two servers both act. Progress comes back from the command dispatcher.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use steward_api::ssm::commands::SendCommandRequest;
+use steward_core::schedule::Schedule;
+use steward_store::{prefix_end, Op, Start};
+
+use super::*;
+use crate::commands::send::{node_matches, plan};
+use crate::commands::{CommandRecord, InvocationRecord, Origin};
+use crate::dispatch::Ctx;
+use crate::fleet::NodeRecord;
+use crate::scheduler::{self, Due};
+use crate::state::{decode, encode, AppState, Principal};
+
+/// The nodes of each account and region, read once per scheduler pass.
+#[derive(Default)]
+pub struct NodeCache(tokio::sync::Mutex<HashMap<Scope, Arc<Vec<NodeRecord>>>>);
+
+/// An account and region.
+type Scope = (String, String);
+
+impl NodeCache {
+    async fn of(&self, state: &AppState, account: &str, region: &str) -> anyhow::Result<Arc<Vec<NodeRecord>>> {
+        let id = (account.to_owned(), region.to_owned());
+        let mut cache = self.0.lock().await;
+        if let Some(nodes) = cache.get(&id) {
+            return Ok(nodes.clone());
+        }
+        let prefix = format!("node/{account}/{region}/");
+        let items = state.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await?;
+        let nodes: Vec<NodeRecord> = items.iter().filter_map(|i| decode(&i.key, &i.value).ok()).collect();
+        let nodes = Arc::new(nodes);
+        cache.insert(id, nodes.clone());
+        Ok(nodes)
+    }
+}
+
+/// The next scheduled run strictly after `after` (rates count from the version's time).
+pub fn next_due(assoc: &AssociationRecord, after: i64) -> Option<i64> {
+    let schedule = Schedule::parse(assoc.schedule_expression.as_deref()?).ok()?;
+    let utc = steward_core::schedule::zone(None)?;
+    schedule.next_run_millis(after, assoc.updated, &utc, assoc.schedule_offset.unwrap_or(0))
+}
+
+fn ctx_for(state: &Arc<AppState>, account: &str, region: &str) -> Ctx {
+    Ctx { state: state.clone(), principal: Principal::root(account, region) }
+}
+
+/// Per-node statuses of an association, by node.
+async fn node_statuses(state: &AppState, assoc: &AssociationRecord) -> anyhow::Result<BTreeMap<String, NodeStatus>> {
+    let prefix = format!("assocst/{}/{}/{}/", assoc.account, assoc.region, assoc.id);
+    let items = state.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await?;
+    Ok(items
+        .iter()
+        .filter_map(|i| decode::<NodeStatus>(&i.key, &i.value).ok())
+        .map(|s| (s.instance_id.clone(), s))
+        .collect())
+}
+
+fn put_node_status(assoc: &AssociationRecord, status: &NodeStatus, batch: &mut Vec<Op>) {
+    let (a, r) = (&assoc.account, &assoc.region);
+    batch.push(Op::put(node_status_key(a, r, &assoc.id, &status.instance_id), encode(status)));
+    batch.push(Op::put(node_index_key(a, r, &status.instance_id, &assoc.id), b"{}".to_vec()));
+}
+
+/// Starts a run of `assoc` on `nodes`: the execution, its command and invocations, and
+/// Pending on each node. Updates `assoc` (last run, overview); the caller writes it.
+pub async fn start_execution(
+    state: &Arc<AppState>,
+    assoc: &mut AssociationRecord,
+    nodes: Vec<NodeRecord>,
+    now: i64,
+) -> anyhow::Result<Vec<Op>> {
+    if nodes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ctx = ctx_for(state, &assoc.account, &assoc.region);
+    let execution_id = uuid::Uuid::new_v4().to_string();
+    let s3 = assoc.output_location.as_ref().and_then(|o| o.s3_location.clone()).unwrap_or_default();
+    let request = SendCommandRequest {
+        instance_ids: None,
+        targets: Some(assoc.targets.clone()),
+        document_name: assoc.name.clone(),
+        document_version: assoc.document_version.clone(),
+        document_hash: None,
+        document_hash_type: None,
+        timeout_seconds: None,
+        comment: Some(format!("State Manager association {}", assoc.id)),
+        parameters: Some(assoc.parameters.clone()),
+        output_s3_bucket_name: s3.bucket,
+        output_s3_key_prefix: s3.prefix,
+        max_concurrency: assoc.max_concurrency.clone(),
+        max_errors: assoc.max_errors.clone(),
+        service_role_arn: None,
+        notification_config: None,
+    };
+    let origin = Origin { kind: "Association".into(), id: assoc.id.clone(), execution_id: execution_id.clone() };
+    let mut batch = Vec::new();
+    let mut execution = ExecutionRecord {
+        id: execution_id.clone(),
+        association_id: assoc.id.clone(),
+        association_version: assoc.version,
+        status: "InProgress".into(),
+        detailed_status: "InProgress".into(),
+        created: now,
+        finished: None,
+        command_id: String::new(),
+        counts: BTreeMap::new(),
+        message: String::new(),
+    };
+    let (node_status, detail, summary) = match plan(&ctx, &request, Some(origin), Some(nodes.clone())).await {
+        Ok((command, ops)) => {
+            execution.command_id = command.command_id;
+            // The execution's key carries the command's time, which is how progress finds it.
+            execution.created = command.requested;
+            batch.extend(ops);
+            ("Pending", "Pending", "Association is pending.".to_owned())
+        }
+        Err(e) => {
+            // The document or its parameters no longer hold: the run fails on every node.
+            execution.status = "Failed".into();
+            execution.detailed_status = "Failed".into();
+            execution.finished = Some(now);
+            execution.message = e.message().to_owned();
+            execution.counts.insert("Failed".into(), nodes.len() as i64);
+            ("Failed", "Failed", e.message().to_owned())
+        }
+    };
+    let mut statuses = node_statuses(state, assoc).await?;
+    for node in &nodes {
+        let status = NodeStatus {
+            association_id: assoc.id.clone(),
+            association_version: assoc.version,
+            instance_id: node.instance_id.clone(),
+            execution_id: execution_id.clone(),
+            command_id: execution.command_id.clone(),
+            date: now,
+            status: node_status.into(),
+            detailed_status: detail.into(),
+            summary: summary.clone(),
+            error_code: None,
+            output_url: None,
+        };
+        put_node_status(assoc, &status, &mut batch);
+        statuses.insert(node.instance_id.clone(), status);
+    }
+    batch.push(Op::put(
+        execution_key(&assoc.account, &assoc.region, &assoc.id, execution.created, &execution_id),
+        encode(&execution),
+    ));
+    assoc.last_execution = Some(now);
+    assoc.overview = Overview::of(statuses.values().map(|s| s.status.as_str()));
+    Ok(batch)
+}
+
+/// Runs a due entry of an association: a scheduled run (which also books the next one) or
+/// a run asked for now.
+pub async fn on_due(state: &Arc<AppState>, due: &Due, nodes: &NodeCache) -> anyhow::Result<bool> {
+    let key = association_key(&due.account, &due.region, &due.id);
+    let now = state.now();
+    let claim = Op::delete(&due.key).if_revision(due.revision);
+    let Some(item) = state.store.get(&key).await? else {
+        state.store.write(vec![claim]).await.ok();
+        return Ok(false);
+    };
+    let mut assoc: AssociationRecord = decode(&key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut batch = vec![claim];
+    if due.kind == scheduler::KIND_ASSOCIATION_NOW {
+        assoc.run_booked = false;
+    }
+    if due.kind == scheduler::KIND_ASSOCIATION {
+        if assoc.next_due != Some(due.at) {
+            state.store.write(batch).await.ok(); // Left from an earlier version's schedule.
+            return Ok(false);
+        }
+        assoc.next_due = next_due(&assoc, now.max(due.at));
+        if let Some(next) = assoc.next_due {
+            batch.push(Op::put(
+                scheduler::due_key(next, scheduler::KIND_ASSOCIATION, &assoc.account, &assoc.region, &assoc.id),
+                b"{}".to_vec(),
+            ));
+        }
+    }
+    let fleet = nodes.of(state, &assoc.account, &assoc.region).await?;
+    let targets: Vec<NodeRecord> = fleet.iter().filter(|n| node_matches(n, &assoc.targets)).cloned().collect();
+    batch.extend(start_execution(state, &mut assoc, targets, now).await?);
+    batch.push(Op::put(&key, encode(&assoc)).if_revision(item.revision));
+    if state.store.write(batch).await.is_err() {
+        return Ok(false); // Changed meanwhile: the entry is still there for the next pass.
+    }
+    Ok(true)
+}
+
+/// Applies associations to nodes that registered or whose tags changed, when they match
+/// and have never had the association.
+pub async fn reconcile_dirty(state: &Arc<AppState>) -> anyhow::Result<usize> {
+    let prefix = "assocdirty/";
+    let items = state.store.range(Start::At(prefix), &prefix_end(prefix), 100).await?;
+    let mut started = 0;
+    // Every association of an account and region, read once for all the dirty nodes.
+    let mut associations: HashMap<Scope, Vec<AssociationRecord>> = HashMap::new();
+    for item in items {
+        let parts: Vec<&str> = item.key[prefix.len()..].splitn(3, '/').collect();
+        let [account, region, node_id] = parts.as_slice() else { continue };
+        let mut batch = vec![Op::delete(&item.key).if_revision(item.revision)];
+        let node_key = crate::fleet::node_key(account, region, node_id);
+        let node: Option<NodeRecord> = state.store.get(&node_key).await?.and_then(|i| decode(&node_key, &i.value).ok());
+        if let Some(node) = node {
+            let scope = (account.to_string(), region.to_string());
+            if !associations.contains_key(&scope) {
+                let assoc_prefix = format!("assoc/{account}/{region}/");
+                let all = state.store.range(Start::At(&assoc_prefix), &prefix_end(&assoc_prefix), 10_000_000).await?;
+                let all = all.iter().filter_map(|a| decode::<AssociationRecord>(&a.key, &a.value).ok()).collect();
+                associations.insert(scope.clone(), all);
+            }
+            let now = state.now();
+            for cached in &associations[&scope] {
+                if cached.apply_only_at_cron_interval || !node_matches(&node, &cached.targets) {
+                    continue;
+                }
+                if state.store.get(&node_status_key(account, region, &cached.id, node_id)).await?.is_some() {
+                    continue;
+                }
+                // The cached copy only chose the association; change the current one.
+                let key = association_key(account, region, &cached.id);
+                let Some(current) = state.store.get(&key).await? else { continue };
+                let Ok(mut assoc) = decode::<AssociationRecord>(&key, &current.value) else { continue };
+                if assoc.run_booked {
+                    continue; // The booked run covers this node too.
+                }
+                batch.extend(start_execution(state, &mut assoc, vec![node.clone()], now).await?);
+                batch.push(Op::put(&key, encode(&assoc)).if_revision(current.revision));
+                started += 1;
+            }
+        }
+        if let Err(e) = state.store.write(batch).await {
+            tracing::debug!(error = %e, node_id, "Association check of a node raced a change; retrying.");
+        }
+    }
+    Ok(started)
+}
+
+/// SSM's one-line account of a node's run.
+fn summary_of(inv: &InvocationRecord) -> String {
+    let count = |f: fn(&str) -> bool| inv.plugins.iter().filter(|p| f(&p.status)).count();
+    format!(
+        "{} out of {} plugin{} processed, {} success, {} failed, {} timedout, {} skipped. ",
+        inv.plugins.len(),
+        inv.plugins.len(),
+        if inv.plugins.len() == 1 { "" } else { "s" },
+        count(|s| s == "Success"),
+        count(|s| s == "Failed"),
+        count(|s| s == "TimedOut"),
+        count(|s| s == "Skipped"),
+    )
+}
+
+/// What a command started for an association changes when its invocations progress: the
+/// nodes' statuses and compliance, and when it is over, the execution and the association.
+pub async fn on_command_progress(
+    state: &AppState,
+    command: &CommandRecord,
+    invocations: &[(String, i64, InvocationRecord)],
+    finished: bool,
+) -> anyhow::Result<Vec<Op>> {
+    let Some(origin) = command.origin.as_ref().filter(|o| o.kind == "Association") else { return Ok(Vec::new()) };
+    let (account, region) = (&command.account, &command.region);
+    let key = association_key(account, region, &origin.id);
+    let Some(item) = state.store.get(&key).await? else { return Ok(Vec::new()) };
+    let mut assoc: AssociationRecord = decode(&key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = state.now();
+    let mut statuses = node_statuses(state, &assoc).await?;
+    let mut batch = Vec::new();
+    for (_, _, inv) in invocations.iter().filter(|(_, _, i)| steward_core::commands::is_terminal(&i.status)) {
+        let Some(current) = statuses.get(&inv.instance_id) else { continue };
+        if current.execution_id != origin.execution_id || current.status != "Pending" {
+            continue; // A later run owns the node's status, or this one is recorded.
+        }
+        let success = inv.status == "Success";
+        let failing = inv.plugins.iter().find(|p| p.status != "Success" && p.response_code != 0);
+        let status = NodeStatus {
+            date: inv.plugins.iter().filter_map(|p| p.ended).max().unwrap_or(now),
+            status: if success { "Success" } else { "Failed" }.into(),
+            detailed_status: inv.status_details.clone(),
+            summary: summary_of(inv),
+            error_code: failing.map(|p| p.response_code.to_string()),
+            output_url: inv.plugins.iter().map(|p| p.stdout_url.clone()).find(|u| !u.is_empty()),
+            ..current.clone()
+        };
+        if assoc.sync_compliance == "AUTO" {
+            batch.push(crate::compliance::association_item(&assoc, &status, &origin.execution_id));
+        }
+        put_node_status(&assoc, &status, &mut batch);
+        statuses.insert(inv.instance_id.clone(), status);
+    }
+    if finished {
+        let ekey = execution_key(account, region, &origin.id, command.requested, &origin.execution_id);
+        if let Some(e) = state.store.get(&ekey).await? {
+            let mut execution: ExecutionRecord = decode(&ekey, &e.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut counts = BTreeMap::new();
+            for (_, _, inv) in invocations {
+                let name = if inv.status == "Success" { "Success" } else { "Failed" };
+                *counts.entry(name.to_owned()).or_insert(0) += 1;
+            }
+            let ok = !counts.contains_key("Failed");
+            execution.status = if ok { "Success" } else { "Failed" }.into();
+            execution.detailed_status = execution.status.clone();
+            execution.counts = counts;
+            execution.finished = Some(now);
+            batch.push(Op::put(&ekey, encode(&execution)).if_revision(e.revision));
+            if ok {
+                assoc.last_success = Some(now);
+            }
+        }
+    }
+    if batch.is_empty() {
+        return Ok(batch);
+    }
+    assoc.overview = Overview::of(statuses.values().map(|s| s.status.as_str()));
+    batch.push(Op::put(&key, encode(&assoc)).if_revision(item.revision));
+    Ok(batch)
+}

@@ -1,0 +1,17 @@
+//! Paging of lists assembled in memory: the token is the offset of the next item.
+
+use steward_api::ApiError;
+
+/// The page of `items` that `token` points at, at most `max` long (default 50), and the
+/// token of the page after it.
+pub fn page<T>(items: Vec<T>, max: Option<i64>, token: &Option<String>) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let start: usize = match token {
+        Some(t) => t.parse().map_err(|_| ApiError::new("InvalidNextToken", "The specified token isn't valid."))?,
+        None => 0,
+    };
+    let limit = max.unwrap_or(50).max(1) as usize;
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let next = (start + page.len() < total).then(|| (start + page.len()).to_string());
+    Ok((page, next))
+}

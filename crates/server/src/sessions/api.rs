@@ -1,0 +1,220 @@
+//! StartSession, ResumeSession, TerminateSession, DescribeSessions, GetConnectionStatus.
+
+use serde_json::{json, Value};
+use steward_api::ssm::sessions::*;
+use steward_api::ApiError;
+use steward_core::documents::content::{self, Format};
+use steward_core::documents::{interpolate, params, schema};
+use steward_store::{prefix_end, Op, Start};
+
+use super::*;
+use crate::dispatch::Ctx;
+use crate::paging::page;
+use crate::state::{decode, encode, fault, store_fault};
+
+/// The session document used when none is named.
+pub const DEFAULT_DOCUMENT: &str = "SSM-SessionManagerRunShell";
+
+fn not_connected(target: &str) -> ApiError {
+    ApiError::new("TargetNotConnected", format!("{target} is not connected."))
+}
+
+/// The data channel's URL for a session, on the host the caller reached.
+fn stream_url(ctx: &Ctx, id: &str) -> String {
+    let scheme = if ctx.state.secure_transport { "wss" } else { "ws" };
+    let host = ctx.principal.request_host.clone().unwrap_or_else(|| "127.0.0.1".into());
+    format!("{scheme}://{host}/v1/data-channel/{id}?role=publish_subscribe")
+}
+
+/// What the node runs for a session document with `given` parameters: the session type
+/// and the document's inputs and properties with parameters substituted.
+async fn session_plan(
+    ctx: &Ctx,
+    name: &str,
+    given: std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<(String, Value), ApiError> {
+    let found = crate::documents::find(ctx, name).await?;
+    if found.head.doc_type != "Session" {
+        return Err(ApiError::new("InvalidDocument", format!("{name} is not a Session document.")));
+    }
+    let number = crate::documents::select(&found.head, None, None)?;
+    let version = crate::documents::load_version(ctx, &found.head, number).await?;
+    let format = Format::parse(&version.format).unwrap_or(Format::Json);
+    let tree = content::parse(&version.content, format).map_err(fault)?;
+    let analysis = schema::analyze("Session", &tree).map_err(fault)?;
+    let values = params::resolve(&analysis.parameters, &given)
+        .map_err(|e| ApiError::new("InvalidParameters", fault(e).message().to_owned()))?;
+    let properties = json!({
+        "inputs": interpolate::apply(&tree["inputs"], &values),
+        "properties": interpolate::apply(&tree["properties"], &values),
+    });
+    Ok((analysis.session_type.unwrap_or_else(|| "Standard_Stream".into()), properties))
+}
+
+/// The caller's short name, which SSM puts in front of session ids.
+fn owner_name(arn: &str) -> String {
+    let tail = arn.rsplit(['/', ':']).next().unwrap_or("session");
+    let clean: String =
+        tail.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@')).collect();
+    if clean.is_empty() {
+        "session".into()
+    } else {
+        clean.chars().take(64).collect()
+    }
+}
+
+/// StartSession.
+pub async fn start_session(ctx: Ctx, req: StartSessionRequest) -> Result<StartSessionResponse, ApiError> {
+    let p = &ctx.principal;
+    if crate::fleet::nodes::load_node(&ctx, &req.target).await?.is_none() || !ctx.state.fleet.is_connected(&req.target)
+    {
+        return Err(not_connected(&req.target));
+    }
+    let document = req.document_name.clone().unwrap_or_else(|| DEFAULT_DOCUMENT.into());
+    let (session_type, properties) = session_plan(&ctx, &document, req.parameters.clone().unwrap_or_default()).await?;
+    let suffix: [u8; 9] = rand::random();
+    let id = format!("{}-{}", owner_name(&p.arn), &hex::encode(suffix)[..17]);
+    let token = new_token();
+    let record = SessionRecord {
+        id: id.clone(),
+        account: p.account.clone(),
+        region: p.region.clone(),
+        target: req.target.clone(),
+        owner: p.arn.clone(),
+        document,
+        reason: req.reason.clone(),
+        status: "Connecting".into(),
+        start: ctx.state.now(),
+        end: None,
+        client_token: token_hash(&token),
+        start_message: steward_protocol::SessionStart {
+            session_id: id.clone(),
+            token: String::new(),
+            session_type,
+            properties,
+            run_as: String::new(),
+        },
+        output_url: None,
+        details: String::new(),
+    };
+    let locator = json!({"account": p.account, "region": p.region});
+    ctx.state
+        .store
+        .write(vec![
+            Op::put(session_key(&p.account, &p.region, &id), encode(&record)).if_absent(),
+            Op::put(session_index(&id), serde_json::to_vec(&locator).expect("json")),
+        ])
+        .await
+        .map_err(store_fault)?;
+    Ok(StartSessionResponse { session_id: id.clone(), token_value: token, stream_url: stream_url(&ctx, &id) })
+}
+
+/// A session of the caller's account and region, with its revision.
+pub async fn load_session(ctx: &Ctx, id: &str) -> Result<(SessionRecord, i64), ApiError> {
+    let p = &ctx.principal;
+    let key = session_key(&p.account, &p.region, id);
+    let item = ctx
+        .state
+        .store
+        .get(&key)
+        .await
+        .map_err(store_fault)?
+        .ok_or_else(|| ApiError::new("DoesNotExistException", format!("Session {id} does not exist.")))?;
+    Ok((decode(&key, &item.value)?, item.revision))
+}
+
+/// ResumeSession: a new token for a session whose client went away.
+pub async fn resume_session(ctx: Ctx, req: SessionIdRequest) -> Result<StartSessionResponse, ApiError> {
+    // The relay marks the session Disconnected as the old socket goes: retry that race.
+    for _ in 0..5 {
+        let (mut record, revision) = load_session(&ctx, &req.session_id).await?;
+        if matches!(record.status.as_str(), "Terminated" | "Terminating" | "Failed") {
+            // As SSM: an ended session resumes to nothing (the plugin prints "timed out").
+            let id = record.id;
+            return Ok(StartSessionResponse { session_id: id, token_value: String::new(), stream_url: String::new() });
+        }
+        let token = new_token();
+        record.client_token = token_hash(&token);
+        let key = session_key(&record.account, &record.region, &record.id);
+        match ctx.state.store.write(vec![Op::put(key, encode(&record)).if_revision(revision)]).await {
+            Ok(()) => {
+                let url = stream_url(&ctx, &record.id);
+                return Ok(StartSessionResponse { session_id: record.id, token_value: token, stream_url: url });
+            }
+            Err(steward_store::StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(store_fault(e)),
+        }
+    }
+    Err(ApiError::new("TooManyUpdates", "The session changed meanwhile; try again."))
+}
+
+/// TerminateSession: ends the shell and both data channels.
+pub async fn terminate_session(ctx: Ctx, req: SessionIdRequest) -> Result<SessionIdResponse, ApiError> {
+    let (record, _) = load_session(&ctx, &req.session_id).await?;
+    if record.status != "Terminated" {
+        super::relay::end(&ctx.state, &record.id, "Terminated", "Terminated by TerminateSession.").await;
+    }
+    Ok(SessionIdResponse { session_id: record.id })
+}
+
+fn wire(record: &SessionRecord) -> Session {
+    Session {
+        session_id: record.id.clone(),
+        target: record.target.clone(),
+        status: record.status.clone(),
+        start_date: record.start as f64 / 1000.0,
+        end_date: record.end.map(|e| e as f64 / 1000.0),
+        document_name: record.document.clone(),
+        owner: record.owner.clone(),
+        reason: record.reason.clone(),
+        details: (!record.details.is_empty()).then(|| record.details.clone()),
+        output_url: record.output_url.clone().map(|u| SessionOutputUrl { s3_output_url: u }),
+    }
+}
+
+/// DescribeSessions: Active (not yet ended) or History, newest first.
+pub async fn describe_sessions(ctx: Ctx, req: DescribeSessionsRequest) -> Result<DescribeSessionsResponse, ApiError> {
+    let p = &ctx.principal;
+    let prefix = format!("session/{}/{}/", p.account, p.region);
+    let items =
+        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
+    let history = req.state == "History";
+    let filters = req.filters.clone().unwrap_or_default();
+    let mut bounds = Vec::new();
+    for f in filters.iter().filter(|f| f.key.starts_with("Invoked")) {
+        let t = steward_api::time::parse_iso8601(&f.value)
+            .ok_or_else(|| ApiError::validation(format!("{} '{}' is not an ISO-8601 time.", f.key, f.value)))?;
+        bounds.push((f.key.clone(), t * 1000));
+    }
+    let mut sessions: Vec<SessionRecord> = Vec::new();
+    for item in items {
+        let s: SessionRecord = decode(&item.key, &item.value)?;
+        let ended = matches!(s.status.as_str(), "Terminated" | "Failed");
+        if ended != history {
+            continue;
+        }
+        let keep = filters.iter().all(|f| match f.key.as_str() {
+            "Target" => s.target == f.value,
+            "Owner" => s.owner == f.value,
+            "Status" => s.status == f.value,
+            "SessionId" => s.id == f.value,
+            _ => true,
+        }) && bounds.iter().all(|(k, t)| if k == "InvokedAfter" { s.start >= *t } else { s.start <= *t });
+        if keep {
+            sessions.push(s);
+        }
+    }
+    sessions.sort_by_key(|s| std::cmp::Reverse(s.start));
+    let (page, next_token) = page(sessions, req.max_results, &req.next_token)?;
+    Ok(DescribeSessionsResponse { sessions: page.iter().map(wire).collect(), next_token })
+}
+
+/// GetConnectionStatus.
+pub async fn get_connection_status(
+    ctx: Ctx,
+    req: ConnectionStatusRequest,
+) -> Result<ConnectionStatusResponse, ApiError> {
+    let known = crate::fleet::nodes::load_node(&ctx, &req.target).await?.is_some();
+    let status = if known && ctx.state.fleet.is_connected(&req.target) { "connected" } else { "notconnected" };
+    Ok(ConnectionStatusResponse { target: req.target, status: status.into() })
+}

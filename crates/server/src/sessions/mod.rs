@@ -1,0 +1,116 @@
+//! Session Manager: shells and streams to nodes through the server, compatible with
+//! `aws ssm start-session` and `session-manager-plugin`.
+//!
+//! StartSession ([`api`]) records the session and hands the client a one-time token and
+//! the URL of its data channel. When the client opens it ([`relay`]), the node is told over
+//! its control channel to open its own data channel with a token of its own; the relay then
+//! carries frames between the two unchanged (sequence numbers and acknowledgements are
+//! end to end), records the node's output as an asciicast transcript in the blob store, and
+//! turns the node's "Terminating" into `channel_closed` for the client. A client whose
+//! socket drops comes back with ResumeSession: the node resends what was not acknowledged.
+//!
+//! Keys: `session/<account>/<region>/<id>` and the index `sessionidx/<id>`.
+
+pub mod api;
+pub mod relay;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use tokio::sync::mpsc;
+
+/// A stored session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// `<owner name>-<17 hex>`.
+    pub id: String,
+    /// Account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// The node.
+    pub target: String,
+    /// The principal that started it.
+    pub owner: String,
+    /// The session document.
+    pub document: String,
+    /// Reason given.
+    pub reason: Option<String>,
+    /// Connecting, Connected, Disconnected, Terminating, Terminated, Failed.
+    pub status: String,
+    /// Epoch ms.
+    pub start: i64,
+    /// Epoch ms.
+    pub end: Option<i64>,
+    /// SHA-256 (hex) of the client's one-time token; empty once used.
+    pub client_token: String,
+    /// What the node runs.
+    pub start_message: steward_protocol::SessionStart,
+    /// Where the transcript is.
+    pub output_url: Option<String>,
+    /// Why it ended.
+    #[serde(default)]
+    pub details: String,
+}
+
+/// Store key of a session.
+pub fn session_key(account: &str, region: &str, id: &str) -> String {
+    format!("session/{account}/{region}/{id}")
+}
+
+/// Store key of the session index (id → account and region).
+pub fn session_index(id: &str) -> String {
+    format!("sessionidx/{id}")
+}
+
+/// SHA-256 of a token, hex.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// A new random token.
+pub fn new_token() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the relay knows of a live session.
+#[derive(Default)]
+pub struct Link {
+    /// Frames to the client's socket.
+    pub to_client: Option<mpsc::Sender<Vec<u8>>>,
+    /// Frames to the node's socket.
+    pub to_agent: Option<mpsc::Sender<Vec<u8>>>,
+    /// Client frames that arrived before the node connected.
+    pub waiting: Vec<Vec<u8>>,
+    /// The node's one-time token (hash) for its data channel.
+    pub agent_token: String,
+    /// Whether the node was told to connect.
+    pub agent_asked: bool,
+}
+
+/// The live sessions of this server.
+#[derive(Default)]
+pub struct Hub {
+    links: Mutex<HashMap<String, Arc<Mutex<Link>>>>,
+}
+
+impl Hub {
+    /// The link of a session, made on first use.
+    pub fn link(&self, id: &str) -> Arc<Mutex<Link>> {
+        self.links.lock().expect("hub lock").entry(id.to_owned()).or_default().clone()
+    }
+
+    /// The link of a session if it is live here.
+    pub fn get(&self, id: &str) -> Option<Arc<Mutex<Link>>> {
+        self.links.lock().expect("hub lock").get(id).cloned()
+    }
+
+    /// Forgets a session.
+    pub fn remove(&self, id: &str) -> Option<Arc<Mutex<Link>>> {
+        self.links.lock().expect("hub lock").remove(id)
+    }
+}

@@ -1,0 +1,451 @@
+//! The data channels: `GET /v1/data-channel/<id>` for clients and
+//! `GET /agent/v1/session/<id>` for nodes, each opened with a one-time token, and the relay
+//! between them. Frames pass unchanged; the relay reads only their headers, to record the
+//! node's output and to see the node's session state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use futures_util::SinkExt;
+use serde_json::json;
+use steward_session::frame::{self, payload_type, Frame};
+use steward_session::payload::{AgentSessionState, ChannelClosed, OpenDataChannelInput, Size};
+use steward_store::Op;
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::state::{decode, encode, AppState};
+
+/// How long an opener has to send its token.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Client frames held while the node connects.
+const WAITING_LIMIT: usize = 10_000;
+/// The bucket transcripts go to.
+pub const TRANSCRIPT_BUCKET: &str = "steward-sessions";
+/// Largest frame accepted.
+const MAX_FRAME: usize = 1 << 20;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(1)
+}
+
+/// Reads a session through its index.
+async fn locate(state: &AppState, id: &str) -> Option<(SessionRecord, i64, String)> {
+    let index = state.store.get(&session_index(id)).await.ok()??;
+    let locator: serde_json::Value = serde_json::from_slice(&index.value).ok()?;
+    let key = session_key(locator["account"].as_str()?, locator["region"].as_str()?, id);
+    let item = state.store.get(&key).await.ok()??;
+    Some((decode(&key, &item.value).ok()?, item.revision, key))
+}
+
+async fn read_opener(socket: &mut WebSocket) -> Option<OpenDataChannelInput> {
+    let first = tokio::time::timeout(OPEN_TIMEOUT, socket.recv()).await.ok()??.ok()?;
+    let body = match &first {
+        Message::Text(t) => t.as_bytes().to_vec(),
+        Message::Binary(b) => b.to_vec(),
+        _ => return None,
+    };
+    serde_json::from_slice(&body).ok()
+}
+
+fn closed_frame(id: &str, output: &str) -> Vec<u8> {
+    let body = ChannelClosed {
+        message_id: uuid::Uuid::new_v4().to_string(),
+        created_date: steward_api::time::format_iso8601((now_ms() / 1000) as i64),
+        destination_id: String::new(),
+        session_id: id.to_owned(),
+        message_type: frame::CHANNEL_CLOSED.into(),
+        schema_version: 1,
+        output: output.to_owned(),
+    };
+    let payload = serde_json::to_vec(&body).expect("serialises");
+    Frame::new(frame::CHANNEL_CLOSED, 0, 0, payload_type::OUTPUT, payload, now_ms()).encode()
+}
+
+/// The client's upgrade handler.
+pub async fn client_channel(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.max_message_size(MAX_FRAME).on_upgrade(move |socket| serve_client(state, id, socket))
+}
+
+/// The node's upgrade handler.
+pub async fn agent_channel(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.max_message_size(MAX_FRAME).on_upgrade(move |socket| serve_agent(state, id, socket))
+}
+
+async fn refuse(mut socket: WebSocket, id: &str, why: &str) {
+    tracing::info!(session_id = id, why, "Data channel refused.");
+    let _ = socket.send(Message::Binary(closed_frame(id, why).into())).await;
+    let _ = socket.close().await;
+}
+
+/// Hands a client frame to the node, or holds it until the node is there.
+async fn to_agent(link: &Arc<Mutex<Link>>, bytes: Vec<u8>) {
+    let sender = {
+        let mut l = link.lock().expect("link lock");
+        match &l.to_agent {
+            Some(s) => s.clone(),
+            None => {
+                if l.waiting.len() < WAITING_LIMIT {
+                    l.waiting.push(bytes);
+                }
+                return;
+            }
+        }
+    };
+    let _ = sender.send(bytes).await;
+}
+
+/// Hands a node frame to the client; dropped when no client is attached (the node resends
+/// whatever is not acknowledged).
+async fn to_client(link: &Arc<Mutex<Link>>, bytes: Vec<u8>) {
+    let sender = link.lock().expect("link lock").to_client.clone();
+    if let Some(s) = sender {
+        let _ = s.send(bytes).await;
+    }
+}
+
+async fn serve_client(state: Arc<AppState>, id: String, mut socket: WebSocket) {
+    let Some(open) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
+    let Some((mut record, revision, key)) = locate(&state, &id).await else {
+        return refuse(socket, &id, "The session does not exist.").await;
+    };
+    if record.client_token.is_empty() || token_hash(&open.token_value) != record.client_token || record.end.is_some() {
+        return refuse(socket, &id, "The token is not valid for this session.").await;
+    }
+    // The token is spent: a replay (or a second client) is refused.
+    record.client_token.clear();
+    record.status = "Connected".into();
+    if state.store.write(vec![Op::put(&key, encode(&record)).if_revision(revision)]).await.is_err() {
+        return refuse(socket, &id, "The session changed; resume it again.").await;
+    }
+    let link = state.sessions.link(&id);
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
+    let ask = {
+        let mut l = link.lock().expect("link lock");
+        l.to_client = Some(tx.clone());
+        if l.agent_asked {
+            None
+        } else {
+            let token = new_token();
+            l.agent_token = token_hash(&token);
+            l.agent_asked = true;
+            Some(token)
+        }
+    };
+    // Ended while this client was attaching: end again, now that the link exists.
+    if locate(&state, &id).await.is_none_or(|(r, _, _)| r.end.is_some()) {
+        end(&state, &id, "Terminated", "Terminated before the client attached.").await;
+    } else if let Some(token) = ask {
+        let start = steward_protocol::SessionStart { token, ..record.start_message.clone() };
+        if !state.fleet.send(&record.target, steward_protocol::ServerMessage::StartSession(start)) {
+            end(&state, &id, "Failed", "The node is not connected.").await;
+        }
+    }
+    tracing::info!(session_id = id, target = record.target, "Session client connected.");
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Binary(b))) => to_agent(&link, b.to_vec()).await,
+                Some(Ok(Message::Text(t))) => to_agent(&link, t.as_bytes().to_vec()).await,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                _ => {
+                    client_left(&state, &id, &link, &tx).await;
+                    return;
+                }
+            },
+            outgoing = rx.recv() => match outgoing {
+                Some(bytes) => {
+                    if socket.send(Message::Binary(bytes.into())).await.is_err() {
+                        client_left(&state, &id, &link, &tx).await;
+                        return;
+                    }
+                }
+                None => {
+                    let _ = socket.close().await;
+                    return;
+                }
+            },
+        }
+    }
+}
+
+/// The client's socket is gone: the session waits (Disconnected) for ResumeSession.
+async fn client_left(state: &AppState, id: &str, link: &Arc<Mutex<Link>>, mine: &mpsc::Sender<Vec<u8>>) {
+    {
+        let mut l = link.lock().expect("link lock");
+        if l.to_client.as_ref().is_some_and(|s| s.same_channel(mine)) {
+            l.to_client = None;
+        } else {
+            return; // Already replaced by a resumed client, or ended.
+        }
+    }
+    set_status(state, id, |r| {
+        if r.end.is_none() {
+            r.status = "Disconnected".into();
+        }
+    })
+    .await;
+    tracing::info!(session_id = id, "Session client disconnected; the session can be resumed.");
+}
+
+async fn set_status(state: &AppState, id: &str, change: impl Fn(&mut SessionRecord)) {
+    for _ in 0..5 {
+        let Some((mut record, revision, key)) = locate(state, id).await else { return };
+        change(&mut record);
+        if state.store.write(vec![Op::put(&key, encode(&record)).if_revision(revision)]).await.is_ok() {
+            return;
+        }
+    }
+}
+
+async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
+    let Some(open) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
+    let Some(link) = state.sessions.get(&id) else {
+        return refuse(socket, &id, "The session is not waiting for a node.").await;
+    };
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
+    let waiting = {
+        let mut l = link.lock().expect("link lock");
+        if l.agent_token.is_empty() || token_hash(&open.token_value) != l.agent_token {
+            None
+        } else {
+            l.agent_token.clear();
+            l.to_agent = Some(tx);
+            Some(std::mem::take(&mut l.waiting))
+        }
+    };
+    let Some(waiting) = waiting else {
+        return refuse(socket, &id, "The token is not valid for this session.").await;
+    };
+    for bytes in waiting {
+        if socket.send(Message::Binary(bytes.into())).await.is_err() {
+            break;
+        }
+    }
+    let Some((record, _, _)) = locate(&state, &id).await else { return };
+    let recorder = Recorder::start(&state, &record);
+    set_status(&state, &id, |r| r.output_url = Some(recorder.url.clone())).await;
+    let mut limits = Limits::of(&record, state.now());
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = clock.tick() => {
+                match limits.check(state.now()) {
+                    Check::Fine => {}
+                    Check::Warn(text) => {
+                        let notice = steward_protocol::ServerMessage::SessionNotice { session_id: id.clone(), text };
+                        state.fleet.send(&record.target, notice);
+                    }
+                    Check::End(why) => {
+                        end(&state, &id, "Terminated", &why).await;
+                        return;
+                    }
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Binary(b))) => {
+                    let bytes = b.to_vec();
+                    match Frame::decode(&bytes) {
+                        Ok(f) if f.message_type == frame::AGENT_SESSION_STATE => {
+                            let state_now = serde_json::from_slice::<AgentSessionState>(&f.payload).ok();
+                            if state_now.is_some_and(|s| s.session_state == "Terminating") {
+                                end(&state, &id, "Terminated", "The session ended on the node.").await;
+                            }
+                        }
+                        Ok(f) => {
+                            if f.message_type == frame::OUTPUT && f.payload_type == payload_type::OUTPUT {
+                                // A tunnel's bytes are not a transcript; it idles while no data flows.
+                                // A shell idles until its user types.
+                                if record.start_message.session_type == "Port" {
+                                    limits.active(state.now());
+                                } else {
+                                    recorder.output(&f.payload);
+                                }
+                            }
+                            to_client(&link, bytes).await;
+                        }
+                        Err(e) => tracing::debug!(session_id = id, error = %e, "Dropped a bad frame from the node."),
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Text(_))) => {}
+                _ => {
+                    end(&state, &id, "Terminated", "The node's data channel closed.").await;
+                    return;
+                }
+            },
+            outgoing = rx.recv() => match outgoing {
+                Some(bytes) => {
+                    if let Ok(f) = Frame::decode(&bytes) {
+                        if f.message_type == frame::INPUT && f.payload_type == payload_type::OUTPUT {
+                            limits.active(state.now());
+                        }
+                        if f.message_type == frame::INPUT && f.payload_type == payload_type::SIZE {
+                            if let Ok(size) = serde_json::from_slice::<Size>(&f.payload) {
+                                recorder.resize(size);
+                            }
+                        }
+                    }
+                    if socket.send(Message::Binary(bytes.into())).await.is_err() {
+                        end(&state, &id, "Terminated", "The node's data channel closed.").await;
+                        return;
+                    }
+                }
+                None => {
+                    let _ = socket.close().await;
+                    return;
+                }
+            },
+        }
+    }
+}
+
+/// Ends a session: the record final, `channel_closed` to the client, the node told to stop,
+/// both channels closed. The record is written first: a client attaching meanwhile either
+/// sees it ended or is attached when the link is torn down.
+pub async fn end(state: &AppState, id: &str, status: &str, details: &str) {
+    let now = state.now();
+    let before = locate(state, id).await.map(|(r, _, _)| r);
+    set_status(state, id, |r| {
+        if r.end.is_none() {
+            r.status = status.into();
+            r.end = Some(now);
+            r.details = details.into();
+        }
+    })
+    .await;
+    if let Some(link) = state.sessions.remove(id) {
+        let (client, agent) = {
+            let mut l = link.lock().expect("link lock");
+            (l.to_client.take(), l.to_agent.take())
+        };
+        if let Some(client) = client {
+            // An orderly end shows the client's own "Exiting session" line, as with SSM.
+            let shown = if status == "Terminated" { "" } else { details };
+            let _ = client.send(closed_frame(id, shown)).await;
+        }
+        drop(agent);
+    }
+    let Some(record) = before.filter(|r| r.end.is_none()) else { return };
+    state.fleet.send(&record.target, steward_protocol::ServerMessage::EndSession { session_id: id.to_owned() });
+    let node = format!("arn:aws:ssm:{}:{}:managed-instance/{}", record.region, record.account, record.target);
+    let event = json!({"sessionId": id, "status": status, "details": details});
+    state
+        .audit
+        .record(crate::audit::service_event(&record.account, &record.region, "SessionEnded", &[node], event, now))
+        .await;
+    tracing::info!(session_id = id, status, details, "Session ended.");
+}
+
+/// How long a session may idle and last, from its session document (`idleSessionTimeout`,
+/// default 20 minutes, 1–60; `maxSessionDuration`, 1–1,440 minutes, none by default),
+/// with a warning one minute before either ends it.
+struct Limits {
+    idle_ms: i64,
+    max_end: Option<i64>,
+    last_active: i64,
+    warned: bool,
+}
+
+enum Check {
+    Fine,
+    Warn(String),
+    End(String),
+}
+
+fn minutes(value: &serde_json::Value) -> Option<i64> {
+    value.as_str().and_then(|s| s.trim().parse().ok()).or_else(|| value.as_i64())
+}
+
+impl Limits {
+    fn of(record: &SessionRecord, now: i64) -> Limits {
+        let inputs = &record.start_message.properties["inputs"];
+        let idle = minutes(&inputs["idleSessionTimeout"]).unwrap_or(20).clamp(1, 60);
+        let max = minutes(&inputs["maxSessionDuration"]).map(|m| m.clamp(1, 1440));
+        Limits {
+            idle_ms: idle * 60_000,
+            max_end: max.map(|m| record.start + m * 60_000),
+            last_active: now,
+            warned: false,
+        }
+    }
+
+    fn active(&mut self, now: i64) {
+        self.last_active = now;
+        self.warned = false;
+    }
+
+    fn check(&mut self, now: i64) -> Check {
+        let idle_end = self.last_active + self.idle_ms;
+        if now >= idle_end {
+            return Check::End(format!("The session was idle for {} minutes.", self.idle_ms / 60_000));
+        }
+        if self.max_end.is_some_and(|m| now >= m) {
+            return Check::End("The session reached its maximum duration.".into());
+        }
+        let first_end = self.max_end.map_or(idle_end, |m| m.min(idle_end));
+        if !self.warned && first_end - now <= 60_000 {
+            self.warned = true;
+            let why = if first_end == idle_end { "idle" } else { "at its maximum duration" };
+            return Check::Warn(format!("\r\nThis session ends in one minute ({why}).\r\n"));
+        }
+        Check::Fine
+    }
+}
+
+/// Writes a session's output to the blob store as it flows, as an asciicast v2 transcript
+/// (a header line, then `[seconds, "o", text]` and `[seconds, "r", "COLSxROWS"]` events).
+struct Recorder {
+    url: String,
+    started: std::time::Instant,
+    lines: mpsc::UnboundedSender<String>,
+}
+
+impl Recorder {
+    fn start(state: &Arc<AppState>, record: &SessionRecord) -> Recorder {
+        let key = format!("{}/{}.cast", record.account, record.id);
+        let url = state.blobs.url(TRANSCRIPT_BUCKET, &key);
+        let (lines, mut rx) = mpsc::unbounded_channel::<String>();
+        let header = json!({"version": 2, "width": 80, "height": 24, "timestamp": record.start / 1000,
+                            "env": {"TERM": "xterm-256color"}, "title": record.id});
+        let _ = lines.send(header.to_string());
+        let blobs = state.blobs.clone();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                // Whatever else is queued goes in the same write.
+                let mut chunk = first + "\n";
+                while let Ok(line) = rx.try_recv() {
+                    chunk.push_str(&line);
+                    chunk.push('\n');
+                }
+                if let Err(e) = blobs.append(TRANSCRIPT_BUCKET, &key, chunk.into_bytes()).await {
+                    tracing::warn!(error = %e, key, "Could not write the session transcript.");
+                }
+            }
+        });
+        Recorder { url, started: std::time::Instant::now(), lines }
+    }
+
+    fn event(&self, kind: &str, data: &str) {
+        let at = (self.started.elapsed().as_secs_f64() * 1e6).round() / 1e6;
+        let _ = self.lines.send(json!([at, kind, data]).to_string());
+    }
+
+    fn output(&self, bytes: &[u8]) {
+        self.event("o", &String::from_utf8_lossy(bytes));
+    }
+
+    fn resize(&self, size: Size) {
+        self.event("r", &format!("{}x{}", size.cols, size.rows));
+    }
+}

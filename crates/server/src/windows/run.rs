@@ -1,0 +1,430 @@
+//! Running windows: a due entry opens an execution; each scheduler pass moves every open
+//! execution forward — statuses from the commands, new commands within MaxConcurrency and
+//! MaxErrors, the next priority when one is done, nothing new after the cutoff.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use steward_api::ssm::commands::{CancelCommandRequest, SendCommandRequest};
+use steward_api::ssm::windows::WindowTask;
+use steward_core::commands::limit;
+use steward_store::{prefix_end, Op, Start};
+
+use super::api::{next_start, window_targets, window_tasks};
+use super::*;
+use crate::commands::send::{node_matches, plan};
+use crate::commands::{command_key, CommandRecord, Origin};
+use crate::dispatch::Ctx;
+use crate::scheduler::{self, Due, KIND_WINDOW};
+use crate::state::{decode, encode, AppState, Principal};
+
+const HOUR_MS: i64 = 3_600_000;
+
+fn ctx_for(state: &Arc<AppState>, account: &str, region: &str) -> Ctx {
+    Ctx { state: state.clone(), principal: Principal::root(account, region) }
+}
+
+fn new_task_run(task: &WindowTask) -> TaskRun {
+    let run_command = task.task_invocation_parameters.as_ref().and_then(|p| p.run_command.clone()).unwrap_or_default();
+    TaskRun {
+        id: uuid::Uuid::new_v4().to_string(),
+        window_task_id: task.window_task_id.clone().unwrap_or_default(),
+        task_arn: task.task_arn.clone().unwrap_or_default(),
+        priority: task.priority.unwrap_or(1),
+        service_role: task.service_role_arn.clone().or(run_command.service_role_arn.clone()),
+        max_concurrency: task.max_concurrency.clone().unwrap_or_else(|| "50".into()),
+        max_errors: task.max_errors.clone().unwrap_or_else(|| "0".into()),
+        cutoff_behavior: task.cutoff_behavior.clone().unwrap_or_else(|| "CONTINUE_TASK".into()),
+        run_command,
+        status: "PENDING".into(),
+        status_details: String::new(),
+        start: None,
+        end: None,
+        pending: Vec::new(),
+        invocations: Vec::new(),
+    }
+}
+
+/// Opens a run of the window whose due entry this is, and books the next one.
+pub async fn on_due(state: &Arc<AppState>, due: &Due) -> anyhow::Result<bool> {
+    let key = window_key(&due.account, &due.region, &due.id);
+    let claim = Op::delete(&due.key).if_revision(due.revision);
+    let Some(item) = state.store.get(&key).await? else {
+        state.store.write(vec![claim]).await.ok();
+        return Ok(false);
+    };
+    let mut window: WindowRecord = decode(&key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if window.next_due != Some(due.at) {
+        state.store.write(vec![claim]).await.ok();
+        return Ok(false);
+    }
+    let now = state.now();
+    let mut batch = vec![claim];
+    window.next_due = next_start(&window, now.max(due.at));
+    if let Some(next) = window.next_due {
+        batch.push(Op::put(scheduler::due_key(next, KIND_WINDOW, &due.account, &due.region, &due.id), b"{}".to_vec()));
+    }
+    batch.push(Op::put(&key, encode(&window)).if_revision(item.revision));
+    let ctx = ctx_for(state, &due.account, &due.region);
+    let mut tasks: Vec<TaskRun> = window_tasks(&ctx, &due.id).await?.iter().map(new_task_run).collect();
+    tasks.sort_by_key(|t| t.priority);
+    let duration = window.window.duration.unwrap_or(1);
+    let cutoff = window.window.cutoff.unwrap_or(0);
+    let prefix = format!("mwexec/{}/{}/{}/", due.account, due.region, due.id);
+    let running = state
+        .store
+        .range(Start::At(&prefix), &prefix_end(&prefix), 1)
+        .await?
+        .first()
+        .and_then(|i| decode::<ExecutionRecord>(&i.key, &i.value).ok())
+        .is_some_and(|e| !is_final(&e.status));
+    let mut execution = ExecutionRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        window_id: due.id.clone(),
+        account: due.account.clone(),
+        region: due.region.clone(),
+        status: "IN_PROGRESS".into(),
+        status_details: String::new(),
+        start: now,
+        end: None,
+        cutoff_at: now + (duration - cutoff) * HOUR_MS,
+        end_at: now + duration * HOUR_MS,
+        tasks,
+    };
+    if running {
+        // SSM does not overlap runs of one window.
+        execution.status = "SKIPPED_OVERLAPPING".into();
+        execution.status_details = "The previous run of this window had not finished.".into();
+        execution.end = Some(now);
+        for t in &mut execution.tasks {
+            t.status = "SKIPPED_OVERLAPPING".into();
+        }
+    }
+    let ekey = execution_key(&due.account, &due.region, &due.id, now, &execution.id);
+    batch.push(Op::put(execution_index(&due.account, &due.region, &execution.id), ekey.clone().into_bytes()));
+    if !running {
+        batch.push(Op::put(active_key(&due.account, &due.region, &execution.id), ekey.clone().into_bytes()));
+    }
+    batch.push(Op::put(ekey, encode(&execution)));
+    if state.store.write(batch).await.is_err() {
+        return Ok(false);
+    }
+    tracing::info!(
+        window_id = due.id,
+        execution_id = execution.id,
+        status = execution.status,
+        "Maintenance window opened."
+    );
+    Ok(true)
+}
+
+/// Moves every open execution forward. Returns how many commands it started.
+pub async fn advance_all(state: &Arc<AppState>) -> anyhow::Result<usize> {
+    let prefix = "mwactive/";
+    let mut started = 0;
+    for item in state.store.range(Start::At(prefix), &prefix_end(prefix), 10_000).await? {
+        let ekey = String::from_utf8_lossy(&item.value).into_owned();
+        match advance(state, &item.key, &ekey).await {
+            Ok(n) => started += n,
+            Err(e) => tracing::warn!(execution = ekey, error = %e, "Could not advance a maintenance window run."),
+        }
+    }
+    Ok(started)
+}
+
+/// SSM's maintenance-window status of a command.
+fn status_of(command: &CommandRecord) -> &'static str {
+    match command.status.as_str() {
+        "Success" => "SUCCESS",
+        "Failed" => "FAILED",
+        "TimedOut" => "TIMED_OUT",
+        "Cancelled" => "CANCELLED",
+        "Cancelling" => "CANCELLING",
+        _ => "IN_PROGRESS",
+    }
+}
+
+/// The nodes a task runs on: its window targets' nodes (with their owner information) or
+/// the node ids it names.
+async fn resolve(ctx: &Ctx, window_id: &str, task: &WindowTask) -> anyhow::Result<Vec<PendingTarget>> {
+    let nodes = crate::fleet::nodes::all_nodes(ctx).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    let registered = window_targets(ctx, window_id).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    let mut out: Vec<PendingTarget> = Vec::new();
+    for t in task.targets.iter().flatten() {
+        let values = t.values.clone().unwrap_or_default();
+        match t.key.as_deref() {
+            Some("WindowTargetIds") => {
+                for r in registered.iter().filter(|r| r.window_target_id.as_ref().is_some_and(|id| values.contains(id)))
+                {
+                    let targets = r.targets.clone().unwrap_or_default();
+                    for n in nodes.iter().filter(|n| node_matches(n, &targets)) {
+                        if !out.iter().any(|p| p.node_id == n.instance_id) {
+                            out.push(PendingTarget {
+                                node_id: n.instance_id.clone(),
+                                window_target_id: r.window_target_id.clone(),
+                                owner_information: r.owner_information.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            _ => {
+                for id in values.iter().filter(|id| nodes.iter().any(|n| &n.instance_id == *id)) {
+                    if !out.iter().any(|p| &p.node_id == id) {
+                        out.push(PendingTarget {
+                            node_id: id.clone(),
+                            window_target_id: None,
+                            owner_information: None,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The window and execution a launch belongs to.
+struct RunIds {
+    window_id: String,
+    execution_id: String,
+}
+
+/// Replaces the pseudo-parameters (`{{RESOURCE_ID}}`, …) in a task's parameters.
+fn substitute(
+    parameters: &BTreeMap<String, Vec<String>>,
+    run: &RunIds,
+    task: &TaskRun,
+    target: &PendingTarget,
+) -> BTreeMap<String, Vec<String>> {
+    let pairs = [
+        ("{{RESOURCE_ID}}", target.node_id.as_str()),
+        ("{{TARGET_ID}}", target.node_id.as_str()),
+        ("{{TARGET_TYPE}}", "INSTANCE"),
+        ("{{RESOURCE_TYPE}}", "INSTANCE"),
+        ("{{WINDOW_ID}}", run.window_id.as_str()),
+        ("{{WINDOW_EXECUTION_ID}}", run.execution_id.as_str()),
+        ("{{WINDOW_TASK_ID}}", task.window_task_id.as_str()),
+        ("{{TASK_EXECUTION_ID}}", task.id.as_str()),
+        ("{{WINDOW_TARGET_ID}}", target.window_target_id.as_deref().unwrap_or_default()),
+        ("{{OWNER_INFORMATION}}", target.owner_information.as_deref().unwrap_or_default()),
+    ];
+    parameters
+        .iter()
+        .map(|(k, values)| {
+            let values =
+                values.iter().map(|v| pairs.iter().fold(v.clone(), |acc, (from, to)| acc.replace(from, to))).collect();
+            (k.clone(), values)
+        })
+        .collect()
+}
+
+/// Starts the task's command on one node (or records why it could not start).
+async fn launch(
+    ctx: &Ctx,
+    run_ids: &RunIds,
+    task: &TaskRun,
+    target: PendingTarget,
+    now: i64,
+    batch: &mut Vec<Op>,
+) -> InvocationRun {
+    let rc = &task.run_command;
+    let parameters = substitute(&rc.parameters.clone().unwrap_or_default(), run_ids, task, &target);
+    let request = SendCommandRequest {
+        instance_ids: Some(vec![target.node_id.clone()]),
+        targets: None,
+        document_name: task.task_arn.clone(),
+        document_version: rc.document_version.clone(),
+        document_hash: rc.document_hash.clone(),
+        document_hash_type: rc.document_hash_type.clone(),
+        timeout_seconds: rc.timeout_seconds,
+        comment: rc.comment.clone(),
+        parameters: Some(parameters.clone()),
+        output_s3_bucket_name: rc.output_s3_bucket_name.clone(),
+        output_s3_key_prefix: rc.output_s3_key_prefix.clone(),
+        max_concurrency: Some("1".into()),
+        max_errors: Some("0".into()),
+        service_role_arn: task.service_role.clone(),
+        notification_config: rc.notification_config.clone(),
+    };
+    let invocation_id = uuid::Uuid::new_v4().to_string();
+    let origin = Origin {
+        kind: "MaintenanceWindow".into(),
+        id: run_ids.window_id.clone(),
+        execution_id: run_ids.execution_id.clone(),
+    };
+    let sent = serde_json::json!({
+        "documentName": task.task_arn,
+        "instanceIds": [target.node_id],
+        "parameters": parameters,
+        "maxConcurrency": "1",
+        "maxErrors": "0",
+    })
+    .to_string();
+    let mut run = InvocationRun {
+        id: invocation_id,
+        command_id: String::new(),
+        node_id: target.node_id.clone(),
+        window_target_id: target.window_target_id.clone(),
+        owner_information: target.owner_information.clone(),
+        parameters: sent,
+        status: "IN_PROGRESS".into(),
+        status_details: "InProgress".into(),
+        start: now,
+        end: None,
+    };
+    match plan(ctx, &request, Some(origin), None).await {
+        Ok((command, ops)) => {
+            run.command_id = command.command_id;
+            batch.extend(ops);
+        }
+        Err(e) => {
+            run.status = "FAILED".into();
+            run.status_details = e.message().to_owned();
+            run.end = Some(now);
+        }
+    }
+    run
+}
+
+fn is_error(status: &str) -> bool {
+    matches!(status, "FAILED" | "TIMED_OUT" | "CANCELLED")
+}
+
+/// One step of one open execution. Returns how many commands it started.
+async fn advance(state: &Arc<AppState>, active: &str, ekey: &str) -> anyhow::Result<usize> {
+    let Some(item) = state.store.get(ekey).await? else {
+        state.store.write(vec![Op::delete(active)]).await.ok();
+        return Ok(0);
+    };
+    let mut execution: ExecutionRecord = decode(ekey, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let before = encode(&execution);
+    let ctx = ctx_for(state, &execution.account, &execution.region);
+    let now = state.now();
+    let mut batch = Vec::new();
+    let mut started = 0;
+    let mut cancels = Vec::new();
+
+    // Statuses from the commands.
+    for task in &mut execution.tasks {
+        for inv in task.invocations.iter_mut().filter(|i| !is_final(&i.status) && !i.command_id.is_empty()) {
+            let key = command_key(&execution.account, &execution.region, &inv.command_id);
+            let Some(c) = state.store.get(&key).await? else { continue };
+            let command: CommandRecord = decode(&key, &c.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+            inv.status = status_of(&command).into();
+            inv.status_details = command.status.clone();
+            if is_final(&inv.status) {
+                inv.end = Some(now);
+            }
+        }
+    }
+
+    let run_ids = RunIds { window_id: execution.window_id.clone(), execution_id: execution.id.clone() };
+    let cancelling = execution.status == "CANCELLING";
+    let past_cutoff = now >= execution.cutoff_at;
+    let past_end = now >= execution.end_at;
+    // The lowest priority with unfinished tasks runs now, all its tasks together.
+    let current = execution.tasks.iter().filter(|t| !is_final(&t.status)).map(|t| t.priority).min();
+    for task in execution.tasks.iter_mut().filter(|t| !is_final(&t.status)) {
+        if cancelling || (task.status == "PENDING" && past_cutoff) {
+            let why =
+                if cancelling { "The run was cancelled." } else { "The cutoff passed before the task could start." };
+            cancels.extend(task.invocations.iter().filter(|i| !is_final(&i.status)).map(|i| i.command_id.clone()));
+            if task.invocations.iter().all(|i| is_final(&i.status)) || !cancelling {
+                task.status = "CANCELLED".into();
+                task.status_details = why.into();
+                task.end = Some(now);
+                task.pending.clear();
+            }
+            continue;
+        }
+        if Some(task.priority) != current {
+            continue;
+        }
+        if task.status == "PENDING" {
+            let registered =
+                window_tasks(&ctx, &execution.window_id).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            let Some(definition) =
+                registered.iter().find(|t| t.window_task_id.as_deref() == Some(&task.window_task_id))
+            else {
+                task.status = "FAILED".into();
+                task.status_details = "The task was deregistered before it ran.".into();
+                task.end = Some(now);
+                continue;
+            };
+            task.pending = resolve(&ctx, &execution.window_id, definition).await?;
+            task.status = "IN_PROGRESS".into();
+            task.start = Some(now);
+        }
+        let total = task.pending.len() + task.invocations.len();
+        let max_concurrency = limit(&task.max_concurrency, total).unwrap_or(50).max(1);
+        let max_errors = limit(&task.max_errors, total).unwrap_or(0);
+        let errors = task.invocations.iter().filter(|i| is_error(&i.status)).count();
+        let mut in_flight = task.invocations.iter().filter(|i| !is_final(&i.status)).count();
+        if past_cutoff && task.cutoff_behavior == "CANCEL_TASK" {
+            cancels.extend(task.invocations.iter().filter(|i| !is_final(&i.status)).map(|i| i.command_id.clone()));
+            task.pending.clear();
+        }
+        while errors <= max_errors && in_flight < max_concurrency && !past_cutoff && !task.pending.is_empty() {
+            let target = task.pending.remove(0);
+            let run = launch(&ctx, &run_ids, task, target, now, &mut batch).await;
+            if !run.command_id.is_empty() {
+                started += 1;
+                in_flight += 1;
+            }
+            task.invocations.push(run);
+        }
+        if in_flight == 0 && (task.pending.is_empty() || errors > max_errors || past_cutoff) {
+            let any_error = task.invocations.iter().any(|i| is_error(&i.status));
+            let cut_short = past_cutoff && task.cutoff_behavior == "CANCEL_TASK";
+            task.status = if cut_short && task.invocations.iter().any(|i| i.status == "CANCELLED") {
+                "CANCELLED"
+            } else if any_error {
+                "FAILED"
+            } else if !task.pending.is_empty() {
+                "TIMED_OUT"
+            } else {
+                "SUCCESS"
+            }
+            .into();
+            if errors > max_errors {
+                task.status_details = format!("{errors} invocation(s) failed; MaxErrors is {}.", task.max_errors);
+            }
+            task.pending.clear();
+            task.end = Some(now);
+        }
+    }
+    for command_id in cancels.into_iter().filter(|c| !c.is_empty()) {
+        let request = CancelCommandRequest { command_id, instance_ids: None };
+        crate::commands::query::cancel_command(ctx.clone(), request).await.ok();
+    }
+    let all_done = execution.tasks.iter().all(|t| is_final(&t.status));
+    if all_done || past_end {
+        execution.status = if cancelling {
+            "CANCELLED"
+        } else if execution.tasks.iter().any(|t| t.status == "FAILED") {
+            "FAILED"
+        } else if !all_done || execution.tasks.iter().any(|t| matches!(t.status.as_str(), "TIMED_OUT" | "CANCELLED")) {
+            "TIMED_OUT"
+        } else {
+            "SUCCESS"
+        }
+        .into();
+        if execution.status == "TIMED_OUT" {
+            execution.status_details = "The window reached its cutoff or end before every task finished.".into();
+        }
+        execution.end = Some(now);
+        batch.push(Op::delete(active));
+    }
+    if encode(&execution) == before && batch.is_empty() {
+        return Ok(0);
+    }
+    batch.push(Op::put(ekey, encode(&execution)).if_revision(item.revision));
+    if state.store.write(batch).await.is_err() {
+        return Ok(0); // Cancelled meanwhile; the next pass sees it.
+    }
+    if started > 0 {
+        crate::commands::dispatch::wake(state);
+    }
+    Ok(started)
+}
