@@ -65,6 +65,8 @@ async fn open(config: &ClientConfig, started: &Started, client_id: &str) -> anyh
     let tcp = tokio::net::TcpStream::connect((url.host.as_str(), url.port))
         .await
         .with_context(|| format!("cannot reach {}", url.authority()))?;
+    // Acknowledgements and keystrokes are tiny: send them at once.
+    tcp.set_nodelay(true)?;
     let connector =
         if url.secure { Some(tokio_tungstenite::Connector::Rustls(api::tls_config(config)?)) } else { None };
     let (mut socket, _) =

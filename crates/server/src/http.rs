@@ -27,9 +27,28 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, NodelayListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, NodelayListener>) -> Self {
         Peer(*stream.remote_addr())
+    }
+}
+
+/// Plain TCP connections with Nagle's algorithm off: session frames, acknowledgements and
+/// keystrokes are small and must not wait for more to send.
+pub struct NodelayListener(pub tokio::net::TcpListener);
+
+impl axum::serve::Listener for NodelayListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (tcp, addr) = axum::serve::Listener::accept(&mut self.0).await;
+        let _ = tcp.set_nodelay(true);
+        (tcp, addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
     }
 }
 

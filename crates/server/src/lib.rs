@@ -220,7 +220,10 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             let listener = tls::TlsListener::new(listener, tls.config)?;
             axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?
         }
-        None => axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?,
+        None => {
+            let listener = http::NodelayListener(listener);
+            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?
+        }
     }
     tracing::info!("Steward stopped.");
     Ok(())
