@@ -26,6 +26,8 @@ use crate::tls::Endpoint;
 
 /// How long the client has to answer the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Frames resent at once when acknowledgements stopped (a client away and back).
+const RESEND_BURST: usize = 64;
 /// How long a finished session waits for the client to acknowledge its last output.
 const LINGER: Duration = Duration::from_secs(30);
 /// Unacknowledged output frames after which the shell's output is no longer read (the
@@ -112,10 +114,12 @@ async fn forward(id: &str, start: &SessionStart, parts: Parts) {
         }
         tokio::select! {
             _ = ticker.tick() => {
-                if let Some(again) = channel.sender.due(now_ms()) {
-                    if sink.send(Message::Binary(again.into())).await.is_err() {
-                        break;
-                    }
+                let mut lost = false;
+                for again in channel.sender.due_burst(now_ms(), RESEND_BURST) {
+                    lost |= sink.send(Message::Binary(again.into())).await.is_err();
+                }
+                if lost {
+                    break;
                 }
             }
             Some(bytes) = outgoing.recv(), if channel.sender.unacked() < MAX_UNACKED => {
@@ -335,10 +339,12 @@ async fn serve(
         let reading = !output_done && channel.sender.unacked() < MAX_UNACKED;
         tokio::select! {
             _ = ticker.tick() => {
-                if let Some(again) = channel.sender.due(now_ms()) {
-                    if sink.send(Message::Binary(again.into())).await.is_err() {
-                        break;
-                    }
+                let mut lost = false;
+                for again in channel.sender.due_burst(now_ms(), RESEND_BURST) {
+                    lost |= sink.send(Message::Binary(again.into())).await.is_err();
+                }
+                if lost {
+                    break;
                 }
             }
             chunk = output_rx.recv(), if reading => match chunk {

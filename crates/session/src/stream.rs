@@ -108,6 +108,23 @@ impl Sender {
         Some(oldest.bytes.clone())
     }
 
+    /// Up to `max` unacked frames, oldest first, that have waited longer than the timeout
+    /// (marked resent): after the other end was away, a backlog goes out in bursts rather
+    /// than one frame per timeout.
+    pub fn due_burst(&mut self, now_ms: u64, max: usize) -> Vec<Vec<u8>> {
+        let rto = self.rto_ms;
+        let mut out = Vec::new();
+        for pending in self.unacked.iter_mut().take(max) {
+            if now_ms.saturating_sub(pending.sent_ms) < rto {
+                break;
+            }
+            pending.sent_ms = now_ms;
+            pending.resent = true;
+            out.push(pending.bytes.clone());
+        }
+        out
+    }
+
     /// The current retransmission timeout.
     pub fn rto_ms(&self) -> u64 {
         self.rto_ms
@@ -212,6 +229,19 @@ mod tests {
         sender.acknowledged(0, 1500);
         assert_eq!(sender.unacked(), 1);
         assert_eq!(sender.unacked_frames().len(), 1);
+    }
+
+    #[test]
+    fn a_backlog_is_resent_in_bursts_oldest_first() {
+        let mut sender = Sender::new(INPUT);
+        for i in 0..5u8 {
+            sender.send(payload_type::OUTPUT, vec![i], 0, 1000 + i as u64 * 100);
+        }
+        // At 1350 the first two have waited 200 ms or more; the third only 150.
+        let burst = sender.due_burst(1350, 10);
+        assert_eq!(burst.len(), 2);
+        assert_eq!(Frame::decode(&burst[0]).unwrap().payload, vec![0]);
+        assert_eq!(sender.due_burst(5000, 3).len(), 3, "capped");
     }
 
     #[test]
