@@ -20,6 +20,8 @@ use steward_api::sigv4::{self, Credentials, Signer};
 mod fleet;
 mod scheduler;
 mod sessions;
+mod shells;
+mod ssh;
 
 #[derive(Parser, Debug)]
 #[command(about = "Load generator for Steward's API")]
@@ -42,6 +44,9 @@ struct Args {
     /// Fleet sizes for the Run Command fan-out benchmark (comma-separated; empty to skip).
     #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
     fleet: Vec<usize>,
+    /// Idle shell sessions held open at once in the sessions scenario.
+    #[arg(long, default_value_t = 1000)]
+    sessions: usize,
 }
 
 struct Server {

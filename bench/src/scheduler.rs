@@ -18,7 +18,7 @@ const ASSOCIATIONS: usize = 10_000;
 const WRITERS: usize = 16;
 
 /// Clock ticks (user + system) the process has used.
-fn cpu_ticks(pid: u32) -> u64 {
+pub(crate) fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
@@ -28,7 +28,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 }
 
 /// The share of one core the process used over `window`.
-async fn cpu_share(pid: u32, window: Duration) -> f64 {
+pub(crate) async fn cpu_share(pid: u32, window: Duration) -> f64 {
     let ticks_per_second = 100.0; // USER_HZ on Linux
     let before = cpu_ticks(pid);
     tokio::time::sleep(window).await;

@@ -1,6 +1,7 @@
 //! Session Manager figures: port-forwarding throughput through the server's relay (one
-//! 1 GiB stream, then 32 streams at once) beside plain loopback TCP, and the round trip
-//! of one byte through the relay, with a real agent and `steward session port-forward`.
+//! 1 GiB stream, then 32 streams at once) beside plain loopback TCP and `ssh -L`, the
+//! round trip of one byte on each path, with a real agent and `steward session
+//! port-forward`; the echo of a key typed into a shell; and many idle shells at once.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use crate::{start_server, Args, Client};
 const GIB: u64 = 1 << 30;
 const PARALLEL: usize = 32;
 const ECHOES: usize = 2000;
+const KEYSTROKES: usize = 500;
 
 /// A service on "the node": on each connection, reads an 8-byte count and writes that many
 /// bytes; a count of 0 turns the connection into an echo.
@@ -137,19 +139,48 @@ pub async fn session_figures(args: &Args) -> anyhow::Result<()> {
         }
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let (direct_one, direct_many) = throughput(port).await?;
-    let (relay_one, relay_many) = throughput(local).await?;
-    let (direct_p50, direct_p99) = echo(port).await?;
-    let (relay_p50, relay_p99) = echo(local).await?;
     println!();
     println!("Session Manager port forwarding (real agent, steward session port-forward, loopback):");
     println!("{:<34} {:>12} {:>16} {:>10} {:>10}", "path", "1 GiB MB/s", "32 streams MB/s", "echo p50", "echo p99");
-    println!(
-        "{:<34} {direct_one:>12.0} {direct_many:>16.0} {direct_p50:>9.3}ms {direct_p99:>9.3}ms",
-        "direct loopback TCP"
-    );
-    println!("{:<34} {relay_one:>12.0} {relay_many:>16.0} {relay_p50:>9.3}ms {relay_p99:>9.3}ms", "through the relay");
+    let row = |label: &str, (one, many): (f64, f64), (p50, p99): (f64, f64)| {
+        println!("{label:<34} {one:>12.0} {many:>16.0} {p50:>9.3}ms {p99:>9.3}ms");
+    };
+    row("direct loopback TCP", throughput(port).await?, echo(port).await?);
+    row("through the relay (plain ws://)", throughput(local).await?, echo(local).await?);
     let _ = forward.kill().await;
+    match crate::ssh::Sshd::start().await {
+        Ok(sshd) => {
+            let (mut ssh, local) = sshd.forward(port).await?;
+            row("ssh -L (OpenSSH, default cipher)", throughput(local).await?, echo(local).await?);
+            let _ = ssh.kill().await;
+        }
+        Err(e) => println!("{:<34} skipped: {e:#}", "ssh -L"),
+    }
+
+    let steward = args.steward.clone();
+    let (key_p50, key_p99) = {
+        let server = &server;
+        let node = node.clone();
+        tokio::task::block_in_place(move || crate::shells::keystroke_echo(&steward, server, &node, KEYSTROKES))?
+    };
+    println!();
+    println!(
+        "keystroke echo in a shell (steward session start on a PTY -> relay -> agent PTY -> bash): \
+         p50 {key_p50:.3} ms, p99 {key_p99:.3} ms over {KEYSTROKES} keys"
+    );
+    let idle = crate::shells::idle_sessions(&server, &node, agent.id(), args.sessions).await?;
+    println!(
+        "{} idle shell sessions on one server and one node: opened in {:.1} s ({:.0}/s); server RSS +{:.1} KB \
+         per session, agent RSS +{:.1} KB per session (shells not counted); server CPU while idle {:.1}% of a \
+         core; all terminated in {:.1} s",
+        idle.sessions,
+        idle.open.as_secs_f64(),
+        idle.sessions as f64 / idle.open.as_secs_f64(),
+        idle.server_kb_per_session,
+        idle.agent_kb_per_session,
+        idle.server_cpu * 100.0,
+        idle.terminate.as_secs_f64()
+    );
     let _ = agent.kill();
     let _ = agent.wait();
     Ok(())

@@ -105,7 +105,8 @@ def test_an_interactive_shell_through_a_terminal(server, fleet):
         term.type("echo ready-$((40+2))\r")
         term.read_until(r"ready-42")
         term.type("whoami\r")
-        term.read_until(os.environ.get("USER", "root"))
+        # A root agent runs shells as ssm-user (see test_sessions_runas.py).
+        term.read_until("ssm-user" if os.geteuid() == 0 else os.environ.get("USER", "root"))
         term.type("tty\r")
         term.read_until(r"/dev/pts/\d+")
         term.resize(101, 37)

@@ -36,7 +36,7 @@ enum End {
 }
 
 /// Runs until the identity is refused.
-pub async fn run(state_dir: &Path, identity: Identity) -> anyhow::Result<()> {
+pub async fn run(state_dir: &Path, identity: Identity, session_user: &str) -> anyhow::Result<()> {
     let key = identity::signing_key(state_dir)?;
     let endpoint = Endpoint::parse(&identity.server)?;
     let tls = tls::for_endpoint(&endpoint, state_dir, None)?;
@@ -47,7 +47,7 @@ pub async fn run(state_dir: &Path, identity: Identity) -> anyhow::Result<()> {
         tracing::warn!(reaped, "Ended the scripts a previous agent process left running.");
     }
     let running = Running::for_node(&identity.instance_id, &identity.region);
-    let sessions = crate::session::Sessions::default();
+    let sessions = crate::session::Sessions::new(session_user);
     let outbox = Outbox::default();
     let mut backoff = Duration::from_millis(500);
     loop {

@@ -39,7 +39,13 @@ pub enum Command {
         id: String,
     },
     /// Stay connected and run commands (in the foreground).
-    Run,
+    Run {
+        /// The OS user session shells run as when the session names none (an agent running
+        /// as root creates it, with passwordless sudo, as SSM's agent does with ssm-user).
+        /// `root` runs them as root; an agent that is not root always uses its own user.
+        #[arg(long, env = "STEWARD_AGENT_SESSION_USER", default_value = "ssm-user")]
+        session_user: String,
+    },
 }
 
 /// Runs a parsed command line.
@@ -56,9 +62,9 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
             println!("Registered as {} in account {} ({}).", identity.instance_id, identity.account, identity.region);
             Ok(())
         }
-        Command::Run => {
+        Command::Run { session_user } => {
             let identity = identity::load(&cli.state_dir)?;
-            channel::run(&cli.state_dir, identity).await
+            channel::run(&cli.state_dir, identity, &session_user).await
         }
     }
 }

@@ -11,6 +11,7 @@ mod identity;
 mod platform;
 mod pty;
 mod records;
+mod runas;
 mod secure;
 mod session;
 mod tls;

@@ -5,6 +5,8 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 
+use crate::runas::Account;
+
 /// A process on the slave side of a new pseudo-terminal; the master side stays here.
 pub struct Pty {
     master: OwnedFd,
@@ -18,15 +20,19 @@ fn winsize(cols: u16, rows: u16) -> libc::winsize {
 
 impl Pty {
     /// Starts `program args` with the terminal as its stdin, stdout, stderr and
-    /// controlling terminal, in `cwd`, with `env` added.
+    /// controlling terminal, in `cwd`, with `env` added, as `user` (or as this process's
+    /// own user). Without `echo` the terminal does not repeat what is typed (a command's
+    /// piped input must not show up in its output).
     pub fn spawn(
         program: &str,
         args: &[String],
         cwd: &str,
         env: &[(&str, String)],
-        cols: u16,
-        rows: u16,
+        user: Option<&Account>,
+        size: (u16, u16),
+        echo: bool,
     ) -> std::io::Result<Pty> {
+        let (cols, rows) = size;
         let mut master = -1;
         let mut slave = -1;
         let size = winsize(cols, rows);
@@ -38,6 +44,16 @@ impl Pty {
         }
         // SAFETY: both descriptors were just opened and are owned here alone.
         let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        if !echo {
+            // SAFETY: tcgetattr fills the termios given; tcsetattr reads it.
+            unsafe {
+                let mut modes: libc::termios = std::mem::zeroed();
+                if libc::tcgetattr(slave.as_raw_fd(), &mut modes) == 0 {
+                    modes.c_lflag &= !(libc::ECHO | libc::ECHOE | libc::ECHOK | libc::ECHONL | libc::ECHOCTL);
+                    libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &modes);
+                }
+            }
+        }
         let mut command = std::process::Command::new(program);
         command
             .args(args)
@@ -48,14 +64,26 @@ impl Pty {
         for (k, v) in env {
             command.env(k, v);
         }
-        // SAFETY: only async-signal-safe calls between fork and exec.
+        let identity = user.map(|u| (u.uid, u.gid, u.groups.clone()));
+        // SAFETY: only async-signal-safe calls between fork and exec (the groups were read
+        // before the fork).
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
                 if libc::setsid() < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 if libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
+                }
+                // Groups first, then the group, then the user: each needs the privilege the
+                // next one gives up.
+                if let Some((uid, gid, groups)) = &identity {
+                    if libc::setgroups(groups.len() as _, groups.as_ptr()) < 0
+                        || libc::setgid(*gid) < 0
+                        || libc::setuid(*uid) < 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });

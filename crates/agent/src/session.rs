@@ -18,7 +18,9 @@ use steward_session::payload::{
     RequestedClientAction, Size,
 };
 use steward_session::stream::{Accepted, Channel};
+use steward_session::WS_READ_BUFFER;
 use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::pty::Pty;
@@ -41,37 +43,47 @@ struct Control {
 }
 
 /// The sessions running on this node, by id.
-#[derive(Clone, Default)]
-pub struct Sessions(Arc<Mutex<HashMap<String, Control>>>);
+#[derive(Clone)]
+pub struct Sessions {
+    live: Arc<Mutex<HashMap<String, Control>>>,
+    /// Who shells run as when the session names no user (when the agent is root).
+    default_user: Arc<str>,
+}
 
 impl Sessions {
+    /// No sessions yet; shells run as `default_user` unless a session names its own.
+    pub fn new(default_user: &str) -> Sessions {
+        Sessions { live: Arc::default(), default_user: default_user.into() }
+    }
+
     /// Serves a session in the background.
     pub fn start(&self, endpoint: Endpoint, tls: Option<Arc<rustls::ClientConfig>>, start: SessionStart, node: String) {
         let (stop, stopped) = watch::channel(false);
         let (notices, notes) = mpsc::unbounded_channel();
-        self.0.lock().expect("sessions lock").insert(start.session_id.clone(), Control { stop, notices });
+        self.live.lock().expect("sessions lock").insert(start.session_id.clone(), Control { stop, notices });
         let sessions = self.clone();
         tokio::spawn(async move {
             let id = start.session_id.clone();
             tracing::info!(session_id = id, session_type = start.session_type, "Session starting.");
-            if let Err(e) = serve(endpoint, tls, start, node, stopped, notes).await {
+            let given = Given { start, node, default_user: sessions.default_user.to_string() };
+            if let Err(e) = serve(endpoint, tls, given, stopped, notes).await {
                 tracing::warn!(session_id = id, error = %format!("{e:#}"), "Session failed.");
             }
-            sessions.0.lock().expect("sessions lock").remove(&id);
+            sessions.live.lock().expect("sessions lock").remove(&id);
             tracing::info!(session_id = id, "Session over.");
         });
     }
 
     /// Ends a session (its shell is killed).
     pub fn end(&self, session_id: &str) {
-        if let Some(control) = self.0.lock().expect("sessions lock").get(session_id) {
+        if let Some(control) = self.live.lock().expect("sessions lock").get(session_id) {
             let _ = control.stop.send(true);
         }
     }
 
     /// Shows a notice in a session's output.
     pub fn notice(&self, session_id: &str, text: String) {
-        if let Some(control) = self.0.lock().expect("sessions lock").get(session_id) {
+        if let Some(control) = self.live.lock().expect("sessions lock").get(session_id) {
             let _ = control.notices.send(text);
         }
     }
@@ -191,19 +203,32 @@ fn program(start: &SessionStart) -> (String, Vec<String>) {
     }
 }
 
+/// What the server asked for, and who this node is.
+struct Given {
+    start: SessionStart,
+    node: String,
+    default_user: String,
+}
+
 async fn serve(
     endpoint: Endpoint,
     tls: Option<Arc<rustls::ClientConfig>>,
-    start: SessionStart,
-    node: String,
+    given: Given,
     mut stopped: watch::Receiver<bool>,
     mut notices: mpsc::UnboundedReceiver<String>,
 ) -> anyhow::Result<()> {
+    let Given { start, node, default_user } = given;
     let id = start.session_id.clone();
     let tcp = endpoint.connect_tcp().await?;
     let connector = tls.map(tokio_tungstenite::Connector::Rustls);
     let url = endpoint.ws_url(&format!("{SESSION_PATH}{id}"));
-    let (socket, _) = tokio_tungstenite::client_async_tls_with_config(url, tcp, None, connector).await?;
+    let (socket, _) = tokio_tungstenite::client_async_tls_with_config(
+        url,
+        tcp,
+        Some(WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER)),
+        connector,
+    )
+    .await?;
     let (mut sink, mut stream) = socket.split();
     let open = OpenDataChannelInput {
         message_schema_version: "1.0".into(),
@@ -284,10 +309,33 @@ async fn serve(
         return Ok(());
     }
 
+    let user = match crate::runas::choose(&start.run_as, &default_user) {
+        Ok(user) => user,
+        Err(why) => {
+            // Shown to the user as the session's only output, with a failing exit code.
+            for (kind, body) in [(payload_type::OUTPUT, format!("{why}\r\n")), (payload_type::EXIT_CODE, "1".into())] {
+                let frame = channel.sender.send(kind, body.into_bytes(), 0, now_ms());
+                sink.send(Message::Binary(frame.into())).await?;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _ = sink.send(Message::Binary(session_state(&id, "Terminating").into())).await;
+            let _ = sink.close().await;
+            anyhow::bail!("{why}");
+        }
+    };
     let (program, args) = program(&start);
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());
-    let env = [("TERM", "xterm-256color".to_owned()), ("SSM_SESSION_ID", id.clone())];
-    let mut pty = Pty::spawn(&program, &args, &home, &env, 80, 24).context("cannot start the shell")?;
+    let home = match &user {
+        Some(u) if std::path::Path::new(&u.home).is_dir() => u.home.clone(),
+        Some(_) => "/".into(),
+        None => std::env::var("HOME").unwrap_or_else(|_| "/".into()),
+    };
+    let mut env = vec![("TERM", "xterm-256color".to_owned()), ("SSM_SESSION_ID", id.clone())];
+    if let Some(u) = &user {
+        env.extend([("HOME", home.clone()), ("USER", u.name.clone()), ("LOGNAME", u.name.clone())]);
+    }
+    let echo = start.session_type != "NonInteractiveCommands";
+    let mut pty =
+        Pty::spawn(&program, &args, &home, &env, user.as_ref(), (80, 24), echo).context("cannot start the shell")?;
     let mut input = pty.writer()?;
     let (output_tx, mut output_rx) = mpsc::channel::<Vec<u8>>(64);
     let mut reader = pty.reader()?;

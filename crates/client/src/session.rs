@@ -10,9 +10,11 @@ use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use steward_session::frame::{self, payload_type};
-use steward_session::payload::{HandshakeResponse, OpenDataChannelInput, ProcessedClientAction, Size};
+use steward_session::payload::{HandshakeResponse, OpenDataChannelInput, Size};
 use steward_session::stream::{Accepted, Channel};
+use steward_session::WS_READ_BUFFER;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::api::{self, Url};
@@ -69,8 +71,13 @@ async fn open(config: &ClientConfig, started: &Started, client_id: &str) -> anyh
     tcp.set_nodelay(true)?;
     let connector =
         if url.secure { Some(tokio_tungstenite::Connector::Rustls(api::tls_config(config)?)) } else { None };
-    let (mut socket, _) =
-        tokio_tungstenite::client_async_tls_with_config(started.stream_url.as_str(), tcp, None, connector).await?;
+    let (mut socket, _) = tokio_tungstenite::client_async_tls_with_config(
+        started.stream_url.as_str(),
+        tcp,
+        Some(WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER)),
+        connector,
+    )
+    .await?;
     let opener = OpenDataChannelInput {
         message_schema_version: "1.0".into(),
         request_id: uuid::Uuid::new_v4().to_string(),
@@ -191,7 +198,15 @@ pub async fn run(config: &ClientConfig, mut started: Started, mode: Mode) -> any
                     let frame = channel.sender.send(payload_type::OUTPUT, bytes, 0, now_ms());
                     let _ = socket.send(Message::Binary(frame.into())).await;
                 }
-                None => stdin_open = false,
+                None => {
+                    stdin_open = false;
+                    // A command reading piped input sees its end as a terminal would show
+                    // it: Ctrl-D (the node runs it on a pseudo-terminal).
+                    if mode == Mode::Exec && !terminal::stdin_is_tty() {
+                        let frame = channel.sender.send(payload_type::OUTPUT, vec![0x04], 0, now_ms());
+                        let _ = socket.send(Message::Binary(frame.into())).await;
+                    }
+                }
             },
             incoming = socket.next() => {
                 let bytes = match incoming {
@@ -232,7 +247,7 @@ pub async fn run(config: &ClientConfig, mut started: Started, mode: Mode) -> any
                         for f in frames {
                             match f.payload_type {
                                 payload_type::HANDSHAKE_REQUEST => {
-                                    let body = serde_json::to_vec(&accepted_handshake())?;
+                                    let body = serde_json::to_vec(&HandshakeResponse::accepting(CLIENT_VERSION))?;
                                     let bytes = channel.sender.send(payload_type::HANDSHAKE_RESPONSE, body, 0, now_ms());
                                     socket.send(Message::Binary(bytes.into())).await?;
                                 }
@@ -368,7 +383,7 @@ pub async fn port_forward(
                         for f in frames {
                             match f.payload_type {
                                 payload_type::HANDSHAKE_REQUEST => {
-                                    let body = serde_json::to_vec(&accepted_handshake())?;
+                                    let body = serde_json::to_vec(&HandshakeResponse::accepting(CLIENT_VERSION))?;
                                     let bytes = channel.sender.send(payload_type::HANDSHAKE_RESPONSE, body, 0, now_ms());
                                     socket.send(Message::Binary(bytes.into())).await?;
                                 }
@@ -391,20 +406,6 @@ pub async fn port_forward(
                 }
             }
         }
-    }
-}
-
-/// The handshake answer: the session type is accepted (never encryption).
-fn accepted_handshake() -> HandshakeResponse {
-    HandshakeResponse {
-        client_version: CLIENT_VERSION.into(),
-        processed_client_actions: vec![ProcessedClientAction {
-            action_type: "SessionType".into(),
-            action_status: 1,
-            action_result: Value::Null,
-            error: String::new(),
-        }],
-        errors: Vec::new(),
     }
 }
 

@@ -66,6 +66,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(steward_protocol::REGISTER_PATH, post(crate::fleet::registration::register))
         .route(steward_protocol::CONNECT_PATH, get(crate::fleet::gateway::connect))
         .route("/v1/data-channel/{id}", get(crate::sessions::relay::client_channel))
+        .route("/v1/terminal/{id}", get(crate::sessions::terminal::browser_terminal))
         .route(&format!("{}{{id}}", steward_protocol::SESSION_PATH), get(crate::sessions::relay::agent_channel))
         .merge(crate::testclock::routes())
         .with_state(state)

@@ -200,6 +200,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     tokio::spawn(parameters::policy::run(state.clone(), Duration::from_secs(args.policy_interval)));
     tokio::spawn(commands::dispatch::run(state.clone()));
     tokio::spawn(commands::expiry::run(state.clone()));
+    tokio::spawn(iam::sts::run_sweeper(state.clone()));
     tokio::spawn(scheduler::run(state.clone()));
     tokio::spawn(audit::verify::export_worker(
         store.clone(),

@@ -4,52 +4,11 @@
 use std::sync::Arc;
 
 use steward_api::ssm::parameters::{GetParameterRequest, PutParameterRequest};
-use steward_core::clock::{Clock, ManualClock};
-use steward_server::dispatch::Ctx;
 use steward_server::parameters::{get, policy, put};
-use steward_server::state::{AppState, Principal};
 use steward_store::{prefix_end, Start, Store};
 
-const T0: i64 = 1_900_000_000_000;
-
-struct Fixture {
-    ctx: Ctx,
-    clock: Arc<ManualClock>,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn fixture() -> Fixture {
-    let dir = std::env::temp_dir().join(format!("steward-policy-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = steward_store::open(&format!("sqlite://{}", dir.join("db").display())).await.unwrap();
-    let clock = Arc::new(ManualClock::at(T0));
-    let key = [7u8; 32];
-    let state = Arc::new(AppState {
-        store: store.clone(),
-        clock: clock.clone() as Arc<dyn Clock>,
-        credentials: steward_server::auth::Credentials::new(store.clone(), key, None),
-        kms: steward_server::kms::Keyring::new(store.clone(), key),
-        events: steward_server::events::Events::new(Vec::new()),
-        fleet: steward_server::fleet::Fleet::new(30),
-        blobs: Arc::new(steward_store::blob::LocalBlobs::new(dir.join("blobs"))),
-        secure_transport: false,
-        audit: steward_server::audit::Audit::start(store.clone()),
-        fallback_account: "123456789012".into(),
-        scheduler: Default::default(),
-        sessions: Default::default(),
-        #[cfg(feature = "test-clock")]
-        test_clock: None,
-        policy_cache: Default::default(),
-    });
-    let principal = Principal::root("123456789012", "us-east-1");
-    Fixture { ctx: Ctx { state, principal }, clock, dir }
-}
+mod common;
+use common::{fixture, T0};
 
 fn put_request(name: &str, policies: &str) -> PutParameterRequest {
     serde_json::from_value(serde_json::json!({
@@ -71,7 +30,7 @@ async fn policy_events(store: &Arc<dyn Store>) -> Vec<String> {
 
 #[tokio::test]
 async fn no_change_notification_fires_once_when_due() {
-    let f = fixture().await;
+    let f = fixture("policy").await;
     let policies = r#"[{"Type":"NoChangeNotification","Version":"1.0","Attributes":{"After":"2","Unit":"Hours"}}]"#;
     put::put_parameter(f.ctx.clone(), put_request("/p/quiet", policies)).await.unwrap();
     f.clock.advance(2 * 3_600_000 - 1000);
@@ -84,7 +43,7 @@ async fn no_change_notification_fires_once_when_due() {
 
 #[tokio::test]
 async fn a_change_postpones_the_no_change_notification() {
-    let f = fixture().await;
+    let f = fixture("policy").await;
     let policies = r#"[{"Type":"NoChangeNotification","Version":"1.0","Attributes":{"After":"1","Unit":"Days"}}]"#;
     put::put_parameter(f.ctx.clone(), put_request("/p/busy", policies)).await.unwrap();
     f.clock.advance(20 * 3_600_000);
@@ -100,7 +59,7 @@ async fn a_change_postpones_the_no_change_notification() {
 
 #[tokio::test]
 async fn expiration_and_its_notification() {
-    let f = fixture().await;
+    let f = fixture("policy").await;
     let expires = steward_api::time::format_iso8601((T0 + 3 * 86_400_000) / 1000);
     let policies = format!(
         r#"[{{"Type":"Expiration","Version":"1.0","Attributes":{{"Timestamp":"{expires}"}}}},

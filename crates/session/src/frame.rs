@@ -159,6 +159,23 @@ impl Frame {
         out
     }
 
+    /// What a relay needs of a frame it passes on unchanged: the message type, the payload
+    /// type and where the payload is, without copying it or checking its digest (the end
+    /// that takes the frame checks that). None when it is not a frame at all.
+    pub fn peek(bytes: &[u8]) -> Option<Peeked<'_>> {
+        let header_length = u32::from_be_bytes(bytes.get(0..4)?.try_into().ok()?) as usize;
+        if bytes.len() < PAYLOAD_OFFSET || header_length == 0 {
+            return None;
+        }
+        let message_type =
+            std::str::from_utf8(&bytes[4..36]).ok()?.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+        let payload_type = u32::from_be_bytes(bytes[112..116].try_into().ok()?);
+        let length = u32::from_be_bytes(bytes.get(header_length..header_length + 4)?.try_into().ok()?) as usize;
+        let start = header_length + 4;
+        let payload = bytes.get(start..start + length)?;
+        Some(Peeked { message_type, payload_type, payload })
+    }
+
     /// Parses and validates a frame as the plugin and the agent do.
     pub fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
         if bytes.len() < PAYLOAD_OFFSET {
@@ -207,9 +224,36 @@ impl Frame {
     }
 }
 
+/// A frame's header fields read in place (see [`Frame::peek`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Peeked<'a> {
+    /// `input_stream_data`, `output_stream_data`, `acknowledge`, …
+    pub message_type: &'a str,
+    /// One of [`payload_type`].
+    pub payload_type: u32,
+    /// The payload, unchecked.
+    pub payload: &'a [u8],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peeking_reads_what_decoding_reads_without_the_digest() {
+        let frame = Frame::new(OUTPUT, 4, 0, payload_type::SIZE, b"{\"cols\":1}".to_vec(), 7);
+        let mut bytes = frame.encode();
+        let peeked = Frame::peek(&bytes).expect("a frame");
+        assert_eq!(
+            (peeked.message_type, peeked.payload_type, peeked.payload),
+            (OUTPUT, payload_type::SIZE, &b"{\"cols\":1}"[..])
+        );
+        bytes[85] ^= 1; // a broken digest: decode refuses, peek does not look
+        assert!(Frame::decode(&bytes).is_err());
+        assert!(Frame::peek(&bytes).is_some());
+        assert!(Frame::peek(&bytes[..50]).is_none());
+        assert!(Frame::peek(&bytes[..bytes.len() - 1]).is_none());
+    }
 
     #[test]
     fn message_ids_travel_with_their_halves_swapped() {

@@ -95,6 +95,22 @@ pub struct HandshakeResponse {
     pub errors: Vec<String>,
 }
 
+impl HandshakeResponse {
+    /// The answer of a client that takes the session type offered (and never encryption).
+    pub fn accepting(client_version: &str) -> HandshakeResponse {
+        HandshakeResponse {
+            client_version: client_version.into(),
+            processed_client_actions: vec![ProcessedClientAction {
+                action_type: "SessionType".into(),
+                action_status: 1,
+                action_result: serde_json::Value::Null,
+                error: String::new(),
+            }],
+            errors: Vec::new(),
+        }
+    }
+}
+
 /// Handshake complete, node to client.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -182,19 +182,29 @@ async fn resolve_secure(
     let Some((node, _, _)) = locate(state, instance_id).await else {
         return ServerMessage::SecureValues { request_id, values, missing: names };
     };
-    let ctx = crate::dispatch::Ctx {
-        state: state.clone(),
-        // The node's role does not bound this read yet (see ARCHITECTURE: service roles).
-        principal: crate::state::Principal {
-            arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", node.account, node.iam_role, instance_id),
-            access_key_id: instance_id.to_owned(),
-            ..crate::state::Principal::root(&node.account, &node.region)
-        },
-    };
+    // The node reads as its activation's role: that role's policies must allow
+    // ssm:GetParameters on each parameter and kms:Decrypt on its key, as for an SSM node.
+    let principal = crate::iam::role_session(&node.account, &node.region, &node.iam_role, instance_id)
+        .unwrap_or_else(|| crate::state::Principal::root(&node.account, &node.region));
+    let ctx = crate::dispatch::Ctx { state: state.clone(), principal };
     for name in names {
         let found = crate::parameters::get::find(&ctx, &name).await.ok().flatten();
         let value = match found {
-            Some((record, _)) => crate::parameters::reveal(&ctx, &record, true).await.ok(),
+            Some((record, _)) => {
+                let arn = steward_core::parameters::names::arn(&node.region, &node.account, &record.name);
+                match crate::iam::authz::authorize(&ctx, "ssm:GetParameters", &[arn], |r| r).await {
+                    Ok(()) => crate::parameters::reveal(&ctx, &record, true).await.ok(),
+                    Err(e) => {
+                        tracing::info!(
+                            instance_id,
+                            parameter = record.name,
+                            reason = e.message(),
+                            "Node refused a parameter."
+                        );
+                        None
+                    }
+                }
+            }
             None => None,
         };
         match value {

@@ -16,7 +16,7 @@ use crate::state::{encode, store_fault};
 
 const MAX_KEYS_PER_USER: usize = 2;
 
-fn no_such(kind: &str, name: &str) -> ApiError {
+pub(super) fn no_such(kind: &str, name: &str) -> ApiError {
     ApiError::new("NoSuchEntity", format!("The {kind} with name {name} cannot be found.")).with_status(404)
 }
 
@@ -24,7 +24,7 @@ fn exists(kind: &str, name: &str) -> ApiError {
     ApiError::new("EntityAlreadyExists", format!("{kind} with name {name} already exists.")).with_status(409)
 }
 
-fn conflict(message: impl Into<String>) -> ApiError {
+pub(super) fn conflict(message: impl Into<String>) -> ApiError {
     ApiError::new("DeleteConflict", message).with_status(409)
 }
 
@@ -81,16 +81,16 @@ fn arn(account: &str, kind: &str, path: &str, name: &str) -> String {
 }
 
 /// Policy documents travel percent-encoded, spaces as `%20` (SDKs decode with `unquote`).
-fn url_encode(text: &str) -> String {
+pub(super) fn url_encode(text: &str) -> String {
     // `byte_serialize` writes a space as `+` and a `+` as `%2B`, so this swap is exact.
     form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
-fn iso(ms: i64) -> String {
+pub(super) fn iso(ms: i64) -> String {
     format_iso8601(ms / 1000)
 }
 
-fn parse_document(text: &str, kind: Kind) -> Result<(), ApiError> {
+pub(super) fn parse_document(text: &str, kind: Kind) -> Result<(), ApiError> {
     if text.len() > 6144 {
         return Err(ApiError::new("LimitExceeded", "Cannot exceed quota for PolicySize: 6144").with_status(409));
     }
@@ -105,7 +105,7 @@ async fn put_new<T: Serialize>(ctx: &Ctx, key: &str, record: &T, kind: &str, nam
     }
 }
 
-async fn save<T: Serialize>(ctx: &Ctx, key: &str, record: &T, revision: i64) -> Result<(), ApiError> {
+pub(super) async fn save<T: Serialize>(ctx: &Ctx, key: &str, record: &T, revision: i64) -> Result<(), ApiError> {
     ctx.state.store.write(vec![Op::put(key, encode(record)).if_revision(revision)]).await.map_err(write_error)
 }
 
@@ -127,25 +127,32 @@ fn role_xml(x: &mut Xml, r: &RoleRecord) {
         x.leaf("Description", &r.description);
     }
     x.leaf("MaxSessionDuration", &r.max_session.to_string());
+    if !r.tags.is_empty() {
+        let tags: Vec<_> = r.tags.iter().collect();
+        x.list("Tags", &tags, |x, (k, v)| {
+            x.leaf("Key", k).leaf("Value", v);
+        });
+    }
 }
 
 fn policy_xml(x: &mut Xml, p: &PolicyRecord) {
     x.leaf("PolicyName", &p.name).leaf("PolicyId", &p.id).leaf("Arn", &p.arn).leaf("Path", &p.path);
-    x.leaf("DefaultVersionId", "v1").leaf("AttachmentCount", &p.attachments.to_string());
+    x.leaf("DefaultVersionId", super::versions::default_of(p)).leaf("AttachmentCount", &p.attachments.to_string());
     x.leaf("PermissionsBoundaryUsageCount", "0").leaf("IsAttachable", "true");
     if !p.description.is_empty() {
         x.leaf("Description", &p.description);
     }
-    x.leaf("CreateDate", &iso(p.created)).leaf("UpdateDate", &iso(p.created));
+    let updated = p.versions.iter().map(|v| v.created).max().unwrap_or(p.created);
+    x.leaf("CreateDate", &iso(p.created)).leaf("UpdateDate", &iso(updated));
 }
 
-fn one(build: impl FnOnce(&mut Xml)) -> Result<Option<String>, ApiError> {
+pub(super) fn one(build: impl FnOnce(&mut Xml)) -> Result<Option<String>, ApiError> {
     let mut x = Xml::new();
     build(&mut x);
     Ok(Some(x.finish()))
 }
 
-async fn need_user(ctx: &Ctx, name: &str) -> Result<(UserRecord, i64), ApiError> {
+pub(super) async fn need_user(ctx: &Ctx, name: &str) -> Result<(UserRecord, i64), ApiError> {
     load(ctx, &user_key(&ctx.principal.account, name)).await?.ok_or_else(|| no_such("user", name))
 }
 
@@ -153,11 +160,11 @@ async fn need_group(ctx: &Ctx, name: &str) -> Result<(GroupRecord, i64), ApiErro
     load(ctx, &group_key(&ctx.principal.account, name)).await?.ok_or_else(|| no_such("group", name))
 }
 
-async fn need_role(ctx: &Ctx, name: &str) -> Result<(RoleRecord, i64), ApiError> {
+pub(super) async fn need_role(ctx: &Ctx, name: &str) -> Result<(RoleRecord, i64), ApiError> {
     load(ctx, &role_key(&ctx.principal.account, name)).await?.ok_or_else(|| no_such("role", name))
 }
 
-async fn need_policy(ctx: &Ctx, policy_arn: &str) -> Result<(PolicyRecord, i64, String), ApiError> {
+pub(super) async fn need_policy(ctx: &Ctx, policy_arn: &str) -> Result<(PolicyRecord, i64, String), ApiError> {
     let missing = || {
         ApiError::new("NoSuchEntity", format!("Policy {policy_arn} does not exist or is not attachable."))
             .with_status(404)
@@ -227,11 +234,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
             check_name("userName", name, 64)?;
             let path = params.opt("Path").unwrap_or("/");
             check_path(path)?;
-            let tags: BTreeMap<String, String> = params
-                .members("Tags")
-                .into_iter()
-                .filter_map(|m| Some((m.get("Key")?.clone(), m.get("Value").cloned().unwrap_or_default())))
-                .collect();
+            let tags = super::tagging::tags_of(params)?;
             let user = UserRecord {
                 name: name.into(),
                 id: new_id("AIDA"),
@@ -276,19 +279,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
                 x.close("User");
             })
         }
-        "ListUsers" => {
-            let prefix = params.opt("PathPrefix").unwrap_or("/");
-            let users: Vec<UserRecord> = scan::<UserRecord>(ctx, &format!("iam/user/{account}/"))
-                .await?
-                .into_iter()
-                .filter(|u| u.path.starts_with(prefix))
-                .collect();
-            let (page, marker) = paginate(users, params)?;
-            one(|x| {
-                x.list("Users", &page, user_xml);
-                truncation(x, marker);
-            })
-        }
+        "ListUsers" => list_under_path(ctx, params, "user", "Users", |u: &UserRecord| &u.path, user_xml).await,
         "DeleteUser" => {
             let name = params.req("UserName")?;
             let (user, revision) = need_user(ctx, name).await?;
@@ -455,7 +446,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
                 description: params.opt("Description").unwrap_or_default().into(),
                 document: document.into(),
                 created: now,
-                attachments: 0,
+                ..Default::default()
             };
             put_new(ctx, &policy_key(&account, name), &record, "A policy", name).await?;
             one(|x| {
@@ -472,19 +463,16 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
                 x.close("Policy");
             })
         }
-        "GetPolicyVersion" => {
-            let (record, _, _) = need_policy(ctx, params.req("PolicyArn")?).await?;
-            let version = params.req("VersionId")?;
-            if version != "v1" {
-                return Err(no_such("policy version", version));
-            }
-            one(|x| {
-                x.open("PolicyVersion");
-                x.leaf("Document", &url_encode(&record.document));
-                x.leaf("VersionId", "v1").leaf("IsDefaultVersion", "true").leaf("CreateDate", &iso(record.created));
-                x.close("PolicyVersion");
-            })
+        "CreatePolicyVersion"
+        | "GetPolicyVersion"
+        | "ListPolicyVersions"
+        | "SetDefaultPolicyVersion"
+        | "DeletePolicyVersion" => super::versions::call(ctx, action, params, now).await,
+        "TagUser" | "UntagUser" | "ListUserTags" | "TagRole" | "UntagRole" | "ListRoleTags" => {
+            super::tagging::call(ctx, action, params).await
         }
+        "ListGroups" => list_under_path(ctx, params, "group", "Groups", |g: &GroupRecord| &g.path, group_xml).await,
+        "ListRoles" => list_under_path(ctx, params, "role", "Roles", |r: &RoleRecord| &r.path, role_xml).await,
         "ListPolicies" => {
             let policies = if params.opt("Scope") == Some("AWS") {
                 Vec::new()
@@ -546,6 +534,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
                 trust: trust.into(),
                 description: params.opt("Description").unwrap_or_default().into(),
                 max_session,
+                tags: super::tagging::tags_of(params)?,
                 ..Default::default()
             };
             put_new(ctx, &role_key(&account, name), &role, "Role", name).await?;
@@ -599,6 +588,10 @@ const KNOWN: &[&str] = &[
     "CreatePolicy",
     "GetPolicy",
     "GetPolicyVersion",
+    "CreatePolicyVersion",
+    "ListPolicyVersions",
+    "SetDefaultPolicyVersion",
+    "DeletePolicyVersion",
     "ListPolicies",
     "DeletePolicy",
     "AttachUserPolicy",
@@ -625,6 +618,14 @@ const KNOWN: &[&str] = &[
     "CreateRole",
     "GetRole",
     "DeleteRole",
+    "ListRoles",
+    "ListGroups",
+    "TagUser",
+    "UntagUser",
+    "ListUserTags",
+    "TagRole",
+    "UntagRole",
+    "ListRoleTags",
 ];
 
 /// Attaches or detaches a managed policy, keeping its attachment count.
@@ -735,6 +736,29 @@ fn capitalised(s: &str) -> String {
 }
 
 /// Every record under `prefix`.
+/// ListUsers, ListGroups, ListRoles: the account's records of `kind` whose path starts
+/// with `PathPrefix`, paged, as `<element>` members.
+async fn list_under_path<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    params: &Params,
+    kind: &str,
+    element: &str,
+    path: impl Fn(&T) -> &str,
+    xml: fn(&mut Xml, &T),
+) -> Result<Option<String>, ApiError> {
+    let prefix = params.opt("PathPrefix").unwrap_or("/");
+    let records: Vec<T> = scan::<T>(ctx, &format!("iam/{kind}/{}/", ctx.principal.account))
+        .await?
+        .into_iter()
+        .filter(|r| path(r).starts_with(prefix))
+        .collect();
+    let (page, marker) = paginate(records, params)?;
+    one(|x| {
+        x.list(element, &page, xml);
+        truncation(x, marker);
+    })
+}
+
 async fn scan<T: serde::de::DeserializeOwned>(ctx: &Ctx, prefix: &str) -> Result<Vec<T>, ApiError> {
     let items = ctx.state.store.range(Start::At(prefix), &prefix_end(prefix), 100_000).await.map_err(store_fault)?;
     items.iter().map(|i| crate::state::decode(&i.key, &i.value)).collect()

@@ -11,6 +11,8 @@ pub mod authz;
 pub mod identities;
 pub mod query;
 pub mod sts;
+pub mod tagging;
+pub mod versions;
 pub mod xml;
 
 use std::collections::{BTreeMap, HashMap};
@@ -89,9 +91,23 @@ pub struct RoleRecord {
     pub inline: BTreeMap<String, String>,
     /// Attached managed policy ARNs.
     pub attached: Vec<String>,
+    /// Tags (for `aws:PrincipalTag/…` of its sessions).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
-/// A customer managed policy (one version, `v1`, replaced in place).
+/// One version of a managed policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    /// `v1`, `v2`, …
+    pub id: String,
+    /// The policy text.
+    pub document: String,
+    /// Epoch ms.
+    pub created: i64,
+}
+
+/// A customer managed policy.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PolicyRecord {
     /// Name as given.
@@ -104,12 +120,21 @@ pub struct PolicyRecord {
     pub path: String,
     /// Description.
     pub description: String,
-    /// The document.
+    /// The default version's document (the one that applies).
     pub document: String,
     /// Epoch ms.
     pub created: i64,
     /// How many users, groups and roles have it attached.
     pub attachments: i64,
+    /// Every version kept (empty: only `v1`, which is `document`).
+    #[serde(default)]
+    pub versions: Vec<PolicyVersion>,
+    /// The default version (empty: `v1`).
+    #[serde(default)]
+    pub default_version: String,
+    /// The number the next version gets (numbers are not reused).
+    #[serde(default)]
+    pub next_version: u32,
 }
 
 /// Store key of a user.
@@ -235,6 +260,23 @@ async fn gather(
     Ok(())
 }
 
+/// The principal a service role acts as: a node's activation role, a maintenance window
+/// task's `ServiceRoleArn`. `role` is a name or a role ARN; a service-linked role
+/// (`…:role/aws-service-role/…`, SSM's own) is not bounded by the account's policies: None.
+pub fn role_session(account: &str, region: &str, role: &str, session: &str) -> Option<Principal> {
+    let path = role.split_once(":role/").map_or(role, |(_, path)| path);
+    if path.starts_with("aws-service-role/") {
+        return None;
+    }
+    let name = path.rsplit('/').next().unwrap_or(path).to_owned();
+    Some(Principal {
+        arn: format!("arn:aws:sts::{account}:assumed-role/{name}/{session}"),
+        access_key_id: String::new(),
+        identity: Identity::Role { role: name, session: session.to_owned() },
+        ..Principal::root(account, region)
+    })
+}
+
 /// The caller's identity record details needed for conditions.
 #[derive(Debug, Default)]
 pub struct Subject {
@@ -335,6 +377,7 @@ async fn build_subject(ctx: &Ctx, principal: &Principal) -> Result<Subject, ApiE
             if let Some((r, revision)) = load::<RoleRecord>(ctx, &key).await? {
                 gather(ctx, account, (&key, revision, &r.inline), &r.attached, &mut groups).await?;
                 subject.user_id = format!("{}:{session}", r.id);
+                subject.tags = r.tags;
             }
         }
     }

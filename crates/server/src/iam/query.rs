@@ -50,6 +50,11 @@ impl Params {
         }
         by_index.into_values().collect()
     }
+
+    /// `Prefix.member.N` plain values, in N order.
+    pub fn list(&self, prefix: &str) -> Vec<String> {
+        self.members(prefix).into_iter().filter_map(|m| m.get("").cloned()).collect()
+    }
 }
 
 fn lower_first(name: &str) -> String {

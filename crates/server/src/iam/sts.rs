@@ -105,3 +105,54 @@ async fn assume_role(ctx: &Ctx, params: &Params) -> Result<Option<String>, ApiEr
     x.close("AssumedRoleUser").leaf("PackedPolicySize", "0");
     Ok(Some(x.finish()))
 }
+
+/// Temporary credentials are kept this long past their expiry, so that their holders are
+/// told ExpiredToken rather than that the key is unknown.
+pub const EXPIRED_KEPT_MILLIS: i64 = 24 * 3600 * 1000;
+
+/// Deletes temporary (`ASIA…`) credentials that expired more than [`EXPIRED_KEPT_MILLIS`]
+/// ago; returns how many.
+pub async fn sweep_expired(state: &crate::state::AppState) -> anyhow::Result<usize> {
+    let prefix = key_of("ASIA");
+    let end = steward_store::prefix_end(&prefix);
+    let cutoff = state.now() - EXPIRED_KEPT_MILLIS;
+    let mut after: Option<String> = None;
+    let mut deleted = 0;
+    loop {
+        let start = match &after {
+            Some(key) => steward_store::Start::After(key),
+            None => steward_store::Start::At(&prefix),
+        };
+        let items = state.store.range(start, &end, 1000).await?;
+        let Some(last) = items.last() else { break };
+        after = Some(last.key.clone());
+        let expired: Vec<Op> = items
+            .iter()
+            .filter(|item| {
+                let record = crate::state::decode::<crate::auth::AccessKeyRecord>(&item.key, &item.value).ok();
+                record.and_then(|r| r.expires).is_some_and(|e| e < cutoff)
+            })
+            .map(|item| Op::delete(&item.key).if_revision(item.revision))
+            .collect();
+        for op in expired {
+            // One at a time: a key changed meanwhile is simply left for the next sweep.
+            if state.store.write(vec![op]).await.is_ok() {
+                deleted += 1;
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+/// Sweeps expired temporary credentials once an hour.
+pub async fn run_sweeper(state: std::sync::Arc<crate::state::AppState>) {
+    tokio::time::sleep(std::time::Duration::from_secs(90)).await;
+    loop {
+        match sweep_expired(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "Deleted expired temporary credentials."),
+            Err(e) => tracing::warn!(error = %e, "Temporary credential sweep failed; will retry."),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}

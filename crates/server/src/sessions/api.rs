@@ -63,6 +63,65 @@ fn owner_name(arn: &str) -> String {
     }
 }
 
+/// A POSIX login name, as `useradd` accepts it.
+fn valid_user_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 32
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name.trim_end_matches('$').chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.".contains(c))
+}
+
+/// A preference that is on: `true` or `"true"`.
+pub(super) fn truthy(value: &Value) -> bool {
+    value.as_bool().unwrap_or(false) || value.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
+}
+
+/// Fills in the Session Manager preferences a session document leaves out from the
+/// account's `SSM-SessionManagerRunShell`, as SSM applies them to every session: run-as,
+/// timeouts and recording (the shell profile belongs to shells alone).
+async fn with_preferences(ctx: &Ctx, document: &str, properties: &mut Value) {
+    if document == DEFAULT_DOCUMENT {
+        return;
+    }
+    let Ok((_, defaults)) = session_plan(ctx, DEFAULT_DOCUMENT, Default::default()).await else { return };
+    let Some(defaults) = defaults["inputs"].as_object().cloned() else { return };
+    if !properties["inputs"].is_object() {
+        properties["inputs"] = json!({});
+    }
+    let inputs = properties["inputs"].as_object_mut().expect("an object");
+    for (key, value) in defaults {
+        if key != "shellProfile" {
+            inputs.entry(key).or_insert(value);
+        }
+    }
+}
+
+/// The OS user the node runs the session as, or empty for the node's default (`ssm-user`).
+/// As SSM: with run-as on in the preferences, the user is the caller's `SSMSessionRunAs`
+/// tag, else `runAsDefaultUser`. Port sessions run no shell.
+async fn run_as_user(ctx: &Ctx, session_type: &str, preferences: &Value) -> Result<String, ApiError> {
+    if session_type == "Port" {
+        return Ok(String::new());
+    }
+    if !truthy(&preferences["runAsEnabled"]) {
+        return Ok(String::new());
+    }
+    let subject = crate::iam::subject_of(ctx, &ctx.principal).await?;
+    let tagged = subject.tags.get("SSMSessionRunAs").cloned();
+    let fallback = preferences["runAsDefaultUser"].as_str().map(str::trim).filter(|u| !u.is_empty());
+    let Some(user) = tagged.or(fallback.map(str::to_owned)) else {
+        return Err(ApiError::new(
+            "InvalidDocument",
+            "Run As is enabled in the Session Manager preferences, but the caller has no SSMSessionRunAs tag and \
+             runAsDefaultUser is empty.",
+        ));
+    };
+    if !valid_user_name(&user) {
+        return Err(ApiError::new("InvalidDocument", format!("'{user}' is not a valid operating system user name.")));
+    }
+    Ok(user)
+}
+
 /// StartSession.
 pub async fn start_session(ctx: Ctx, req: StartSessionRequest) -> Result<StartSessionResponse, ApiError> {
     let p = &ctx.principal;
@@ -71,7 +130,10 @@ pub async fn start_session(ctx: Ctx, req: StartSessionRequest) -> Result<StartSe
         return Err(not_connected(&req.target));
     }
     let document = req.document_name.clone().unwrap_or_else(|| DEFAULT_DOCUMENT.into());
-    let (session_type, properties) = session_plan(&ctx, &document, req.parameters.clone().unwrap_or_default()).await?;
+    let (session_type, mut properties) =
+        session_plan(&ctx, &document, req.parameters.clone().unwrap_or_default()).await?;
+    with_preferences(&ctx, &document, &mut properties).await;
+    let run_as = run_as_user(&ctx, &session_type, &properties["inputs"]).await?;
     let suffix: [u8; 9] = rand::random();
     let id = format!("{}-{}", owner_name(&p.arn), &hex::encode(suffix)[..17]);
     let token = new_token();
@@ -92,7 +154,7 @@ pub async fn start_session(ctx: Ctx, req: StartSessionRequest) -> Result<StartSe
             token: String::new(),
             session_type,
             properties,
-            run_as: String::new(),
+            run_as,
         },
         output_url: None,
         details: String::new(),
@@ -217,4 +279,19 @@ pub async fn get_connection_status(
     let known = crate::fleet::nodes::load_node(&ctx, &req.target).await?.is_some();
     let status = if known && ctx.state.fleet.is_connected(&req.target) { "connected" } else { "notconnected" };
     Ok(ConnectionStatusResponse { target: req.target, status: status.into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_are_checked_as_useradd_would() {
+        for good in ["ssm-user", "alice", "_svc", "a.b", "build01", "machine$"] {
+            assert!(valid_user_name(good), "{good}");
+        }
+        for bad in ["", "Alice", "1abc", "-x", "a b", "root;id", "../etc", &"a".repeat(33)] {
+            assert!(!valid_user_name(bad), "{bad}");
+        }
+    }
 }

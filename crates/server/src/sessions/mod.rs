@@ -9,10 +9,13 @@
 //! turns the node's "Terminating" into `channel_closed` for the client. A client whose
 //! socket drops comes back with ResumeSession: the node resends what was not acknowledged.
 //!
+//! A web page reaches a shell through [`terminal`], where the server itself is the client.
+//!
 //! Keys: `session/<account>/<region>/<id>` and the index `sessionidx/<id>`.
 
 pub mod api;
 pub mod relay;
+pub mod terminal;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -12,7 +12,7 @@ use axum::response::Response;
 use futures_util::SinkExt;
 use serde_json::json;
 use steward_session::frame::{self, payload_type, Frame};
-use steward_session::payload::{AgentSessionState, ChannelClosed, OpenDataChannelInput, Size};
+use steward_session::payload::{AgentSessionState, ChannelClosed, Size};
 use steward_store::Op;
 use tokio::sync::mpsc;
 
@@ -33,7 +33,7 @@ fn now_ms() -> u64 {
 }
 
 /// Reads a session through its index.
-async fn locate(state: &AppState, id: &str) -> Option<(SessionRecord, i64, String)> {
+pub(super) async fn locate(state: &AppState, id: &str) -> Option<(SessionRecord, i64, String)> {
     let index = state.store.get(&session_index(id)).await.ok()??;
     let locator: serde_json::Value = serde_json::from_slice(&index.value).ok()?;
     let key = session_key(locator["account"].as_str()?, locator["region"].as_str()?, id);
@@ -41,17 +41,20 @@ async fn locate(state: &AppState, id: &str) -> Option<(SessionRecord, i64, Strin
     Some((decode(&key, &item.value).ok()?, item.revision, key))
 }
 
-async fn read_opener(socket: &mut WebSocket) -> Option<OpenDataChannelInput> {
+/// The token of a data channel's opening frame (`OpenDataChannelInput`; a browser
+/// terminal may send `{"TokenValue": …}` alone).
+pub(super) async fn read_opener(socket: &mut WebSocket) -> Option<String> {
     let first = tokio::time::timeout(OPEN_TIMEOUT, socket.recv()).await.ok()??.ok()?;
     let body = match &first {
         Message::Text(t) => t.as_bytes().to_vec(),
         Message::Binary(b) => b.to_vec(),
         _ => return None,
     };
-    serde_json::from_slice(&body).ok()
+    let opener: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    opener["TokenValue"].as_str().map(str::to_owned)
 }
 
-fn closed_frame(id: &str, output: &str) -> Vec<u8> {
+pub(super) fn closed_frame(id: &str, output: &str) -> Vec<u8> {
     let body = ChannelClosed {
         message_id: uuid::Uuid::new_v4().to_string(),
         created_date: steward_api::time::format_iso8601((now_ms() / 1000) as i64),
@@ -71,7 +74,9 @@ pub async fn client_channel(
     Path(id): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.max_message_size(MAX_FRAME).on_upgrade(move |socket| serve_client(state, id, socket))
+    ws.max_message_size(MAX_FRAME)
+        .read_buffer_size(steward_session::WS_READ_BUFFER)
+        .on_upgrade(move |socket| serve_client(state, id, socket))
 }
 
 /// The node's upgrade handler.
@@ -80,17 +85,19 @@ pub async fn agent_channel(
     Path(id): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.max_message_size(MAX_FRAME).on_upgrade(move |socket| serve_agent(state, id, socket))
+    ws.max_message_size(MAX_FRAME)
+        .read_buffer_size(steward_session::WS_READ_BUFFER)
+        .on_upgrade(move |socket| serve_agent(state, id, socket))
 }
 
-async fn refuse(mut socket: WebSocket, id: &str, why: &str) {
+pub(super) async fn refuse(mut socket: WebSocket, id: &str, why: &str) {
     tracing::info!(session_id = id, why, "Data channel refused.");
     let _ = socket.send(Message::Binary(closed_frame(id, why).into())).await;
     let _ = socket.close().await;
 }
 
 /// Hands a client frame to the node, or holds it until the node is there.
-async fn to_agent(link: &Arc<Mutex<Link>>, bytes: Vec<u8>) {
+pub(super) async fn to_agent(link: &Arc<Mutex<Link>>, bytes: Vec<u8>) {
     let sender = {
         let mut l = link.lock().expect("link lock");
         match &l.to_agent {
@@ -115,22 +122,30 @@ async fn to_client(link: &Arc<Mutex<Link>>, bytes: Vec<u8>) {
     }
 }
 
-async fn serve_client(state: Arc<AppState>, id: String, mut socket: WebSocket) {
-    let Some(open) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
-    let Some((mut record, revision, key)) = locate(&state, &id).await else {
-        return refuse(socket, &id, "The session does not exist.").await;
+/// A client end attached to a live session: frames for it arrive on `rx`.
+pub(super) struct Attached {
+    pub link: Arc<Mutex<Link>>,
+    pub tx: mpsc::Sender<Vec<u8>>,
+    pub rx: mpsc::Receiver<Vec<u8>>,
+}
+
+/// Spends the client's one-time `token` and attaches a client end to the session; the
+/// node is asked to connect the first time. The error says why the token was refused.
+pub(super) async fn attach(state: &Arc<AppState>, id: &str, token: &str) -> Result<Attached, &'static str> {
+    let Some((mut record, revision, key)) = locate(state, id).await else {
+        return Err("The session does not exist.");
     };
-    if record.client_token.is_empty() || token_hash(&open.token_value) != record.client_token || record.end.is_some() {
-        return refuse(socket, &id, "The token is not valid for this session.").await;
+    if record.client_token.is_empty() || token_hash(token) != record.client_token || record.end.is_some() {
+        return Err("The token is not valid for this session.");
     }
     // The token is spent: a replay (or a second client) is refused.
     record.client_token.clear();
     record.status = "Connected".into();
     if state.store.write(vec![Op::put(&key, encode(&record)).if_revision(revision)]).await.is_err() {
-        return refuse(socket, &id, "The session changed; resume it again.").await;
+        return Err("The session changed; resume it again.");
     }
-    let link = state.sessions.link(&id);
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
+    let link = state.sessions.link(id);
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(1024);
     let ask = {
         let mut l = link.lock().expect("link lock");
         l.to_client = Some(tx.clone());
@@ -144,15 +159,24 @@ async fn serve_client(state: Arc<AppState>, id: String, mut socket: WebSocket) {
         }
     };
     // Ended while this client was attaching: end again, now that the link exists.
-    if locate(&state, &id).await.is_none_or(|(r, _, _)| r.end.is_some()) {
-        end(&state, &id, "Terminated", "Terminated before the client attached.").await;
+    if locate(state, id).await.is_none_or(|(r, _, _)| r.end.is_some()) {
+        end(state, id, "Terminated", "Terminated before the client attached.").await;
     } else if let Some(token) = ask {
         let start = steward_protocol::SessionStart { token, ..record.start_message.clone() };
         if !state.fleet.send(&record.target, steward_protocol::ServerMessage::StartSession(start)) {
-            end(&state, &id, "Failed", "The node is not connected.").await;
+            end(state, id, "Failed", "The node is not connected.").await;
         }
     }
     tracing::info!(session_id = id, target = record.target, "Session client connected.");
+    Ok(Attached { link, tx, rx })
+}
+
+async fn serve_client(state: Arc<AppState>, id: String, mut socket: WebSocket) {
+    let Some(token) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
+    let Attached { link, tx, mut rx } = match attach(&state, &id, &token).await {
+        Ok(attached) => attached,
+        Err(why) => return refuse(socket, &id, why).await,
+    };
     loop {
         tokio::select! {
             incoming = socket.recv() => match incoming {
@@ -210,14 +234,14 @@ async fn set_status(state: &AppState, id: &str, change: impl Fn(&mut SessionReco
 }
 
 async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
-    let Some(open) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
+    let Some(token) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
     let Some(link) = state.sessions.get(&id) else {
         return refuse(socket, &id, "The session is not waiting for a node.").await;
     };
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
     let waiting = {
         let mut l = link.lock().expect("link lock");
-        if l.agent_token.is_empty() || token_hash(&open.token_value) != l.agent_token {
+        if l.agent_token.is_empty() || token_hash(&token) != l.agent_token {
             None
         } else {
             l.agent_token.clear();
@@ -237,6 +261,10 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
     let recorder = Recorder::start(&state, &record);
     set_status(&state, &id, |r| r.output_url = Some(recorder.url.clone())).await;
     let mut limits = Limits::of(&record, state.now());
+    // What the user types goes in the transcript only when the preferences ask for it
+    // (`recordInput`, a Steward addition): it may hold passwords typed at prompts.
+    let record_input = record.start_message.session_type != "Port"
+        && super::api::truthy(&record.start_message.properties["inputs"]["recordInput"]);
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -256,27 +284,28 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Binary(b))) => {
                     let bytes = b.to_vec();
-                    match Frame::decode(&bytes) {
-                        Ok(f) if f.message_type == frame::AGENT_SESSION_STATE => {
-                            let state_now = serde_json::from_slice::<AgentSessionState>(&f.payload).ok();
-                            if state_now.is_some_and(|s| s.session_state == "Terminating") {
-                                end(&state, &id, "Terminated", "The session ended on the node.").await;
-                            }
+                    // Read in place: the client checks the digest of what it takes.
+                    let Some(f) = Frame::peek(&bytes) else {
+                        tracing::debug!(session_id = id, "Dropped a bad frame from the node.");
+                        continue;
+                    };
+                    if f.message_type == frame::AGENT_SESSION_STATE {
+                        let state_now = serde_json::from_slice::<AgentSessionState>(f.payload).ok();
+                        if state_now.is_some_and(|s| s.session_state == "Terminating") {
+                            end(&state, &id, "Terminated", "The session ended on the node.").await;
                         }
-                        Ok(f) => {
-                            if f.message_type == frame::OUTPUT && f.payload_type == payload_type::OUTPUT {
-                                // A tunnel's bytes are not a transcript; it idles while no data flows.
-                                // A shell idles until its user types.
-                                if record.start_message.session_type == "Port" {
-                                    limits.active(state.now());
-                                } else {
-                                    recorder.output(&f.payload);
-                                }
-                            }
-                            to_client(&link, bytes).await;
-                        }
-                        Err(e) => tracing::debug!(session_id = id, error = %e, "Dropped a bad frame from the node."),
+                        continue;
                     }
+                    if f.message_type == frame::OUTPUT && f.payload_type == payload_type::OUTPUT {
+                        // A tunnel's bytes are not a transcript; it idles while no data flows.
+                        // A shell idles until its user types.
+                        if record.start_message.session_type == "Port" {
+                            limits.active(state.now());
+                        } else {
+                            recorder.output(f.payload);
+                        }
+                    }
+                    to_client(&link, bytes).await;
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Text(_))) => {}
                 _ => {
@@ -286,12 +315,15 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
             },
             outgoing = rx.recv() => match outgoing {
                 Some(bytes) => {
-                    if let Ok(f) = Frame::decode(&bytes) {
+                    if let Some(f) = Frame::peek(&bytes) {
                         if f.message_type == frame::INPUT && f.payload_type == payload_type::OUTPUT {
                             limits.active(state.now());
+                            if record_input {
+                                recorder.input(f.payload);
+                            }
                         }
                         if f.message_type == frame::INPUT && f.payload_type == payload_type::SIZE {
-                            if let Ok(size) = serde_json::from_slice::<Size>(&f.payload) {
+                            if let Ok(size) = serde_json::from_slice::<Size>(f.payload) {
                                 recorder.resize(size);
                             }
                         }
@@ -404,7 +436,8 @@ impl Limits {
 }
 
 /// Writes a session's output to the blob store as it flows, as an asciicast v2 transcript
-/// (a header line, then `[seconds, "o", text]` and `[seconds, "r", "COLSxROWS"]` events).
+/// (a header line, then `[seconds, "o", text]`, `[seconds, "r", "COLSxROWS"]` and, when
+/// asked for, `[seconds, "i", typed]` events).
 struct Recorder {
     url: String,
     started: std::time::Instant,
@@ -443,6 +476,10 @@ impl Recorder {
 
     fn output(&self, bytes: &[u8]) {
         self.event("o", &String::from_utf8_lossy(bytes));
+    }
+
+    fn input(&self, bytes: &[u8]) {
+        self.event("i", &String::from_utf8_lossy(bytes));
     }
 
     fn resize(&self, size: Size) {

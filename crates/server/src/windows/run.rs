@@ -273,6 +273,12 @@ async fn launch(
         start: now,
         end: None,
     };
+    if let Err(e) = as_service_role(ctx, task, &request).await {
+        run.status = "FAILED".into();
+        run.status_details = e.message().to_owned();
+        run.end = Some(now);
+        return run;
+    }
     match plan(ctx, &request, Some(origin), None).await {
         Ok((command, ops)) => {
             run.command_id = command.command_id;
@@ -285,6 +291,20 @@ async fn launch(
         }
     }
     run
+}
+
+/// A task with a `ServiceRoleArn` sends its command as that role: the role's policies must
+/// allow `ssm:SendCommand` on the document and the node, as they would for a person. SSM's
+/// service-linked role (and no role) is not bounded.
+async fn as_service_role(ctx: &Ctx, task: &TaskRun, request: &SendCommandRequest) -> Result<(), steward_api::ApiError> {
+    let Some(role) = task.service_role.as_deref() else { return Ok(()) };
+    let p = &ctx.principal;
+    let Some(principal) = crate::iam::role_session(&p.account, &p.region, role, "MaintenanceWindow") else {
+        return Ok(());
+    };
+    let as_role = Ctx { state: ctx.state.clone(), principal };
+    let input = serde_json::json!({"DocumentName": request.document_name, "InstanceIds": request.instance_ids});
+    crate::iam::authz::check_operation(&as_role, steward_api::model::Service::Ssm, "SendCommand", &input).await
 }
 
 fn is_error(status: &str) -> bool {
