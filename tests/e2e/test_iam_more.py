@@ -496,6 +496,42 @@ def test_list_roles_paths_and_paging(server, fresh):
 
 
 # --------------------------------------------------------------------------- #
+# access keys remember their last use
+# --------------------------------------------------------------------------- #
+
+
+def test_access_key_last_used(server, fresh):
+    client = iam(server)
+    name = f"lu-{fresh.token}"
+    ak, sk, _ = make_user(server, name, policy(allow("ssm:DescribeParameters", "*")))
+    never = client.get_access_key_last_used(AccessKeyId=ak)
+    assert never["UserName"] == name
+    assert never["AccessKeyLastUsed"]["ServiceName"] == "N/A" and "LastUsedDate" not in never["AccessKeyLastUsed"]
+
+    as_user(server, "ssm", ak, sk).describe_parameters()
+
+    def used():
+        seen = client.get_access_key_last_used(AccessKeyId=ak)["AccessKeyLastUsed"]
+        return seen if "LastUsedDate" in seen else None
+
+    seen = wait_until(used, 10, "the key's last use")
+    assert (seen["ServiceName"], seen["Region"]) == ("ssm", server.region)
+    # The user may ask about its own key; another user may not.
+    own = as_user(server, "iam", ak, sk)
+    with raises_aws("AccessDenied", status=403):
+        own.get_access_key_last_used(AccessKeyId=ak)
+    mine_only = policy(allow("iam:GetAccessKeyLastUsed", "arn:aws:iam::*:user/lu2-*"))
+    other_ak, other_sk, _ = make_user(server, f"lu2-{fresh.token}", mine_only)
+    with raises_aws("AccessDenied", status=403):
+        as_user(server, "iam", other_ak, other_sk).get_access_key_last_used(AccessKeyId=ak)
+    with raises_aws("NoSuchEntity", status=404):
+        client.get_access_key_last_used(AccessKeyId="AKIA" + "Z" * 16)
+    client.delete_access_key(UserName=name, AccessKeyId=ak)
+    with raises_aws("NoSuchEntity", status=404):
+        client.get_access_key_last_used(AccessKeyId=ak)
+
+
+# --------------------------------------------------------------------------- #
 # 4. a node reads secure parameters as its activation's role
 # --------------------------------------------------------------------------- #
 

@@ -55,6 +55,25 @@ impl AccessKeyRecord {
     }
 }
 
+/// When and where an access key was last used, as GetAccessKeyLastUsed reports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LastUsed {
+    /// Epoch ms.
+    pub date: i64,
+    /// The signing name of the service called (`ssm`, `kms`, `iam`, …).
+    pub service: String,
+    /// The region signed for.
+    pub region: String,
+}
+
+/// Where an access key's last use is kept.
+pub fn last_used_key(access_key_id: &str) -> String {
+    format!("iam/key-last-used/{access_key_id}")
+}
+
+/// A key's last use is written at most this often (IAM's own figure is as coarse).
+const LAST_USED_EVERY_MS: i64 = 60_000;
+
 /// (access key id, date, region, service): what a signing key is derived from.
 type ScopeKey = (String, String, String, String);
 
@@ -70,6 +89,8 @@ pub struct Credentials {
     dev_account: Option<String>,
     known: RwLock<HashMap<String, Arc<Known>>>,
     signing_keys: Mutex<HashMap<ScopeKey, [u8; 32]>>,
+    /// When each key's last use was last written.
+    last_written: Mutex<HashMap<String, i64>>,
 }
 
 /// Where an access key is stored.
@@ -91,7 +112,30 @@ impl Credentials {
             dev_account,
             known: RwLock::new(HashMap::new()),
             signing_keys: Mutex::new(HashMap::new()),
+            last_written: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Records a lasting key's use, in the background and at most once a minute per key.
+    fn note_use(&self, access_key_id: &str, service: &str, region: &str, now_ms: i64) {
+        {
+            let mut written = self.last_written.lock().expect("last-used lock");
+            if written.get(access_key_id).is_some_and(|at| now_ms - at < LAST_USED_EVERY_MS) {
+                return;
+            }
+            if written.len() > 100_000 {
+                written.clear();
+            }
+            written.insert(access_key_id.to_owned(), now_ms);
+        }
+        let used = LastUsed { date: now_ms, service: service.to_owned(), region: region.to_owned() };
+        let op = Op::put(last_used_key(access_key_id), encode(&used));
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.write(vec![op]).await {
+                tracing::debug!(error = %e, "Could not record an access key's last use.");
+            }
+        });
     }
 
     /// Creates an access key for the root `arn` of `account`; returns (id, secret).
@@ -232,6 +276,9 @@ impl Credentials {
                 "InvalidSignatureException",
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
             ));
+        }
+        if known.record.session_token_hash.is_none() {
+            self.note_use(&auth.access_key_id, &auth.service, &auth.region, now_secs * 1000);
         }
         Ok(Principal {
             account: known.record.account.clone(),

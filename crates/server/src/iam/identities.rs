@@ -11,7 +11,7 @@ use steward_store::{prefix_end, Op, Start, StoreError};
 use super::query::{validation, Params};
 use super::xml::Xml;
 use super::*;
-use crate::auth::{key_of, AccessKeyRecord};
+use crate::auth::{key_of, last_used_key, AccessKeyRecord, LastUsed};
 use crate::state::{encode, store_fault};
 
 const MAX_KEYS_PER_USER: usize = 2;
@@ -346,7 +346,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
             }
             let (mut record, revision) = load::<AccessKeyRecord>(ctx, &key_of(&id)).await?.ok_or_else(missing)?;
             let ops = if action == "DeleteAccessKey" {
-                vec![Op::delete(key_of(&id)), Op::delete(&index)]
+                vec![Op::delete(key_of(&id)), Op::delete(&index), Op::delete(last_used_key(&id))]
             } else {
                 let status = params.req("Status")?;
                 if status != "Active" && status != "Inactive" {
@@ -358,6 +358,33 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
             ctx.state.store.write(ops).await.map_err(write_error)?;
             ctx.state.credentials.forget(&id);
             Ok(None)
+        }
+        "GetAccessKeyLastUsed" => {
+            let id = params.req("AccessKeyId")?.to_owned();
+            let missing = || {
+                ApiError::new("NoSuchEntity", format!("The Access Key with id {id} cannot be found.")).with_status(404)
+            };
+            let (record, _) = load::<AccessKeyRecord>(ctx, &key_of(&id)).await?.ok_or_else(missing)?;
+            if record.account != account || record.user.is_none() {
+                return Err(missing());
+            }
+            // The check above was on the caller; the key belongs to its user.
+            if record.user.as_deref() != user_or_caller(ctx, params).ok() {
+                super::authz::authorize(ctx, "iam:GetAccessKeyLastUsed", std::slice::from_ref(&record.arn), |r| r)
+                    .await
+                    .map_err(|e| ApiError::new("AccessDenied", e.message()).with_status(403))?;
+            }
+            let used = load::<LastUsed>(ctx, &last_used_key(&id)).await?.map(|(u, _)| u);
+            one(|x| {
+                x.leaf("UserName", record.user.as_deref().unwrap_or_default()).open("AccessKeyLastUsed");
+                match &used {
+                    Some(u) => {
+                        x.leaf("LastUsedDate", &iso(u.date)).leaf("ServiceName", &u.service).leaf("Region", &u.region)
+                    }
+                    None => x.leaf("ServiceName", "N/A").leaf("Region", "N/A"),
+                };
+                x.close("AccessKeyLastUsed");
+            })
         }
         "CreateGroup" => {
             let name = params.req("GroupName")?;
@@ -579,6 +606,7 @@ const KNOWN: &[&str] = &[
     "ListAccessKeys",
     "UpdateAccessKey",
     "DeleteAccessKey",
+    "GetAccessKeyLastUsed",
     "CreateGroup",
     "GetGroup",
     "DeleteGroup",
