@@ -196,6 +196,11 @@ pub struct ServerArgs {
     /// Extra DNS name or IP address for the generated certificate (repeatable).
     #[arg(long = "tls-san", env = "STEWARD_TLS_SANS", value_delimiter = ',')]
     pub tls_san: Vec<String>,
+    /// This server's URL as clients reach it. With several servers on one store, a session
+    /// started through one server with a node connected to another has its data channel
+    /// there. Default: the endpoint written to admin.env.
+    #[arg(long, env = "STEWARD_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
     /// Seconds between copies of new audit events to the blob store.
     #[arg(long, env = "STEWARD_AUDIT_EXPORT_INTERVAL", default_value_t = 60)]
     pub audit_export_interval: u64,
@@ -230,6 +235,12 @@ impl ServerArgs {
         );
         anyhow::ensure!(self.policy_interval >= 1, "--policy-interval must be at least 1 second");
         anyhow::ensure!(self.agent_heartbeat >= 1, "--agent-heartbeat must be at least 1 second");
+        if let Some(url) = &self.advertise_url {
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "--advertise-url must be an http:// or https:// URL, got {url:?}"
+            );
+        }
         for hook in &self.webhooks {
             anyhow::ensure!(hook.starts_with("http://"), "--webhook must be an http:// URL, got {hook:?}");
         }

@@ -169,7 +169,16 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         bootstrap::ensure_root(&*store, &boot_credentials, args.account_id.as_deref(), clock.now_millis()).await?;
     let dev_account = args.dev.then(|| args.account_id.clone().unwrap_or_else(|| boot.account.clone()));
     let tls = if tls::wanted(&args)? { Some(tls::prepare(&args, clock.now_millis() / 1000)?) } else { None };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    let endpoint = match &tls {
+        Some(_) => format!("https://{}", advertised_host(local)),
+        None => format!("http://{local}"),
+    };
     let mut fleet = fleet::Fleet::new(args.agent_heartbeat);
+    fleet.advertise_url = args.advertise_url.clone().unwrap_or_else(|| endpoint.clone());
     fleet.ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
     let state = Arc::new(AppState {
         store: store.clone(),
@@ -188,14 +197,6 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         #[cfg(feature = "test-clock")]
         test_clock: test_clock.clone(),
     });
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let local = listener.local_addr()?;
-    let endpoint = match &tls {
-        Some(_) => format!("https://{}", advertised_host(local)),
-        None => format!("http://{local}"),
-    };
     bootstrap::write_admin_env(&args, &boot, &secret, &endpoint, tls.as_ref().and_then(|t| t.ca_path.as_deref()))?;
     tokio::spawn(parameters::policy::run(state.clone(), Duration::from_secs(args.policy_interval)));
     tokio::spawn(commands::dispatch::run(state.clone()));

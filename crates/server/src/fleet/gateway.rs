@@ -51,6 +51,11 @@ async fn touch(state: &AppState, instance_id: &str, connected: bool, platform: O
         let Some((mut node, revision, key)) = locate(state, instance_id).await else { return };
         node.last_ping = state.now();
         node.connected = connected;
+        if connected {
+            node.connected_via = state.fleet.advertise_url.clone();
+        } else if node.connected_via == state.fleet.advertise_url {
+            node.connected_via.clear();
+        }
         if let Some(p) = platform {
             node.platform = p.clone();
         }

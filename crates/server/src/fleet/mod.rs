@@ -81,6 +81,9 @@ pub struct NodeRecord {
     pub last_ping: i64,
     /// Whether a control channel is open (as far as the store knows).
     pub connected: bool,
+    /// The advertised URL of the server holding that channel.
+    #[serde(default)]
+    pub connected_via: String,
     /// Tags.
     pub tags: Vec<(String, String)>,
 }
@@ -125,6 +128,9 @@ pub struct Fleet {
     /// The server's own certificate authority (PEM), handed to nodes at registration so
     /// they verify the server from then on.
     pub ca_pem: Option<String>,
+    /// This server's URL as clients reach it, recorded on the nodes connected here so that
+    /// another server can send session clients here.
+    pub advertise_url: String,
 }
 
 impl Fleet {
@@ -133,6 +139,7 @@ impl Fleet {
         Fleet {
             heartbeat_seconds,
             ca_pem: None,
+            advertise_url: String::new(),
             wake: tokio::sync::Notify::new(),
             connections: Mutex::new(HashMap::new()),
             serial: Default::default(),

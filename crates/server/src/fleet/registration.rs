@@ -133,6 +133,7 @@ async fn attempt(state: &AppState, req: &RegisterRequest) -> Result<Option<Regis
         platform: req.platform.clone(),
         last_ping: now,
         connected: false,
+        connected_via: String::new(),
         tags: activation.tags.clone(),
     };
     let batch = vec![

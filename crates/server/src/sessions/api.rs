@@ -19,11 +19,40 @@ fn not_connected(target: &str) -> ApiError {
     ApiError::new("TargetNotConnected", format!("{target} is not connected."))
 }
 
-/// The data channel's URL for a session, on the host the caller reached.
-fn stream_url(ctx: &Ctx, id: &str) -> String {
+/// The data channel's URL for a session: on the host the caller reached when the node is
+/// connected here, else on the server that holds the node's control channel (`elsewhere`,
+/// its advertised URL), where the session is relayed.
+fn stream_url(ctx: &Ctx, id: &str, elsewhere: Option<&str>) -> String {
+    let path = format!("/v1/data-channel/{id}?role=publish_subscribe");
+    if let Some(base) = elsewhere {
+        let base = base.trim_end_matches('/');
+        let ws = base.strip_prefix("https://").map(|h| format!("wss://{h}"));
+        let ws = ws.or_else(|| base.strip_prefix("http://").map(|h| format!("ws://{h}")));
+        return format!("{}{path}", ws.unwrap_or_else(|| base.to_owned()));
+    }
     let scheme = if ctx.state.secure_transport { "wss" } else { "ws" };
     let host = ctx.principal.request_host.clone().unwrap_or_else(|| "127.0.0.1".into());
-    format!("{scheme}://{host}/v1/data-channel/{id}?role=publish_subscribe")
+    format!("{scheme}://{host}{path}")
+}
+
+/// Where `target`'s control channel is: `Ok(None)` here, `Ok(Some(url))` on another server
+/// of this deployment (sharing the store) whose heartbeat record is fresh; TargetNotConnected
+/// otherwise.
+async fn where_connected(ctx: &Ctx, target: &str) -> Result<Option<String>, ApiError> {
+    let Some((node, _)) = crate::fleet::nodes::load_node(ctx, target).await? else {
+        return Err(not_connected(target));
+    };
+    if ctx.state.fleet.is_connected(target) {
+        return Ok(None);
+    }
+    // Three missed heartbeats and the node counts as gone, as for its ping status.
+    let fresh = ctx.state.now() - node.last_ping < 3 * 1000 * ctx.state.fleet.heartbeat_seconds as i64;
+    let other = !node.connected_via.is_empty() && node.connected_via != ctx.state.fleet.advertise_url;
+    if node.connected && fresh && other {
+        Ok(Some(node.connected_via))
+    } else {
+        Err(not_connected(target))
+    }
 }
 
 /// What the node runs for a session document with `given` parameters: the session type
@@ -125,10 +154,7 @@ async fn run_as_user(ctx: &Ctx, session_type: &str, preferences: &Value) -> Resu
 /// StartSession.
 pub async fn start_session(ctx: Ctx, req: StartSessionRequest) -> Result<StartSessionResponse, ApiError> {
     let p = &ctx.principal;
-    if crate::fleet::nodes::load_node(&ctx, &req.target).await?.is_none() || !ctx.state.fleet.is_connected(&req.target)
-    {
-        return Err(not_connected(&req.target));
-    }
+    let elsewhere = where_connected(&ctx, &req.target).await?;
     let document = req.document_name.clone().unwrap_or_else(|| DEFAULT_DOCUMENT.into());
     let (session_type, mut properties) =
         session_plan(&ctx, &document, req.parameters.clone().unwrap_or_default()).await?;
@@ -168,7 +194,8 @@ pub async fn start_session(ctx: Ctx, req: StartSessionRequest) -> Result<StartSe
         ])
         .await
         .map_err(store_fault)?;
-    Ok(StartSessionResponse { session_id: id.clone(), token_value: token, stream_url: stream_url(&ctx, &id) })
+    let url = stream_url(&ctx, &id, elsewhere.as_deref());
+    Ok(StartSessionResponse { session_id: id, token_value: token, stream_url: url })
 }
 
 /// A session of the caller's account and region, with its revision.
@@ -195,12 +222,14 @@ pub async fn resume_session(ctx: Ctx, req: SessionIdRequest) -> Result<StartSess
             let id = record.id;
             return Ok(StartSessionResponse { session_id: id, token_value: String::new(), stream_url: String::new() });
         }
+        // The node may have moved to another server meanwhile: its session is relayed there.
+        let elsewhere = where_connected(&ctx, &record.target).await.ok().flatten();
         let token = new_token();
         record.client_token = token_hash(&token);
         let key = session_key(&record.account, &record.region, &record.id);
         match ctx.state.store.write(vec![Op::put(key, encode(&record)).if_revision(revision)]).await {
             Ok(()) => {
-                let url = stream_url(&ctx, &record.id);
+                let url = stream_url(&ctx, &record.id, elsewhere.as_deref());
                 return Ok(StartSessionResponse { session_id: record.id, token_value: token, stream_url: url });
             }
             Err(steward_store::StoreError::Conflict { .. }) => continue,

@@ -25,6 +25,9 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 const WAITING_LIMIT: usize = 10_000;
 /// The bucket transcripts go to.
 pub const TRANSCRIPT_BUCKET: &str = "steward-sessions";
+/// Every this many seconds the relay reads its session's record, to see an end another
+/// server wrote.
+const ENDED_ELSEWHERE_EVERY: u32 = 2;
 /// Largest frame accepted.
 const MAX_FRAME: usize = 1 << 20;
 
@@ -266,9 +269,16 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
     let record_input = record.start_message.session_type != "Port"
         && super::api::truthy(&record.start_message.properties["inputs"]["recordInput"]);
     let mut clock = tokio::time::interval(Duration::from_secs(1));
+    let mut ticks = 0u32;
     loop {
         tokio::select! {
             _ = clock.tick() => {
+                ticks += 1;
+                // Another server sharing the store may have ended it (TerminateSession there).
+                if ticks.is_multiple_of(ENDED_ELSEWHERE_EVERY) && locate(&state, &id).await.is_some_and(|(r, _, _)| r.end.is_some()) {
+                    end(&state, &id, "Terminated", "Terminated by another server.").await;
+                    return;
+                }
                 match limits.check(state.now()) {
                     Check::Fine => {}
                     Check::Warn(text) => {
@@ -344,11 +354,15 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
 
 /// Ends a session: the record final, `channel_closed` to the client, the node told to stop,
 /// both channels closed. The record is written first: a client attaching meanwhile either
-/// sees it ended or is attached when the link is torn down.
+/// sees it ended or is attached when the link is torn down. Called again on the server
+/// relaying a session another server ended, it tears down what is here; only the call that
+/// ended the record writes the audit event.
 pub async fn end(state: &AppState, id: &str, status: &str, details: &str) {
     let now = state.now();
-    let before = locate(state, id).await.map(|(r, _, _)| r);
+    let ended_here = std::sync::atomic::AtomicBool::new(false);
     set_status(state, id, |r| {
+        // Set on every attempt: the attempt that is written decides.
+        ended_here.store(r.end.is_none(), std::sync::atomic::Ordering::SeqCst);
         if r.end.is_none() {
             r.status = status.into();
             r.end = Some(now);
@@ -356,6 +370,7 @@ pub async fn end(state: &AppState, id: &str, status: &str, details: &str) {
         }
     })
     .await;
+    let record = locate(state, id).await.map(|(r, _, _)| r);
     if let Some(link) = state.sessions.remove(id) {
         let (client, agent) = {
             let mut l = link.lock().expect("link lock");
@@ -363,13 +378,19 @@ pub async fn end(state: &AppState, id: &str, status: &str, details: &str) {
         };
         if let Some(client) = client {
             // An orderly end shows the client's own "Exiting session" line, as with SSM.
-            let shown = if status == "Terminated" { "" } else { details };
+            let final_status = record.as_ref().map_or(status, |r| r.status.as_str());
+            let final_details = record.as_ref().map_or(details, |r| r.details.as_str());
+            let shown = if final_status == "Terminated" { "" } else { final_details };
             let _ = client.send(closed_frame(id, shown)).await;
         }
         drop(agent);
     }
-    let Some(record) = before.filter(|r| r.end.is_none()) else { return };
+    let Some(record) = record else { return };
+    // A node connected elsewhere is told by the server relaying its session.
     state.fleet.send(&record.target, steward_protocol::ServerMessage::EndSession { session_id: id.to_owned() });
+    if !ended_here.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     let node = format!("arn:aws:ssm:{}:{}:managed-instance/{}", record.region, record.account, record.target);
     let event = json!({"sessionId": id, "status": status, "details": details});
     state
