@@ -970,6 +970,31 @@ def make_server(backend: str, base_dir: Path, **kwargs: Any) -> Server:
     raise ValueError(f"unknown backend {backend}")
 
 
+@contextlib.contextmanager
+def server_pair(backend: str, tmp_path_factory, extra_args: tuple[str, ...]) -> Iterator[tuple[Server, Server]]:
+    """Two running servers sharing one PostgreSQL schema: (first, second). The second opens
+    the first one's store with the first one's master key, so both serve the same root
+    account with the same admin keys. Skips on SQLite, whose store two servers cannot share."""
+    if backend != "postgres":
+        pytest.skip("two servers can share a PostgreSQL store only")
+    first = make_server(backend, tmp_path_factory.mktemp("pair-a"), extra_args=extra_args)
+    second: Server | None = None
+    try:
+        first.start()
+        second = Server(
+            Path(tmp_path_factory.mktemp("pair-b")) / "data",
+            backend=backend,
+            store_url=first.store_url,
+            extra_args=extra_args + ("--master-key-file", str(first.data_dir / "master.key")),
+        )
+        second.start()
+        yield first, second
+    finally:
+        if second is not None:
+            second.close()
+        first.close()  # drops the schema
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Attach the tail of each involved server's log to a failing test's report."""

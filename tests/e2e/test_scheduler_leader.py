@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Fleet, Server, create_activation, make_server, start_fleet, wait_until
+from conftest import Fleet, create_activation, server_pair, start_fleet, wait_until
 
 LEADING = "Scheduler leadership changed. leading=true"
 EXTRA = ("--agent-heartbeat", "1", "--test-clock")
@@ -26,25 +26,8 @@ EXTRA = ("--agent-heartbeat", "1", "--test-clock")
 @pytest.fixture(scope="module")
 def pair(backend, tmp_path_factory):
     """Two running servers sharing one PostgreSQL schema: (first, second)."""
-    if backend != "postgres":
-        pytest.skip("two servers can share a PostgreSQL store only")
-    first = make_server(backend, tmp_path_factory.mktemp("leader-a"), extra_args=EXTRA)
-    second: Server | None = None
-    try:
-        first.start()
-        base = tmp_path_factory.mktemp("leader-b")
-        second = Server(
-            Path(base) / "data",
-            backend=backend,
-            store_url=first.store_url,
-            extra_args=EXTRA + ("--master-key-file", str(first.data_dir / "master.key")),
-        )
-        second.start()
-        yield first, second
-    finally:
-        if second is not None:
-            second.close()
-        first.close()  # drops the schema
+    with server_pair(backend, tmp_path_factory, EXTRA) as servers:
+        yield servers
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,10 @@ import os
 import re
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import Server, make_server, raises_aws, start_fleet, steward_bin, wait_until
+from conftest import raises_aws, server_pair, start_fleet, steward_bin, wait_until
 from test_sessions import Terminal
 
 EXTRA = ("--agent-heartbeat", "1")
@@ -27,25 +26,8 @@ EXTRA = ("--agent-heartbeat", "1")
 @pytest.fixture(scope="module")
 def pair(backend, tmp_path_factory):
     """(front, home): two servers sharing one schema; nodes connect to `home`."""
-    if backend != "postgres":
-        pytest.skip("two servers can share a PostgreSQL store only")
-    front = make_server(backend, tmp_path_factory.mktemp("front"), extra_args=EXTRA)
-    home: Server | None = None
-    try:
-        front.start()
-        base = tmp_path_factory.mktemp("home")
-        home = Server(
-            Path(base) / "data",
-            backend=backend,
-            store_url=front.store_url,
-            extra_args=EXTRA + ("--master-key-file", str(front.data_dir / "master.key")),
-        )
-        home.start()
-        yield front, home
-    finally:
-        if home is not None:
-            home.close()
-        front.close()  # drops the schema
+    with server_pair(backend, tmp_path_factory, EXTRA) as servers:
+        yield servers
 
 
 @pytest.fixture(scope="module")
