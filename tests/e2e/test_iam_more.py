@@ -532,6 +532,37 @@ def test_access_key_last_used(server, fresh):
 
 
 # --------------------------------------------------------------------------- #
+# handing a role to work that acts as it needs iam:PassRole
+# --------------------------------------------------------------------------- #
+
+
+def test_passing_a_role_needs_iam_pass_role(server, fresh):
+    role = f"passed-{fresh.token}"
+    iam(server).create_role(RoleName=role, AssumeRolePolicyDocument=ssm_trust())
+    role_arn = f"arn:aws:iam::{account(server)}:role/{role}"
+    name = f"passer-{fresh.token}"
+    ak, sk, user_arn = make_user(server, name, policy(allow(["ssm:*"], "*")))
+    ssm = as_user(server, "ssm", ak, sk)
+
+    assert_denied(lambda: ssm.create_activation(IamRole=role), user_arn, "iam:PassRole", role_arn)
+    window = ssm.create_maintenance_window(Name=f"w-{fresh.token}", Schedule="rate(1 day)", Duration=2, Cutoff=1,
+                                           AllowUnassociatedTargets=True)["WindowId"]
+    task = dict(WindowId=window, TaskArn="AWS-RunShellScript", TaskType="RUN_COMMAND", MaxConcurrency="1",
+                MaxErrors="0", Targets=[{"Key": "InstanceIds", "Values": ["mi-0123456789abcdef0"]}],
+                TaskInvocationParameters={"RunCommand": {"Parameters": {"commands": ["true"]}}})
+    assert_denied(lambda: ssm.register_task_with_maintenance_window(ServiceRoleArn=role_arn, **task),
+                  user_arn, "iam:PassRole", role_arn)
+    ssm.register_task_with_maintenance_window(**task)  # no role passed: nothing to check
+
+    attach_new_policy(server, name, policy(allow("iam:PassRole", role_arn)))
+    assert ssm.create_activation(IamRole=role)["ActivationId"]
+    assert ssm.register_task_with_maintenance_window(ServiceRoleArn=role_arn, **task)["WindowTaskId"]
+    # Another role is still not the caller's to pass.
+    other = f"arn:aws:iam::{account(server)}:role/other-{fresh.token}"
+    assert_denied(lambda: ssm.create_activation(IamRole=f"other-{fresh.token}"), user_arn, "iam:PassRole", other)
+
+
+# --------------------------------------------------------------------------- #
 # 4. a node reads secure parameters as its activation's role
 # --------------------------------------------------------------------------- #
 

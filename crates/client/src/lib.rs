@@ -4,6 +4,7 @@
 //! convention ([`plugin`]).
 
 pub mod api;
+pub mod channel;
 pub mod config;
 pub mod plugin;
 pub mod session;

@@ -1,51 +1,22 @@
-//! One session over its data channel, from the client's side: the opening token, the
-//! handshake, then keystrokes and terminal sizes out and output in, every data frame
-//! acknowledged and resent until acknowledged; when the socket drops, ResumeSession and
-//! a new socket carry on where the old one stopped.
+//! Sessions from the client's side, over [`crate::channel::DataChannel`]: a shell (raw
+//! terminal, keystrokes and sizes out, output in), a command (stdin as is, output as text,
+//! its exit code returned), and port forwarding (each local connection a stream of the
+//! tunnel).
 
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::Context;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use steward_session::frame::{self, payload_type};
-use steward_session::payload::{HandshakeResponse, OpenDataChannelInput, Size};
-use steward_session::stream::{Accepted, Channel};
-use steward_session::WS_READ_BUFFER;
+use steward_session::frame::payload_type;
+use steward_session::payload::Size;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::api::{self, Url};
+use crate::api;
+use crate::channel::{Arrived, DataChannel};
 use crate::config::ClientConfig;
 use crate::terminal::{self, RawMode};
 
-/// The client's version as `session-manager-plugin` reports it (above 1.2.497.0, so the
-/// aws CLI passes the StartSession answer in an environment variable).
-pub const CLIENT_VERSION: &str = "1.2.707.0";
-
-/// What StartSession (or ResumeSession) answered.
-#[derive(Debug, Clone)]
-pub struct Started {
-    /// Id.
-    pub session_id: String,
-    /// One-time token.
-    pub token_value: String,
-    /// Data channel URL.
-    pub stream_url: String,
-}
-
-impl Started {
-    /// From a StartSession/ResumeSession answer.
-    pub fn from_json(v: &Value) -> anyhow::Result<Started> {
-        Ok(Started {
-            session_id: v["SessionId"].as_str().context("no SessionId")?.to_owned(),
-            token_value: v["TokenValue"].as_str().unwrap_or_default().to_owned(),
-            stream_url: v["StreamUrl"].as_str().unwrap_or_default().to_owned(),
-        })
-    }
-}
+pub use crate::channel::{Started, CLIENT_VERSION};
 
 /// How the session is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,59 +25,6 @@ pub enum Mode {
     Interactive,
     /// A command: stdin as is, output as text, its exit code returned.
     Exec,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(1)
-}
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn open(config: &ClientConfig, started: &Started, client_id: &str) -> anyhow::Result<Socket> {
-    let url = Url::parse(&started.stream_url)?;
-    let tcp = tokio::net::TcpStream::connect((url.host.as_str(), url.port))
-        .await
-        .with_context(|| format!("cannot reach {}", url.authority()))?;
-    // Acknowledgements and keystrokes are tiny: send them at once.
-    tcp.set_nodelay(true)?;
-    let connector =
-        if url.secure { Some(tokio_tungstenite::Connector::Rustls(api::tls_config(config)?)) } else { None };
-    let (mut socket, _) = tokio_tungstenite::client_async_tls_with_config(
-        started.stream_url.as_str(),
-        tcp,
-        Some(WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER)),
-        connector,
-    )
-    .await?;
-    let opener = OpenDataChannelInput {
-        message_schema_version: "1.0".into(),
-        request_id: uuid::Uuid::new_v4().to_string(),
-        token_value: started.token_value.clone(),
-        client_id: client_id.to_owned(),
-        client_version: CLIENT_VERSION.into(),
-    };
-    socket.send(Message::Text(serde_json::to_string(&opener)?.into())).await?;
-    Ok(socket)
-}
-
-/// After the socket dropped: ResumeSession, a new socket, and every unacknowledged frame
-/// sent again. `None` when the session is over (an empty token).
-async fn resume(
-    config: &ClientConfig,
-    started: &mut Started,
-    client_id: &str,
-    channel: &Channel,
-) -> anyhow::Result<Option<Socket>> {
-    let resumed = api::call(config, "ResumeSession", &json!({"SessionId": started.session_id})).await?;
-    *started = Started::from_json(&resumed)?;
-    if started.token_value.is_empty() {
-        return Ok(None);
-    }
-    let mut socket = open(config, started, client_id).await?;
-    for again in channel.sender.unacked_frames() {
-        socket.send(Message::Binary(again.into())).await?;
-    }
-    Ok(Some(socket))
 }
 
 /// Reads standard input on a thread of its own.
@@ -161,10 +79,8 @@ impl Newlines {
 }
 
 /// Runs the session to its end; returns the exit code to leave with.
-pub async fn run(config: &ClientConfig, mut started: Started, mode: Mode) -> anyhow::Result<i32> {
-    let client_id = uuid::Uuid::new_v4().to_string();
-    let mut socket = open(config, &started, &client_id).await?;
-    let mut channel = Channel::new(frame::INPUT, frame::OUTPUT);
+pub async fn run(config: &ClientConfig, started: Started, mode: Mode) -> anyhow::Result<i32> {
+    let mut link = DataChannel::open(config, started).await?;
     let mut stdin = stdin_reader();
     let mut stdin_open = true;
     let mut raw: Option<RawMode> = None;
@@ -178,106 +94,75 @@ pub async fn run(config: &ClientConfig, mut started: Started, mode: Mode) -> any
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                if let Some(again) = channel.sender.due(now_ms()) {
-                    let _ = socket.send(Message::Binary(again.into())).await;
-                }
+                link.resend_due().await;
                 size_ticks += 1;
                 if ready && mode == Mode::Interactive && size_ticks.is_multiple_of(5) {
                     let now = terminal::size();
                     if now.is_some() && now != last_size {
                         last_size = now;
                         let (cols, rows) = now.unwrap_or((80, 24));
-                        let body = serde_json::to_vec(&Size { cols, rows })?;
-                        let bytes = channel.sender.send(payload_type::SIZE, body, 0, now_ms());
-                        let _ = socket.send(Message::Binary(bytes.into())).await;
+                        link.send(payload_type::SIZE, serde_json::to_vec(&Size { cols, rows })?).await;
                     }
                 }
             }
             keys = stdin.recv(), if ready && stdin_open => match keys {
-                Some(bytes) => {
-                    let frame = channel.sender.send(payload_type::OUTPUT, bytes, 0, now_ms());
-                    let _ = socket.send(Message::Binary(frame.into())).await;
-                }
+                Some(bytes) => link.send(payload_type::OUTPUT, bytes).await,
                 None => {
                     stdin_open = false;
                     // A command reading piped input sees its end as a terminal would show
                     // it: Ctrl-D (the node runs it on a pseudo-terminal).
                     if mode == Mode::Exec && !terminal::stdin_is_tty() {
-                        let frame = channel.sender.send(payload_type::OUTPUT, vec![0x04], 0, now_ms());
-                        let _ = socket.send(Message::Binary(frame.into())).await;
+                        link.send(payload_type::OUTPUT, vec![0x04]).await;
                     }
                 }
             },
-            incoming = socket.next() => {
-                let bytes = match incoming {
-                    Some(Ok(Message::Binary(b))) => b.to_vec(),
-                    Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
-                    Some(Ok(_)) => continue,
-                    _ => match resume(config, &mut started, &client_id, &channel).await? {
-                        Some(again) => {
-                            socket = again;
-                            continue;
-                        }
-                        None => {
-                            drop(raw.take());
-                            eprintln!("\nSession {} timed out.", started.session_id);
-                            return Ok(1);
-                        }
-                    },
-                };
-                match channel.accept(&bytes, now_ms()) {
-                    Accepted::Control(f) if f.message_type == frame::CHANNEL_CLOSED => {
-                        drop(raw.take());
-                        if mode == Mode::Interactive {
-                            let text = serde_json::from_slice::<Value>(&f.payload).ok();
-                            let output = text.as_ref().and_then(|v| v["Output"].as_str()).unwrap_or_default();
-                            if output.is_empty() {
-                                eprintln!("\n\nExiting session with sessionId: {}.\n", started.session_id);
-                            } else {
-                                eprintln!("\n\n{output}\n");
+            incoming = link.incoming() => match link.take(incoming).await? {
+                Arrived::Frames(frames) => {
+                    for f in frames {
+                        match f.payload_type {
+                            payload_type::HANDSHAKE_COMPLETE => {
+                                ready = true;
+                                if mode == Mode::Interactive {
+                                    raw = Some(RawMode::enable());
+                                    size_ticks = 4; // Send the size on the next tick.
+                                }
                             }
-                        }
-                        let _ = socket.close(None).await;
-                        return Ok(exit_code);
-                    }
-                    Accepted::Data { ack, frames } => {
-                        if let Some(ack) = ack {
-                            let _ = socket.send(Message::Binary(ack.into())).await;
-                        }
-                        for f in frames {
-                            match f.payload_type {
-                                payload_type::HANDSHAKE_REQUEST => {
-                                    let body = serde_json::to_vec(&HandshakeResponse::accepting(CLIENT_VERSION))?;
-                                    let bytes = channel.sender.send(payload_type::HANDSHAKE_RESPONSE, body, 0, now_ms());
-                                    socket.send(Message::Binary(bytes.into())).await?;
-                                }
-                                payload_type::HANDSHAKE_COMPLETE => {
-                                    ready = true;
-                                    if mode == Mode::Interactive {
-                                        raw = Some(RawMode::enable());
-                                        size_ticks = 4; // Send the size on the next tick.
-                                    }
-                                }
-                                payload_type::OUTPUT | payload_type::STDERR => {
-                                    ready = true;
-                                    let text = if mode == Mode::Exec && !terminal::stdin_is_tty() {
-                                        newlines.convert(&f.payload)
-                                    } else {
-                                        f.payload.clone()
-                                    };
-                                    let _ = stdout.write_all(&text);
-                                    let _ = stdout.flush();
-                                }
-                                payload_type::EXIT_CODE => {
-                                    exit_code = String::from_utf8_lossy(&f.payload).trim().parse().unwrap_or(1);
-                                }
-                                _ => {}
+                            payload_type::OUTPUT | payload_type::STDERR => {
+                                ready = true;
+                                let text = if mode == Mode::Exec && !terminal::stdin_is_tty() {
+                                    newlines.convert(&f.payload)
+                                } else {
+                                    f.payload.clone()
+                                };
+                                let _ = stdout.write_all(&text);
+                                let _ = stdout.flush();
                             }
+                            payload_type::EXIT_CODE => {
+                                exit_code = String::from_utf8_lossy(&f.payload).trim().parse().unwrap_or(1);
+                            }
+                            _ => {}
                         }
                     }
-                    _ => {}
                 }
-            }
+                Arrived::Closed(output) => {
+                    drop(raw.take());
+                    if mode == Mode::Interactive {
+                        if output.is_empty() {
+                            eprintln!("\n\nExiting session with sessionId: {}.\n", link.session_id());
+                        } else {
+                            eprintln!("\n\n{output}\n");
+                        }
+                    }
+                    link.close().await;
+                    return Ok(exit_code);
+                }
+                Arrived::TimedOut => {
+                    drop(raw.take());
+                    eprintln!("\nSession {} timed out.", link.session_id());
+                    return Ok(1);
+                }
+                Arrived::Nothing => {}
+            },
         }
     }
 }
@@ -324,11 +209,9 @@ pub async fn port_forward(
         &json!({"Target": target, "DocumentName": document, "Parameters": parameters}),
     )
     .await?;
-    let mut started = Started::from_json(&answer)?;
+    let started = Started::from_json(&answer)?;
     eprintln!("\nStarting session with SessionId: {}", started.session_id);
-    let client_id = uuid::Uuid::new_v4().to_string();
-    let mut socket = open(config, &started, &client_id).await?;
-    let mut channel = Channel::new(frame::INPUT, frame::OUTPUT);
+    let mut link = DataChannel::open(config, started).await?;
     let (out, mut outgoing) = mpsc::channel::<Vec<u8>>(256);
     let mut tunnel = steward_session::tunnel::Tunnel::new(out, None);
     let mut listener: Option<tokio::net::TcpListener> = None;
@@ -338,73 +221,44 @@ pub async fn port_forward(
     loop {
         tokio::select! {
             _ = &mut interrupt => {
-                let flag = channel.sender.send(payload_type::FLAG, 2u32.to_be_bytes().to_vec(), 0, now_ms());
-                let _ = socket.send(Message::Binary(flag.into())).await;
-                let _ = api::call(config, "TerminateSession", &json!({"SessionId": started.session_id})).await;
+                link.terminate().await;
                 return Ok(0);
             }
-            _ = ticker.tick() => {
-                if let Some(again) = channel.sender.due(now_ms()) {
-                    let _ = socket.send(Message::Binary(again.into())).await;
-                }
-            }
+            _ = ticker.tick() => link.resend_due().await,
             accepted = async { listener.as_ref().expect("guarded").accept().await }, if listener.is_some() => {
                 if let Ok((tcp, _)) = accepted {
                     let _ = tcp.set_nodelay(true);
                     tunnel.open(tcp).await;
                 }
             }
-            Some(bytes) = outgoing.recv() => {
-                let frame = channel.sender.send(payload_type::OUTPUT, bytes, 0, now_ms());
-                let _ = socket.send(Message::Binary(frame.into())).await;
-            }
-            incoming = socket.next() => {
-                let bytes = match incoming {
-                    Some(Ok(Message::Binary(b))) => b.to_vec(),
-                    Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
-                    Some(Ok(_)) => continue,
-                    _ => match resume(config, &mut started, &client_id, &channel).await? {
-                        Some(again) => {
-                            socket = again;
-                            continue;
-                        }
-                        None => anyhow::bail!("session {} timed out", started.session_id),
-                    },
-                };
-                match channel.accept(&bytes, now_ms()) {
-                    Accepted::Control(f) if f.message_type == frame::CHANNEL_CLOSED => {
-                        eprintln!("\nExiting session with sessionId: {}.\n", started.session_id);
-                        return Ok(0);
-                    }
-                    Accepted::Data { ack, frames } => {
-                        if let Some(ack) = ack {
-                            let _ = socket.send(Message::Binary(ack.into())).await;
-                        }
-                        for f in frames {
-                            match f.payload_type {
-                                payload_type::HANDSHAKE_REQUEST => {
-                                    let body = serde_json::to_vec(&HandshakeResponse::accepting(CLIENT_VERSION))?;
-                                    let bytes = channel.sender.send(payload_type::HANDSHAKE_RESPONSE, body, 0, now_ms());
-                                    socket.send(Message::Binary(bytes.into())).await?;
-                                }
-                                payload_type::HANDSHAKE_COMPLETE => {
-                                    let bound = tokio::net::TcpListener::bind(("127.0.0.1", local_port)).await?;
-                                    let port = bound.local_addr()?.port();
-                                    eprintln!("Port {port} opened for sessionId {}.\nWaiting for connections...", started.session_id);
-                                    listener = Some(bound);
-                                }
-                                payload_type::OUTPUT => {
-                                    if let Err(e) = tunnel.incoming(&f.payload).await {
-                                        anyhow::bail!("bad stream data from the node: {e}");
-                                    }
-                                }
-                                _ => {}
+            Some(bytes) = outgoing.recv() => link.send(payload_type::OUTPUT, bytes).await,
+            incoming = link.incoming() => match link.take(incoming).await? {
+                Arrived::Frames(frames) => {
+                    for f in frames {
+                        match f.payload_type {
+                            payload_type::HANDSHAKE_COMPLETE => {
+                                let bound = tokio::net::TcpListener::bind(("127.0.0.1", local_port)).await?;
+                                let port = bound.local_addr()?.port();
+                                let id = link.session_id();
+                                eprintln!("Port {port} opened for sessionId {id}.\nWaiting for connections...");
+                                listener = Some(bound);
                             }
+                            payload_type::OUTPUT => {
+                                if let Err(e) = tunnel.incoming(&f.payload).await {
+                                    anyhow::bail!("bad stream data from the node: {e}");
+                                }
+                            }
+                            _ => {}
                         }
                     }
-                    _ => {}
                 }
-            }
+                Arrived::Closed(_) => {
+                    eprintln!("\nExiting session with sessionId: {}.\n", link.session_id());
+                    return Ok(0);
+                }
+                Arrived::TimedOut => anyhow::bail!("session {} timed out", link.session_id()),
+                Arrived::Nothing => {}
+            },
         }
     }
 }

@@ -20,6 +20,8 @@ pub fn code_hash(code: &str) -> String {
 /// CreateActivation.
 pub async fn create_activation(ctx: Ctx, req: CreateActivationRequest) -> Result<CreateActivationResponse, ApiError> {
     let p = &ctx.principal;
+    // The nodes act as the activation's role: creating it passes the role.
+    crate::iam::authz::pass_role(&ctx, &req.iam_role).await?;
     let now = ctx.state.now();
     let expires = match req.expiration_date {
         None => now + DAY_MS,

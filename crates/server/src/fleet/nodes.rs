@@ -194,6 +194,7 @@ pub async fn update_managed_instance_role(ctx: Ctx, req: UpdateManagedInstanceRo
     let Some((mut node, revision)) = load_node(&ctx, &req.instance_id).await? else {
         return Err(invalid_instance(&req.instance_id));
     };
+    crate::iam::authz::pass_role(&ctx, &req.iam_role).await?;
     node.iam_role = req.iam_role;
     ctx.state
         .store

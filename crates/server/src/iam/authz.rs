@@ -259,6 +259,18 @@ async fn resource_tags(ctx: &Ctx, arn: &str) -> Vec<(String, String)> {
     Vec::new()
 }
 
+/// `iam:PassRole` on `role` (a role name, with or without a path, or a role ARN): handing a
+/// role to work that acts as it later (an activation's nodes, a window task) needs it, or
+/// anyone allowed to set that up could act as any role.
+pub async fn pass_role(ctx: &Ctx, role: &str) -> Result<(), ApiError> {
+    let arn = if role.starts_with("arn:") {
+        role.to_owned()
+    } else {
+        format!("arn:aws:iam::{}:role/{}", ctx.principal.account, role.trim_start_matches('/'))
+    };
+    authorize(ctx, "iam:PassRole", &[arn], |r| r).await
+}
+
 /// Allows or refuses `action` on each of `resources` for the caller. `input_keys` adds
 /// context from the request body.
 pub async fn authorize(

@@ -501,6 +501,13 @@ async fn check_task(ctx: &Ctx, window: &WindowRecord, task: &WindowTask) -> Resu
     if task.alarm_configuration.is_some() {
         return Err(ApiError::validation("AlarmConfiguration is not supported: there are no CloudWatch alarms."));
     }
+    // Handing the task a role is passing it: the caller needs iam:PassRole on it, or anyone
+    // allowed to register tasks could act as any role.
+    let run_command_role = task.task_invocation_parameters.as_ref().and_then(|p| p.run_command.as_ref());
+    let role = task.service_role_arn.as_ref().or(run_command_role.and_then(|r| r.service_role_arn.as_ref()));
+    if let Some(role) = role {
+        crate::iam::authz::pass_role(ctx, role).await?;
+    }
     let arn = task.task_arn.as_deref().unwrap_or_default();
     let found = crate::documents::find(ctx, arn).await?;
     if found.head.doc_type != "Command" {
