@@ -20,6 +20,7 @@ pub mod terminal;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tokio::sync::mpsc;
@@ -84,11 +85,11 @@ pub fn new_token() -> String {
 #[derive(Default)]
 pub struct Link {
     /// Frames to the client's socket.
-    pub to_client: Option<mpsc::Sender<Vec<u8>>>,
+    pub to_client: Option<mpsc::Sender<Bytes>>,
     /// Frames to the node's socket.
-    pub to_agent: Option<mpsc::Sender<Vec<u8>>>,
+    pub to_agent: Option<mpsc::Sender<Bytes>>,
     /// Client frames that arrived before the node connected.
-    pub waiting: Vec<Vec<u8>>,
+    pub waiting: Vec<Bytes>,
     /// The node's one-time token (hash) for its data channel.
     pub agent_token: String,
     /// Whether the node was told to connect.

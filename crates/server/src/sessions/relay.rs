@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
+use bytes::Bytes;
 use futures_util::SinkExt;
 use serde_json::json;
 use steward_session::frame::{self, payload_type, Frame};
@@ -57,7 +58,7 @@ pub(super) async fn read_opener(socket: &mut WebSocket) -> Option<String> {
     opener["TokenValue"].as_str().map(str::to_owned)
 }
 
-pub(super) fn closed_frame(id: &str, output: &str) -> Vec<u8> {
+pub(super) fn closed_frame(id: &str, output: &str) -> Bytes {
     let body = ChannelClosed {
         message_id: uuid::Uuid::new_v4().to_string(),
         created_date: steward_api::time::format_iso8601((now_ms() / 1000) as i64),
@@ -68,7 +69,7 @@ pub(super) fn closed_frame(id: &str, output: &str) -> Vec<u8> {
         output: output.to_owned(),
     };
     let payload = serde_json::to_vec(&body).expect("serialises");
-    Frame::new(frame::CHANNEL_CLOSED, 0, 0, payload_type::OUTPUT, payload, now_ms()).encode()
+    Frame::new(frame::CHANNEL_CLOSED, 0, 0, payload_type::OUTPUT, payload, now_ms()).encode().into()
 }
 
 /// The client's upgrade handler.
@@ -95,12 +96,12 @@ pub async fn agent_channel(
 
 pub(super) async fn refuse(mut socket: WebSocket, id: &str, why: &str) {
     tracing::info!(session_id = id, why, "Data channel refused.");
-    let _ = socket.send(Message::Binary(closed_frame(id, why).into())).await;
+    let _ = socket.send(Message::Binary(closed_frame(id, why))).await;
     let _ = socket.close().await;
 }
 
 /// Hands a client frame to the node, or holds it until the node is there.
-pub(super) async fn to_agent(link: &Arc<Mutex<Link>>, bytes: Vec<u8>) {
+pub(super) async fn to_agent(link: &Arc<Mutex<Link>>, bytes: Bytes) {
     let sender = {
         let mut l = link.lock().expect("link lock");
         match &l.to_agent {
@@ -118,7 +119,7 @@ pub(super) async fn to_agent(link: &Arc<Mutex<Link>>, bytes: Vec<u8>) {
 
 /// Hands a node frame to the client; dropped when no client is attached (the node resends
 /// whatever is not acknowledged).
-async fn to_client(link: &Arc<Mutex<Link>>, bytes: Vec<u8>) {
+async fn to_client(link: &Arc<Mutex<Link>>, bytes: Bytes) {
     let sender = link.lock().expect("link lock").to_client.clone();
     if let Some(s) = sender {
         let _ = s.send(bytes).await;
@@ -128,8 +129,8 @@ async fn to_client(link: &Arc<Mutex<Link>>, bytes: Vec<u8>) {
 /// A client end attached to a live session: frames for it arrive on `rx`.
 pub(super) struct Attached {
     pub link: Arc<Mutex<Link>>,
-    pub tx: mpsc::Sender<Vec<u8>>,
-    pub rx: mpsc::Receiver<Vec<u8>>,
+    pub tx: mpsc::Sender<Bytes>,
+    pub rx: mpsc::Receiver<Bytes>,
 }
 
 /// Spends the client's one-time `token` and attaches a client end to the session; the
@@ -148,7 +149,7 @@ pub(super) async fn attach(state: &Arc<AppState>, id: &str, token: &str) -> Resu
         return Err("The session changed; resume it again.");
     }
     let link = state.sessions.link(id);
-    let (tx, rx) = mpsc::channel::<Vec<u8>>(1024);
+    let (tx, rx) = mpsc::channel::<Bytes>(1024);
     let ask = {
         let mut l = link.lock().expect("link lock");
         l.to_client = Some(tx.clone());
@@ -183,8 +184,8 @@ async fn serve_client(state: Arc<AppState>, id: String, mut socket: WebSocket) {
     loop {
         tokio::select! {
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Binary(b))) => to_agent(&link, b.to_vec()).await,
-                Some(Ok(Message::Text(t))) => to_agent(&link, t.as_bytes().to_vec()).await,
+                Some(Ok(Message::Binary(b))) => to_agent(&link, b).await,
+                Some(Ok(Message::Text(t))) => to_agent(&link, Bytes::copy_from_slice(t.as_bytes())).await,
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 _ => {
                     client_left(&state, &id, &link, &tx).await;
@@ -193,7 +194,7 @@ async fn serve_client(state: Arc<AppState>, id: String, mut socket: WebSocket) {
             },
             outgoing = rx.recv() => match outgoing {
                 Some(bytes) => {
-                    if socket.send(Message::Binary(bytes.into())).await.is_err() {
+                    if socket.send(Message::Binary(bytes)).await.is_err() {
                         client_left(&state, &id, &link, &tx).await;
                         return;
                     }
@@ -208,7 +209,7 @@ async fn serve_client(state: Arc<AppState>, id: String, mut socket: WebSocket) {
 }
 
 /// The client's socket is gone: the session waits (Disconnected) for ResumeSession.
-async fn client_left(state: &AppState, id: &str, link: &Arc<Mutex<Link>>, mine: &mpsc::Sender<Vec<u8>>) {
+async fn client_left(state: &AppState, id: &str, link: &Arc<Mutex<Link>>, mine: &mpsc::Sender<Bytes>) {
     {
         let mut l = link.lock().expect("link lock");
         if l.to_client.as_ref().is_some_and(|s| s.same_channel(mine)) {
@@ -241,7 +242,7 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
     let Some(link) = state.sessions.get(&id) else {
         return refuse(socket, &id, "The session is not waiting for a node.").await;
     };
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
+    let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
     let waiting = {
         let mut l = link.lock().expect("link lock");
         if l.agent_token.is_empty() || token_hash(&token) != l.agent_token {
@@ -256,7 +257,7 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
         return refuse(socket, &id, "The token is not valid for this session.").await;
     };
     for bytes in waiting {
-        if socket.send(Message::Binary(bytes.into())).await.is_err() {
+        if socket.send(Message::Binary(bytes)).await.is_err() {
             break;
         }
     }
@@ -293,7 +294,7 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
             }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Binary(b))) => {
-                    let bytes = b.to_vec();
+                    let bytes = b;
                     // Read in place: the client checks the digest of what it takes.
                     let Some(f) = Frame::peek(&bytes) else {
                         tracing::debug!(session_id = id, "Dropped a bad frame from the node.");
@@ -338,7 +339,7 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                             }
                         }
                     }
-                    if socket.send(Message::Binary(bytes.into())).await.is_err() {
+                    if socket.send(Message::Binary(bytes)).await.is_err() {
                         end(&state, &id, "Terminated", "The node's data channel closed.").await;
                         return;
                     }

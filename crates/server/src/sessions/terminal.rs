@@ -93,7 +93,7 @@ async fn serve(state: Arc<AppState>, id: String, mut socket: WebSocket) {
         tokio::select! {
             _ = ticker.tick() => {
                 for again in channel.sender.due_burst(now_ms(), RESEND_BURST) {
-                    to_agent(&link, again).await;
+                    to_agent(&link, again.into()).await;
                 }
             }
             from_node = rx.recv() => {
@@ -111,7 +111,7 @@ async fn serve(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                     }
                     Accepted::Data { ack, frames } => {
                         if let Some(ack) = ack {
-                            to_agent(&link, ack).await;
+                            to_agent(&link, ack.into()).await;
                         }
                         for f in frames {
                             let shown = match f.payload_type {
@@ -119,7 +119,7 @@ async fn serve(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                                     let answer = HandshakeResponse::accepting(TERMINAL_VERSION);
                                     let body = serde_json::to_vec(&answer).expect("json");
                                     let bytes = channel.sender.send(payload_type::HANDSHAKE_RESPONSE, body, 0, now_ms());
-                                    to_agent(&link, bytes).await;
+                                    to_agent(&link, bytes.into()).await;
                                     continue;
                                 }
                                 payload_type::HANDSHAKE_COMPLETE => {
@@ -154,7 +154,7 @@ async fn serve(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                 match request {
                     Request::Input(bytes) if !bytes.is_empty() => {
                         let frame = channel.sender.send(payload_type::OUTPUT, bytes, 0, now_ms());
-                        to_agent(&link, frame).await;
+                        to_agent(&link, frame.into()).await;
                     }
                     // The node's terminal gets its size once it is there to take it.
                     Request::Resize(s) if ready => send_size(&mut channel, &link, s).await,
@@ -175,7 +175,7 @@ async fn serve(state: Arc<AppState>, id: String, mut socket: WebSocket) {
 async fn send_size(channel: &mut Channel, link: &Arc<std::sync::Mutex<super::Link>>, size: Size) {
     let body = serde_json::to_vec(&size).expect("json");
     let frame = channel.sender.send(payload_type::SIZE, body, 0, now_ms());
-    to_agent(link, frame).await;
+    to_agent(link, frame.into()).await;
 }
 
 /// The page closed: nothing can resume its stream, so the session ends.
