@@ -10,9 +10,9 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use steward_store::{Op, Store, StoreError};
 
-use crate::auth::Credentials;
+use crate::base::credentials::Credentials;
+use crate::base::encode;
 use crate::config::ServerArgs;
-use crate::state::encode;
 
 const BOOTSTRAP_KEY: &str = "steward/bootstrap";
 
@@ -40,7 +40,7 @@ pub fn master_key(args: &ServerArgs) -> anyhow::Result<[u8; 32]> {
     };
     if !path.exists() {
         anyhow::ensure!(!supplied, "the master key file {} does not exist", path.display());
-        let key = crate::crypto::random_key();
+        let key = crate::base::crypto::random_key();
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -64,7 +64,7 @@ pub fn master_key(args: &ServerArgs) -> anyhow::Result<[u8; 32]> {
 }
 
 fn random_account() -> String {
-    let digits = crate::crypto::random_string(b"0123456789", 11);
+    let digits = crate::base::crypto::random_string(b"0123456789", 11);
     format!("1{digits}")
 }
 

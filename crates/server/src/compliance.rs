@@ -11,10 +11,9 @@ use steward_api::ssm::Empty;
 use steward_api::ApiError;
 use steward_store::{prefix_end, Op, Start};
 
-use crate::associations::{AssociationRecord, NodeStatus};
-use crate::dispatch::Ctx;
-use crate::paging::page;
-use crate::state::{decode, encode, store_fault};
+use crate::base::paging::page;
+use crate::base::Ctx;
+use crate::base::{decode, encode, store_fault};
 
 /// A stored item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,27 +47,6 @@ pub fn item_key(account: &str, region: &str, resource: &str, kind: &str, id: &st
     format!("compliance/{account}/{region}/{resource}/{kind}/{id}")
 }
 
-/// The `Association` item of a node's result, written as State Manager records it.
-pub fn association_item(assoc: &AssociationRecord, status: &NodeStatus, execution_id: &str) -> Op {
-    let item = ItemRecord {
-        compliance_type: "Association".into(),
-        resource_type: "ManagedInstance".into(),
-        resource_id: status.instance_id.clone(),
-        id: assoc.id.clone(),
-        title: assoc.association_name.clone().unwrap_or_else(|| assoc.name.clone()),
-        status: if status.status == "Success" { "COMPLIANT" } else { "NON_COMPLIANT" }.into(),
-        severity: assoc.compliance_severity.clone().unwrap_or_else(|| "UNSPECIFIED".into()),
-        execution_time: status.date,
-        execution_id: execution_id.to_owned(),
-        execution_type: "Command".into(),
-        details: BTreeMap::from([
-            ("DocumentName".to_owned(), assoc.name.clone()),
-            ("DocumentVersion".to_owned(), assoc.document_version.clone().unwrap_or_else(|| "$DEFAULT".into())),
-        ]),
-    };
-    Op::put(item_key(&assoc.account, &assoc.region, &status.instance_id, "Association", &assoc.id), encode(&item))
-}
-
 fn summary_of(item: &ItemRecord) -> ComplianceExecutionSummary {
     ComplianceExecutionSummary {
         execution_time: item.execution_time as f64 / 1000.0,
@@ -89,7 +67,7 @@ pub async fn put_compliance_items(ctx: Ctx, req: PutComplianceItemsRequest) -> R
             req.compliance_type
         )));
     }
-    if crate::fleet::nodes::load_node(&ctx, &req.resource_id).await?.is_none() {
+    if crate::fleet::load_node(&ctx, &req.resource_id).await?.is_none() {
         return Err(ApiError::new(
             "InvalidResourceId",
             format!("{} is not a managed node of this account.", req.resource_id),
@@ -103,8 +81,7 @@ pub async fn put_compliance_items(ctx: Ctx, req: PutComplianceItemsRequest) -> R
     let mut batch = Vec::new();
     if !partial {
         let prefix = format!("compliance/{}/{}/{}/{}/", p.account, p.region, req.resource_id, req.compliance_type);
-        let old =
-            ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 100_000).await.map_err(store_fault)?;
+        let old = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 100_000).await.map_err(store_fault)?;
         batch.extend(old.into_iter().map(|i| Op::delete(i.key)));
     }
     let time = (req.execution_summary.execution_time * 1000.0) as i64;
@@ -126,15 +103,14 @@ pub async fn put_compliance_items(ctx: Ctx, req: PutComplianceItemsRequest) -> R
         batch
             .push(Op::put(item_key(&p.account, &p.region, &req.resource_id, &req.compliance_type, &id), encode(&item)));
     }
-    ctx.state.store.write(batch).await.map_err(store_fault)?;
+    ctx.env.store.write(batch).await.map_err(store_fault)?;
     Ok(Empty {})
 }
 
 async fn all_items(ctx: &Ctx) -> Result<Vec<ItemRecord>, ApiError> {
     let p = &ctx.principal;
     let prefix = format!("compliance/{}/{}/", p.account, p.region);
-    let items =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
     items.iter().map(|i| decode(&i.key, &i.value)).collect()
 }
 
@@ -338,4 +314,12 @@ pub async fn list_compliance_summaries(
     }
     let (page, next_token) = page(by_type.into_values().collect(), req.max_results, &req.next_token)?;
     Ok(ListComplianceSummariesResponse { compliance_summary_items: page, next_token })
+}
+
+/// A node's compliance items, to go when the node is deregistered.
+pub async fn node_leftovers(ctx: &Ctx, id: &str) -> Result<Vec<Op>, ApiError> {
+    let p = &ctx.principal;
+    let prefix = format!("compliance/{}/{}/{id}/", p.account, p.region);
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 100_000).await.map_err(store_fault)?;
+    Ok(items.into_iter().map(|item| Op::delete(item.key)).collect())
 }

@@ -2,8 +2,8 @@
 //! SendCommand, ListCommands and the sweeper.
 
 use steward_api::ssm::commands::{ListCommandsRequest, SendCommandRequest};
-use steward_server::commands::{expiry, query, send};
-use steward_server::dispatch::Ctx;
+use steward_server::base::Ctx;
+use steward_server::commands;
 
 mod common;
 use common::fixture;
@@ -18,12 +18,12 @@ async fn send_to_nobody(ctx: &Ctx) -> String {
         "Parameters": {"commands": ["true"]},
     }))
     .unwrap();
-    send::send_command(ctx.clone(), request).await.unwrap().command.command_id
+    commands::send_command(ctx.clone(), request).await.unwrap().command.command_id
 }
 
 async fn listed(ctx: &Ctx) -> Vec<String> {
     let request: ListCommandsRequest = serde_json::from_value(serde_json::json!({})).unwrap();
-    let out = query::list_commands(ctx.clone(), request).await.unwrap();
+    let out = commands::list_commands(ctx.clone(), request).await.unwrap();
     out.commands.into_iter().map(|c| c.command_id).collect()
 }
 
@@ -36,15 +36,15 @@ async fn finished_commands_expire_after_thirty_days() {
     let newer = send_to_nobody(ctx).await;
 
     clock.advance(19 * DAY); // old is 29 days old
-    assert_eq!(expiry::sweep(&ctx.state).await.unwrap(), 0);
+    assert_eq!(commands::sweep_expired(&ctx.env).await.unwrap(), 0);
     assert_eq!(listed(ctx).await, vec![newer.clone(), old.clone()]);
 
     clock.advance(2 * DAY); // old is 31 days old, newer 21
-    assert_eq!(expiry::sweep(&ctx.state).await.unwrap(), 1);
+    assert_eq!(commands::sweep_expired(&ctx.env).await.unwrap(), 1);
     assert_eq!(listed(ctx).await, vec![newer.clone()]);
-    assert_eq!(expiry::sweep(&ctx.state).await.unwrap(), 0, "a second sweep finds nothing more");
+    assert_eq!(commands::sweep_expired(&ctx.env).await.unwrap(), 0, "a second sweep finds nothing more");
 
     clock.advance(10 * DAY);
-    assert_eq!(expiry::sweep(&ctx.state).await.unwrap(), 1);
+    assert_eq!(commands::sweep_expired(&ctx.env).await.unwrap(), 1);
     assert!(listed(ctx).await.is_empty());
 }

@@ -10,11 +10,13 @@ use steward_store::{prefix_end, Op, Start};
 
 use super::run::next_due;
 use super::*;
-use crate::commands::send::{check_document, check_target_keys};
-use crate::dispatch::Ctx;
-use crate::paging::page;
-use crate::scheduler::{self, KIND_ASSOCIATION, KIND_ASSOCIATION_NOW};
-use crate::state::{decode, encode, store_fault};
+use super::{KIND_ASSOCIATION, KIND_ASSOCIATION_NOW};
+use crate::base::paging::page;
+use crate::base::schedule;
+use crate::base::Ctx;
+use crate::base::{decode, encode, store_fault};
+use crate::commands::check_document;
+use crate::fleet::check_target_keys;
 
 /// Versions one association may have.
 const MAX_VERSIONS: u32 = 1000;
@@ -113,7 +115,7 @@ async fn build(
 ) -> Result<AssociationRecord, ApiError> {
     unsupported(input)?;
     let p = &ctx.principal;
-    let now = ctx.state.now();
+    let now = ctx.env.now();
     let name = match (&input.name, base) {
         (Some(n), _) => n.clone(),
         (None, Some(b)) => b.name.clone(),
@@ -135,7 +137,7 @@ async fn build(
     check_target_keys(&targets).map_err(|e| ApiError::new("InvalidTarget", e.message().to_owned()))?;
     if base.is_none() {
         if let Some(id) = &instance_id {
-            if crate::fleet::nodes::load_node(ctx, id).await?.is_none() {
+            if crate::fleet::load_node(ctx, id).await?.is_none() {
                 return Err(ApiError::new(
                     "InvalidInstanceId",
                     format!("Instance {id} is not registered or is not a managed node of this account."),
@@ -179,7 +181,7 @@ async fn build(
         run_booked: false,
         tags: match base {
             Some(b) => b.tags.clone(),
-            None => crate::parameters::tag_pairs(input.tags.as_deref().unwrap_or_default()),
+            None => crate::base::tags::tag_pairs(input.tags.as_deref().unwrap_or_default()),
         },
     })
 }
@@ -192,15 +194,15 @@ fn save_ops(assoc: &mut AssociationRecord, previous: Option<(&AssociationRecord,
     assoc.next_due = next_due(assoc, assoc.updated);
     if let Some((old, _)) = previous {
         if let Some(at) = old.next_due.filter(|at| Some(*at) != assoc.next_due) {
-            batch.push(Op::delete(scheduler::due_key(at, KIND_ASSOCIATION, &a, &r, &old.id)));
+            batch.push(Op::delete(schedule::due_key(at, KIND_ASSOCIATION, &a, &r, &old.id)));
         }
     }
     if let Some(at) = assoc.next_due {
-        batch.push(Op::put(scheduler::due_key(at, KIND_ASSOCIATION, &a, &r, &assoc.id), b"{}".to_vec()));
+        batch.push(Op::put(schedule::due_key(at, KIND_ASSOCIATION, &a, &r, &assoc.id), b"{}".to_vec()));
     }
     assoc.run_booked = !assoc.apply_only_at_cron_interval;
     if assoc.run_booked {
-        batch.push(Op::put(scheduler::due_key(assoc.updated, KIND_ASSOCIATION_NOW, &a, &r, &assoc.id), b"{}".to_vec()));
+        batch.push(Op::put(schedule::due_key(assoc.updated, KIND_ASSOCIATION_NOW, &a, &r, &assoc.id), b"{}".to_vec()));
     }
     let key = association_key(&a, &r, &assoc.id);
     batch.push(match previous {
@@ -214,8 +216,7 @@ fn save_ops(assoc: &mut AssociationRecord, previous: Option<(&AssociationRecord,
 async fn all_associations(ctx: &Ctx) -> Result<Vec<(AssociationRecord, i64)>, ApiError> {
     let p = &ctx.principal;
     let prefix = format!("assoc/{}/{}/", p.account, p.region);
-    let items =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
     items.iter().map(|i| Ok((decode::<AssociationRecord>(&i.key, &i.value)?, i.revision))).collect()
 }
 
@@ -223,7 +224,7 @@ async fn all_associations(ctx: &Ctx) -> Result<Vec<(AssociationRecord, i64)>, Ap
 pub async fn load(ctx: &Ctx, id: &str) -> Result<(AssociationRecord, i64), ApiError> {
     let p = &ctx.principal;
     let key = association_key(&p.account, &p.region, id);
-    let item = ctx.state.store.get(&key).await.map_err(store_fault)?.ok_or_else(does_not_exist)?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?.ok_or_else(does_not_exist)?;
     Ok((decode(&key, &item.value)?, item.revision))
 }
 
@@ -259,8 +260,8 @@ async fn create_one(ctx: &Ctx, input: &AssociationInput) -> Result<AssociationDe
         }
     }
     let batch = save_ops(&mut assoc, None);
-    ctx.state.store.write(batch).await.map_err(store_fault)?;
-    scheduler::wake(&ctx.state);
+    ctx.env.store.write(batch).await.map_err(store_fault)?;
+    ctx.env.wake.scheduler();
     Ok(assoc.description())
 }
 
@@ -308,7 +309,7 @@ pub async fn describe_association(
                 assoc.description()
             } else {
                 let key = version_key(&assoc.account, &assoc.region, &assoc.id, number);
-                let item = ctx.state.store.get(&key).await.map_err(store_fault)?.ok_or_else(invalid_version)?;
+                let item = ctx.env.store.get(&key).await.map_err(store_fault)?.ok_or_else(invalid_version)?;
                 decode::<AssociationRecord>(&key, &item.value)?.description()
             }
         }
@@ -336,18 +337,18 @@ pub async fn update_association(ctx: Ctx, input: AssociationInput) -> Result<Ass
     }
     let mut assoc = build(&ctx, &input, Some(&current)).await?;
     let batch = save_ops(&mut assoc, Some((&current, revision)));
-    ctx.state.store.write(batch).await.map_err(|e| match e {
+    ctx.env.store.write(batch).await.map_err(|e| match e {
         steward_store::StoreError::Conflict { .. } => {
             ApiError::new("TooManyUpdates", "The association changed while it was being updated; try again.")
         }
         other => store_fault(other),
     })?;
-    scheduler::wake(&ctx.state);
+    ctx.env.wake.scheduler();
     Ok(AssociationDescriptionResponse { association_description: assoc.description() })
 }
 
 async fn keys_under(ctx: &Ctx, prefix: &str) -> Result<Vec<String>, ApiError> {
-    let items = ctx.state.store.range(Start::At(prefix), &prefix_end(prefix), 10_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(prefix), &prefix_end(prefix), 10_000_000).await.map_err(store_fault)?;
     Ok(items.into_iter().map(|i| i.key).collect())
 }
 
@@ -359,7 +360,7 @@ pub async fn delete_association(ctx: Ctx, req: AssociationSelector) -> Result<Em
     let (a, r, id) = (&assoc.account, &assoc.region, &assoc.id);
     let mut batch = vec![Op::delete(association_key(a, r, id)).if_revision(revision)];
     if let Some(at) = assoc.next_due {
-        batch.push(Op::delete(scheduler::due_key(at, KIND_ASSOCIATION, a, r, id)));
+        batch.push(Op::delete(schedule::due_key(at, KIND_ASSOCIATION, a, r, id)));
     }
     for prefix in [format!("assocv/{a}/{r}/{id}/"), format!("assocexec/{a}/{r}/{id}/")] {
         batch.extend(keys_under(&ctx, &prefix).await?.into_iter().map(Op::delete));
@@ -370,7 +371,7 @@ pub async fn delete_association(ctx: Ctx, req: AssociationSelector) -> Result<Em
         batch.push(Op::delete(crate::compliance::item_key(a, r, &node, "Association", id)));
         batch.push(Op::delete(key));
     }
-    ctx.state.store.write(batch).await.map_err(|e| match e {
+    ctx.env.store.write(batch).await.map_err(|e| match e {
         steward_store::StoreError::Conflict { .. } => {
             ApiError::new("TooManyUpdates", "The association changed while it was being deleted; try again.")
         }
@@ -430,7 +431,7 @@ pub async fn list_association_versions(
 ) -> Result<ListAssociationVersionsResponse, ApiError> {
     let (assoc, _) = load(&ctx, &req.association_id).await?;
     let prefix = format!("assocv/{}/{}/{}/", assoc.account, assoc.region, assoc.id);
-    let items = ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000).await.map_err(store_fault)?;
     let versions: Vec<AssociationVersionInfo> = items
         .iter()
         .map(|i| decode::<AssociationRecord>(&i.key, &i.value).map(|a| a.version_info()))
@@ -441,26 +442,26 @@ pub async fn list_association_versions(
 
 /// StartAssociationsOnce: a run of each, now.
 pub async fn start_associations_once(ctx: Ctx, req: StartAssociationsOnceRequest) -> Result<Empty, ApiError> {
-    let now = ctx.state.now();
+    let now = ctx.env.now();
     let mut batch = Vec::new();
     for id in &req.association_ids {
         let (mut assoc, revision) = load(&ctx, id)
             .await
             .map_err(|_| ApiError::new("AssociationDoesNotExist", format!("Association {id} does not exist.")))?;
         batch.push(Op::put(
-            scheduler::due_key(now, KIND_ASSOCIATION_NOW, &assoc.account, &assoc.region, &assoc.id),
+            schedule::due_key(now, KIND_ASSOCIATION_NOW, &assoc.account, &assoc.region, &assoc.id),
             b"{}".to_vec(),
         ));
         assoc.run_booked = true;
         let key = association_key(&assoc.account, &assoc.region, &assoc.id);
         batch.push(Op::put(key, encode(&assoc)).if_revision(revision));
     }
-    ctx.state.store.write(batch).await.map_err(|e| match e {
+    ctx.env.store.write(batch).await.map_err(|e| match e {
         steward_store::StoreError::Conflict { .. } => {
             ApiError::new("TooManyUpdates", "An association changed meanwhile; try again.")
         }
         other => store_fault(other),
     })?;
-    scheduler::wake(&ctx.state);
+    ctx.env.wake.scheduler();
     Ok(Empty {})
 }

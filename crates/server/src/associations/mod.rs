@@ -4,20 +4,30 @@
 //!
 //! Each run is an execution backed by one internal command (origin `Association`, hidden
 //! from Run Command history); the command dispatcher reports progress back through
-//! [`run::on_command_progress`], which keeps per-node status, the execution, the overview
-//! and the node's compliance in step. Runs start only from the scheduler
-//! ([`crate::scheduler`]), whether due on the schedule or asked for now, so one server
-//! starts each run exactly once.
+//! [`Follower`] (Run Command's `Follow` hook), which keeps per-node status, the execution,
+//! the overview and the node's compliance in step. Runs start only from the scheduler
+//! (`app::workers` over `base::schedule`), whether due on the schedule or asked for now, so
+//! one server starts each run exactly once.
 //!
 //! Keys (all under `<account>/<region>/`): `assoc/…/<id>` (the association),
 //! `assocv/…/<id>/<version>` (every version), `assocexec/…/<id>/<inverted ms>-<execution>`
 //! (executions, newest first), `assocst/…/<id>/<node>` (the last result on each node),
-//! `assocnode/…/<node>/<id>` (the same, indexed by node) and `assocdirty/…/<node>` (a node
-//! whose registration or tags changed, to be checked against every association).
+//! `assocnode/…/<node>/<id>` (the same, indexed by node). Nodes whose registration or tags
+//! changed carry `fleet`'s change marker and are checked against every association.
 
-pub mod api;
-pub mod run;
-pub mod status;
+mod api;
+mod run;
+mod status;
+
+pub use api::{
+    create_association, create_association_batch, delete_association, describe_association, list_association_versions,
+    list_associations, start_associations_once, update_association,
+};
+pub use run::{on_due, reconcile_dirty, NodeCache};
+pub use status::{
+    describe_association_execution_targets, describe_association_executions, describe_effective_instance_associations,
+    describe_instance_associations_status, update_association_status,
+};
 
 use std::collections::BTreeMap;
 
@@ -27,6 +37,15 @@ use steward_api::ssm::associations::{
 };
 use steward_api::ssm::commands::Target;
 use steward_api::ApiError;
+use steward_store::{prefix_end, Op, Start};
+
+use crate::base::{store_fault, Ctx, Env};
+use crate::commands::{CommandRecord, InvocationRecord};
+
+/// A scheduled association run; must match the association's `next_due`.
+pub const KIND_ASSOCIATION: &str = "assoc";
+/// An association run asked for now (creation, update, StartAssociationsOnce).
+pub const KIND_ASSOCIATION_NOW: &str = "assocnow";
 
 /// A stored association (one version of it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,11 +202,6 @@ pub fn node_index_key(account: &str, region: &str, node: &str, id: &str) -> Stri
     format!("assocnode/{account}/{region}/{node}/{id}")
 }
 
-/// Store key marking a node to check against every association.
-pub fn dirty_key(account: &str, region: &str, node: &str) -> String {
-    format!("assocdirty/{account}/{region}/{node}")
-}
-
 /// AssociationDoesNotExist.
 pub fn does_not_exist() -> ApiError {
     ApiError::new("AssociationDoesNotExist", "The specified association does not exist.")
@@ -298,5 +312,35 @@ impl AssociationRecord {
             schedule_offset: self.schedule_offset,
             duration: self.duration,
         }
+    }
+}
+
+/// What State Manager keeps about a node (its results and their by-node index), to go
+/// when the node is deregistered.
+pub async fn node_leftovers(ctx: &Ctx, id: &str) -> Result<Vec<Op>, ApiError> {
+    let p = &ctx.principal;
+    let mut ops = Vec::new();
+    let index = format!("assocnode/{}/{}/{id}/", p.account, p.region);
+    for item in ctx.env.store.range(Start::At(&index), &prefix_end(&index), 100_000).await.map_err(store_fault)? {
+        let association = &item.key[index.len()..];
+        ops.push(Op::delete(node_status_key(&p.account, &p.region, association, id)));
+        ops.push(Op::delete(item.key));
+    }
+    Ok(ops)
+}
+
+/// State Manager follows the commands its runs started: each node's result becomes its
+/// association status (and compliance item) in the command's own batch.
+pub struct Follower;
+
+impl crate::commands::Follow for Follower {
+    fn progress(
+        &self,
+        env: &Env,
+        command: &CommandRecord,
+        invocations: &[(String, i64, InvocationRecord)],
+        finished: bool,
+    ) -> impl std::future::Future<Output = anyhow::Result<Vec<Op>>> + Send {
+        run::on_command_progress(env, command, invocations, finished)
     }
 }

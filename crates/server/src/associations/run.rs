@@ -12,12 +12,14 @@ use steward_core::schedule::Schedule;
 use steward_store::{prefix_end, Op, Start};
 
 use super::*;
-use crate::commands::send::{node_matches, plan};
+use crate::base::schedule::{self, Due};
+use crate::base::Ctx;
+use crate::base::{decode, encode, Env};
+use crate::commands::plan;
 use crate::commands::{CommandRecord, InvocationRecord, Origin};
-use crate::dispatch::Ctx;
+use crate::compliance;
+use crate::fleet::node_matches;
 use crate::fleet::NodeRecord;
-use crate::scheduler::{self, Due};
-use crate::state::{decode, encode, AppState, Principal};
 
 /// The nodes of each account and region, read once per scheduler pass.
 #[derive(Default)]
@@ -27,16 +29,13 @@ pub struct NodeCache(tokio::sync::Mutex<HashMap<Scope, Arc<Vec<NodeRecord>>>>);
 type Scope = (String, String);
 
 impl NodeCache {
-    async fn of(&self, state: &AppState, account: &str, region: &str) -> anyhow::Result<Arc<Vec<NodeRecord>>> {
+    async fn of(&self, env: &Env, account: &str, region: &str) -> anyhow::Result<Arc<Vec<NodeRecord>>> {
         let id = (account.to_owned(), region.to_owned());
         let mut cache = self.0.lock().await;
         if let Some(nodes) = cache.get(&id) {
             return Ok(nodes.clone());
         }
-        let prefix = format!("node/{account}/{region}/");
-        let items = state.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await?;
-        let nodes: Vec<NodeRecord> = items.iter().filter_map(|i| decode(&i.key, &i.value).ok()).collect();
-        let nodes = Arc::new(nodes);
+        let nodes = Arc::new(crate::fleet::readable_nodes(env, account, region).await?);
         cache.insert(id, nodes.clone());
         Ok(nodes)
     }
@@ -49,14 +48,14 @@ pub fn next_due(assoc: &AssociationRecord, after: i64) -> Option<i64> {
     schedule.next_run_millis(after, assoc.updated, &utc, assoc.schedule_offset.unwrap_or(0))
 }
 
-fn ctx_for(state: &Arc<AppState>, account: &str, region: &str) -> Ctx {
-    Ctx { state: state.clone(), principal: Principal::root(account, region) }
+fn ctx_for(env: &Arc<Env>, account: &str, region: &str) -> Ctx {
+    Ctx::system(env, account, region)
 }
 
 /// Per-node statuses of an association, by node.
-async fn node_statuses(state: &AppState, assoc: &AssociationRecord) -> anyhow::Result<BTreeMap<String, NodeStatus>> {
+async fn node_statuses(env: &Env, assoc: &AssociationRecord) -> anyhow::Result<BTreeMap<String, NodeStatus>> {
     let prefix = format!("assocst/{}/{}/{}/", assoc.account, assoc.region, assoc.id);
-    let items = state.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await?;
+    let items = env.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await?;
     Ok(items
         .iter()
         .filter_map(|i| decode::<NodeStatus>(&i.key, &i.value).ok())
@@ -73,7 +72,7 @@ fn put_node_status(assoc: &AssociationRecord, status: &NodeStatus, batch: &mut V
 /// Starts a run of `assoc` on `nodes`: the execution, its command and invocations, and
 /// Pending on each node. Updates `assoc` (last run, overview); the caller writes it.
 pub async fn start_execution(
-    state: &Arc<AppState>,
+    env: &Arc<Env>,
     assoc: &mut AssociationRecord,
     nodes: Vec<NodeRecord>,
     now: i64,
@@ -81,7 +80,7 @@ pub async fn start_execution(
     if nodes.is_empty() {
         return Ok(Vec::new());
     }
-    let ctx = ctx_for(state, &assoc.account, &assoc.region);
+    let ctx = ctx_for(env, &assoc.account, &assoc.region);
     let execution_id = uuid::Uuid::new_v4().to_string();
     let s3 = assoc.output_location.as_ref().and_then(|o| o.s3_location.clone()).unwrap_or_default();
     let request = SendCommandRequest {
@@ -133,7 +132,7 @@ pub async fn start_execution(
             ("Failed", "Failed", e.message().to_owned())
         }
     };
-    let mut statuses = node_statuses(state, assoc).await?;
+    let mut statuses = node_statuses(env, assoc).await?;
     for node in &nodes {
         let status = NodeStatus {
             association_id: assoc.id.clone(),
@@ -162,37 +161,37 @@ pub async fn start_execution(
 
 /// Runs a due entry of an association: a scheduled run (which also books the next one) or
 /// a run asked for now.
-pub async fn on_due(state: &Arc<AppState>, due: &Due, nodes: &NodeCache) -> anyhow::Result<bool> {
+pub async fn on_due(env: &Arc<Env>, due: &Due, nodes: &NodeCache) -> anyhow::Result<bool> {
     let key = association_key(&due.account, &due.region, &due.id);
-    let now = state.now();
+    let now = env.now();
     let claim = Op::delete(&due.key).if_revision(due.revision);
-    let Some(item) = state.store.get(&key).await? else {
-        state.store.write(vec![claim]).await.ok();
+    let Some(item) = env.store.get(&key).await? else {
+        env.store.write(vec![claim]).await.ok();
         return Ok(false);
     };
     let mut assoc: AssociationRecord = decode(&key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut batch = vec![claim];
-    if due.kind == scheduler::KIND_ASSOCIATION_NOW {
+    if due.kind == super::KIND_ASSOCIATION_NOW {
         assoc.run_booked = false;
     }
-    if due.kind == scheduler::KIND_ASSOCIATION {
+    if due.kind == super::KIND_ASSOCIATION {
         if assoc.next_due != Some(due.at) {
-            state.store.write(batch).await.ok(); // Left from an earlier version's schedule.
+            env.store.write(batch).await.ok(); // Left from an earlier version's schedule.
             return Ok(false);
         }
         assoc.next_due = next_due(&assoc, now.max(due.at));
         if let Some(next) = assoc.next_due {
             batch.push(Op::put(
-                scheduler::due_key(next, scheduler::KIND_ASSOCIATION, &assoc.account, &assoc.region, &assoc.id),
+                schedule::due_key(next, super::KIND_ASSOCIATION, &assoc.account, &assoc.region, &assoc.id),
                 b"{}".to_vec(),
             ));
         }
     }
-    let fleet = nodes.of(state, &assoc.account, &assoc.region).await?;
+    let fleet = nodes.of(env, &assoc.account, &assoc.region).await?;
     let targets: Vec<NodeRecord> = fleet.iter().filter(|n| node_matches(n, &assoc.targets)).cloned().collect();
-    batch.extend(start_execution(state, &mut assoc, targets, now).await?);
+    batch.extend(start_execution(env, &mut assoc, targets, now).await?);
     batch.push(Op::put(&key, encode(&assoc)).if_revision(item.revision));
-    if state.store.write(batch).await.is_err() {
+    if env.store.write(batch).await.is_err() {
         return Ok(false); // Changed meanwhile: the entry is still there for the next pass.
     }
     Ok(true)
@@ -200,9 +199,9 @@ pub async fn on_due(state: &Arc<AppState>, due: &Due, nodes: &NodeCache) -> anyh
 
 /// Applies associations to nodes that registered or whose tags changed, when they match
 /// and have never had the association.
-pub async fn reconcile_dirty(state: &Arc<AppState>) -> anyhow::Result<usize> {
-    let prefix = "assocdirty/";
-    let items = state.store.range(Start::At(prefix), &prefix_end(prefix), 100).await?;
+pub async fn reconcile_dirty(env: &Arc<Env>) -> anyhow::Result<usize> {
+    let prefix = crate::fleet::CHANGED_PREFIX;
+    let items = env.store.range(Start::At(prefix), &prefix_end(prefix), 100).await?;
     let mut started = 0;
     // Every association of an account and region, read once for all the dirty nodes.
     let mut associations: HashMap<Scope, Vec<AssociationRecord>> = HashMap::new();
@@ -211,36 +210,36 @@ pub async fn reconcile_dirty(state: &Arc<AppState>) -> anyhow::Result<usize> {
         let [account, region, node_id] = parts.as_slice() else { continue };
         let mut batch = vec![Op::delete(&item.key).if_revision(item.revision)];
         let node_key = crate::fleet::node_key(account, region, node_id);
-        let node: Option<NodeRecord> = state.store.get(&node_key).await?.and_then(|i| decode(&node_key, &i.value).ok());
+        let node: Option<NodeRecord> = env.store.get(&node_key).await?.and_then(|i| decode(&node_key, &i.value).ok());
         if let Some(node) = node {
             let scope = (account.to_string(), region.to_string());
             if !associations.contains_key(&scope) {
                 let assoc_prefix = format!("assoc/{account}/{region}/");
-                let all = state.store.range(Start::At(&assoc_prefix), &prefix_end(&assoc_prefix), 10_000_000).await?;
+                let all = env.store.range(Start::At(&assoc_prefix), &prefix_end(&assoc_prefix), 10_000_000).await?;
                 let all = all.iter().filter_map(|a| decode::<AssociationRecord>(&a.key, &a.value).ok()).collect();
                 associations.insert(scope.clone(), all);
             }
-            let now = state.now();
+            let now = env.now();
             for cached in &associations[&scope] {
                 if cached.apply_only_at_cron_interval || !node_matches(&node, &cached.targets) {
                     continue;
                 }
-                if state.store.get(&node_status_key(account, region, &cached.id, node_id)).await?.is_some() {
+                if env.store.get(&node_status_key(account, region, &cached.id, node_id)).await?.is_some() {
                     continue;
                 }
                 // The cached copy only chose the association; change the current one.
                 let key = association_key(account, region, &cached.id);
-                let Some(current) = state.store.get(&key).await? else { continue };
+                let Some(current) = env.store.get(&key).await? else { continue };
                 let Ok(mut assoc) = decode::<AssociationRecord>(&key, &current.value) else { continue };
                 if assoc.run_booked {
                     continue; // The booked run covers this node too.
                 }
-                batch.extend(start_execution(state, &mut assoc, vec![node.clone()], now).await?);
+                batch.extend(start_execution(env, &mut assoc, vec![node.clone()], now).await?);
                 batch.push(Op::put(&key, encode(&assoc)).if_revision(current.revision));
                 started += 1;
             }
         }
-        if let Err(e) = state.store.write(batch).await {
+        if let Err(e) = env.store.write(batch).await {
             tracing::debug!(error = %e, node_id, "Association check of a node raced a change; retrying.");
         }
     }
@@ -265,7 +264,7 @@ fn summary_of(inv: &InvocationRecord) -> String {
 /// What a command started for an association changes when its invocations progress: the
 /// nodes' statuses and compliance, and when it is over, the execution and the association.
 pub async fn on_command_progress(
-    state: &AppState,
+    env: &Env,
     command: &CommandRecord,
     invocations: &[(String, i64, InvocationRecord)],
     finished: bool,
@@ -273,10 +272,10 @@ pub async fn on_command_progress(
     let Some(origin) = command.origin.as_ref().filter(|o| o.kind == "Association") else { return Ok(Vec::new()) };
     let (account, region) = (&command.account, &command.region);
     let key = association_key(account, region, &origin.id);
-    let Some(item) = state.store.get(&key).await? else { return Ok(Vec::new()) };
+    let Some(item) = env.store.get(&key).await? else { return Ok(Vec::new()) };
     let mut assoc: AssociationRecord = decode(&key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let now = state.now();
-    let mut statuses = node_statuses(state, &assoc).await?;
+    let now = env.now();
+    let mut statuses = node_statuses(env, &assoc).await?;
     let mut batch = Vec::new();
     for (_, _, inv) in invocations.iter().filter(|(_, _, i)| steward_core::commands::is_terminal(&i.status)) {
         let Some(current) = statuses.get(&inv.instance_id) else { continue };
@@ -295,14 +294,14 @@ pub async fn on_command_progress(
             ..current.clone()
         };
         if assoc.sync_compliance == "AUTO" {
-            batch.push(crate::compliance::association_item(&assoc, &status, &origin.execution_id));
+            batch.push(association_item(&assoc, &status, &origin.execution_id));
         }
         put_node_status(&assoc, &status, &mut batch);
         statuses.insert(inv.instance_id.clone(), status);
     }
     if finished {
         let ekey = execution_key(account, region, &origin.id, command.requested, &origin.execution_id);
-        if let Some(e) = state.store.get(&ekey).await? {
+        if let Some(e) = env.store.get(&ekey).await? {
             let mut execution: ExecutionRecord = decode(&ekey, &e.value).map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut counts = BTreeMap::new();
             for (_, _, inv) in invocations {
@@ -326,4 +325,28 @@ pub async fn on_command_progress(
     assoc.overview = Overview::of(statuses.values().map(|s| s.status.as_str()));
     batch.push(Op::put(&key, encode(&assoc)).if_revision(item.revision));
     Ok(batch)
+}
+
+/// The `Association` item of a node's result, written as State Manager records it.
+pub fn association_item(assoc: &AssociationRecord, status: &NodeStatus, execution_id: &str) -> Op {
+    let item = compliance::ItemRecord {
+        compliance_type: "Association".into(),
+        resource_type: "ManagedInstance".into(),
+        resource_id: status.instance_id.clone(),
+        id: assoc.id.clone(),
+        title: assoc.association_name.clone().unwrap_or_else(|| assoc.name.clone()),
+        status: if status.status == "Success" { "COMPLIANT" } else { "NON_COMPLIANT" }.into(),
+        severity: assoc.compliance_severity.clone().unwrap_or_else(|| "UNSPECIFIED".into()),
+        execution_time: status.date,
+        execution_id: execution_id.to_owned(),
+        execution_type: "Command".into(),
+        details: BTreeMap::from([
+            ("DocumentName".to_owned(), assoc.name.clone()),
+            ("DocumentVersion".to_owned(), assoc.document_version.clone().unwrap_or_else(|| "$DEFAULT".into())),
+        ]),
+    };
+    Op::put(
+        compliance::item_key(&assoc.account, &assoc.region, &status.instance_id, "Association", &assoc.id),
+        encode(&item),
+    )
 }

@@ -7,12 +7,12 @@ use steward_store::{prefix_end, Op, Start};
 
 use super::api::load;
 use super::*;
-use crate::commands::send::node_matches;
+use crate::base::paging::page;
+use crate::base::Ctx;
+use crate::base::{decode, encode, store_fault};
 use crate::commands::InvocationRecord;
-use crate::dispatch::Ctx;
-use crate::fleet::nodes::load_node;
-use crate::paging::page;
-use crate::state::{decode, encode, store_fault};
+use crate::fleet::load_node;
+use crate::fleet::node_matches;
 
 fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
@@ -26,8 +26,7 @@ fn count_text(counts: &BTreeMap<String, i64>) -> String {
 
 async fn executions(ctx: &Ctx, assoc: &AssociationRecord) -> Result<Vec<(String, ExecutionRecord)>, ApiError> {
     let prefix = format!("assocexec/{}/{}/{}/", assoc.account, assoc.region, assoc.id);
-    let items =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
     items.iter().map(|i| Ok((i.key.clone(), decode::<ExecutionRecord>(&i.key, &i.value)?))).collect()
 }
 
@@ -36,11 +35,7 @@ async fn invocations(ctx: &Ctx, execution: &ExecutionRecord) -> Result<Vec<Invoc
     if execution.command_id.is_empty() {
         return Ok(Vec::new());
     }
-    let p = &ctx.principal;
-    let prefix = format!("inv/{}/{}/{}/", p.account, p.region, execution.command_id);
-    let items =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
-    items.iter().map(|i| decode(&i.key, &i.value)).collect()
+    crate::commands::invocations(ctx, &execution.command_id).await
 }
 
 /// The counts of an execution still running, from its invocations.
@@ -168,14 +163,13 @@ pub async fn describe_instance_associations_status(
     require_node(&ctx, &req.instance_id).await?;
     let p = &ctx.principal;
     let prefix = format!("assocnode/{}/{}/{}/", p.account, p.region, req.instance_id);
-    let index =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
+    let index = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
     let mut out = Vec::new();
     for entry in index {
         let id = &entry.key[prefix.len()..];
         let Ok((assoc, _)) = load(&ctx, id).await else { continue };
         let key = node_status_key(&p.account, &p.region, id, &req.instance_id);
-        let Some(item) = ctx.state.store.get(&key).await.map_err(store_fault)? else { continue };
+        let Some(item) = ctx.env.store.get(&key).await.map_err(store_fault)? else { continue };
         let status: NodeStatus = decode(&key, &item.value)?;
         out.push(InstanceAssociationStatusInfo {
             association_id: assoc.id.clone(),
@@ -208,8 +202,7 @@ pub async fn describe_effective_instance_associations(
     let node = require_node(&ctx, &req.instance_id).await?;
     let p = &ctx.principal;
     let prefix = format!("assoc/{}/{}/", p.account, p.region);
-    let items =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
     let mut matching = Vec::new();
     for item in items {
         let assoc: AssociationRecord = decode(&item.key, &item.value)?;
@@ -247,8 +240,7 @@ pub async fn update_association_status(
     require_node(&ctx, &req.instance_id).await?;
     let p = &ctx.principal;
     let prefix = format!("assoc/{}/{}/", p.account, p.region);
-    let items =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
     let (mut assoc, revision) = items
         .iter()
         .filter_map(|i| decode::<AssociationRecord>(&i.key, &i.value).ok().map(|a| (a, i.revision)))
@@ -256,7 +248,7 @@ pub async fn update_association_status(
         .ok_or_else(does_not_exist)?;
     let wanted = &req.association_status;
     let key = node_status_key(&p.account, &p.region, &assoc.id, &req.instance_id);
-    let current: Option<NodeStatus> = match ctx.state.store.get(&key).await.map_err(store_fault)? {
+    let current: Option<NodeStatus> = match ctx.env.store.get(&key).await.map_err(store_fault)? {
         Some(item) => Some(decode(&key, &item.value)?),
         None => None,
     };
@@ -282,7 +274,7 @@ pub async fn update_association_status(
         Op::put(node_index_key(&p.account, &p.region, &req.instance_id, &assoc.id), b"{}".to_vec()),
         Op::put(association_key(&p.account, &p.region, &assoc.id), encode(&assoc)).if_revision(revision),
     ];
-    ctx.state.store.write(batch).await.map_err(|e| match e {
+    ctx.env.store.write(batch).await.map_err(|e| match e {
         steward_store::StoreError::Conflict { .. } => {
             ApiError::new("TooManyUpdates", "The association changed meanwhile; try again.")
         }

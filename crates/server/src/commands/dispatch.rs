@@ -12,39 +12,34 @@ use steward_protocol::{Invocation, ServerMessage};
 use steward_store::{prefix_end, Op, Start};
 
 use super::*;
-use crate::state::{decode, encode, AppState};
+use crate::base::{decode, encode, Env};
 
 /// Active commands handled at once.
 const PARALLEL: usize = 32;
 
-/// Asks the dispatcher to look at the active commands now.
-pub fn wake(state: &AppState) {
-    state.fleet.wake.notify_one();
-}
-
 /// Runs until the process ends.
-pub async fn run(state: Arc<AppState>) {
+pub async fn run<F: Follow>(env: Arc<Env>, follow: F) {
     loop {
         tokio::select! {
-            _ = state.fleet.wake.notified() => {}
+            _ = env.wake.dispatcher_woken() => {}
             _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
         }
-        if let Err(e) = pass(&state).await {
+        if let Err(e) = pass(&env, &follow).await {
             tracing::warn!(error = %e, "Dispatch pass failed; will retry.");
         }
     }
 }
 
 /// One look at every active command.
-pub async fn pass(state: &AppState) -> anyhow::Result<()> {
+pub async fn pass<F: Follow>(env: &Env, follow: &F) -> anyhow::Result<()> {
     let prefix = "cmdactive/";
-    let active = state.store.range(Start::At(prefix), &prefix_end(prefix), 100_000).await?;
+    let active = env.store.range(Start::At(prefix), &prefix_end(prefix), 100_000).await?;
     // Commands are independent: handle several at once so their writes share group commits.
     futures_util::stream::iter(active)
         .for_each_concurrent(PARALLEL, |item| async move {
             let parts: Vec<&str> = item.key[prefix.len()..].splitn(3, '/').collect();
             if let [account, region, command_id] = parts.as_slice() {
-                if let Err(e) = process(state, account, region, command_id).await {
+                if let Err(e) = process(env, follow, account, region, command_id).await {
                     tracing::warn!(command_id, error = %e, "Could not dispatch a command.");
                 }
             }
@@ -53,21 +48,27 @@ pub async fn pass(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn process(state: &AppState, account: &str, region: &str, command_id: &str) -> anyhow::Result<()> {
+async fn process<F: Follow>(
+    env: &Env,
+    follow: &F,
+    account: &str,
+    region: &str,
+    command_id: &str,
+) -> anyhow::Result<()> {
     let ckey = command_key(account, region, command_id);
-    let Some(citem) = state.store.get(&ckey).await? else {
-        state.store.write(vec![Op::delete(active_key(account, region, command_id))]).await?;
+    let Some(citem) = env.store.get(&ckey).await? else {
+        env.store.write(vec![Op::delete(active_key(account, region, command_id))]).await?;
         return Ok(());
     };
     let mut command: CommandRecord = decode(&ckey, &citem.value).map_err(|e| anyhow::anyhow!("{e}"))?;
     let prefix = format!("inv/{account}/{region}/{command_id}/");
-    let items = state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await?;
+    let items = env.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await?;
     let mut invocations = Vec::with_capacity(items.len());
     for item in &items {
         let inv: InvocationRecord = decode(&item.key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
         invocations.push((item.key.clone(), item.revision, inv));
     }
-    let now = state.now();
+    let now = env.now();
     let total = invocations.len();
     let max_concurrency = limit(&command.max_concurrency, total).unwrap_or(50).max(1);
     let max_errors = limit(&command.max_errors, total).unwrap_or(0);
@@ -80,7 +81,7 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
     let before_statuses: Vec<String> = invocations.iter().map(|(_, _, i)| i.status.clone()).collect();
     for (key, revision, inv) in invocations.iter_mut() {
         let before = (inv.status.clone(), inv.sent_on);
-        let serial = state.fleet.serial_of(&inv.instance_id);
+        let serial = env.agents.serial_of(&inv.instance_id);
         match inv.status.as_str() {
             "Pending" | "Delayed" if now > delivery_deadline => {
                 inv.status = "TimedOut".into();
@@ -91,7 +92,7 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
                 inv.status = "Cancelled".into();
                 inv.status_details = "Terminated".into();
             }
-            "Pending" if serial.is_none() && !node_exists(state, &inv.instance_id).await => {
+            "Pending" if serial.is_none() && !node_exists(env, &inv.instance_id).await => {
                 // Deregistered since the command was sent: it can never be delivered.
                 inv.status = "Failed".into();
                 inv.status_details = "Undeliverable".into();
@@ -138,22 +139,20 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
     let completed = invocations.iter().filter(|(_, _, i)| is_terminal(&i.status)).count() as i64;
     let error_count = invocations.iter().filter(|(_, _, i)| is_error(&i.status, &i.status_details)).count() as i64;
     let timed_out = invocations.iter().filter(|(_, _, i)| i.status_details == "DeliveryTimedOut").count() as i64;
-    notify_invocations(state, &command, &invocations, &before_statuses, now);
+    notify_invocations(env, &command, &invocations, &before_statuses, now);
     let changed = command.status != status
         || command.completed_count != completed
         || command.error_count != error_count
         || command.delivery_timed_out_count != timed_out;
     if changed {
-        // Work started by State Manager follows its command (node status, compliance).
-        batch.extend(
-            crate::associations::run::on_command_progress(state, &command, &invocations, is_terminal(status)).await?,
-        );
+        // Work started for others follows its command (State Manager: node status, compliance).
+        batch.extend(follow.progress(env, &command, &invocations, is_terminal(status)).await?);
         command.status = status.into();
         command.completed_count = completed;
         command.error_count = error_count;
         command.delivery_timed_out_count = timed_out;
         batch.push(Op::put(&ckey, encode(&command)).if_revision(citem.revision));
-        notify_command(state, &command, now);
+        notify_command(env, &command, now);
         if is_terminal(status) {
             batch.push(Op::delete(active_key(account, region, command_id)));
         }
@@ -161,7 +160,7 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
     if batch.is_empty() {
         return Ok(());
     }
-    if state.store.write(batch).await.is_err() {
+    if env.store.write(batch).await.is_err() {
         return Ok(()); // A result raced us; the next pass sees it.
     }
     for instance_id in sends {
@@ -174,8 +173,10 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
         });
         let node = format!("arn:aws:ssm:{region}:{account}:managed-instance/{instance_id}");
         let details = serde_json::json!({"commandId": command_id, "instanceId": instance_id, "documentName": command.document_name});
-        state.audit.record(crate::audit::service_event(account, region, "DeliverCommand", &[node], details, now)).await;
-        if !state.fleet.send(&instance_id, message) {
+        env.audit
+            .record(crate::base::audit::service_event(account, region, "DeliverCommand", &[node], details, now))
+            .await;
+        if !env.agents.send(&instance_id, message) {
             tracing::debug!(
                 instance_id,
                 command_id,
@@ -187,9 +188,9 @@ async fn process(state: &AppState, account: &str, region: &str, command_id: &str
 }
 
 /// Whether the node is still registered.
-async fn node_exists(state: &AppState, instance_id: &str) -> bool {
+async fn node_exists(env: &Env, instance_id: &str) -> bool {
     // A store error counts as "exists": never fail an invocation on a read hiccup.
-    state.store.get(&crate::fleet::node_index(instance_id)).await.map(|i| i.is_some()).unwrap_or(true)
+    env.store.get(&crate::fleet::node_index(instance_id)).await.map(|i| i.is_some()).unwrap_or(true)
 }
 
 fn wants(config: &steward_api::ssm::commands::NotificationConfig, kind: &str, status: &str) -> bool {
@@ -199,7 +200,7 @@ fn wants(config: &steward_api::ssm::commands::NotificationConfig, kind: &str, st
 }
 
 /// Announces a command's new status to its NotificationConfig URL.
-fn notify_command(state: &AppState, command: &CommandRecord, now: i64) {
+fn notify_command(env: &Env, command: &CommandRecord, now: i64) {
     let Some(config) = &command.notification else { return };
     let Some(url) = config.notification_arn.as_deref() else { return };
     if !wants(config, "Command", &command.status) {
@@ -216,12 +217,12 @@ fn notify_command(state: &AppState, command: &CommandRecord, now: i64) {
         "status": command.status,
         "eventTime": steward_api::time::format_iso8601(now / 1000),
     });
-    state.events.notify(url, &body);
+    env.events.notify(url, &body);
 }
 
 /// Announces invocations whose status this pass changed.
 fn notify_invocations(
-    state: &AppState,
+    env: &Env,
     command: &CommandRecord,
     invocations: &[(String, i64, InvocationRecord)],
     before: &[String],
@@ -232,13 +233,13 @@ fn notify_invocations(
     }
     for ((_, _, inv), old) in invocations.iter().zip(before) {
         if inv.status != *old {
-            notify_invocation(state, command, inv, now);
+            notify_invocation(env, command, inv, now);
         }
     }
 }
 
 /// Announces one invocation's new status to its command's NotificationConfig URL.
-pub fn notify_invocation(state: &AppState, command: &CommandRecord, inv: &InvocationRecord, now: i64) {
+pub fn notify_invocation(env: &Env, command: &CommandRecord, inv: &InvocationRecord, now: i64) {
     let Some(config) = &command.notification else { return };
     let Some(url) = config.notification_arn.as_deref() else { return };
     if !wants(config, "Invocation", &inv.status) {
@@ -252,5 +253,5 @@ pub fn notify_invocation(state: &AppState, command: &CommandRecord, inv: &Invoca
         "status": inv.status,
         "eventTime": steward_api::time::format_iso8601(now / 1000),
     });
-    state.events.notify(url, &body);
+    env.events.notify(url, &body);
 }

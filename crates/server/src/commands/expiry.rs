@@ -8,17 +8,17 @@ use steward_core::commands::is_terminal;
 use steward_store::{prefix_end, Op, Start, MAX_BATCH};
 
 use super::*;
-use crate::state::{decode, AppState};
+use crate::base::{decode, Env};
 
 /// How long a finished command stays listed.
 pub const HISTORY_MILLIS: i64 = 30 * 24 * 3600 * 1000;
 const PAGE: usize = 1000;
 
 /// Sweeps once an hour, starting a minute after start.
-pub async fn run(state: Arc<AppState>) {
+pub async fn run(env: Arc<Env>) {
     tokio::time::sleep(Duration::from_secs(60)).await;
     loop {
-        match sweep(&state).await {
+        match sweep(&env).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "Expired command history."),
             Err(e) => tracing::warn!(error = %e, "Command history sweep failed; will retry."),
@@ -28,8 +28,8 @@ pub async fn run(state: Arc<AppState>) {
 }
 
 /// Deletes every finished command requested more than [`HISTORY_MILLIS`] ago; returns how many.
-pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
-    let cutoff = state.now() - HISTORY_MILLIS;
+pub async fn sweep(env: &Env) -> anyhow::Result<usize> {
+    let cutoff = env.now() - HISTORY_MILLIS;
     let prefix = "cmd/";
     let end = prefix_end(prefix);
     let mut after: Option<String> = None;
@@ -39,7 +39,7 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
             Some(key) => Start::After(key),
             None => Start::At(prefix),
         };
-        let items = state.store.range(start, &end, PAGE).await?;
+        let items = env.store.range(start, &end, PAGE).await?;
         let Some(last) = items.last() else { break };
         after = Some(last.key.clone());
         for item in &items {
@@ -48,12 +48,12 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
                 continue;
             }
             let inv_prefix = format!("inv/{}/{}/{}/", command.account, command.region, command.command_id);
-            let invocations = state.store.range(Start::At(&inv_prefix), &prefix_end(&inv_prefix), 1_000_000).await?;
+            let invocations = env.store.range(Start::At(&inv_prefix), &prefix_end(&inv_prefix), 1_000_000).await?;
             // Invocations first: a sweep cut short leaves the command, found again next time.
             for chunk in invocations.chunks(MAX_BATCH) {
-                state.store.write(chunk.iter().map(|i| Op::delete(&i.key)).collect()).await?;
+                env.store.write(chunk.iter().map(|i| Op::delete(&i.key)).collect()).await?;
             }
-            match state.store.write(vec![Op::delete(&item.key).if_revision(item.revision)]).await {
+            match env.store.write(vec![Op::delete(&item.key).if_revision(item.revision)]).await {
                 Ok(()) => deleted += 1,
                 Err(steward_store::StoreError::Conflict { .. }) => {} // Changed meanwhile: next sweep.
                 Err(e) => return Err(e.into()),

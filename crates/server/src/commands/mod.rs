@@ -8,17 +8,29 @@
 //! `inv/<account>/<region>/<id>/<mi-id>`, `cmdactive/<account>/<region>/<id>`. Finished
 //! commands expire after 30 days ([`expiry`]).
 
-pub mod dispatch;
-pub mod expiry;
-pub mod query;
-pub mod results;
-pub mod send;
+mod dispatch;
+mod expiry;
+mod query;
+mod results;
+mod send;
+
+pub use dispatch::{notify_invocation, pass as dispatch_pass, run as run_dispatcher};
+pub use expiry::{run as run_expiry, sweep as sweep_expired, HISTORY_MILLIS};
+pub use query::{cancel_command, get_command_invocation, list_command_invocations, list_commands, to_wire};
+pub use results::{on_ack, on_result};
+pub use send::{check_document, plan, send_command};
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 use steward_api::ssm::commands::Target;
+
+use steward_api::ApiError;
 use steward_protocol::PluginRun;
+use steward_store::{prefix_end, Op, Start};
+
+use crate::base::{decode, store_fault, Ctx, Env};
 
 /// A stored command.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -177,5 +189,42 @@ pub fn truncate(text: &str, limit: usize) -> String {
     match text.char_indices().nth(limit) {
         Some((i, _)) => text[..i].to_owned(),
         None => text.to_owned(),
+    }
+}
+
+/// The invocations of a command, one per node.
+pub async fn invocations(ctx: &Ctx, command_id: &str) -> Result<Vec<InvocationRecord>, ApiError> {
+    let p = &ctx.principal;
+    let prefix = format!("inv/{}/{}/{command_id}/", p.account, p.region);
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
+    items.iter().map(|i| decode(&i.key, &i.value)).collect()
+}
+
+/// Work started for others follows its command: whenever a command's status or counts
+/// change, the dispatcher asks for the writes that record that progress (State Manager's
+/// node statuses and compliance) and commits them in the command's own batch. The side
+/// that starts such work implements this; Run Command never names it.
+pub trait Follow: Send + Sync + 'static {
+    /// The writes that follow `command` (with its invocations: key, revision, record);
+    /// `finished` once every invocation is final.
+    fn progress(
+        &self,
+        env: &Env,
+        command: &CommandRecord,
+        invocations: &[(String, i64, InvocationRecord)],
+        finished: bool,
+    ) -> impl Future<Output = anyhow::Result<Vec<Op>>> + Send;
+}
+
+/// No work follows commands.
+impl Follow for () {
+    async fn progress(
+        &self,
+        _: &Env,
+        _: &CommandRecord,
+        _: &[(String, i64, InvocationRecord)],
+        _: bool,
+    ) -> anyhow::Result<Vec<Op>> {
+        Ok(Vec::new())
     }
 }

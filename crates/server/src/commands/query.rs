@@ -7,9 +7,9 @@ use steward_protocol::ServerMessage;
 use steward_store::{prefix_end, Op, Start};
 
 use super::*;
-use crate::dispatch::Ctx;
-use crate::paging::page;
-use crate::state::{decode, encode, store_fault};
+use crate::base::paging::page;
+use crate::base::Ctx;
+use crate::base::{decode, encode, store_fault};
 
 /// The wire form of a command.
 pub fn to_wire(c: &CommandRecord) -> Command {
@@ -51,7 +51,7 @@ fn iso_millis(ms: Option<i64>) -> String {
 async fn load_command(ctx: &Ctx, id: &str) -> Result<CommandRecord, ApiError> {
     let p = &ctx.principal;
     let key = command_key(&p.account, &p.region, id);
-    let item = ctx.state.store.get(&key).await.map_err(store_fault)?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?;
     let item = item.ok_or_else(|| ApiError::new("InvalidCommandId", format!("Command {id} does not exist.")))?;
     decode(&key, &item.value)
 }
@@ -63,8 +63,7 @@ async fn load_commands(ctx: &Ctx, command_id: Option<&str>) -> Result<Vec<Comman
     }
     let p = &ctx.principal;
     let prefix = format!("cmd/{}/{}/", p.account, p.region);
-    let items =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
     let mut commands =
         items.iter().map(|i| decode::<CommandRecord>(&i.key, &i.value)).collect::<Result<Vec<_>, _>>()?;
     commands.retain(|c| !c.origin.as_ref().is_some_and(Origin::hidden_from_run_command));
@@ -74,8 +73,7 @@ async fn load_commands(ctx: &Ctx, command_id: Option<&str>) -> Result<Vec<Comman
 async fn load_invocations(ctx: &Ctx, command_id: &str) -> Result<Vec<(String, i64, InvocationRecord)>, ApiError> {
     let p = &ctx.principal;
     let prefix = format!("inv/{}/{}/{command_id}/", p.account, p.region);
-    let items =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
     items.iter().map(|i| Ok((i.key.clone(), i.revision, decode(&i.key, &i.value)?))).collect()
 }
 
@@ -88,7 +86,7 @@ pub async fn get_command_invocation(
     let missing = || ApiError::new("InvocationDoesNotExist", "The command invocation does not exist.");
     let command = load_command(&ctx, &req.command_id).await.map_err(|_| missing())?;
     let key = invocation_key(&p.account, &p.region, &req.command_id, &req.instance_id);
-    let item = ctx.state.store.get(&key).await.map_err(store_fault)?.ok_or_else(missing)?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?.ok_or_else(missing)?;
     let inv: InvocationRecord = decode(&key, &item.value)?;
     let plugin = match &req.plugin_name {
         Some(name) => inv.plugins.iter().find(|pl| pl.name == *name).ok_or_else(|| {
@@ -144,7 +142,7 @@ pub async fn list_commands(ctx: Ctx, req: ListCommandsRequest) -> Result<ListCom
         let mut kept = Vec::new();
         for c in commands {
             let key = invocation_key(&p.account, &p.region, &c.command_id, instance);
-            if ctx.state.store.get(&key).await.map_err(store_fault)?.is_some() {
+            if ctx.env.store.get(&key).await.map_err(store_fault)?.is_some() {
                 kept.push(c);
             }
         }
@@ -246,7 +244,7 @@ pub async fn cancel_command(ctx: Ctx, req: CancelCommandRequest) -> Result<Empty
         batch.push(Op::put(key, encode(&inv)).if_revision(revision));
     }
     if !batch.is_empty() {
-        ctx.state.store.write(batch).await.map_err(|e| match e {
+        ctx.env.store.write(batch).await.map_err(|e| match e {
             steward_store::StoreError::Conflict { .. } => ApiError::new(
                 "TooManyUpdates",
                 "There are concurrent updates for a resource that supports one update at a time.",
@@ -255,10 +253,10 @@ pub async fn cancel_command(ctx: Ctx, req: CancelCommandRequest) -> Result<Empty
         })?;
     }
     for instance_id in running {
-        ctx.state
-            .fleet
+        ctx.env
+            .agents
             .send(&instance_id, ServerMessage::Cancel { invocation_id: invocation_id(&req.command_id, &instance_id) });
     }
-    dispatch::wake(&ctx.state);
+    ctx.env.wake.dispatcher();
     Ok(Empty {})
 }

@@ -4,27 +4,27 @@ use steward_protocol::InvocationResult;
 use steward_store::Op;
 
 use super::*;
+use crate::base::{decode, encode, Env};
 use crate::fleet::{node_index, Locator};
-use crate::state::{decode, encode, AppState};
 
-async fn load(state: &AppState, instance_id: &str, invocation_id: &str) -> Option<(String, i64, InvocationRecord)> {
+async fn load(env: &Env, instance_id: &str, invocation_id: &str) -> Option<(String, i64, InvocationRecord)> {
     let (command_id, node) = invocation_id.split_once('/')?;
     if node != instance_id {
         tracing::warn!(instance_id, invocation_id, "Agent reported on another node's invocation.");
         return None;
     }
     let index_key = node_index(instance_id);
-    let index = state.store.get(&index_key).await.ok()??;
+    let index = env.store.get(&index_key).await.ok()??;
     let locator: Locator = decode(&index_key, &index.value).ok()?;
     let key = invocation_key(&locator.account, &locator.region, command_id, instance_id);
-    let item = state.store.get(&key).await.ok()??;
+    let item = env.store.get(&key).await.ok()??;
     Some((key.clone(), item.revision, decode(&key, &item.value).ok()?))
 }
 
 /// The agent recorded the invocation: it will not be delivered again.
-pub async fn on_ack(state: &AppState, instance_id: &str, invocation_id: &str) {
+pub async fn on_ack(env: &Env, instance_id: &str, invocation_id: &str) {
     for _ in 0..5 {
-        let Some((key, revision, mut inv)) = load(state, instance_id, invocation_id).await else { return };
+        let Some((key, revision, mut inv)) = load(env, instance_id, invocation_id).await else { return };
         if inv.acked {
             return;
         }
@@ -33,7 +33,7 @@ pub async fn on_ack(state: &AppState, instance_id: &str, invocation_id: &str) {
             inv.status = "InProgress".into();
             inv.status_details = "InProgress".into();
         }
-        if state.store.write(vec![Op::put(&key, encode(&inv)).if_revision(revision)]).await.is_ok() {
+        if env.store.write(vec![Op::put(&key, encode(&inv)).if_revision(revision)]).await.is_ok() {
             return;
         }
     }
@@ -42,7 +42,7 @@ pub async fn on_ack(state: &AppState, instance_id: &str, invocation_id: &str) {
 /// Writes each step's whole output to the blob store, under the command's bucket and
 /// prefix as SSM lays out S3 output: `PREFIX/COMMAND/NODE/PLUGIN/stdout`.
 async fn store_outputs(
-    state: &AppState,
+    env: &Env,
     instance_id: &str,
     result: &InvocationResult,
 ) -> (std::collections::HashMap<(String, &'static str), String>, Option<CommandRecord>) {
@@ -50,13 +50,13 @@ async fn store_outputs(
     let Some((command_id, _)) = result.invocation_id.split_once('/') else { return (urls, None) };
     let index_key = node_index(instance_id);
     let Some(locator) =
-        state.store.get(&index_key).await.ok().flatten().and_then(|i| decode::<Locator>(&index_key, &i.value).ok())
+        env.store.get(&index_key).await.ok().flatten().and_then(|i| decode::<Locator>(&index_key, &i.value).ok())
     else {
         return (urls, None);
     };
     let ckey = command_key(&locator.account, &locator.region, command_id);
     let Some(command) =
-        state.store.get(&ckey).await.ok().flatten().and_then(|i| decode::<CommandRecord>(&ckey, &i.value).ok())
+        env.store.get(&ckey).await.ok().flatten().and_then(|i| decode::<CommandRecord>(&ckey, &i.value).ok())
     else {
         return (urls, None);
     };
@@ -72,7 +72,7 @@ async fn store_outputs(
             if !command.output_prefix.is_empty() {
                 key = format!("{}/{key}", command.output_prefix.trim_matches('/'));
             }
-            match state.blobs.put(bucket, &key, text.clone().into_bytes()).await {
+            match env.blobs.put(bucket, &key, text.clone().into_bytes()).await {
                 Ok(url) => {
                     urls.insert((plugin.name.clone(), stream), url);
                 }
@@ -95,10 +95,10 @@ fn details_of(status: &str) -> &'static str {
 /// The invocation finished on the node. A result for an invocation already final is a
 /// redelivery and changes nothing. True when the result is stored (now or before), so the
 /// agent may forget it.
-pub async fn on_result(state: &AppState, instance_id: &str, result: InvocationResult) -> bool {
-    let (urls, command) = store_outputs(state, instance_id, &result).await;
+pub async fn on_result(env: &Env, instance_id: &str, result: InvocationResult) -> bool {
+    let (urls, command) = store_outputs(env, instance_id, &result).await;
     for _ in 0..5 {
-        let Some((key, revision, mut inv)) = load(state, instance_id, &result.invocation_id).await else {
+        let Some((key, revision, mut inv)) = load(env, instance_id, &result.invocation_id).await else {
             return true; // Nothing to record it on (the command or node is gone): do not resend.
         };
         if steward_core::commands::is_terminal(&inv.status) {
@@ -126,7 +126,7 @@ pub async fn on_result(state: &AppState, instance_id: &str, result: InvocationRe
                 stderr_url: urls.get(&(p.name.clone(), "stderr")).cloned().unwrap_or_default(),
             })
             .collect();
-        if state.store.write(vec![Op::put(&key, encode(&inv)).if_revision(revision)]).await.is_ok() {
+        if env.store.write(vec![Op::put(&key, encode(&inv)).if_revision(revision)]).await.is_ok() {
             tracing::info!(
                 instance_id,
                 invocation_id = result.invocation_id,
@@ -134,9 +134,9 @@ pub async fn on_result(state: &AppState, instance_id: &str, result: InvocationRe
                 "Invocation finished."
             );
             if let Some(command) = &command {
-                super::dispatch::notify_invocation(state, command, &inv, state.now());
+                super::dispatch::notify_invocation(env, command, &inv, env.now());
             }
-            super::dispatch::wake(state);
+            env.wake.dispatcher();
             return true;
         }
     }

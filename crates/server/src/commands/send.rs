@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use steward_api::ssm::commands::{SendCommandRequest, SendCommandResponse, Target};
+use steward_api::ssm::commands::{SendCommandRequest, SendCommandResponse};
 use steward_api::ApiError;
 use steward_core::documents::content::{self, Format};
 use steward_core::documents::interpolate::{self, Reference};
@@ -12,11 +12,11 @@ use steward_protocol::PluginRun;
 use steward_store::Op;
 
 use super::*;
-use crate::dispatch::Ctx;
+use crate::base::Ctx;
+use crate::base::{encode, fault, store_fault};
 use crate::documents;
-use crate::fleet::nodes::{all_nodes, load_node};
+use crate::fleet::target_nodes;
 use crate::fleet::NodeRecord;
-use crate::state::{encode, fault, store_fault};
 
 fn invalid_parameters(message: impl Into<String>) -> ApiError {
     ApiError::new("InvalidParameters", message)
@@ -40,7 +40,7 @@ async fn resolve_ssm(
                 .collect();
             let mut substitutions = BTreeMap::new();
             for parameter in refs {
-                let found = crate::parameters::get::find(ctx, &parameter).await.ok().flatten();
+                let found = crate::parameters::find(ctx, &parameter).await.ok().flatten();
                 let Some((record, _)) = found else {
                     return Err(invalid_parameters(format!("Input contains invalid parameters [{parameter}].")));
                 };
@@ -203,65 +203,11 @@ fn nested_parameters(raw: &Value) -> Result<BTreeMap<String, Vec<String>>, Strin
         .collect()
 }
 
-fn invalid_instance(id: &str) -> ApiError {
-    ApiError::new(
-        "InvalidInstanceId",
-        format!("Instance {id} is not registered or is not a managed node of this account."),
-    )
-}
-
-/// Refuses target keys Steward cannot resolve.
-pub fn check_target_keys(targets: &[Target]) -> Result<(), ApiError> {
-    for t in targets {
-        let key = t.key.as_deref().unwrap_or("");
-        if key != "InstanceIds" && key != "tag-key" && !key.starts_with("tag:") {
-            return Err(ApiError::validation(format!(
-                "Target key {key} is not supported; use InstanceIds, tag:KEY or tag-key."
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Whether `node` is one of `targets` (all of them must match; `*` matches any value).
-pub fn node_matches(node: &NodeRecord, targets: &[Target]) -> bool {
-    targets.iter().all(|t| {
-        let values = t.values.as_deref().unwrap_or_default();
-        let any = values.iter().any(|x| x == "*");
-        match t.key.as_deref().unwrap_or("") {
-            "InstanceIds" => any || values.contains(&node.instance_id),
-            "tag-key" => node.tags.iter().any(|(k, _)| values.contains(k)),
-            key => match key.strip_prefix("tag:") {
-                Some(tag) => node.tags.iter().any(|(k, v)| k == tag && (any || values.contains(v))),
-                None => false,
-            },
-        }
-    })
-}
-
-/// The nodes a request names, by id or by targets (targets combine with AND).
-pub async fn target_nodes(ctx: &Ctx, ids: &[String], targets: &[Target]) -> Result<Vec<NodeRecord>, ApiError> {
-    if !ids.is_empty() {
-        let mut nodes = Vec::new();
-        for id in ids {
-            let (node, _) = load_node(ctx, id).await?.ok_or_else(|| invalid_instance(id))?;
-            if !nodes.iter().any(|n: &NodeRecord| n.instance_id == node.instance_id) {
-                nodes.push(node);
-            }
-        }
-        return Ok(nodes);
-    }
-    check_target_keys(targets)?;
-    let mut nodes = all_nodes(ctx).await?;
-    nodes.retain(|n| node_matches(n, targets));
-    Ok(nodes)
-}
-
 /// SendCommand.
 pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendCommandResponse, ApiError> {
     let (record, batch) = plan(&ctx, &req, None, None).await?;
-    ctx.state.store.write(batch).await.map_err(store_fault)?;
-    dispatch::wake(&ctx.state);
+    ctx.env.store.write(batch).await.map_err(store_fault)?;
+    ctx.env.wake.dispatcher();
     Ok(SendCommandResponse { command: query::to_wire(&record) })
 }
 
@@ -308,11 +254,11 @@ pub async fn plan(
     if !targets.is_empty() && !given {
         // Explicit ids were checked before the call; targets name nodes only now.
         let arns: Vec<String> =
-            nodes.iter().map(|n| crate::iam::authz::node_arn(&ctx.principal, &n.instance_id)).collect();
-        crate::iam::authz::authorize(ctx, "ssm:SendCommand", &arns, |r| r).await?;
+            nodes.iter().map(|n| crate::base::arn::node_arn(&ctx.principal, &n.instance_id)).collect();
+        crate::base::access::authorize(ctx, "ssm:SendCommand", &arns, |r| r).await?;
     }
     let p = &ctx.principal;
-    let now = ctx.state.now();
+    let now = ctx.env.now();
     let command_id = uuid::Uuid::new_v4().to_string();
     let record = CommandRecord {
         command_id: command_id.clone(),

@@ -8,7 +8,7 @@ use steward_core::documents::content::{self, Format};
 use steward_store::{prefix_end, Expect, Op, Start, StoreError};
 
 use super::*;
-use crate::state::encode;
+use crate::base::encode;
 
 const RESERVED_PREFIXES: &[&str] = &["aws-", "amazon", "amzn", "awsec2", "awsconfigremediation", "awssupport"];
 
@@ -45,7 +45,7 @@ pub async fn create_document(ctx: Ctx, req: CreateDocumentRequest) -> Result<Doc
     }
     let doc_type = req.document_type.clone().unwrap_or_else(|| "Command".into());
     let format = format_of(req.document_format.as_deref())?;
-    let now = ctx.state.now();
+    let now = ctx.env.now();
     let mut version = analyze(&req.content, format, &doc_type, now)?;
     version.version = 1;
     version.version_name = req.version_name.clone();
@@ -53,11 +53,11 @@ pub async fn create_document(ctx: Ctx, req: CreateDocumentRequest) -> Result<Doc
     version.target_type = req.target_type.clone();
     version.requires = req.requires.clone();
     if let Some(tags) = &req.tags {
-        crate::tags::check_new_tags(&[], tags)?;
+        crate::base::tags::check_new_tags(&[], tags)?;
     }
     let owned_prefix = format!("doc/{}/{}/", p.account, p.region);
     let owned = ctx
-        .state
+        .env
         .store
         .range(Start::At(&owned_prefix), &prefix_end(&owned_prefix), MAX_DOCUMENTS)
         .await
@@ -76,7 +76,7 @@ pub async fn create_document(ctx: Ctx, req: CreateDocumentRequest) -> Result<Doc
         versions: vec![VersionEntry { version: 1, name: version.version_name.clone(), hash: version.hash.clone() }],
         default_version: 1,
         next_version: 2,
-        tags: req.tags.as_deref().map(crate::parameters::tag_pairs).unwrap_or_default(),
+        tags: req.tags.as_deref().map(crate::base::tags::tag_pairs).unwrap_or_default(),
         shared_with: Vec::new(),
         shared_version: "$DEFAULT".into(),
     };
@@ -84,7 +84,7 @@ pub async fn create_document(ctx: Ctx, req: CreateDocumentRequest) -> Result<Doc
         Op::put(head_key(&p.account, &p.region, &req.name), encode(&head)).if_absent(),
         Op::put(version_key(&p.account, &p.region, &req.name, 1), encode(&version)),
     ];
-    match ctx.state.store.write(batch).await {
+    match ctx.env.store.write(batch).await {
         Ok(()) => Ok(DocumentDescriptionResponse { document_description: describe(&ctx, &head, &version, "Creating") }),
         Err(StoreError::Conflict { .. }) => {
             Err(ApiError::new("DocumentAlreadyExists", format!("Document with same name {} already exists", req.name)))
@@ -173,7 +173,7 @@ pub async fn update_document(ctx: Ctx, req: UpdateDocumentRequest) -> Result<Doc
         ));
     }
     let format = format_of(req.document_format.as_deref())?;
-    let now = ctx.state.now();
+    let now = ctx.env.now();
     let mut version = analyze(&req.content, format, &head.doc_type, now)?;
     if head.versions.iter().any(|v| v.hash == version.hash) {
         return Err(ApiError::new(
@@ -210,7 +210,7 @@ pub async fn update_document(ctx: Ctx, req: UpdateDocumentRequest) -> Result<Doc
         Op::put(head_key(&p.account, &p.region, &req.name), encode(&head)).if_revision(revision),
         Op::put(version_key(&p.account, &p.region, &req.name, version.version), encode(&version)).if_absent(),
     ];
-    match ctx.state.store.write(batch).await {
+    match ctx.env.store.write(batch).await {
         Ok(()) => Ok(DocumentDescriptionResponse { document_description: describe(&ctx, &head, &version, "Updating") }),
         Err(StoreError::Conflict { .. }) => Err(too_many_updates()),
         Err(e) => Err(store_fault(e)),
@@ -231,7 +231,7 @@ pub async fn update_document_default_version(
     let number = select(&head, Some(&req.document_version), None)?;
     head.default_version = number;
     let version_name = head.versions.iter().find(|v| v.version == number).and_then(|v| v.name.clone());
-    ctx.state
+    ctx.env
         .store
         .write(vec![Op::put(head_key(&p.account, &p.region, &req.name), encode(&head)).if_revision(revision)])
         .await
@@ -278,7 +278,7 @@ pub async fn delete_document(ctx: Ctx, req: DeleteDocumentRequest) -> Result<Emp
         batch.push(Op::delete(&hkey).if_revision(revision));
         batch
     };
-    ctx.state.store.write(batch).await.map_err(|e| match e {
+    ctx.env.store.write(batch).await.map_err(|e| match e {
         StoreError::Conflict { .. } => too_many_updates(),
         e => store_fault(e),
     })?;

@@ -96,7 +96,7 @@ fn matches(filters: &[Filter], head: &DocHead, v: &DocVersion) -> bool {
 }
 
 async fn heads_under(ctx: &Ctx, prefix: &str) -> Result<Vec<(String, String)>, ApiError> {
-    let items = ctx.state.store.range(Start::At(prefix), &prefix_end(prefix), 100_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(prefix), &prefix_end(prefix), 100_000).await.map_err(store_fault)?;
     Ok(items
         .into_iter()
         .filter_map(|i| {
@@ -116,7 +116,7 @@ pub async fn list_documents(ctx: Ctx, req: ListDocumentsRequest) -> Result<ListD
             Source::Own => {
                 let prefix = format!("doc/{}/{}/", p.account, p.region);
                 let items = ctx
-                    .state
+                    .env
                     .store
                     .range(Start::At(&prefix), &prefix_end(&prefix), MAX_DOCUMENTS + 1)
                     .await

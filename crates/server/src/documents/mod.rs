@@ -8,10 +8,16 @@
 //! so a consumer can list what others share with it. Built-in documents live in the binary
 //! ([`builtin`]), owner `Amazon`.
 
-pub mod api;
-pub mod builtin;
-pub mod list;
-pub mod sharing;
+mod api;
+mod builtin;
+mod list;
+mod sharing;
+
+pub use api::{
+    create_document, delete_document, describe_document, get_document, update_document, update_document_default_version,
+};
+pub use list::{list_document_versions, list_documents};
+pub use sharing::{describe_document_permission, modify_document_permission};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -21,8 +27,8 @@ use steward_api::ApiError;
 use steward_core::documents::content::{self, Format};
 use steward_core::documents::schema;
 
-use crate::dispatch::Ctx;
-use crate::state::{decode, fault, store_fault};
+use crate::base::Ctx;
+use crate::base::{decode, fault, store_fault};
 
 /// Largest content, in bytes.
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
@@ -175,7 +181,7 @@ pub fn analyze(text: &str, format: Format, doc_type: &str, now: i64) -> Result<D
 /// Reads a head of `account`.
 pub async fn load_head(ctx: &Ctx, account: &str, name: &str) -> Result<Option<(DocHead, i64)>, ApiError> {
     let key = head_key(account, &ctx.principal.region, name);
-    let item = ctx.state.store.get(&key).await.map_err(store_fault)?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?;
     item.map(|i| Ok((decode::<DocHead>(&key, &i.value)?, i.revision))).transpose()
 }
 
@@ -185,7 +191,7 @@ pub async fn load_version(ctx: &Ctx, head: &DocHead, version: i64) -> Result<Doc
         return builtin::version(&head.name).ok_or_else(|| no_such_document(&head.name));
     }
     let key = version_key(&head.owner, &ctx.principal.region, &head.name, version);
-    let item = ctx.state.store.get(&key).await.map_err(store_fault)?.ok_or_else(ApiError::internal)?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?.ok_or_else(ApiError::internal)?;
     decode(&key, &item.value)
 }
 

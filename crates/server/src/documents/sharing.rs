@@ -7,7 +7,7 @@ use steward_api::ApiError;
 use steward_store::{prefix_end, Op, Start, StoreError};
 
 use super::*;
-use crate::state::encode;
+use crate::base::encode;
 
 /// Most accounts one document may be shared with.
 pub const MAX_SHARED_ACCOUNTS: usize = 1000;
@@ -83,7 +83,7 @@ pub async fn modify_document_permission(ctx: Ctx, req: ModifyDocumentPermissionR
     if is_public && !was_public {
         let prefix = format!("docpublic/{}/{}/", p.region, p.account);
         let public = ctx
-            .state
+            .env
             .store
             .range(Start::At(&prefix), &prefix_end(&prefix), MAX_PUBLIC_DOCUMENTS + 1)
             .await
@@ -99,7 +99,7 @@ pub async fn modify_document_permission(ctx: Ctx, req: ModifyDocumentPermissionR
         batch.push(Op::delete(&public_key));
     }
     batch.push(Op::put(head_key(&p.account, &p.region, &req.name), encode(&head)).if_revision(revision));
-    ctx.state.store.write(batch).await.map_err(|e| match e {
+    ctx.env.store.write(batch).await.map_err(|e| match e {
         StoreError::Conflict { .. } => ApiError::new(
             "TooManyUpdates",
             "There are concurrent updates for a resource that supports one update at a time.",

@@ -7,8 +7,8 @@ use steward_api::ApiError;
 use steward_store::{prefix_end, Expect, Op, Start, StoreError};
 
 use super::*;
-use crate::dispatch::Ctx;
-use crate::state::{decode, encode, store_fault};
+use crate::base::Ctx;
+use crate::base::{decode, encode, store_fault};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -21,8 +21,8 @@ pub fn code_hash(code: &str) -> String {
 pub async fn create_activation(ctx: Ctx, req: CreateActivationRequest) -> Result<CreateActivationResponse, ApiError> {
     let p = &ctx.principal;
     // The nodes act as the activation's role: creating it passes the role.
-    crate::iam::authz::pass_role(&ctx, &req.iam_role).await?;
-    let now = ctx.state.now();
+    crate::base::access::pass_role(&ctx, &req.iam_role).await?;
+    let now = ctx.env.now();
     let expires = match req.expiration_date {
         None => now + DAY_MS,
         Some(seconds) => {
@@ -34,10 +34,11 @@ pub async fn create_activation(ctx: Ctx, req: CreateActivationRequest) -> Result
         }
     };
     if let Some(tags) = &req.tags {
-        crate::tags::check_new_tags(&[], tags)?;
+        crate::base::tags::check_new_tags(&[], tags)?;
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let code = crate::crypto::random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 20);
+    let code =
+        crate::base::crypto::random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 20);
     let record = ActivationRecord {
         id: id.clone(),
         code_hash: code_hash(&code),
@@ -50,10 +51,10 @@ pub async fn create_activation(ctx: Ctx, req: CreateActivationRequest) -> Result
         count: 0,
         expires,
         created: now,
-        tags: req.tags.as_deref().map(crate::parameters::tag_pairs).unwrap_or_default(),
+        tags: req.tags.as_deref().map(crate::base::tags::tag_pairs).unwrap_or_default(),
     };
     let locator = Locator { account: p.account.clone(), region: p.region.clone() };
-    ctx.state
+    ctx.env
         .store
         .write(vec![
             Op::put(activation_key(&p.account, &p.region, &id), encode(&record)).if_absent(),
@@ -87,7 +88,7 @@ pub async fn describe_activations(
     let p = &ctx.principal;
     let prefix = format!("activation/{}/{}/", p.account, p.region);
     let after = match &req.next_token {
-        Some(t) => Some(crate::parameters::decode_token(t, &prefix)?),
+        Some(t) => Some(crate::base::paging::decode_token(t, &prefix)?),
         None => None,
     };
     for f in req.filters.iter().flatten() {
@@ -98,8 +99,8 @@ pub async fn describe_activations(
     }
     let limit = req.max_results.unwrap_or(50) as usize;
     let start = after.as_deref().map(Start::After).unwrap_or(Start::At(&prefix));
-    let items = ctx.state.store.range(start, &prefix_end(&prefix), 100_000).await.map_err(store_fault)?;
-    let now = ctx.state.now();
+    let items = ctx.env.store.range(start, &prefix_end(&prefix), 100_000).await.map_err(store_fault)?;
+    let now = ctx.env.now();
     let mut list = Vec::new();
     let mut next_token = None;
     for item in items {
@@ -118,7 +119,7 @@ pub async fn describe_activations(
         }
         if list.len() == limit {
             next_token =
-                Some(crate::parameters::encode_token(&activation_key(&p.account, &p.region, &list_last(&list))));
+                Some(crate::base::paging::encode_token(&activation_key(&p.account, &p.region, &list_last(&list))));
             break;
         }
         list.push(to_wire(&r, now));
@@ -134,7 +135,7 @@ fn list_last(list: &[Activation]) -> String {
 pub async fn delete_activation(ctx: Ctx, req: DeleteActivationRequest) -> Result<Empty, ApiError> {
     let p = &ctx.principal;
     let result = ctx
-        .state
+        .env
         .store
         .write(vec![
             Op::delete(activation_key(&p.account, &p.region, &req.activation_id)).expecting(Expect::Present),

@@ -1,22 +1,30 @@
-//! Managed nodes: activations, registration, the agents' control channel, and the fleet
-//! inventory (DescribeInstanceInformation).
+//! Managed nodes: activations, registration, node records (DescribeInstanceInformation,
+//! tags, pings), and which nodes targets name. The agents' control channel itself is
+//! `app::agent`; the channels open on this server are `base::agents`.
 //!
 //! Records: activations at `activation/<account>/<region>/<id>` (the code only as a hash)
 //! with an index `activationidx/<id>`; nodes at `node/<account>/<region>/<mi-id>` with an
 //! index `nodeidx/<mi-id>` that the gateway uses to find a connecting agent's account.
 //! A deregistered node's records are deleted, so its identity can never connect again.
 
-pub mod activations;
-pub mod gateway;
-pub mod nodes;
-pub mod registration;
+mod activations;
+mod nodes;
+mod registration;
+mod targets;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+pub use activations::{create_activation, delete_activation, describe_activations};
+pub use nodes::{
+    all_nodes, describe_instance_information, load_node, locate, readable_nodes, touch, update_managed_instance_role,
+};
+pub use registration::{parse_public_key, register};
+pub use targets::{check_target_keys, invalid_instance, node_matches, target_nodes};
 
 use serde::{Deserialize, Serialize};
-use steward_protocol::{Platform, ServerMessage};
-use tokio::sync::mpsc;
+use steward_api::ApiError;
+use steward_protocol::Platform;
+use steward_store::{Op, StoreError};
+
+use crate::base::{encode, store_fault, Ctx};
 
 /// A stored activation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,92 +116,66 @@ pub fn node_index(id: &str) -> String {
     format!("nodeidx/{id}")
 }
 
-/// One open control channel.
-pub struct Connection {
-    /// Distinguishes a reconnection from the connection it replaced.
-    pub serial: u64,
-    /// Messages to the agent.
-    pub sender: mpsc::Sender<ServerMessage>,
+/// Prefix of the markers of nodes that changed (registered, or tags changed).
+pub const CHANGED_PREFIX: &str = "assocdirty/";
+
+/// Store key marking a node as changed, so State Manager checks it against every
+/// association (the key predates the layers, hence its name).
+pub fn changed_key(account: &str, region: &str, node: &str) -> String {
+    format!("{CHANGED_PREFIX}{account}/{region}/{node}")
 }
 
-/// The agents connected to this server.
-pub struct Fleet {
-    /// Seconds between agent heartbeats.
-    pub heartbeat_seconds: u64,
-    /// Wakes the command dispatcher (new command, new connection, new result).
-    pub wake: tokio::sync::Notify,
-    connections: Mutex<HashMap<String, Connection>>,
-    serial: std::sync::atomic::AtomicU64,
-    activation_locks: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
-    /// The server's own certificate authority (PEM), handed to nodes at registration so
-    /// they verify the server from then on.
-    pub ca_pem: Option<String>,
-    /// This server's URL as clients reach it, recorded on the nodes connected here so that
-    /// another server can send session clients here.
-    pub advertise_url: String,
+/// Applies `change` to the tags of one of the caller's managed nodes, and marks the node
+/// changed in the same batch: new tags may bring it into an association's targets.
+pub async fn change_tags(
+    ctx: &Ctx,
+    id: &str,
+    change: impl FnOnce(&mut Vec<(String, String)>) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let p = &ctx.principal;
+    let (mut node, revision) = load_node(ctx, id).await?.ok_or_else(|| invalid_instance(id))?;
+    change(&mut node.tags)?;
+    let key = node_key(&p.account, &p.region, id);
+    let batch = vec![
+        Op::put(key, encode(&node)).if_revision(revision),
+        Op::put(changed_key(&p.account, &p.region, id), b"{}".to_vec()),
+    ];
+    ctx.env.store.write(batch).await.map_err(|e| match e {
+        StoreError::Conflict { .. } => ApiError::new(
+            "TooManyUpdates",
+            "There are concurrent updates for a resource that supports one update at a time.",
+        ),
+        e => store_fault(e),
+    })?;
+    ctx.env.wake.scheduler();
+    Ok(())
 }
 
-impl Fleet {
-    /// A fleet whose agents heartbeat every `heartbeat_seconds`.
-    pub fn new(heartbeat_seconds: u64) -> Self {
-        Fleet {
-            heartbeat_seconds,
-            ca_pem: None,
-            advertise_url: String::new(),
-            wake: tokio::sync::Notify::new(),
-            connections: Mutex::new(HashMap::new()),
-            serial: Default::default(),
-            activation_locks: Mutex::new(HashMap::new()),
+/// Deregisters a node: its records, its index and its change marker go, with `leftovers`
+/// (what other capabilities keep about it) in the same batch, and its channel is cut, so
+/// its identity can never connect again. The node's heartbeats write its record too, so a
+/// lost race is retried a few times.
+pub async fn deregister(ctx: &Ctx, id: &str, leftovers: Vec<Op>) -> Result<(), ApiError> {
+    let p = &ctx.principal;
+    for _ in 0..5 {
+        let Some((_, revision)) = load_node(ctx, id).await? else {
+            return Err(invalid_instance(id));
+        };
+        let mut batch = vec![
+            Op::delete(node_key(&p.account, &p.region, id)).if_revision(revision),
+            Op::delete(node_index(id)),
+            Op::delete(changed_key(&p.account, &p.region, id)),
+        ];
+        batch.extend(leftovers.iter().cloned());
+        match ctx.env.store.write(batch).await {
+            Ok(()) => {
+                ctx.env.agents.disconnect(id, "The node was deregistered.");
+                tracing::info!(instance_id = id, "Node deregistered.");
+                return Ok(());
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(store_fault(e)),
         }
     }
-
-    /// The lock registrations with one activation take turns on.
-    pub fn activation_lock(&self, activation_id: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.activation_locks.lock().expect("fleet lock");
-        if locks.len() > 10_000 {
-            locks.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
-        }
-        locks.entry(activation_id.to_owned()).or_default().clone()
-    }
-
-    /// Records a new channel for `instance_id`, replacing (and so closing) an older one.
-    pub fn attach(&self, instance_id: &str, sender: mpsc::Sender<ServerMessage>) -> u64 {
-        let serial = self.serial.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        self.connections.lock().expect("fleet lock").insert(instance_id.to_owned(), Connection { serial, sender });
-        serial
-    }
-
-    /// Forgets the channel, if it is still the one with `serial`. True if it was.
-    pub fn detach(&self, instance_id: &str, serial: u64) -> bool {
-        let mut map = self.connections.lock().expect("fleet lock");
-        if map.get(instance_id).is_some_and(|c| c.serial == serial) {
-            map.remove(instance_id);
-            return true;
-        }
-        false
-    }
-
-    /// Sends to a connected agent; false if it is not connected here.
-    pub fn send(&self, instance_id: &str, message: ServerMessage) -> bool {
-        let sender = self.connections.lock().expect("fleet lock").get(instance_id).map(|c| c.sender.clone());
-        sender.is_some_and(|s| s.try_send(message).is_ok())
-    }
-
-    /// The serial of the agent's current channel to this server, if any.
-    pub fn serial_of(&self, instance_id: &str) -> Option<u64> {
-        self.connections.lock().expect("fleet lock").get(instance_id).map(|c| c.serial)
-    }
-
-    /// Whether the agent has a channel to this server.
-    pub fn is_connected(&self, instance_id: &str) -> bool {
-        self.connections.lock().expect("fleet lock").contains_key(instance_id)
-    }
-
-    /// Cuts the channel of `instance_id` (after telling the agent why).
-    pub fn disconnect(&self, instance_id: &str, reason: &str) {
-        let removed = self.connections.lock().expect("fleet lock").remove(instance_id);
-        if let Some(c) = removed {
-            let _ = c.sender.try_send(ServerMessage::Goodbye { reason: reason.to_owned() });
-        }
-    }
+    Err(ApiError::new("TooManyUpdates", "The node is changing too often to deregister now; try again."))
 }

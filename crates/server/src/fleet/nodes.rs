@@ -6,39 +6,41 @@ use steward_api::ApiError;
 use steward_store::{prefix_end, Op, Start};
 
 use super::*;
-use crate::dispatch::Ctx;
-use crate::state::{decode, encode, store_fault};
+use crate::base::Ctx;
+use steward_protocol::Platform;
+
+use crate::base::{decode, encode, store_fault, Env};
 
 /// Online, ConnectionLost or Inactive, as the fleet sees a node now.
 pub fn ping_status(ctx: &Ctx, node: &NodeRecord) -> &'static str {
-    let fresh = ctx.state.now() - node.last_ping < 3 * ctx.state.fleet.heartbeat_seconds as i64 * 1000;
-    if (node.connected && fresh) || ctx.state.fleet.is_connected(&node.instance_id) {
+    let fresh = ctx.env.now() - node.last_ping < 3 * ctx.env.agents.heartbeat_seconds as i64 * 1000;
+    if (node.connected && fresh) || ctx.env.agents.is_connected(&node.instance_id) {
         "Online"
     } else {
         "ConnectionLost"
     }
 }
 
-fn invalid_instance(id: &str) -> ApiError {
-    ApiError::new(
-        "InvalidInstanceId",
-        format!("Instance {id} is not registered or is not a managed node of this account."),
-    )
-}
-
 /// Reads a node of the caller's account.
 pub async fn load_node(ctx: &Ctx, id: &str) -> Result<Option<(NodeRecord, i64)>, ApiError> {
     let key = node_key(&ctx.principal.account, &ctx.principal.region, id);
-    let item = ctx.state.store.get(&key).await.map_err(store_fault)?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?;
     item.map(|i| Ok((decode::<NodeRecord>(&key, &i.value)?, i.revision))).transpose()
 }
 
 /// Every node of the caller's account and region.
 pub async fn all_nodes(ctx: &Ctx) -> Result<Vec<NodeRecord>, ApiError> {
     let prefix = format!("node/{}/{}/", ctx.principal.account, ctx.principal.region);
-    let items =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
     items.iter().map(|i| decode(&i.key, &i.value)).collect()
+}
+
+/// Every node of an account and region that can be read (an unreadable record is
+/// skipped, not an error: background work goes on for the others).
+pub async fn readable_nodes(env: &Env, account: &str, region: &str) -> anyhow::Result<Vec<NodeRecord>> {
+    let prefix = format!("node/{account}/{region}/");
+    let items = env.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await?;
+    Ok(items.iter().filter_map(|i| decode(&i.key, &i.value).ok()).collect())
 }
 
 struct Filter {
@@ -141,65 +143,53 @@ pub async fn describe_instance_information(
     Ok(DescribeInstanceInformationResponse { instance_information_list: list, next_token })
 }
 
-/// DeregisterManagedInstance: the records go, the channel is cut, the identity is dead.
-pub async fn deregister_managed_instance(ctx: Ctx, req: DeregisterManagedInstanceRequest) -> Result<Empty, ApiError> {
-    let p = &ctx.principal;
-    let id = &req.instance_id;
-    // The node's heartbeats write its record too: retry a lost race a few times.
-    for _ in 0..5 {
-        let Some((_, revision)) = load_node(&ctx, id).await? else {
-            return Err(invalid_instance(id));
-        };
-        let mut batch = vec![
-            Op::delete(node_key(&p.account, &p.region, id)).if_revision(revision),
-            Op::delete(node_index(id)),
-            Op::delete(crate::associations::dirty_key(&p.account, &p.region, id)),
-        ];
-        batch.extend(node_leftovers(&ctx, id).await?);
-        match ctx.state.store.write(batch).await {
-            Ok(()) => {
-                ctx.state.fleet.disconnect(id, "The node was deregistered.");
-                tracing::info!(instance_id = id, "Node deregistered.");
-                return Ok(Empty {});
-            }
-            Err(steward_store::StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(store_fault(e)),
-        }
-    }
-    Err(ApiError::new("TooManyUpdates", "The node is changing too often to deregister now; try again."))
-}
-
-/// What other capabilities keep about a node: association results and compliance items.
-async fn node_leftovers(ctx: &Ctx, id: &str) -> Result<Vec<Op>, ApiError> {
-    let p = &ctx.principal;
-    let mut ops = Vec::new();
-    let index = format!("assocnode/{}/{}/{id}/", p.account, p.region);
-    for item in ctx.state.store.range(Start::At(&index), &prefix_end(&index), 100_000).await.map_err(store_fault)? {
-        let association = &item.key[index.len()..];
-        ops.push(Op::delete(crate::associations::node_status_key(&p.account, &p.region, association, id)));
-        ops.push(Op::delete(item.key));
-    }
-    let compliance = format!("compliance/{}/{}/{id}/", p.account, p.region);
-    for item in
-        ctx.state.store.range(Start::At(&compliance), &prefix_end(&compliance), 100_000).await.map_err(store_fault)?
-    {
-        ops.push(Op::delete(item.key));
-    }
-    Ok(ops)
-}
-
 /// UpdateManagedInstanceRole.
 pub async fn update_managed_instance_role(ctx: Ctx, req: UpdateManagedInstanceRoleRequest) -> Result<Empty, ApiError> {
     let p = &ctx.principal;
     let Some((mut node, revision)) = load_node(&ctx, &req.instance_id).await? else {
         return Err(invalid_instance(&req.instance_id));
     };
-    crate::iam::authz::pass_role(&ctx, &req.iam_role).await?;
+    crate::base::access::pass_role(&ctx, &req.iam_role).await?;
     node.iam_role = req.iam_role;
-    ctx.state
+    ctx.env
         .store
         .write(vec![Op::put(node_key(&p.account, &p.region, &req.instance_id), encode(&node)).if_revision(revision)])
         .await
         .map_err(store_fault)?;
     Ok(Empty {})
+}
+
+/// Reads the node of `instance_id` through its index.
+pub async fn locate(env: &Env, instance_id: &str) -> Option<(NodeRecord, i64, String)> {
+    let index_key = node_index(instance_id);
+    let index = env.store.get(&index_key).await.ok()??;
+    let locator: Locator = decode(&index_key, &index.value).ok()?;
+    let key = node_key(&locator.account, &locator.region, instance_id);
+    let item = env.store.get(&key).await.ok()??;
+    Some((decode(&key, &item.value).ok()?, item.revision, key))
+}
+
+/// Records a heartbeat or a connection change on the node.
+pub async fn touch(env: &Env, instance_id: &str, connected: bool, platform: Option<&Platform>) {
+    for _ in 0..5 {
+        let Some((mut node, revision, key)) = locate(env, instance_id).await else { return };
+        node.last_ping = env.now();
+        node.connected = connected;
+        if connected {
+            node.connected_via = env.agents.advertise_url.clone();
+        } else if node.connected_via == env.agents.advertise_url {
+            node.connected_via.clear();
+        }
+        if let Some(p) = platform {
+            node.platform = p.clone();
+        }
+        match env.store.write(vec![Op::put(&key, encode(&node)).if_revision(revision)]).await {
+            Ok(()) => return,
+            Err(steward_store::StoreError::Conflict { .. }) => continue,
+            Err(e) => {
+                tracing::warn!(instance_id, error = %e, "Could not record the node's ping.");
+                return;
+            }
+        }
+    }
 }

@@ -11,7 +11,7 @@ use steward_protocol::{ErrorBody, RegisterRequest, RegisterResponse};
 use steward_store::{Op, StoreError};
 
 use super::*;
-use crate::state::{decode, encode, AppState};
+use crate::base::{decode, encode, Env};
 
 fn refuse(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = ErrorBody { code: code.into(), message: message.into() };
@@ -20,7 +20,7 @@ fn refuse(status: StatusCode, code: &str, message: impl Into<String>) -> Respons
 
 /// A new node id: `mi-` and 17 hex digits.
 pub fn new_instance_id() -> String {
-    format!("mi-{}", crate::crypto::random_string(b"0123456789abcdef", 17))
+    format!("mi-{}", crate::base::crypto::random_string(b"0123456789abcdef", 17))
 }
 
 /// Checks a hex Ed25519 public key.
@@ -30,7 +30,7 @@ pub fn parse_public_key(hex_key: &str) -> Option<ed25519_dalek::VerifyingKey> {
 }
 
 /// The registration handler.
-pub async fn register(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+pub async fn register(State(env): State<Arc<Env>>, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<RegisterRequest>(&body) else {
         return refuse(StatusCode::BAD_REQUEST, "MalformedRequest", "The registration request is not valid JSON.");
     };
@@ -39,10 +39,10 @@ pub async fn register(State(state): State<Arc<AppState>>, body: Bytes) -> Respon
     }
     // Registrations with one activation all bump its count: take turns on this server,
     // and retry (with jitter) against other servers doing the same.
-    let turn = state.fleet.activation_lock(&req.activation_id);
+    let turn = env.agents.activation_lock(&req.activation_id);
     let _turn = turn.lock().await;
     for attempt_no in 0..20u64 {
-        match attempt(&state, &req).await {
+        match attempt(&env, &req).await {
             Ok(Some(response)) => {
                 tracing::info!(
                     instance_id = response.instance_id,
@@ -58,15 +58,15 @@ pub async fn register(State(state): State<Arc<AppState>>, body: Bytes) -> Respon
                     "instanceId": response.instance_id,
                     "platformName": req.platform.platform_name,
                 });
-                let event = crate::audit::service_event(
+                let event = crate::base::audit::service_event(
                     &response.account,
                     &response.region,
                     "RegisterManagedInstance",
                     &[node],
                     details,
-                    state.now(),
+                    env.now(),
                 );
-                state.audit.record(event).await;
+                env.audit.record(event).await;
                 return (StatusCode::OK, axum::Json(response)).into_response();
             }
             Ok(None) => {
@@ -79,7 +79,7 @@ pub async fn register(State(state): State<Arc<AppState>>, body: Bytes) -> Respon
     refuse(StatusCode::SERVICE_UNAVAILABLE, "TooManyUpdates", "Too many registrations at once; try again.")
 }
 
-async fn attempt(state: &AppState, req: &RegisterRequest) -> Result<Option<RegisterResponse>, Response> {
+async fn attempt(env: &Env, req: &RegisterRequest) -> Result<Option<RegisterResponse>, Response> {
     let internal = |e: StoreError| {
         tracing::error!(error = %e, "Registration store call failed.");
         refuse(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "Registration failed; try again.")
@@ -92,10 +92,10 @@ async fn attempt(state: &AppState, req: &RegisterRequest) -> Result<Option<Regis
         )
     };
     let index_key = activation_index(&req.activation_id);
-    let Some(index) = state.store.get(&index_key).await.map_err(internal)? else { return Err(unknown()) };
+    let Some(index) = env.store.get(&index_key).await.map_err(internal)? else { return Err(unknown()) };
     let locator: Locator = decode(&index_key, &index.value).map_err(|_| unknown())?;
     let key = activation_key(&locator.account, &locator.region, &req.activation_id);
-    let Some(item) = state.store.get(&key).await.map_err(internal)? else { return Err(unknown()) };
+    let Some(item) = env.store.get(&key).await.map_err(internal)? else { return Err(unknown()) };
     let mut activation: ActivationRecord = decode(&key, &item.value).map_err(|_| unknown())?;
     if activations::code_hash(&req.activation_code) != activation.code_hash {
         return Err(refuse(
@@ -104,7 +104,7 @@ async fn attempt(state: &AppState, req: &RegisterRequest) -> Result<Option<Regis
             "The activation code is not valid for this activation.",
         ));
     }
-    let now = state.now();
+    let now = env.now();
     if activation.expires <= now {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
@@ -141,14 +141,14 @@ async fn attempt(state: &AppState, req: &RegisterRequest) -> Result<Option<Regis
         Op::put(node_key(&locator.account, &locator.region, &instance_id), encode(&node)).if_absent(),
         Op::put(node_index(&instance_id), encode(&locator)).if_absent(),
         // State Manager checks the new node against every association.
-        Op::put(crate::associations::dirty_key(&locator.account, &locator.region, &instance_id), b"{}".to_vec()),
+        Op::put(super::changed_key(&locator.account, &locator.region, &instance_id), b"{}".to_vec()),
     ];
-    match state.store.write(batch).await {
+    match env.store.write(batch).await {
         Ok(()) => Ok(Some(RegisterResponse {
             instance_id,
             account: locator.account,
             region: locator.region,
-            ca_pem: state.fleet.ca_pem.clone(),
+            ca_pem: env.agents.ca_pem.clone(),
         })),
         Err(StoreError::Conflict { .. }) => Ok(None),
         Err(e) => Err(internal(e)),

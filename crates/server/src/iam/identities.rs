@@ -3,44 +3,22 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use steward_api::time::format_iso8601;
 use steward_api::ApiError;
-use steward_core::iam::policy::{self, Kind};
+use steward_core::iam::policy::Kind;
 use steward_store::{prefix_end, Op, Start, StoreError};
 
-use super::query::{validation, Params};
+use super::common::*;
+use super::params::{validation, Params};
 use super::xml::Xml;
-use super::*;
-use crate::auth::{key_of, last_used_key, AccessKeyRecord, LastUsed};
-use crate::state::{encode, store_fault};
+use crate::base::credentials::{key_of, last_used_key, AccessKeyRecord, LastUsed};
+use crate::base::iam_records::*;
+use crate::base::Ctx;
+use crate::base::{encode, store_fault};
 
 const MAX_KEYS_PER_USER: usize = 2;
 
-pub(super) fn no_such(kind: &str, name: &str) -> ApiError {
-    ApiError::new("NoSuchEntity", format!("The {kind} with name {name} cannot be found.")).with_status(404)
-}
-
 fn exists(kind: &str, name: &str) -> ApiError {
     ApiError::new("EntityAlreadyExists", format!("{kind} with name {name} already exists.")).with_status(409)
-}
-
-pub(super) fn conflict(message: impl Into<String>) -> ApiError {
-    ApiError::new("DeleteConflict", message).with_status(409)
-}
-
-fn malformed(message: String) -> ApiError {
-    ApiError::new("MalformedPolicyDocument", message)
-}
-
-fn write_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Conflict { .. } => ApiError::new(
-            "ConcurrentModification",
-            "The request was rejected because multiple requests to change this object were submitted simultaneously.",
-        )
-        .with_status(409),
-        e => store_fault(e),
-    }
 }
 
 /// IAM names: 1–`max` of letters, digits and `+=,.@_-`.
@@ -73,40 +51,19 @@ fn check_path(value: &str) -> Result<(), ApiError> {
 }
 
 fn new_id(prefix: &str) -> String {
-    format!("{prefix}{}", crate::crypto::random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17))
+    format!("{prefix}{}", crate::base::crypto::random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17))
 }
 
 fn arn(account: &str, kind: &str, path: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:{kind}{path}{name}")
 }
 
-/// Policy documents travel percent-encoded, spaces as `%20` (SDKs decode with `unquote`).
-pub(super) fn url_encode(text: &str) -> String {
-    // `byte_serialize` writes a space as `+` and a `+` as `%2B`, so this swap is exact.
-    form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
-}
-
-pub(super) fn iso(ms: i64) -> String {
-    format_iso8601(ms / 1000)
-}
-
-pub(super) fn parse_document(text: &str, kind: Kind) -> Result<(), ApiError> {
-    if text.len() > 6144 {
-        return Err(ApiError::new("LimitExceeded", "Cannot exceed quota for PolicySize: 6144").with_status(409));
-    }
-    policy::parse(text, kind).map(|_| ()).map_err(malformed)
-}
-
 async fn put_new<T: Serialize>(ctx: &Ctx, key: &str, record: &T, kind: &str, name: &str) -> Result<(), ApiError> {
-    match ctx.state.store.write(vec![Op::put(key, encode(record)).if_absent()]).await {
+    match ctx.env.store.write(vec![Op::put(key, encode(record)).if_absent()]).await {
         Ok(()) => Ok(()),
         Err(StoreError::Conflict { .. }) => Err(exists(kind, name)),
         Err(e) => Err(store_fault(e)),
     }
-}
-
-pub(super) async fn save<T: Serialize>(ctx: &Ctx, key: &str, record: &T, revision: i64) -> Result<(), ApiError> {
-    ctx.state.store.write(vec![Op::put(key, encode(record)).if_revision(revision)]).await.map_err(write_error)
 }
 
 fn user_xml(x: &mut Xml, u: &UserRecord) {
@@ -146,43 +103,15 @@ fn policy_xml(x: &mut Xml, p: &PolicyRecord) {
     x.leaf("CreateDate", &iso(p.created)).leaf("UpdateDate", &iso(updated));
 }
 
-pub(super) fn one(build: impl FnOnce(&mut Xml)) -> Result<Option<String>, ApiError> {
-    let mut x = Xml::new();
-    build(&mut x);
-    Ok(Some(x.finish()))
-}
-
-pub(super) async fn need_user(ctx: &Ctx, name: &str) -> Result<(UserRecord, i64), ApiError> {
-    load(ctx, &user_key(&ctx.principal.account, name)).await?.ok_or_else(|| no_such("user", name))
-}
-
 async fn need_group(ctx: &Ctx, name: &str) -> Result<(GroupRecord, i64), ApiError> {
     load(ctx, &group_key(&ctx.principal.account, name)).await?.ok_or_else(|| no_such("group", name))
-}
-
-pub(super) async fn need_role(ctx: &Ctx, name: &str) -> Result<(RoleRecord, i64), ApiError> {
-    load(ctx, &role_key(&ctx.principal.account, name)).await?.ok_or_else(|| no_such("role", name))
-}
-
-pub(super) async fn need_policy(ctx: &Ctx, policy_arn: &str) -> Result<(PolicyRecord, i64, String), ApiError> {
-    let missing = || {
-        ApiError::new("NoSuchEntity", format!("Policy {policy_arn} does not exist or is not attachable."))
-            .with_status(404)
-    };
-    let name = policy_name_of_arn(&ctx.principal.account, policy_arn).ok_or_else(missing)?;
-    let key = policy_key(&ctx.principal.account, name);
-    let (record, revision) = load::<PolicyRecord>(ctx, &key).await?.ok_or_else(missing)?;
-    if record.arn != policy_arn {
-        return Err(missing());
-    }
-    Ok((record, revision, key))
 }
 
 /// The user an operation names, or the caller when it names none.
 fn user_or_caller<'a>(ctx: &'a Ctx, params: &'a Params) -> Result<&'a str, ApiError> {
     match (params.opt("UserName"), &ctx.principal.identity) {
         (Some(name), _) => Ok(name),
-        (None, crate::state::Identity::User(name)) => Ok(name),
+        (None, crate::base::Identity::User(name)) => Ok(name),
         _ => Err(validation("UserName is required for a caller that is not an IAM user.")),
     }
 }
@@ -206,7 +135,7 @@ pub fn resource_of(ctx: &Ctx, params: &Params) -> String {
         return arn(account, "policy", "/", p);
     }
     // Self-service calls without a user name act on the caller.
-    if let crate::state::Identity::User(_) = ctx.principal.identity {
+    if let crate::base::Identity::User(_) = ctx.principal.identity {
         return ctx.principal.arn.clone();
     }
     "*".into()
@@ -223,11 +152,11 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
     }
     // A user may always look at itself and manage its own keys, as IAM's console policies
     // commonly allow; everything else needs a policy.
-    super::authz::authorize(ctx, &format!("iam:{action}"), &[resource_of(ctx, params)], |r| r)
+    ctx.authorize(&format!("iam:{action}"), &[resource_of(ctx, params)], |r| r)
         .await
         .map_err(|e| ApiError::new("AccessDenied", e.message()).with_status(403))?;
     let account = ctx.principal.account.clone();
-    let now = ctx.state.now();
+    let now = ctx.env.now();
     match action {
         "CreateUser" => {
             let name = params.req("UserName")?;
@@ -290,7 +219,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
                 ));
             }
             let key = user_key(&account, name);
-            ctx.state.store.write(vec![Op::delete(&key).if_revision(revision)]).await.map_err(write_error)?;
+            ctx.env.store.write(vec![Op::delete(&key).if_revision(revision)]).await.map_err(write_error)?;
             Ok(None)
         }
         "CreateAccessKey" => {
@@ -302,9 +231,9 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
                     ApiError::new("LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2").with_status(409)
                 );
             }
-            let (id, secret, mut record) = ctx.state.credentials.mint("AKIA", &account, &user.arn, now);
+            let (id, secret, mut record) = ctx.env.credentials.mint("AKIA", &account, &user.arn, now);
             record.user = Some(user.name.clone());
-            ctx.state
+            ctx.env
                 .store
                 .write(vec![
                     Op::put(key_of(&id), encode(&record)).if_absent(),
@@ -341,7 +270,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
             let missing = || {
                 ApiError::new("NoSuchEntity", format!("The Access Key with id {id} cannot be found.")).with_status(404)
             };
-            if ctx.state.store.get(&index).await.map_err(store_fault)?.is_none() {
+            if ctx.env.store.get(&index).await.map_err(store_fault)?.is_none() {
                 return Err(missing());
             }
             let (mut record, revision) = load::<AccessKeyRecord>(ctx, &key_of(&id)).await?.ok_or_else(missing)?;
@@ -355,8 +284,8 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
                 record.status = status.into();
                 vec![Op::put(key_of(&id), encode(&record)).if_revision(revision)]
             };
-            ctx.state.store.write(ops).await.map_err(write_error)?;
-            ctx.state.credentials.forget(&id);
+            ctx.env.store.write(ops).await.map_err(write_error)?;
+            ctx.env.credentials.forget(&id);
             Ok(None)
         }
         "GetAccessKeyLastUsed" => {
@@ -370,7 +299,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
             }
             // The check above was on the caller; the key belongs to its user.
             if record.user.as_deref() != user_or_caller(ctx, params).ok() {
-                super::authz::authorize(ctx, "iam:GetAccessKeyLastUsed", std::slice::from_ref(&record.arn), |r| r)
+                ctx.authorize("iam:GetAccessKeyLastUsed", std::slice::from_ref(&record.arn), |r| r)
                     .await
                     .map_err(|e| ApiError::new("AccessDenied", e.message()).with_status(403))?;
             }
@@ -408,7 +337,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
         }
         "GetGroup" => {
             let (group, _) = need_group(ctx, params.req("GroupName")?).await?;
-            let members: Vec<UserRecord> = scan::<UserRecord>(ctx, &format!("iam/user/{account}/"))
+            let members: Vec<UserRecord> = scan::<UserRecord>(ctx, &records_prefix("user", &account))
                 .await?
                 .into_iter()
                 .filter(|u| u.groups.iter().any(|g| g.eq_ignore_ascii_case(&group.name)))
@@ -422,14 +351,14 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
         "DeleteGroup" => {
             let name = params.req("GroupName")?;
             let (group, revision) = need_group(ctx, name).await?;
-            let members = scan::<UserRecord>(ctx, &format!("iam/user/{account}/"))
+            let members = scan::<UserRecord>(ctx, &records_prefix("user", &account))
                 .await?
                 .into_iter()
                 .any(|u| u.groups.iter().any(|g| g.eq_ignore_ascii_case(name)));
             if members || !group.inline.is_empty() || !group.attached.is_empty() {
                 return Err(conflict("Cannot delete entity, must remove users and policies from group first."));
             }
-            ctx.state
+            ctx.env
                 .store
                 .write(vec![Op::delete(group_key(&account, name)).if_revision(revision)])
                 .await
@@ -504,7 +433,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
             let policies = if params.opt("Scope") == Some("AWS") {
                 Vec::new()
             } else {
-                scan::<PolicyRecord>(ctx, &format!("iam/policy/{account}/")).await?
+                scan::<PolicyRecord>(ctx, &records_prefix("policy", &account)).await?
             };
             let (page, marker) = paginate(policies, params)?;
             one(|x| {
@@ -517,7 +446,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
             if record.attachments > 0 {
                 return Err(conflict("Cannot delete a policy attached to entities."));
             }
-            ctx.state.store.write(vec![Op::delete(&key).if_revision(revision)]).await.map_err(write_error)?;
+            ctx.env.store.write(vec![Op::delete(&key).if_revision(revision)]).await.map_err(write_error)?;
             Ok(None)
         }
         "AttachUserPolicy" | "DetachUserPolicy" | "AttachGroupPolicy" | "DetachGroupPolicy" | "AttachRolePolicy"
@@ -585,7 +514,7 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
             if !role.inline.is_empty() || !role.attached.is_empty() {
                 return Err(conflict("Cannot delete entity, must detach all policies first."));
             }
-            ctx.state
+            ctx.env
                 .store
                 .write(vec![Op::delete(role_key(&account, name)).if_revision(revision)])
                 .await
@@ -696,7 +625,7 @@ async fn attach(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Strin
     }
     value["attached"] = serde_json::to_value(attached).expect("strings serialise");
     let bytes = serde_json::to_vec(&value).expect("records serialise");
-    ctx.state
+    ctx.env
         .store
         .write(vec![
             Op::put(&key, bytes).if_revision(revision),
@@ -754,7 +683,7 @@ async fn inline(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Strin
     }
     value["inline"] = serde_json::to_value(policies).expect("strings serialise");
     let bytes = serde_json::to_vec(&value).expect("records serialise");
-    ctx.state.store.write(vec![Op::put(&key, bytes).if_revision(revision)]).await.map_err(write_error)?;
+    ctx.env.store.write(vec![Op::put(&key, bytes).if_revision(revision)]).await.map_err(write_error)?;
     Ok(None)
 }
 
@@ -775,7 +704,7 @@ async fn list_under_path<T: serde::de::DeserializeOwned>(
     xml: fn(&mut Xml, &T),
 ) -> Result<Option<String>, ApiError> {
     let prefix = params.opt("PathPrefix").unwrap_or("/");
-    let records: Vec<T> = scan::<T>(ctx, &format!("iam/{kind}/{}/", ctx.principal.account))
+    let records: Vec<T> = scan::<T>(ctx, &records_prefix(kind, &ctx.principal.account))
         .await?
         .into_iter()
         .filter(|r| path(r).starts_with(prefix))
@@ -788,13 +717,13 @@ async fn list_under_path<T: serde::de::DeserializeOwned>(
 }
 
 async fn scan<T: serde::de::DeserializeOwned>(ctx: &Ctx, prefix: &str) -> Result<Vec<T>, ApiError> {
-    let items = ctx.state.store.range(Start::At(prefix), &prefix_end(prefix), 100_000).await.map_err(store_fault)?;
-    items.iter().map(|i| crate::state::decode(&i.key, &i.value)).collect()
+    let items = ctx.env.store.range(Start::At(prefix), &prefix_end(prefix), 100_000).await.map_err(store_fault)?;
+    items.iter().map(|i| crate::base::decode(&i.key, &i.value)).collect()
 }
 
 /// The key ids in a user's key index.
 async fn scan_keys(ctx: &Ctx, prefix: &str) -> Result<Vec<String>, ApiError> {
-    let items = ctx.state.store.range(Start::At(prefix), &prefix_end(prefix), 100).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(prefix), &prefix_end(prefix), 100).await.map_err(store_fault)?;
     Ok(items.into_iter().map(|i| i.key[prefix.len()..].to_owned()).collect())
 }
 

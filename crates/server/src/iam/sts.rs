@@ -7,11 +7,14 @@ use steward_core::iam::eval::{evaluate_trust, Decision, Request};
 use steward_core::iam::policy::{self, Kind};
 use steward_store::Op;
 
-use super::query::{validation, Params};
+use super::params::{validation, Params};
 use super::xml::Xml;
-use super::*;
-use crate::auth::key_of;
-use crate::state::encode;
+use crate::base::credentials::key_of;
+use crate::base::encode;
+use crate::base::iam_records::*;
+use crate::base::policy_cache::subject_of;
+use crate::base::Ctx;
+use crate::base::Identity;
 
 fn denied(ctx: &Ctx, role_arn: &str) -> ApiError {
     ApiError::new(
@@ -58,9 +61,7 @@ async fn assume_role(ctx: &Ctx, params: &Params) -> Result<Option<String>, ApiEr
         .ok_or_else(|| validation(format!("{role_arn} is not a role ARN.")))?;
     // The caller's own policies must allow it (the root of the role's account needs none).
     if !(ctx.principal.is_root() && ctx.principal.account == account) {
-        super::authz::authorize(ctx, "sts:AssumeRole", &[role_arn.to_owned()], |r| r)
-            .await
-            .map_err(|_| denied(ctx, role_arn))?;
+        ctx.authorize("sts:AssumeRole", &[role_arn.to_owned()], |r| r).await.map_err(|_| denied(ctx, role_arn))?;
     }
     let Some((role, _)) = load::<RoleRecord>(ctx, &role_key(&account, &name)).await? else {
         return Err(denied(ctx, role_arn));
@@ -85,19 +86,20 @@ async fn assume_role(ctx: &Ctx, params: &Params) -> Result<Option<String>, ApiEr
         })?,
         None => 3600,
     };
-    let now = ctx.state.now();
+    let now = ctx.env.now();
     let expires = now + duration * 1000;
     let assumed_arn = format!("arn:aws:sts::{account}:assumed-role/{}/{session}", role.name);
-    let (id, secret, mut record) = ctx.state.credentials.mint("ASIA", &account, &assumed_arn, now);
-    let token = crate::crypto::random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 356);
+    let (id, secret, mut record) = ctx.env.credentials.mint("ASIA", &account, &assumed_arn, now);
+    let token =
+        crate::base::crypto::random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 356);
     record.role_session = Some((role.name.clone(), session.to_owned()));
     record.session_token_hash = Some(hex::encode(sha2::Sha256::digest(token.as_bytes())));
     record.expires = Some(expires);
-    ctx.state
+    ctx.env
         .store
         .write(vec![Op::put(key_of(&id), encode(&record)).if_absent()])
         .await
-        .map_err(crate::state::store_fault)?;
+        .map_err(crate::base::store_fault)?;
     let mut x = Xml::new();
     x.open("Credentials").leaf("AccessKeyId", &id).leaf("SecretAccessKey", &secret).leaf("SessionToken", &token);
     x.leaf("Expiration", &format_iso8601(expires / 1000)).close("Credentials");
@@ -112,10 +114,10 @@ pub const EXPIRED_KEPT_MILLIS: i64 = 24 * 3600 * 1000;
 
 /// Deletes temporary (`ASIA…`) credentials that expired more than [`EXPIRED_KEPT_MILLIS`]
 /// ago; returns how many.
-pub async fn sweep_expired(state: &crate::state::AppState) -> anyhow::Result<usize> {
+pub async fn sweep_expired(env: &crate::base::Env) -> anyhow::Result<usize> {
     let prefix = key_of("ASIA");
     let end = steward_store::prefix_end(&prefix);
-    let cutoff = state.now() - EXPIRED_KEPT_MILLIS;
+    let cutoff = env.now() - EXPIRED_KEPT_MILLIS;
     let mut after: Option<String> = None;
     let mut deleted = 0;
     loop {
@@ -123,20 +125,21 @@ pub async fn sweep_expired(state: &crate::state::AppState) -> anyhow::Result<usi
             Some(key) => steward_store::Start::After(key),
             None => steward_store::Start::At(&prefix),
         };
-        let items = state.store.range(start, &end, 1000).await?;
+        let items = env.store.range(start, &end, 1000).await?;
         let Some(last) = items.last() else { break };
         after = Some(last.key.clone());
         let expired: Vec<Op> = items
             .iter()
             .filter(|item| {
-                let record = crate::state::decode::<crate::auth::AccessKeyRecord>(&item.key, &item.value).ok();
+                let record =
+                    crate::base::decode::<crate::base::credentials::AccessKeyRecord>(&item.key, &item.value).ok();
                 record.and_then(|r| r.expires).is_some_and(|e| e < cutoff)
             })
             .map(|item| Op::delete(&item.key).if_revision(item.revision))
             .collect();
         for op in expired {
             // One at a time: a key changed meanwhile is simply left for the next sweep.
-            if state.store.write(vec![op]).await.is_ok() {
+            if env.store.write(vec![op]).await.is_ok() {
                 deleted += 1;
             }
         }
@@ -145,10 +148,10 @@ pub async fn sweep_expired(state: &crate::state::AppState) -> anyhow::Result<usi
 }
 
 /// Sweeps expired temporary credentials once an hour.
-pub async fn run_sweeper(state: std::sync::Arc<crate::state::AppState>) {
+pub async fn run_sweeper(env: std::sync::Arc<crate::base::Env>) {
     tokio::time::sleep(std::time::Duration::from_secs(90)).await;
     loop {
-        match sweep_expired(&state).await {
+        match sweep_expired(&env).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "Deleted expired temporary credentials."),
             Err(e) => tracing::warn!(error = %e, "Temporary credential sweep failed; will retry."),

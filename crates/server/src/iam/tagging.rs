@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use steward_api::ApiError;
 
-use super::identities::{need_role, need_user, one, save};
-use super::query::{validation, Params};
-use super::{role_key, user_key};
-use crate::dispatch::Ctx;
+use super::common::{need_role, need_user, one, save};
+use super::params::{validation, Params};
+use crate::base::iam_records::{role_key, user_key};
+use crate::base::Ctx;
 
 /// Tags an IAM user or role may carry.
 const MAX_TAGS: usize = 50;

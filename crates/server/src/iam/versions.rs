@@ -6,11 +6,11 @@
 use steward_api::ApiError;
 use steward_core::iam::policy::Kind;
 
-use super::identities::{conflict, iso, need_policy, no_such, one, parse_document, save, url_encode};
-use super::query::{validation, Params};
+use super::common::{conflict, iso, need_policy, no_such, one, parse_document, save, url_encode};
+use super::params::{validation, Params};
 use super::xml::Xml;
-use super::{PolicyRecord, PolicyVersion};
-use crate::dispatch::Ctx;
+use crate::base::iam_records::{PolicyRecord, PolicyVersion};
+use crate::base::Ctx;
 
 /// Versions a policy may keep.
 const MAX_VERSIONS: usize = 5;

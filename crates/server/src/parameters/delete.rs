@@ -17,11 +17,11 @@ async fn delete_one(ctx: &Ctx, name: &str) -> Result<bool, ApiError> {
         let mut batch: Vec<Op> = load_versions(ctx, name).await?.into_iter().map(|i| Op::delete(i.key)).collect();
         batch.extend(head.policy_index.iter().map(|k| Op::delete(k.clone())));
         batch.push(Op::delete(head_key(&p.account, &p.region, name)).if_revision(revision));
-        let event = ctx.state.events.parameter_change(p, &head.current, "Delete", ctx.state.now());
+        let event = super::change_event(&ctx.env.events, p, &head.current, "Delete", ctx.env.now());
         batch.push(event.op());
-        match ctx.state.store.write(batch).await {
+        match ctx.env.store.write(batch).await {
             Ok(()) => {
-                ctx.state.events.deliver(event);
+                ctx.env.events.deliver(event);
                 return Ok(true);
             }
             Err(StoreError::Conflict { .. }) => continue,

@@ -5,6 +5,7 @@ use steward_api::ApiError;
 use steward_core::parameters::names::{self, Selector};
 
 use super::*;
+use crate::base::paging::{decode_token, encode_token};
 
 /// Resolves `name[:selector]` (or an ARN with one) to a version record; `Ok(None)` when
 /// nothing matches.
@@ -96,7 +97,7 @@ pub async fn get_parameter_history(
     let mut parameters = Vec::new();
     let mut next_token = None;
     for item in load_versions(&ctx, name).await? {
-        let record: VersionRecord = crate::state::decode(&item.key, &item.value)?;
+        let record: VersionRecord = crate::base::decode(&item.key, &item.value)?;
         if record.version <= after {
             continue;
         }

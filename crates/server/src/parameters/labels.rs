@@ -37,7 +37,7 @@ pub async fn label_parameter_version(
         }
         // Only a label that actually moved is a change worth an event.
         let event = moved.then(|| {
-            ctx.state.events.parameter_change(&ctx.principal, &head.current, "LabelParameterVersion", ctx.state.now())
+            super::change_event(&ctx.env.events, &ctx.principal, &head.current, "LabelParameterVersion", ctx.env.now())
         });
         Ok(((version, invalid), event))
     })

@@ -8,6 +8,7 @@ use steward_core::parameters::names;
 use steward_store::{prefix_end, Start};
 
 use super::*;
+use crate::base::paging::{decode_token, encode_token};
 
 const CHUNK: usize = 256;
 
@@ -41,10 +42,10 @@ async fn scan(
     let mut page = Vec::new();
     loop {
         let start = cursor.as_deref().map(Start::After).unwrap_or(Start::At(scope));
-        let items = ctx.state.store.range(start, &end, CHUNK).await.map_err(store_fault)?;
+        let items = ctx.env.store.range(start, &end, CHUNK).await.map_err(store_fault)?;
         let exhausted = items.len() < CHUNK;
         for item in &items {
-            let head: Head = crate::state::decode(&item.key, &item.value)?;
+            let head: Head = crate::base::decode(&item.key, &item.value)?;
             if keep(&item.key[account_prefix.len()..], &head) {
                 page.push(head);
                 if page.len() == limit {

@@ -9,27 +9,34 @@
 //! SecureString values are stored only as ciphertext from the key service, bound to the
 //! parameter's ARN.
 
-pub mod delete;
-pub mod get;
-pub mod labels;
-pub mod list;
-pub mod policy;
-pub mod put;
+mod delete;
+mod get;
+mod labels;
+mod list;
+mod policy;
+mod put;
+
+pub use delete::{delete_parameter, delete_parameters};
+pub use get::{find, get_parameter, get_parameter_history, get_parameters};
+pub use labels::{label_parameter_version, unlabel_parameter_version};
+pub use list::{describe_parameters, get_parameters_by_path};
+pub use policy::{run as run_policies, sweep as sweep_policies};
+pub use put::put_parameter;
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use steward_api::ssm::parameters::{Parameter, ParameterInlinePolicy};
-use steward_api::ssm::Tag;
 use steward_api::ApiError;
 use steward_core::parameters::names;
 use steward_store::{prefix_end, Item, Op, Start, StoreError};
 
-use crate::dispatch::Ctx;
-use crate::events::Event;
-use crate::kms::Keyring;
-use crate::state::{decode, encode, store_fault};
+use crate::base::events::{Event, Events};
+use crate::base::kms::Keyring;
+use crate::base::Ctx;
+use crate::base::Principal;
+use crate::base::{decode, encode, store_fault};
 
 /// Most versions kept per parameter.
 pub const MAX_VERSIONS: i64 = 100;
@@ -111,7 +118,7 @@ pub fn versions_prefix(account: &str, region: &str, name: &str) -> String {
     format!("paramv/{account}/{region}/{}#", names::key_of(name))
 }
 
-pub use crate::state::fault;
+pub use crate::base::fault;
 
 /// `ParameterNotFound`, with the name as asked.
 pub fn not_found(name: &str) -> ApiError {
@@ -129,21 +136,21 @@ pub fn lookup_name<'a>(ctx: &Ctx, name: &'a str) -> Result<&'a str, ApiError> {
 /// Reads a head.
 pub async fn load_head(ctx: &Ctx, name: &str) -> Result<Option<(Head, i64)>, ApiError> {
     let key = head_key(&ctx.principal.account, &ctx.principal.region, name);
-    let item = ctx.state.store.get(&key).await.map_err(store_fault)?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?;
     item.map(|i| Ok((decode::<Head>(&key, &i.value)?, i.revision))).transpose()
 }
 
 /// Reads one version.
 pub async fn load_version(ctx: &Ctx, name: &str, version: i64) -> Result<Option<VersionRecord>, ApiError> {
     let key = version_key(&ctx.principal.account, &ctx.principal.region, name, version);
-    let item = ctx.state.store.get(&key).await.map_err(store_fault)?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?;
     item.map(|i| decode(&key, &i.value)).transpose()
 }
 
 /// Every kept version of a parameter, oldest first.
 pub async fn load_versions(ctx: &Ctx, name: &str) -> Result<Vec<Item>, ApiError> {
     let prefix = versions_prefix(&ctx.principal.account, &ctx.principal.region, name);
-    ctx.state
+    ctx.env
         .store
         .range(Start::At(&prefix), &prefix_end(&prefix), (MAX_VERSIONS + 1) as usize)
         .await
@@ -164,10 +171,10 @@ pub async fn update_head<T>(
         let (out, event) = change(&mut head)?;
         let mut batch = vec![Op::put(head_key(&p.account, &p.region, name), encode(&head)).if_revision(revision)];
         batch.extend(event.as_ref().map(Event::op));
-        match ctx.state.store.write(batch).await {
+        match ctx.env.store.write(batch).await {
             Ok(()) => {
                 if let Some(event) = event {
-                    ctx.state.events.deliver(event);
+                    ctx.env.events.deliver(event);
                 }
                 return Ok(out);
             }
@@ -212,13 +219,13 @@ pub async fn reveal(ctx: &Ctx, record: &VersionRecord, with_decryption: bool) ->
     // Decrypting needs kms:Decrypt on the value's key as well as the SSM permission.
     if let Some(key_id) = Keyring::key_id_of(&blob) {
         let key_arn = format!("arn:aws:kms:{}:{}:key/{key_id}", p.region, p.account);
-        crate::iam::authz::authorize(ctx, "kms:Decrypt", &[key_arn], |r| r).await?;
+        crate::base::access::authorize(ctx, "kms:Decrypt", &[key_arn], |r| r).await?;
     }
     let arn = names::arn(&p.region, &p.account, &record.name);
     let (_, plaintext) = ctx
-        .state
+        .env
         .kms
-        .decrypt(&p.account, &p.region, &blob, &value_context(&arn), ctx.state.now())
+        .decrypt(&p.account, &p.region, &blob, &value_context(&arn), ctx.env.now())
         .await
         .map_err(key_failure)?;
     String::from_utf8(plaintext).map_err(|_| ApiError::internal())
@@ -227,11 +234,11 @@ pub async fn reveal(ctx: &Ctx, record: &VersionRecord, with_decryption: bool) ->
 /// Seals a SecureString value under the key the caller named (default `alias/aws/ssm`).
 pub async fn seal_value(ctx: &Ctx, name: &str, key_ref: &str, value: &str) -> Result<String, ApiError> {
     let p = &ctx.principal;
-    let record = ctx.state.kms.resolve(&p.account, &p.region, key_ref, ctx.state.now()).await.map_err(key_failure)?;
+    let record = ctx.env.kms.resolve(&p.account, &p.region, key_ref, ctx.env.now()).await.map_err(key_failure)?;
     Keyring::check_usable(&record).map_err(key_failure)?;
-    crate::iam::authz::authorize(ctx, "kms:Encrypt", std::slice::from_ref(&record.arn), |r| r).await?;
+    crate::base::access::authorize(ctx, "kms:Encrypt", std::slice::from_ref(&record.arn), |r| r).await?;
     let arn = names::arn(&p.region, &p.account, name);
-    let blob = ctx.state.kms.encrypt(&record, value.as_bytes(), &value_context(&arn)).map_err(key_failure)?;
+    let blob = ctx.env.kms.encrypt(&record, value.as_bytes(), &value_context(&arn)).map_err(key_failure)?;
     Ok(base64::engine::general_purpose::STANDARD.encode(blob))
 }
 
@@ -263,23 +270,14 @@ pub fn to_policies(policies: &[StoredPolicy]) -> Vec<ParameterInlinePolicy> {
         .collect()
 }
 
-/// Tags as pairs.
-pub fn tag_pairs(tags: &[Tag]) -> Vec<(String, String)> {
-    tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()
-}
-
-/// An opaque paging token carrying the last key returned.
-pub fn encode_token(last_key: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last_key)
-}
-
-/// Decodes a paging token, which must lie under `prefix`.
-pub fn decode_token(token: &str, prefix: &str) -> Result<String, ApiError> {
-    let invalid = || ApiError::new("InvalidNextToken", "The specified token isn't valid.");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-    let key = String::from_utf8(bytes).map_err(|_| invalid())?;
-    if !key.starts_with(prefix) {
-        return Err(invalid());
-    }
-    Ok(key)
+/// "Parameter Store Change" for a create, update, delete or label change.
+pub fn change_event(events: &Events, p: &Principal, record: &VersionRecord, operation: &str, now: i64) -> Event {
+    let arn = names::arn(&p.region, &p.account, &record.name);
+    let detail = serde_json::json!({
+        "operation": operation,
+        "name": record.name,
+        "type": record.kind,
+        "description": record.description.clone().unwrap_or_default(),
+    });
+    events.event(&p.account, &p.region, "Parameter Store Change", vec![arn], detail, now)
 }

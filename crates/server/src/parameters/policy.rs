@@ -13,7 +13,7 @@ use steward_core::parameters::{names, policies};
 use steward_store::{Op, Start};
 
 use super::{head_key, versions_prefix, Head, VersionRecord};
-use crate::state::{decode, encode, AppState};
+use crate::base::{decode, encode, Env};
 
 const PREFIX: &str = "parampolicy/";
 
@@ -55,31 +55,31 @@ pub fn schedule(account: &str, region: &str, record: &VersionRecord) -> Vec<(Str
 }
 
 /// Runs the sweeper until the process ends.
-pub async fn run(state: Arc<AppState>, interval: Duration) {
+pub async fn run(env: Arc<Env>, interval: Duration) {
     loop {
         tokio::time::sleep(interval).await;
-        if let Err(e) = sweep(&state).await {
+        if let Err(e) = sweep(&env).await {
             tracing::warn!(error = %e, "Parameter policy sweep failed; will retry.");
         }
     }
 }
 
 /// Acts on every policy due now.
-pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
-    let now = state.now();
+pub async fn sweep(env: &Arc<Env>) -> anyhow::Result<usize> {
+    let now = env.now();
     let end = format!("{PREFIX}{:013}", now + 1);
-    let due = state.store.range(Start::At(PREFIX), &end, 500).await?;
+    let due = env.store.range(Start::At(PREFIX), &end, 500).await?;
     let mut acted = 0;
     for item in due {
         let entry: Due = decode(&item.key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
         let hkey = head_key(&entry.account, &entry.region, &entry.name);
-        let head = match state.store.get(&hkey).await? {
+        let head = match env.store.get(&hkey).await? {
             Some(h) => Some((decode::<Head>(&hkey, &h.value).map_err(|e| anyhow::anyhow!("{e}"))?, h.revision)),
             None => None,
         };
         let Some((mut head, revision)) = head.filter(|(h, _)| h.policy_index.contains(&item.key)) else {
             // Stale: the parameter changed or went away since this was scheduled.
-            state.store.write(vec![Op::delete(&item.key)]).await?;
+            env.store.write(vec![Op::delete(&item.key)]).await?;
             continue;
         };
         let arn = names::arn(&entry.region, &entry.account, &entry.name);
@@ -91,20 +91,20 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
             "action-status": "Finished",
         });
         let event =
-            state.events.event(&entry.account, &entry.region, "Parameter Store Policy Action", vec![arn], detail, now);
+            env.events.event(&entry.account, &entry.region, "Parameter Store Policy Action", vec![arn], detail, now);
         let mut batch = vec![event.op()];
         let mut change = None;
         if entry.kind == "Expiration" {
             let prefix = versions_prefix(&entry.account, &entry.region, &entry.name);
-            let versions = state.store.range(Start::At(&prefix), &steward_store::prefix_end(&prefix), 200).await?;
+            let versions = env.store.range(Start::At(&prefix), &steward_store::prefix_end(&prefix), 200).await?;
             batch.extend(versions.into_iter().map(|v| Op::delete(v.key)));
             batch.extend(head.policy_index.iter().map(|k| Op::delete(k.clone())));
             batch.push(Op::delete(&hkey).if_revision(revision));
-            let p = crate::state::Principal {
+            let p = crate::base::Principal {
                 arn: "arn:aws:iam::aws:policy/parameter-expiration".into(),
-                ..crate::state::Principal::root(&entry.account, &entry.region)
+                ..crate::base::Ctx::system(env, &entry.account, &entry.region).principal
             };
-            let ev = state.events.parameter_change(&p, &head.current, "Delete", now);
+            let ev = super::change_event(&env.events, &p, &head.current, "Delete", now);
             batch.push(ev.op());
             change = Some(ev);
         } else {
@@ -115,12 +115,12 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
             batch.push(Op::delete(&item.key));
             batch.push(Op::put(&hkey, encode(&head)).if_revision(revision));
         }
-        if state.store.write(batch).await.is_ok() {
+        if env.store.write(batch).await.is_ok() {
             acted += 1;
             tracing::info!(parameter = entry.name, policy = entry.kind, "Parameter policy acted.");
-            state.events.deliver(event);
+            env.events.deliver(event);
             if let Some(ev) = change {
-                state.events.deliver(ev);
+                env.events.deliver(ev);
             }
         }
     }

@@ -6,9 +6,10 @@ use steward_core::parameters::{names, policies, values};
 use steward_store::{Expect, Op, StoreError};
 
 use super::*;
-use crate::events::Event;
-use crate::kms::DEFAULT_SSM_ALIAS;
-use crate::state::encode;
+use crate::base::encode;
+use crate::base::events::Event;
+use crate::base::kms::DEFAULT_SSM_ALIAS;
+use crate::base::tags::tag_pairs;
 
 /// Attempts before concurrent writers to one parameter get `TooManyUpdates`.
 const ATTEMPTS: usize = 8;
@@ -28,15 +29,15 @@ pub async fn put_parameter(ctx: Ctx, req: PutParameterRequest) -> Result<PutPara
         return Err(ApiError::validation("Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource."));
     }
     if let Some(tags) = &req.tags {
-        crate::tags::check_new_tags(&[], tags)?;
+        crate::base::tags::check_new_tags(&[], tags)?;
     }
     let new_policies = req.policies.as_deref().map(policies::parse_policies).transpose().map_err(fault)?;
     for _ in 0..ATTEMPTS {
         let existing = load_head(&ctx, &name).await?;
         let (batch, response, event) = plan(&ctx, &req, &name, existing, new_policies.as_deref()).await?;
-        match ctx.state.store.write(batch).await {
+        match ctx.env.store.write(batch).await {
             Ok(()) => {
-                ctx.state.events.deliver(event);
+                ctx.env.events.deliver(event);
                 return Ok(response);
             }
             Err(StoreError::Conflict { .. }) => continue,
@@ -58,7 +59,7 @@ async fn plan(
     new_policies: Option<&[policies::Policy]>,
 ) -> Result<(Vec<Op>, PutParameterResponse, Event), ApiError> {
     let p = &ctx.principal;
-    let now = ctx.state.now();
+    let now = ctx.env.now();
     let previous = existing.as_ref().map(|(h, _)| &h.current);
     if existing.is_some() && !req.overwrite.unwrap_or(false) {
         return Err(ApiError::new(
@@ -152,7 +153,7 @@ async fn plan(
     batch.push(Op::Put { key: head_key(&p.account, &p.region, name), value: encode(&head), expect });
     batch.push(Op::put(version_key(&p.account, &p.region, name, version), encode(&record)));
     let operation = if version == 1 { "Create" } else { "Update" };
-    let event = ctx.state.events.parameter_change(p, &record, operation, now);
+    let event = super::change_event(&ctx.env.events, p, &record, operation, now);
     batch.push(event.op());
     Ok((batch, PutParameterResponse { version, tier: tier.as_str().into() }, event))
 }

@@ -8,9 +8,9 @@ use steward_core::documents::{interpolate, params, schema};
 use steward_store::{prefix_end, Op, Start};
 
 use super::*;
-use crate::dispatch::Ctx;
-use crate::paging::page;
-use crate::state::{decode, encode, fault, store_fault};
+use crate::base::paging::page;
+use crate::base::Ctx;
+use crate::base::{decode, encode, fault, store_fault};
 
 /// The session document used when none is named.
 pub const DEFAULT_DOCUMENT: &str = "SSM-SessionManagerRunShell";
@@ -30,7 +30,7 @@ fn stream_url(ctx: &Ctx, id: &str, elsewhere: Option<&str>) -> String {
         let ws = ws.or_else(|| base.strip_prefix("http://").map(|h| format!("ws://{h}")));
         return format!("{}{path}", ws.unwrap_or_else(|| base.to_owned()));
     }
-    let scheme = if ctx.state.secure_transport { "wss" } else { "ws" };
+    let scheme = if ctx.env.secure_transport { "wss" } else { "ws" };
     let host = ctx.principal.request_host.clone().unwrap_or_else(|| "127.0.0.1".into());
     format!("{scheme}://{host}{path}")
 }
@@ -39,15 +39,15 @@ fn stream_url(ctx: &Ctx, id: &str, elsewhere: Option<&str>) -> String {
 /// of this deployment (sharing the store) whose heartbeat record is fresh; TargetNotConnected
 /// otherwise.
 async fn where_connected(ctx: &Ctx, target: &str) -> Result<Option<String>, ApiError> {
-    let Some((node, _)) = crate::fleet::nodes::load_node(ctx, target).await? else {
+    let Some((node, _)) = crate::fleet::load_node(ctx, target).await? else {
         return Err(not_connected(target));
     };
-    if ctx.state.fleet.is_connected(target) {
+    if ctx.env.agents.is_connected(target) {
         return Ok(None);
     }
     // Three missed heartbeats and the node counts as gone, as for its ping status.
-    let fresh = ctx.state.now() - node.last_ping < 3 * 1000 * ctx.state.fleet.heartbeat_seconds as i64;
-    let other = !node.connected_via.is_empty() && node.connected_via != ctx.state.fleet.advertise_url;
+    let fresh = ctx.env.now() - node.last_ping < 3 * 1000 * ctx.env.agents.heartbeat_seconds as i64;
+    let other = !node.connected_via.is_empty() && node.connected_via != ctx.env.agents.advertise_url;
     if node.connected && fresh && other {
         Ok(Some(node.connected_via))
     } else {
@@ -100,11 +100,6 @@ fn valid_user_name(name: &str) -> bool {
         && name.trim_end_matches('$').chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.".contains(c))
 }
 
-/// A preference that is on: `true` or `"true"`.
-pub(super) fn truthy(value: &Value) -> bool {
-    value.as_bool().unwrap_or(false) || value.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
-}
-
 /// Fills in the Session Manager preferences a session document leaves out from the
 /// account's `SSM-SessionManagerRunShell`, as SSM applies them to every session: run-as,
 /// timeouts and recording (the shell profile belongs to shells alone).
@@ -135,7 +130,7 @@ async fn run_as_user(ctx: &Ctx, session_type: &str, preferences: &Value) -> Resu
     if !truthy(&preferences["runAsEnabled"]) {
         return Ok(String::new());
     }
-    let subject = crate::iam::subject_of(ctx, &ctx.principal).await?;
+    let subject = crate::base::policy_cache::subject_of(ctx, &ctx.principal).await?;
     let tagged = subject.tags.get("SSMSessionRunAs").cloned();
     let fallback = preferences["runAsDefaultUser"].as_str().map(str::trim).filter(|u| !u.is_empty());
     let Some(user) = tagged.or(fallback.map(str::to_owned)) else {
@@ -172,7 +167,7 @@ pub async fn start_session(ctx: Ctx, req: StartSessionRequest) -> Result<StartSe
         document,
         reason: req.reason.clone(),
         status: "Connecting".into(),
-        start: ctx.state.now(),
+        start: ctx.env.now(),
         end: None,
         client_token: token_hash(&token),
         start_message: steward_protocol::SessionStart {
@@ -186,7 +181,7 @@ pub async fn start_session(ctx: Ctx, req: StartSessionRequest) -> Result<StartSe
         details: String::new(),
     };
     let locator = json!({"account": p.account, "region": p.region});
-    ctx.state
+    ctx.env
         .store
         .write(vec![
             Op::put(session_key(&p.account, &p.region, &id), encode(&record)).if_absent(),
@@ -203,7 +198,7 @@ pub async fn load_session(ctx: &Ctx, id: &str) -> Result<(SessionRecord, i64), A
     let p = &ctx.principal;
     let key = session_key(&p.account, &p.region, id);
     let item = ctx
-        .state
+        .env
         .store
         .get(&key)
         .await
@@ -227,7 +222,7 @@ pub async fn resume_session(ctx: Ctx, req: SessionIdRequest) -> Result<StartSess
         let token = new_token();
         record.client_token = token_hash(&token);
         let key = session_key(&record.account, &record.region, &record.id);
-        match ctx.state.store.write(vec![Op::put(key, encode(&record)).if_revision(revision)]).await {
+        match ctx.env.store.write(vec![Op::put(key, encode(&record)).if_revision(revision)]).await {
             Ok(()) => {
                 let url = stream_url(&ctx, &record.id, elsewhere.as_deref());
                 return Ok(StartSessionResponse { session_id: record.id, token_value: token, stream_url: url });
@@ -240,10 +235,14 @@ pub async fn resume_session(ctx: Ctx, req: SessionIdRequest) -> Result<StartSess
 }
 
 /// TerminateSession: ends the shell and both data channels.
-pub async fn terminate_session(ctx: Ctx, req: SessionIdRequest) -> Result<SessionIdResponse, ApiError> {
+pub async fn terminate_session(
+    ctx: Ctx,
+    req: SessionIdRequest,
+    sessions: &Sessions,
+) -> Result<SessionIdResponse, ApiError> {
     let (record, _) = load_session(&ctx, &req.session_id).await?;
     if record.status != "Terminated" {
-        super::relay::end(&ctx.state, &record.id, "Terminated", "Terminated by TerminateSession.").await;
+        super::relay::end(sessions, &record.id, "Terminated", "Terminated by TerminateSession.").await;
     }
     Ok(SessionIdResponse { session_id: record.id })
 }
@@ -267,8 +266,7 @@ fn wire(record: &SessionRecord) -> Session {
 pub async fn describe_sessions(ctx: Ctx, req: DescribeSessionsRequest) -> Result<DescribeSessionsResponse, ApiError> {
     let p = &ctx.principal;
     let prefix = format!("session/{}/{}/", p.account, p.region);
-    let items =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
     let history = req.state == "History";
     let filters = req.filters.clone().unwrap_or_default();
     let mut bounds = Vec::new();
@@ -305,8 +303,8 @@ pub async fn get_connection_status(
     ctx: Ctx,
     req: ConnectionStatusRequest,
 ) -> Result<ConnectionStatusResponse, ApiError> {
-    let known = crate::fleet::nodes::load_node(&ctx, &req.target).await?.is_some();
-    let status = if known && ctx.state.fleet.is_connected(&req.target) { "connected" } else { "notconnected" };
+    let known = crate::fleet::load_node(&ctx, &req.target).await?.is_some();
+    let status = if known && ctx.env.agents.is_connected(&req.target) { "connected" } else { "notconnected" };
     Ok(ConnectionStatusResponse { target: req.target, status: status.into() })
 }
 

@@ -13,17 +13,27 @@
 //!
 //! Keys: `session/<account>/<region>/<id>` and the index `sessionidx/<id>`.
 
-pub mod api;
-pub mod relay;
-pub mod terminal;
+mod api;
+mod relay;
+mod terminal;
+
+pub use api::{
+    describe_sessions, get_connection_status, load_session, resume_session, start_session, terminate_session,
+    DEFAULT_DOCUMENT,
+};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::routing::get;
+use axum::Router;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::Digest;
 use tokio::sync::mpsc;
+
+use crate::base::Env;
 
 /// A stored session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,7 +106,7 @@ pub struct Link {
     pub agent_asked: bool,
 }
 
-/// The live sessions of this server.
+/// The live sessions of this server, by id.
 #[derive(Default)]
 pub struct Hub {
     links: Mutex<HashMap<String, Arc<Mutex<Link>>>>,
@@ -117,4 +127,41 @@ impl Hub {
     pub fn remove(&self, id: &str) -> Option<Arc<Mutex<Link>>> {
         self.links.lock().expect("hub lock").remove(id)
     }
+}
+
+/// Session Manager's runtime on this server: the shared context and the live sessions.
+/// Its handlers read the context through it, so they take one thing, not two.
+pub struct Sessions {
+    /// Shared by every handler and worker.
+    pub env: Arc<Env>,
+    hub: Hub,
+}
+
+impl Sessions {
+    /// No live session yet.
+    pub fn new(env: Arc<Env>) -> Sessions {
+        Sessions { env, hub: Hub::default() }
+    }
+}
+
+impl std::ops::Deref for Sessions {
+    type Target = Env;
+
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+/// The routes of the data channels: clients' and nodes' sockets, and the browser terminal.
+pub fn routes(sessions: Arc<Sessions>) -> Router {
+    Router::new()
+        .route("/v1/data-channel/{id}", get(relay::client_channel))
+        .route("/v1/terminal/{id}", get(terminal::browser_terminal))
+        .route(&format!("{}{{id}}", steward_protocol::SESSION_PATH), get(relay::agent_channel))
+        .with_state(sessions)
+}
+
+/// A preference that is on: `true` or `"true"`.
+pub fn truthy(value: &Value) -> bool {
+    value.as_bool().unwrap_or(false) || value.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
 }

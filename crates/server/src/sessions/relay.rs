@@ -18,7 +18,7 @@ use steward_store::Op;
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::state::{decode, encode, AppState};
+use crate::base::{decode, encode};
 
 /// How long an opener has to send its token.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,11 +37,11 @@ fn now_ms() -> u64 {
 }
 
 /// Reads a session through its index.
-pub(super) async fn locate(state: &AppState, id: &str) -> Option<(SessionRecord, i64, String)> {
-    let index = state.store.get(&session_index(id)).await.ok()??;
+pub(super) async fn locate(env: &Sessions, id: &str) -> Option<(SessionRecord, i64, String)> {
+    let index = env.store.get(&session_index(id)).await.ok()??;
     let locator: serde_json::Value = serde_json::from_slice(&index.value).ok()?;
     let key = session_key(locator["account"].as_str()?, locator["region"].as_str()?, id);
-    let item = state.store.get(&key).await.ok()??;
+    let item = env.store.get(&key).await.ok()??;
     Some((decode(&key, &item.value).ok()?, item.revision, key))
 }
 
@@ -74,24 +74,20 @@ pub(super) fn closed_frame(id: &str, output: &str) -> Bytes {
 
 /// The client's upgrade handler.
 pub async fn client_channel(
-    State(state): State<Arc<AppState>>,
+    State(env): State<Arc<Sessions>>,
     Path(id): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Response {
     ws.max_message_size(MAX_FRAME)
         .read_buffer_size(steward_session::WS_READ_BUFFER)
-        .on_upgrade(move |socket| serve_client(state, id, socket))
+        .on_upgrade(move |socket| serve_client(env, id, socket))
 }
 
 /// The node's upgrade handler.
-pub async fn agent_channel(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    ws: WebSocketUpgrade,
-) -> Response {
+pub async fn agent_channel(State(env): State<Arc<Sessions>>, Path(id): Path<String>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(MAX_FRAME)
         .read_buffer_size(steward_session::WS_READ_BUFFER)
-        .on_upgrade(move |socket| serve_agent(state, id, socket))
+        .on_upgrade(move |socket| serve_agent(env, id, socket))
 }
 
 pub(super) async fn refuse(mut socket: WebSocket, id: &str, why: &str) {
@@ -135,8 +131,8 @@ pub(super) struct Attached {
 
 /// Spends the client's one-time `token` and attaches a client end to the session; the
 /// node is asked to connect the first time. The error says why the token was refused.
-pub(super) async fn attach(state: &Arc<AppState>, id: &str, token: &str) -> Result<Attached, &'static str> {
-    let Some((mut record, revision, key)) = locate(state, id).await else {
+pub(super) async fn attach(env: &Arc<Sessions>, id: &str, token: &str) -> Result<Attached, &'static str> {
+    let Some((mut record, revision, key)) = locate(env, id).await else {
         return Err("The session does not exist.");
     };
     if record.client_token.is_empty() || token_hash(token) != record.client_token || record.end.is_some() {
@@ -145,10 +141,10 @@ pub(super) async fn attach(state: &Arc<AppState>, id: &str, token: &str) -> Resu
     // The token is spent: a replay (or a second client) is refused.
     record.client_token.clear();
     record.status = "Connected".into();
-    if state.store.write(vec![Op::put(&key, encode(&record)).if_revision(revision)]).await.is_err() {
+    if env.store.write(vec![Op::put(&key, encode(&record)).if_revision(revision)]).await.is_err() {
         return Err("The session changed; resume it again.");
     }
-    let link = state.sessions.link(id);
+    let link = env.hub.link(id);
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
     let ask = {
         let mut l = link.lock().expect("link lock");
@@ -163,21 +159,21 @@ pub(super) async fn attach(state: &Arc<AppState>, id: &str, token: &str) -> Resu
         }
     };
     // Ended while this client was attaching: end again, now that the link exists.
-    if locate(state, id).await.is_none_or(|(r, _, _)| r.end.is_some()) {
-        end(state, id, "Terminated", "Terminated before the client attached.").await;
+    if locate(env, id).await.is_none_or(|(r, _, _)| r.end.is_some()) {
+        end(env, id, "Terminated", "Terminated before the client attached.").await;
     } else if let Some(token) = ask {
         let start = steward_protocol::SessionStart { token, ..record.start_message.clone() };
-        if !state.fleet.send(&record.target, steward_protocol::ServerMessage::StartSession(start)) {
-            end(state, id, "Failed", "The node is not connected.").await;
+        if !env.agents.send(&record.target, steward_protocol::ServerMessage::StartSession(start)) {
+            end(env, id, "Failed", "The node is not connected.").await;
         }
     }
     tracing::info!(session_id = id, target = record.target, "Session client connected.");
     Ok(Attached { link, tx, rx })
 }
 
-async fn serve_client(state: Arc<AppState>, id: String, mut socket: WebSocket) {
+async fn serve_client(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
     let Some(token) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
-    let Attached { link, tx, mut rx } = match attach(&state, &id, &token).await {
+    let Attached { link, tx, mut rx } = match attach(&env, &id, &token).await {
         Ok(attached) => attached,
         Err(why) => return refuse(socket, &id, why).await,
     };
@@ -188,14 +184,14 @@ async fn serve_client(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                 Some(Ok(Message::Text(t))) => to_agent(&link, Bytes::copy_from_slice(t.as_bytes())).await,
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 _ => {
-                    client_left(&state, &id, &link, &tx).await;
+                    client_left(&env, &id, &link, &tx).await;
                     return;
                 }
             },
             outgoing = rx.recv() => match outgoing {
                 Some(bytes) => {
                     if socket.send(Message::Binary(bytes)).await.is_err() {
-                        client_left(&state, &id, &link, &tx).await;
+                        client_left(&env, &id, &link, &tx).await;
                         return;
                     }
                 }
@@ -209,7 +205,7 @@ async fn serve_client(state: Arc<AppState>, id: String, mut socket: WebSocket) {
 }
 
 /// The client's socket is gone: the session waits (Disconnected) for ResumeSession.
-async fn client_left(state: &AppState, id: &str, link: &Arc<Mutex<Link>>, mine: &mpsc::Sender<Bytes>) {
+async fn client_left(env: &Sessions, id: &str, link: &Arc<Mutex<Link>>, mine: &mpsc::Sender<Bytes>) {
     {
         let mut l = link.lock().expect("link lock");
         if l.to_client.as_ref().is_some_and(|s| s.same_channel(mine)) {
@@ -218,7 +214,7 @@ async fn client_left(state: &AppState, id: &str, link: &Arc<Mutex<Link>>, mine: 
             return; // Already replaced by a resumed client, or ended.
         }
     }
-    set_status(state, id, |r| {
+    set_status(env, id, |r| {
         if r.end.is_none() {
             r.status = "Disconnected".into();
         }
@@ -227,19 +223,19 @@ async fn client_left(state: &AppState, id: &str, link: &Arc<Mutex<Link>>, mine: 
     tracing::info!(session_id = id, "Session client disconnected; the session can be resumed.");
 }
 
-async fn set_status(state: &AppState, id: &str, change: impl Fn(&mut SessionRecord)) {
+async fn set_status(env: &Sessions, id: &str, change: impl Fn(&mut SessionRecord)) {
     for _ in 0..5 {
-        let Some((mut record, revision, key)) = locate(state, id).await else { return };
+        let Some((mut record, revision, key)) = locate(env, id).await else { return };
         change(&mut record);
-        if state.store.write(vec![Op::put(&key, encode(&record)).if_revision(revision)]).await.is_ok() {
+        if env.store.write(vec![Op::put(&key, encode(&record)).if_revision(revision)]).await.is_ok() {
             return;
         }
     }
 }
 
-async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
+async fn serve_agent(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
     let Some(token) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
-    let Some(link) = state.sessions.get(&id) else {
+    let Some(link) = env.hub.get(&id) else {
         return refuse(socket, &id, "The session is not waiting for a node.").await;
     };
     let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
@@ -261,14 +257,14 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
             break;
         }
     }
-    let Some((record, _, _)) = locate(&state, &id).await else { return };
-    let recorder = Recorder::start(&state, &record);
-    set_status(&state, &id, |r| r.output_url = Some(recorder.url.clone())).await;
-    let mut limits = Limits::of(&record, state.now());
+    let Some((record, _, _)) = locate(&env, &id).await else { return };
+    let recorder = Recorder::start(&env, &record);
+    set_status(&env, &id, |r| r.output_url = Some(recorder.url.clone())).await;
+    let mut limits = Limits::of(&record, env.now());
     // What the user types goes in the transcript only when the preferences ask for it
     // (`recordInput`, a Steward addition): it may hold passwords typed at prompts.
     let record_input = record.start_message.session_type != "Port"
-        && super::api::truthy(&record.start_message.properties["inputs"]["recordInput"]);
+        && truthy(&record.start_message.properties["inputs"]["recordInput"]);
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     let mut ticks = 0u32;
     loop {
@@ -276,18 +272,18 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
             _ = clock.tick() => {
                 ticks += 1;
                 // Another server sharing the store may have ended it (TerminateSession there).
-                if ticks.is_multiple_of(ENDED_ELSEWHERE_EVERY) && locate(&state, &id).await.is_some_and(|(r, _, _)| r.end.is_some()) {
-                    end(&state, &id, "Terminated", "Terminated by another server.").await;
+                if ticks.is_multiple_of(ENDED_ELSEWHERE_EVERY) && locate(&env, &id).await.is_some_and(|(r, _, _)| r.end.is_some()) {
+                    end(&env, &id, "Terminated", "Terminated by another server.").await;
                     return;
                 }
-                match limits.check(state.now()) {
+                match limits.check(env.now()) {
                     Check::Fine => {}
                     Check::Warn(text) => {
                         let notice = steward_protocol::ServerMessage::SessionNotice { session_id: id.clone(), text };
-                        state.fleet.send(&record.target, notice);
+                        env.agents.send(&record.target, notice);
                     }
                     Check::End(why) => {
-                        end(&state, &id, "Terminated", &why).await;
+                        end(&env, &id, "Terminated", &why).await;
                         return;
                     }
                 }
@@ -303,7 +299,7 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                     if f.message_type == frame::AGENT_SESSION_STATE {
                         let state_now = serde_json::from_slice::<AgentSessionState>(f.payload).ok();
                         if state_now.is_some_and(|s| s.session_state == "Terminating") {
-                            end(&state, &id, "Terminated", "The session ended on the node.").await;
+                            end(&env, &id, "Terminated", "The session ended on the node.").await;
                         }
                         continue;
                     }
@@ -311,7 +307,7 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                         // A tunnel's bytes are not a transcript; it idles while no data flows.
                         // A shell idles until its user types.
                         if record.start_message.session_type == "Port" {
-                            limits.active(state.now());
+                            limits.active(env.now());
                         } else {
                             recorder.output(f.payload);
                         }
@@ -320,7 +316,7 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Text(_))) => {}
                 _ => {
-                    end(&state, &id, "Terminated", "The node's data channel closed.").await;
+                    end(&env, &id, "Terminated", "The node's data channel closed.").await;
                     return;
                 }
             },
@@ -328,7 +324,7 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                 Some(bytes) => {
                     if let Some(f) = Frame::peek(&bytes) {
                         if f.message_type == frame::INPUT && f.payload_type == payload_type::OUTPUT {
-                            limits.active(state.now());
+                            limits.active(env.now());
                             if record_input {
                                 recorder.input(f.payload);
                             }
@@ -340,7 +336,7 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                         }
                     }
                     if socket.send(Message::Binary(bytes)).await.is_err() {
-                        end(&state, &id, "Terminated", "The node's data channel closed.").await;
+                        end(&env, &id, "Terminated", "The node's data channel closed.").await;
                         return;
                     }
                 }
@@ -358,10 +354,10 @@ async fn serve_agent(state: Arc<AppState>, id: String, mut socket: WebSocket) {
 /// sees it ended or is attached when the link is torn down. Called again on the server
 /// relaying a session another server ended, it tears down what is here; only the call that
 /// ended the record writes the audit event.
-pub async fn end(state: &AppState, id: &str, status: &str, details: &str) {
-    let now = state.now();
+pub async fn end(env: &Sessions, id: &str, status: &str, details: &str) {
+    let now = env.now();
     let ended_here = std::sync::atomic::AtomicBool::new(false);
-    set_status(state, id, |r| {
+    set_status(env, id, |r| {
         // Set on every attempt: the attempt that is written decides.
         ended_here.store(r.end.is_none(), std::sync::atomic::Ordering::SeqCst);
         if r.end.is_none() {
@@ -371,8 +367,8 @@ pub async fn end(state: &AppState, id: &str, status: &str, details: &str) {
         }
     })
     .await;
-    let record = locate(state, id).await.map(|(r, _, _)| r);
-    if let Some(link) = state.sessions.remove(id) {
+    let record = locate(env, id).await.map(|(r, _, _)| r);
+    if let Some(link) = env.hub.remove(id) {
         let (client, agent) = {
             let mut l = link.lock().expect("link lock");
             (l.to_client.take(), l.to_agent.take())
@@ -388,15 +384,14 @@ pub async fn end(state: &AppState, id: &str, status: &str, details: &str) {
     }
     let Some(record) = record else { return };
     // A node connected elsewhere is told by the server relaying its session.
-    state.fleet.send(&record.target, steward_protocol::ServerMessage::EndSession { session_id: id.to_owned() });
+    env.agents.send(&record.target, steward_protocol::ServerMessage::EndSession { session_id: id.to_owned() });
     if !ended_here.load(std::sync::atomic::Ordering::SeqCst) {
         return;
     }
     let node = format!("arn:aws:ssm:{}:{}:managed-instance/{}", record.region, record.account, record.target);
     let event = json!({"sessionId": id, "status": status, "details": details});
-    state
-        .audit
-        .record(crate::audit::service_event(&record.account, &record.region, "SessionEnded", &[node], event, now))
+    env.audit
+        .record(crate::base::audit::service_event(&record.account, &record.region, "SessionEnded", &[node], event, now))
         .await;
     tracing::info!(session_id = id, status, details, "Session ended.");
 }
@@ -467,14 +462,14 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn start(state: &Arc<AppState>, record: &SessionRecord) -> Recorder {
+    fn start(env: &Arc<Sessions>, record: &SessionRecord) -> Recorder {
         let key = format!("{}/{}.cast", record.account, record.id);
-        let url = state.blobs.url(TRANSCRIPT_BUCKET, &key);
+        let url = env.blobs.url(TRANSCRIPT_BUCKET, &key);
         let (lines, mut rx) = mpsc::unbounded_channel::<String>();
         let header = json!({"version": 2, "width": 80, "height": 24, "timestamp": record.start / 1000,
                             "env": {"TERM": "xterm-256color"}, "title": record.id});
         let _ = lines.send(header.to_string());
-        let blobs = state.blobs.clone();
+        let blobs = env.blobs.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 // Whatever else is queued goes in the same write.

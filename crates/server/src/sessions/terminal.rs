@@ -22,7 +22,7 @@ use steward_session::payload::{HandshakeResponse, Size};
 use steward_session::stream::{Accepted, Channel};
 
 use super::relay::{attach, end, locate, read_opener, refuse, to_agent, Attached};
-use crate::state::AppState;
+use super::Sessions;
 
 /// How the terminal presents itself in the handshake.
 const TERMINAL_VERSION: &str = "1.2.707.0";
@@ -37,13 +37,13 @@ fn now_ms() -> u64 {
 
 /// The upgrade handler.
 pub async fn browser_terminal(
-    State(state): State<Arc<AppState>>,
+    State(env): State<Arc<Sessions>>,
     Path(id): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Response {
     ws.max_message_size(MAX_MESSAGE)
         .read_buffer_size(steward_session::WS_READ_BUFFER)
-        .on_upgrade(move |socket| serve(state, id, socket))
+        .on_upgrade(move |socket| serve(env, id, socket))
 }
 
 fn notice(value: Value) -> Message {
@@ -73,12 +73,12 @@ fn parse_request(text: &str) -> Request {
     }
 }
 
-async fn serve(state: Arc<AppState>, id: String, mut socket: WebSocket) {
+async fn serve(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
     let Some(token) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
-    if locate(&state, &id).await.is_some_and(|(r, _, _)| r.start_message.session_type == "Port") {
+    if locate(&env, &id).await.is_some_and(|(r, _, _)| r.start_message.session_type == "Port") {
         return refuse(socket, &id, "A port forwarding session has no terminal.").await;
     }
-    let Attached { link, tx: _, mut rx } = match attach(&state, &id, &token).await {
+    let Attached { link, tx: _, mut rx } = match attach(&env, &id, &token).await {
         Ok(attached) => attached,
         Err(why) => {
             let _ = socket.send(notice(json!({"type": "closed", "reason": why}))).await;
@@ -137,7 +137,7 @@ async fn serve(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                                 _ => continue,
                             };
                             if socket.send(shown).await.is_err() {
-                                return page_left(&state, &id).await;
+                                return page_left(&env, &id).await;
                             }
                         }
                     }
@@ -149,7 +149,7 @@ async fn serve(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                     Some(Ok(Message::Binary(b))) => Request::Input(b.to_vec()),
                     Some(Ok(Message::Text(t))) => parse_request(&t),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    _ => return page_left(&state, &id).await,
+                    _ => return page_left(&env, &id).await,
                 };
                 match request {
                     Request::Input(bytes) if !bytes.is_empty() => {
@@ -160,7 +160,7 @@ async fn serve(state: Arc<AppState>, id: String, mut socket: WebSocket) {
                     Request::Resize(s) if ready => send_size(&mut channel, &link, s).await,
                     Request::Resize(s) => size = Some(s),
                     Request::Terminate => {
-                        end(&state, &id, "Terminated", "Terminated from the browser terminal.").await;
+                        end(&env, &id, "Terminated", "Terminated from the browser terminal.").await;
                     }
                     Request::Input(_) | Request::Unknown => {
                         let why = "Expected binary keystrokes or a JSON message of type input, resize or terminate.";
@@ -179,8 +179,8 @@ async fn send_size(channel: &mut Channel, link: &Arc<std::sync::Mutex<super::Lin
 }
 
 /// The page closed: nothing can resume its stream, so the session ends.
-async fn page_left(state: &AppState, id: &str) {
-    end(state, id, "Terminated", "The browser terminal closed.").await;
+async fn page_left(env: &Sessions, id: &str) {
+    end(env, id, "Terminated", "The browser terminal closed.").await;
 }
 
 #[cfg(test)]

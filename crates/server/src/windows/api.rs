@@ -7,11 +7,12 @@ use steward_core::schedule::Schedule;
 use steward_store::{prefix_end, Op, Start};
 
 use super::listing;
+use super::KIND_WINDOW;
 use super::*;
-use crate::dispatch::Ctx;
-use crate::paging::page;
-use crate::scheduler::{self, KIND_WINDOW};
-use crate::state::{decode, encode, store_fault};
+use crate::base::paging::page;
+use crate::base::schedule;
+use crate::base::Ctx;
+use crate::base::{decode, encode, store_fault};
 
 /// Windows per account and region.
 const MAX_WINDOWS: usize = 50;
@@ -93,13 +94,12 @@ fn window_id() -> String {
 pub async fn load_window(ctx: &Ctx, id: &str) -> Result<(WindowRecord, i64), ApiError> {
     let p = &ctx.principal;
     let key = window_key(&p.account, &p.region, id);
-    let item =
-        ctx.state.store.get(&key).await.map_err(store_fault)?.ok_or_else(|| missing("Maintenance window", id))?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?.ok_or_else(|| missing("Maintenance window", id))?;
     Ok((decode(&key, &item.value)?, item.revision))
 }
 
 async fn under<T: serde::de::DeserializeOwned>(ctx: &Ctx, prefix: &str) -> Result<Vec<(String, i64, T)>, ApiError> {
-    let items = ctx.state.store.range(Start::At(prefix), &prefix_end(prefix), 10_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(prefix), &prefix_end(prefix), 10_000_000).await.map_err(store_fault)?;
     items.into_iter().map(|i| Ok((i.key.clone(), i.revision, decode(&i.key, &i.value)?))).collect()
 }
 
@@ -145,10 +145,10 @@ fn save_ops(w: &mut WindowRecord, previous: Option<(&WindowRecord, i64)>, now: i
     let mut batch = Vec::new();
     w.next_due = next_start(w, now);
     if let Some(at) = previous.and_then(|(old, _)| old.next_due).filter(|at| Some(*at) != w.next_due) {
-        batch.push(Op::delete(scheduler::due_key(at, KIND_WINDOW, &a, &r, &id)));
+        batch.push(Op::delete(schedule::due_key(at, KIND_WINDOW, &a, &r, &id)));
     }
     if let Some(at) = w.next_due {
-        batch.push(Op::put(scheduler::due_key(at, KIND_WINDOW, &a, &r, &id), b"{}".to_vec()));
+        batch.push(Op::put(schedule::due_key(at, KIND_WINDOW, &a, &r, &id), b"{}".to_vec()));
     }
     let key = window_key(&a, &r, &id);
     batch.push(match previous {
@@ -185,7 +185,7 @@ async fn replay<T: Serialize>(ctx: &Ctx, token: &Option<String>, request: &T) ->
     let Some(token) = token else { return Ok(None) };
     let p = &ctx.principal;
     let key = format!("mwtoken/{}/{}/{token}", p.account, p.region);
-    let Some(item) = ctx.state.store.get(&key).await.map_err(store_fault)? else { return Ok(None) };
+    let Some(item) = ctx.env.store.get(&key).await.map_err(store_fault)? else { return Ok(None) };
     let record: TokenRecord = decode(&key, &item.value)?;
     if record.digest != digest(request) {
         return Err(ApiError::new(
@@ -211,7 +211,7 @@ pub async fn create_maintenance_window(ctx: Ctx, req: MaintenanceWindow) -> Resu
     if let Some(id) = replay(&ctx, &req.client_token, &req).await? {
         return Ok(serde_json::json!({ "WindowId": id }));
     }
-    let now = ctx.state.now();
+    let now = ctx.env.now();
     check_window(&req, now)?;
     if all_windows(&ctx).await?.len() >= MAX_WINDOWS {
         return Err(ApiError::new(
@@ -235,11 +235,11 @@ pub async fn create_maintenance_window(ctx: Ctx, req: MaintenanceWindow) -> Resu
         created: now,
         modified: now,
         next_due: None,
-        tags: crate::parameters::tag_pairs(req.tags.as_deref().unwrap_or_default()),
+        tags: crate::base::tags::tag_pairs(req.tags.as_deref().unwrap_or_default()),
     };
     let mut batch = save_ops(&mut record, None, now);
     batch.extend(token_op(&ctx, &req.client_token, &req, &id));
-    ctx.state.store.write(batch).await.map_err(store_fault)?;
+    ctx.env.store.write(batch).await.map_err(store_fault)?;
     Ok(serde_json::json!({ "WindowId": id }))
 }
 
@@ -267,7 +267,7 @@ pub async fn update_maintenance_window(ctx: Ctx, req: MaintenanceWindow) -> Resu
             ..Default::default()
         }
     };
-    let now = ctx.state.now();
+    let now = ctx.env.now();
     if merged.name.is_none() || merged.allow_unassociated_targets.is_none() {
         return Err(ApiError::validation(
             "With Replace, give Name, Schedule, Duration, Cutoff and AllowUnassociatedTargets.",
@@ -276,7 +276,7 @@ pub async fn update_maintenance_window(ctx: Ctx, req: MaintenanceWindow) -> Resu
     check_window(&merged, now)?;
     let mut record = WindowRecord { window: merged, modified: now, ..current.clone() };
     let batch = save_ops(&mut record, Some((&current, revision)), now);
-    ctx.state.store.write(batch).await.map_err(conflict)?;
+    ctx.env.store.write(batch).await.map_err(conflict)?;
     let mut out = answer(&record);
     out.next_execution_time = None;
     out.created_date = None;
@@ -297,7 +297,7 @@ pub async fn delete_maintenance_window(ctx: Ctx, req: WindowQuery) -> Result<ser
     let (a, r) = (&w.account, &w.region);
     let mut batch = vec![Op::delete(window_key(a, r, &id)).if_revision(revision)];
     if let Some(at) = w.next_due {
-        batch.push(Op::delete(scheduler::due_key(at, KIND_WINDOW, a, r, &id)));
+        batch.push(Op::delete(schedule::due_key(at, KIND_WINDOW, a, r, &id)));
     }
     for prefix in [format!("mwtarget/{a}/{r}/{id}/"), format!("mwtask/{a}/{r}/{id}/")] {
         for (key, _, _) in under::<serde_json::Value>(&ctx, &prefix).await? {
@@ -309,7 +309,7 @@ pub async fn delete_maintenance_window(ctx: Ctx, req: WindowQuery) -> Result<ser
         batch.push(Op::delete(active_key(a, r, &e.id)));
         batch.push(Op::delete(key));
     }
-    ctx.state.store.write(batch).await.map_err(conflict)?;
+    ctx.env.store.write(batch).await.map_err(conflict)?;
     Ok(serde_json::json!({ "WindowId": id }))
 }
 
@@ -362,7 +362,7 @@ fn check_targets_of_window_target(resource_type: &str, targets: &[Target]) -> Re
     if resource_type != "INSTANCE" {
         return Err(ApiError::validation("RESOURCE_GROUP targets are not supported yet; use INSTANCE."));
     }
-    crate::commands::send::check_target_keys(targets)
+    crate::fleet::check_target_keys(targets)
 }
 
 /// RegisterTargetWithMaintenanceWindow.
@@ -393,14 +393,14 @@ pub async fn register_target(ctx: Ctx, req: WindowTarget) -> Result<serde_json::
     let p = &ctx.principal;
     let mut batch = vec![Op::put(target_key(&p.account, &p.region, &window, &id), encode(&target)).if_absent()];
     batch.extend(token_op(&ctx, &req.client_token, &req, &id));
-    ctx.state.store.write(batch).await.map_err(store_fault)?;
+    ctx.env.store.write(batch).await.map_err(store_fault)?;
     Ok(serde_json::json!({ "WindowTargetId": id }))
 }
 
 async fn load_target(ctx: &Ctx, window: &str, id: &str) -> Result<(WindowTarget, i64), ApiError> {
     let p = &ctx.principal;
     let key = target_key(&p.account, &p.region, window, id);
-    let item = ctx.state.store.get(&key).await.map_err(store_fault)?.ok_or_else(|| missing("Window target", id))?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?.ok_or_else(|| missing("Window target", id))?;
     Ok((decode(&key, &item.value)?, item.revision))
 }
 
@@ -430,7 +430,7 @@ pub async fn update_target(ctx: Ctx, req: WindowTarget) -> Result<WindowTarget, 
     check_targets_of_window_target(target.resource_type.as_deref().unwrap_or("INSTANCE"), &targets)?;
     let p = &ctx.principal;
     let key = target_key(&p.account, &p.region, &window, &id);
-    ctx.state.store.write(vec![Op::put(key, encode(&target)).if_revision(revision)]).await.map_err(conflict)?;
+    ctx.env.store.write(vec![Op::put(key, encode(&target)).if_revision(revision)]).await.map_err(conflict)?;
     Ok(WindowTarget { resource_type: None, ..target })
 }
 
@@ -456,7 +456,7 @@ pub async fn deregister_target(ctx: Ctx, req: WindowQuery) -> Result<serde_json:
         ));
     }
     let p = &ctx.principal;
-    ctx.state
+    ctx.env
         .store
         .write(vec![Op::delete(target_key(&p.account, &p.region, &window, &id)).if_revision(revision)])
         .await
@@ -506,7 +506,7 @@ async fn check_task(ctx: &Ctx, window: &WindowRecord, task: &WindowTask) -> Resu
     let run_command_role = task.task_invocation_parameters.as_ref().and_then(|p| p.run_command.as_ref());
     let role = task.service_role_arn.as_ref().or(run_command_role.and_then(|r| r.service_role_arn.as_ref()));
     if let Some(role) = role {
-        crate::iam::authz::pass_role(ctx, role).await?;
+        crate::base::access::pass_role(ctx, role).await?;
     }
     let arn = task.task_arn.as_deref().unwrap_or_default();
     let found = crate::documents::find(ctx, arn).await?;
@@ -579,14 +579,14 @@ pub async fn register_task(ctx: Ctx, req: WindowTask) -> Result<serde_json::Valu
     let p = &ctx.principal;
     let mut batch = vec![Op::put(task_key(&p.account, &p.region, &window_id, &id), encode(&task)).if_absent()];
     batch.extend(token_op(&ctx, &req.client_token, &req, &id));
-    ctx.state.store.write(batch).await.map_err(store_fault)?;
+    ctx.env.store.write(batch).await.map_err(store_fault)?;
     Ok(serde_json::json!({ "WindowTaskId": id }))
 }
 
 async fn load_task(ctx: &Ctx, window: &str, id: &str) -> Result<(WindowTask, i64), ApiError> {
     let p = &ctx.principal;
     let key = task_key(&p.account, &p.region, window, id);
-    let item = ctx.state.store.get(&key).await.map_err(store_fault)?.ok_or_else(|| missing("Window task", id))?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?.ok_or_else(|| missing("Window task", id))?;
     Ok((decode(&key, &item.value)?, item.revision))
 }
 
@@ -635,7 +635,7 @@ pub async fn update_task(ctx: Ctx, req: WindowTask) -> Result<WindowTask, ApiErr
     let task = stored_task(merged, &window_id, &id);
     let p = &ctx.principal;
     let key = task_key(&p.account, &p.region, &window_id, &id);
-    ctx.state.store.write(vec![Op::put(key, encode(&task)).if_revision(revision)]).await.map_err(conflict)?;
+    ctx.env.store.write(vec![Op::put(key, encode(&task)).if_revision(revision)]).await.map_err(conflict)?;
     Ok(WindowTask { task_type: None, ..task })
 }
 
@@ -646,7 +646,7 @@ pub async fn deregister_task(ctx: Ctx, req: WindowQuery) -> Result<serde_json::V
     let id = req.window_task_id.clone().unwrap_or_default();
     let (_, revision) = load_task(&ctx, &window, &id).await?;
     let p = &ctx.principal;
-    ctx.state
+    ctx.env
         .store
         .write(vec![Op::delete(task_key(&p.account, &p.region, &window, &id)).if_revision(revision)])
         .await
@@ -692,13 +692,13 @@ async fn windows_for_nodes(ctx: &Ctx, targets: &[Target]) -> Result<Vec<WindowRe
         let registered = window_targets(ctx, w.id()).await?;
         let mut nodes = Vec::new();
         for id in &wanted {
-            if let Some((node, _)) = crate::fleet::nodes::load_node(ctx, id).await? {
+            if let Some((node, _)) = crate::fleet::load_node(ctx, id).await? {
                 nodes.push(node);
             }
         }
         let hit = registered.iter().any(|r| {
             let t = r.targets.clone().unwrap_or_default();
-            nodes.iter().any(|n| crate::commands::send::node_matches(n, &t))
+            nodes.iter().any(|n| crate::fleet::node_matches(n, &t))
         });
         if hit {
             out.push(w);
@@ -729,7 +729,7 @@ pub async fn describe_schedule(ctx: Ctx, req: WindowQuery) -> Result<serde_json:
     };
     let mut runs = Vec::new();
     for w in &windows {
-        let mut after = ctx.state.now();
+        let mut after = ctx.env.now();
         for _ in 0..25 {
             let Some(next) = next_start(w, after) else { break };
             runs.push((

@@ -7,9 +7,9 @@ use steward_store::{prefix_end, Op, Start};
 
 use super::api::{filters, load_window};
 use super::*;
-use crate::dispatch::Ctx;
-use crate::paging::page;
-use crate::state::{decode, encode, store_fault};
+use crate::base::paging::page;
+use crate::base::Ctx;
+use crate::base::{decode, encode, store_fault};
 
 fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
@@ -24,9 +24,9 @@ async fn load_execution(ctx: &Ctx, id: &str) -> Result<(String, i64, ExecutionRe
     let p = &ctx.principal;
     let index = execution_index(&p.account, &p.region, id);
     let gone = || missing("Maintenance window execution", id);
-    let item = ctx.state.store.get(&index).await.map_err(store_fault)?.ok_or_else(gone)?;
+    let item = ctx.env.store.get(&index).await.map_err(store_fault)?.ok_or_else(gone)?;
     let key = String::from_utf8_lossy(&item.value).into_owned();
-    let item = ctx.state.store.get(&key).await.map_err(store_fault)?.ok_or_else(gone)?;
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?.ok_or_else(gone)?;
     Ok((key.clone(), item.revision, decode(&key, &item.value)?))
 }
 
@@ -95,8 +95,7 @@ pub async fn describe_executions(ctx: Ctx, req: WindowQuery) -> Result<serde_jso
     }
     let p = &ctx.principal;
     let prefix = format!("mwexec/{}/{}/{window}/", p.account, p.region);
-    let items =
-        ctx.state.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
     let mut out = Vec::new();
     for item in items {
         let e: ExecutionRecord = decode(&item.key, &item.value)?;
@@ -170,12 +169,12 @@ pub async fn cancel_execution(ctx: Ctx, req: WindowQuery) -> Result<serde_json::
     let (key, revision, mut e) = load_execution(&ctx, &id).await?;
     if !is_final(&e.status) {
         e.status = "CANCELLING".into();
-        ctx.state
+        ctx.env
             .store
             .write(vec![Op::put(&key, encode(&e)).if_revision(revision)])
             .await
             .map_err(|_| ApiError::new("TooManyUpdates", "The run changed meanwhile; try again."))?;
-        crate::scheduler::wake(&ctx.state);
+        ctx.env.wake.scheduler();
     }
     Ok(serde_json::json!({ "WindowExecutionId": id }))
 }

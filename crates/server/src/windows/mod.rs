@@ -10,13 +10,28 @@
 //! with the index `mwexecidx/…/<execution>` (execution id → key), the running ones in
 //! `mwactive/…/<execution>`, and `mwtoken/…/<token>` for idempotent creation.
 
-pub mod api;
-pub mod history;
-pub mod run;
+mod api;
+mod history;
+mod run;
+
+pub use api::{
+    create_maintenance_window, delete_maintenance_window, deregister_target, deregister_task,
+    describe_maintenance_windows, describe_schedule, describe_targets, describe_tasks, describe_windows_for_target,
+    get_maintenance_window, get_task, register_target, register_task, update_maintenance_window, update_target,
+    update_task,
+};
+pub use history::{
+    cancel_execution, describe_execution_tasks, describe_executions, describe_invocations, get_execution,
+    get_execution_task, get_invocation,
+};
+pub use run::{advance_all, on_due};
 
 use serde::{Deserialize, Serialize};
 use steward_api::ssm::windows::{MaintenanceWindow, RunCommandParameters};
 use steward_api::ApiError;
+
+/// A maintenance window opening; must match the window's `next_due`.
+pub const KIND_WINDOW: &str = "window";
 
 /// A stored window.
 #[derive(Debug, Clone, Serialize, Deserialize)]

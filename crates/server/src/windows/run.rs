@@ -11,17 +11,19 @@ use steward_core::commands::limit;
 use steward_store::{prefix_end, Op, Start};
 
 use super::api::{next_start, window_targets, window_tasks};
+use super::KIND_WINDOW;
 use super::*;
-use crate::commands::send::{node_matches, plan};
+use crate::base::schedule::{self, Due};
+use crate::base::Ctx;
+use crate::base::{decode, encode, Env};
+use crate::commands::plan;
 use crate::commands::{command_key, CommandRecord, Origin};
-use crate::dispatch::Ctx;
-use crate::scheduler::{self, Due, KIND_WINDOW};
-use crate::state::{decode, encode, AppState, Principal};
+use crate::fleet::node_matches;
 
 const HOUR_MS: i64 = 3_600_000;
 
-fn ctx_for(state: &Arc<AppState>, account: &str, region: &str) -> Ctx {
-    Ctx { state: state.clone(), principal: Principal::root(account, region) }
+fn ctx_for(env: &Arc<Env>, account: &str, region: &str) -> Ctx {
+    Ctx::system(env, account, region)
 }
 
 fn new_task_run(task: &WindowTask) -> TaskRun {
@@ -46,32 +48,32 @@ fn new_task_run(task: &WindowTask) -> TaskRun {
 }
 
 /// Opens a run of the window whose due entry this is, and books the next one.
-pub async fn on_due(state: &Arc<AppState>, due: &Due) -> anyhow::Result<bool> {
+pub async fn on_due(env: &Arc<Env>, due: &Due) -> anyhow::Result<bool> {
     let key = window_key(&due.account, &due.region, &due.id);
     let claim = Op::delete(&due.key).if_revision(due.revision);
-    let Some(item) = state.store.get(&key).await? else {
-        state.store.write(vec![claim]).await.ok();
+    let Some(item) = env.store.get(&key).await? else {
+        env.store.write(vec![claim]).await.ok();
         return Ok(false);
     };
     let mut window: WindowRecord = decode(&key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
     if window.next_due != Some(due.at) {
-        state.store.write(vec![claim]).await.ok();
+        env.store.write(vec![claim]).await.ok();
         return Ok(false);
     }
-    let now = state.now();
+    let now = env.now();
     let mut batch = vec![claim];
     window.next_due = next_start(&window, now.max(due.at));
     if let Some(next) = window.next_due {
-        batch.push(Op::put(scheduler::due_key(next, KIND_WINDOW, &due.account, &due.region, &due.id), b"{}".to_vec()));
+        batch.push(Op::put(schedule::due_key(next, KIND_WINDOW, &due.account, &due.region, &due.id), b"{}".to_vec()));
     }
     batch.push(Op::put(&key, encode(&window)).if_revision(item.revision));
-    let ctx = ctx_for(state, &due.account, &due.region);
+    let ctx = ctx_for(env, &due.account, &due.region);
     let mut tasks: Vec<TaskRun> = window_tasks(&ctx, &due.id).await?.iter().map(new_task_run).collect();
     tasks.sort_by_key(|t| t.priority);
     let duration = window.window.duration.unwrap_or(1);
     let cutoff = window.window.cutoff.unwrap_or(0);
     let prefix = format!("mwexec/{}/{}/{}/", due.account, due.region, due.id);
-    let running = state
+    let running = env
         .store
         .range(Start::At(&prefix), &prefix_end(&prefix), 1)
         .await?
@@ -106,7 +108,7 @@ pub async fn on_due(state: &Arc<AppState>, due: &Due) -> anyhow::Result<bool> {
         batch.push(Op::put(active_key(&due.account, &due.region, &execution.id), ekey.clone().into_bytes()));
     }
     batch.push(Op::put(ekey, encode(&execution)));
-    if state.store.write(batch).await.is_err() {
+    if env.store.write(batch).await.is_err() {
         return Ok(false);
     }
     tracing::info!(
@@ -119,12 +121,12 @@ pub async fn on_due(state: &Arc<AppState>, due: &Due) -> anyhow::Result<bool> {
 }
 
 /// Moves every open execution forward. Returns how many commands it started.
-pub async fn advance_all(state: &Arc<AppState>) -> anyhow::Result<usize> {
+pub async fn advance_all(env: &Arc<Env>) -> anyhow::Result<usize> {
     let prefix = "mwactive/";
     let mut started = 0;
-    for item in state.store.range(Start::At(prefix), &prefix_end(prefix), 10_000).await? {
+    for item in env.store.range(Start::At(prefix), &prefix_end(prefix), 10_000).await? {
         let ekey = String::from_utf8_lossy(&item.value).into_owned();
-        match advance(state, &item.key, &ekey).await {
+        match advance(env, &item.key, &ekey).await {
             Ok(n) => started += n,
             Err(e) => tracing::warn!(execution = ekey, error = %e, "Could not advance a maintenance window run."),
         }
@@ -147,7 +149,7 @@ fn status_of(command: &CommandRecord) -> &'static str {
 /// The nodes a task runs on: its window targets' nodes (with their owner information) or
 /// the node ids it names.
 async fn resolve(ctx: &Ctx, window_id: &str, task: &WindowTask) -> anyhow::Result<Vec<PendingTarget>> {
-    let nodes = crate::fleet::nodes::all_nodes(ctx).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    let nodes = crate::fleet::all_nodes(ctx).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
     let registered = window_targets(ctx, window_id).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
     let mut out: Vec<PendingTarget> = Vec::new();
     for t in task.targets.iter().flatten() {
@@ -299,12 +301,16 @@ async fn launch(
 async fn as_service_role(ctx: &Ctx, task: &TaskRun, request: &SendCommandRequest) -> Result<(), steward_api::ApiError> {
     let Some(role) = task.service_role.as_deref() else { return Ok(()) };
     let p = &ctx.principal;
-    let Some(principal) = crate::iam::role_session(&p.account, &p.region, role, "MaintenanceWindow") else {
+    let Some(principal) = crate::base::iam_records::role_session(&p.account, &p.region, role, "MaintenanceWindow")
+    else {
         return Ok(());
     };
-    let as_role = Ctx { state: ctx.state.clone(), principal };
-    let input = serde_json::json!({"DocumentName": request.document_name, "InstanceIds": request.instance_ids});
-    crate::iam::authz::check_operation(&as_role, steward_api::model::Service::Ssm, "SendCommand", &input).await
+    let as_role = ctx.acting_as(principal);
+    let mut resources = vec![crate::base::arn::document_arn(&as_role.principal, &request.document_name)];
+    for id in request.instance_ids.iter().flatten() {
+        resources.push(crate::base::arn::node_arn(&as_role.principal, id));
+    }
+    as_role.authorize("ssm:SendCommand", &resources, |r| r).await
 }
 
 fn is_error(status: &str) -> bool {
@@ -312,15 +318,15 @@ fn is_error(status: &str) -> bool {
 }
 
 /// One step of one open execution. Returns how many commands it started.
-async fn advance(state: &Arc<AppState>, active: &str, ekey: &str) -> anyhow::Result<usize> {
-    let Some(item) = state.store.get(ekey).await? else {
-        state.store.write(vec![Op::delete(active)]).await.ok();
+async fn advance(env: &Arc<Env>, active: &str, ekey: &str) -> anyhow::Result<usize> {
+    let Some(item) = env.store.get(ekey).await? else {
+        env.store.write(vec![Op::delete(active)]).await.ok();
         return Ok(0);
     };
     let mut execution: ExecutionRecord = decode(ekey, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
     let before = encode(&execution);
-    let ctx = ctx_for(state, &execution.account, &execution.region);
-    let now = state.now();
+    let ctx = ctx_for(env, &execution.account, &execution.region);
+    let now = env.now();
     let mut batch = Vec::new();
     let mut started = 0;
     let mut cancels = Vec::new();
@@ -329,7 +335,7 @@ async fn advance(state: &Arc<AppState>, active: &str, ekey: &str) -> anyhow::Res
     for task in &mut execution.tasks {
         for inv in task.invocations.iter_mut().filter(|i| !is_final(&i.status) && !i.command_id.is_empty()) {
             let key = command_key(&execution.account, &execution.region, &inv.command_id);
-            let Some(c) = state.store.get(&key).await? else { continue };
+            let Some(c) = env.store.get(&key).await? else { continue };
             let command: CommandRecord = decode(&key, &c.value).map_err(|e| anyhow::anyhow!("{e}"))?;
             inv.status = status_of(&command).into();
             inv.status_details = command.status.clone();
@@ -416,7 +422,7 @@ async fn advance(state: &Arc<AppState>, active: &str, ekey: &str) -> anyhow::Res
     }
     for command_id in cancels.into_iter().filter(|c| !c.is_empty()) {
         let request = CancelCommandRequest { command_id, instance_ids: None };
-        crate::commands::query::cancel_command(ctx.clone(), request).await.ok();
+        crate::commands::cancel_command(ctx.clone(), request).await.ok();
     }
     let all_done = execution.tasks.iter().all(|t| is_final(&t.status));
     if all_done || past_end {
@@ -440,11 +446,11 @@ async fn advance(state: &Arc<AppState>, active: &str, ekey: &str) -> anyhow::Res
         return Ok(0);
     }
     batch.push(Op::put(ekey, encode(&execution)).if_revision(item.revision));
-    if state.store.write(batch).await.is_err() {
+    if env.store.write(batch).await.is_err() {
         return Ok(0); // Cancelled meanwhile; the next pass sees it.
     }
     if started > 0 {
-        crate::commands::dispatch::wake(state);
+        env.wake.dispatcher();
     }
     Ok(started)
 }

@@ -15,62 +15,26 @@ use ed25519_dalek::Verifier;
 use futures_util::{SinkExt, StreamExt};
 use rand::RngCore;
 use steward_protocol::{hello_payload, AgentMessage, Platform, ServerMessage, VERSION};
-use steward_store::Op;
 use tokio::sync::mpsc;
 
-use super::*;
-use crate::state::{decode, encode, AppState};
+use crate::base::iam_records::role_session;
+use crate::base::{Ctx, Env};
 
 /// How long an agent has to answer the challenge.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The upgrade handler.
-pub async fn connect(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+pub async fn connect(State(env): State<Arc<Env>>, ws: WebSocketUpgrade) -> Response {
     // Agents are many and mostly idle: small buffers keep each connection cheap (the
     // defaults reserve 128 KiB per direction per connection).
-    ws.read_buffer_size(4096).write_buffer_size(0).on_upgrade(move |socket| channel(socket, state))
+    ws.read_buffer_size(4096).write_buffer_size(0).on_upgrade(move |socket| channel(socket, env))
 }
 
 fn text(message: &ServerMessage) -> Message {
     Message::Text(serde_json::to_string(message).expect("messages serialise").into())
 }
 
-/// Reads the node of `instance_id` through its index.
-async fn locate(state: &AppState, instance_id: &str) -> Option<(NodeRecord, i64, String)> {
-    let index_key = node_index(instance_id);
-    let index = state.store.get(&index_key).await.ok()??;
-    let locator: Locator = decode(&index_key, &index.value).ok()?;
-    let key = node_key(&locator.account, &locator.region, instance_id);
-    let item = state.store.get(&key).await.ok()??;
-    Some((decode(&key, &item.value).ok()?, item.revision, key))
-}
-
-/// Records a heartbeat or a connection change on the node.
-async fn touch(state: &AppState, instance_id: &str, connected: bool, platform: Option<&Platform>) {
-    for _ in 0..5 {
-        let Some((mut node, revision, key)) = locate(state, instance_id).await else { return };
-        node.last_ping = state.now();
-        node.connected = connected;
-        if connected {
-            node.connected_via = state.fleet.advertise_url.clone();
-        } else if node.connected_via == state.fleet.advertise_url {
-            node.connected_via.clear();
-        }
-        if let Some(p) = platform {
-            node.platform = p.clone();
-        }
-        match state.store.write(vec![Op::put(&key, encode(&node)).if_revision(revision)]).await {
-            Ok(()) => return,
-            Err(steward_store::StoreError::Conflict { .. }) => continue,
-            Err(e) => {
-                tracing::warn!(instance_id, error = %e, "Could not record the node's ping.");
-                return;
-            }
-        }
-    }
-}
-
-async fn authenticate(socket: &mut WebSocket, state: &AppState) -> Result<(String, Platform), String> {
+async fn authenticate(socket: &mut WebSocket, env: &Env) -> Result<(String, Platform), String> {
     let mut nonce = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut nonce);
     let nonce = hex::encode(nonce);
@@ -87,10 +51,10 @@ async fn authenticate(socket: &mut WebSocket, state: &AppState) -> Result<(Strin
     if version != VERSION {
         return Err(format!("protocol version {version} is not supported; the server speaks {VERSION}"));
     }
-    let Some((node, _, _)) = locate(state, &instance_id).await else {
+    let Some((node, _, _)) = crate::fleet::locate(env, &instance_id).await else {
         return Err(format!("{instance_id} is not a registered node"));
     };
-    let key = registration::parse_public_key(&node.public_key).ok_or("the stored key is unusable")?;
+    let key = crate::fleet::parse_public_key(&node.public_key).ok_or("the stored key is unusable")?;
     let signature: [u8; 64] =
         hex::decode(&signature).ok().and_then(|b| b.try_into().ok()).ok_or("malformed signature")?;
     key.verify(&hello_payload(&instance_id, &nonce), &ed25519_dalek::Signature::from_bytes(&signature))
@@ -98,8 +62,8 @@ async fn authenticate(socket: &mut WebSocket, state: &AppState) -> Result<(Strin
     Ok((instance_id, platform))
 }
 
-async fn channel(mut socket: WebSocket, state: Arc<AppState>) {
-    let (instance_id, platform) = match authenticate(&mut socket, &state).await {
+async fn channel(mut socket: WebSocket, env: Arc<Env>) {
+    let (instance_id, platform) = match authenticate(&mut socket, &env).await {
         Ok(who) => who,
         Err(reason) => {
             tracing::warn!(reason, "Agent connection refused.");
@@ -109,12 +73,12 @@ async fn channel(mut socket: WebSocket, state: Arc<AppState>) {
         }
     };
     let (tx, mut rx) = mpsc::channel::<ServerMessage>(1024);
-    let serial = state.fleet.attach(&instance_id, tx);
-    touch(&state, &instance_id, true, Some(&platform)).await;
-    let heartbeat = state.fleet.heartbeat_seconds;
+    let serial = env.agents.attach(&instance_id, tx);
+    crate::fleet::touch(&env, &instance_id, true, Some(&platform)).await;
+    let heartbeat = env.agents.heartbeat_seconds;
     let _ = socket.send(text(&ServerMessage::Welcome { heartbeat_seconds: heartbeat })).await;
     tracing::info!(instance_id, "Agent connected.");
-    crate::commands::dispatch::wake(&state);
+    env.wake.dispatcher();
 
     let (mut sink, mut stream) = socket.split();
     let writer = tokio::spawn(async move {
@@ -146,19 +110,19 @@ async fn channel(mut socket: WebSocket, state: Arc<AppState>) {
                 let Ok(Some(Ok(message))) = next else { break };
                 let Message::Text(body) = message else { continue };
                 match serde_json::from_str::<AgentMessage>(body.as_str()) {
-                    Ok(AgentMessage::Heartbeat { platform }) => touch(&state, &instance_id, true, Some(&platform)).await,
+                    Ok(AgentMessage::Heartbeat { platform }) => crate::fleet::touch(&env, &instance_id, true, Some(&platform)).await,
                     Ok(AgentMessage::Ack { invocation_id }) => {
-                        crate::commands::results::on_ack(&state, &instance_id, &invocation_id).await;
+                        crate::commands::on_ack(&env, &instance_id, &invocation_id).await;
                     }
                     Ok(AgentMessage::Result(result)) => {
                         let invocation_id = result.invocation_id.clone();
-                        if crate::commands::results::on_result(&state, &instance_id, result).await {
-                            state.fleet.send(&instance_id, ServerMessage::ResultAck { invocation_id });
+                        if crate::commands::on_result(&env, &instance_id, result).await {
+                            env.agents.send(&instance_id, ServerMessage::ResultAck { invocation_id });
                         }
                     }
                     Ok(AgentMessage::ResolveSecure { request_id, names }) => {
-                        let answer = resolve_secure(&state, &instance_id, request_id, names).await;
-                        state.fleet.send(&instance_id, answer);
+                        let answer = resolve_secure(&env, &instance_id, request_id, names).await;
+                        env.agents.send(&instance_id, answer);
                     }
                     Ok(AgentMessage::Hello { .. }) | Err(_) => {
                         tracing::warn!(instance_id, "Agent sent an unexpected message.");
@@ -169,35 +133,32 @@ async fn channel(mut socket: WebSocket, state: Arc<AppState>) {
         }
     }
     writer.abort();
-    if state.fleet.detach(&instance_id, serial) {
-        touch(&state, &instance_id, false, None).await;
+    if env.agents.detach(&instance_id, serial) {
+        crate::fleet::touch(&env, &instance_id, false, None).await;
         tracing::info!(instance_id, "Agent disconnected.");
     }
 }
 
 /// Reads SecureString values for a node, as the node's account and region.
-async fn resolve_secure(
-    state: &Arc<AppState>,
-    instance_id: &str,
-    request_id: u64,
-    names: Vec<String>,
-) -> ServerMessage {
+async fn resolve_secure(env: &Arc<Env>, instance_id: &str, request_id: u64, names: Vec<String>) -> ServerMessage {
     let mut values = std::collections::BTreeMap::new();
     let mut missing = Vec::new();
-    let Some((node, _, _)) = locate(state, instance_id).await else {
+    let Some((node, _, _)) = crate::fleet::locate(env, instance_id).await else {
         return ServerMessage::SecureValues { request_id, values, missing: names };
     };
     // The node reads as its activation's role: that role's policies must allow
     // ssm:GetParameters on each parameter and kms:Decrypt on its key, as for an SSM node.
-    let principal = crate::iam::role_session(&node.account, &node.region, &node.iam_role, instance_id)
-        .unwrap_or_else(|| crate::state::Principal::root(&node.account, &node.region));
-    let ctx = crate::dispatch::Ctx { state: state.clone(), principal };
+    let system = Ctx::system(env, &node.account, &node.region);
+    let ctx = match role_session(&node.account, &node.region, &node.iam_role, instance_id) {
+        Some(role) => system.acting_as(role),
+        None => system,
+    };
     for name in names {
-        let found = crate::parameters::get::find(&ctx, &name).await.ok().flatten();
+        let found = crate::parameters::find(&ctx, &name).await.ok().flatten();
         let value = match found {
             Some((record, _)) => {
                 let arn = steward_core::parameters::names::arn(&node.region, &node.account, &record.name);
-                match crate::iam::authz::authorize(&ctx, "ssm:GetParameters", &[arn], |r| r).await {
+                match crate::base::access::authorize(&ctx, "ssm:GetParameters", &[arn], |r| r).await {
                     Ok(()) => crate::parameters::reveal(&ctx, &record, true).await.ok(),
                     Err(e) => {
                         tracing::info!(

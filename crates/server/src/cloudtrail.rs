@@ -5,9 +5,9 @@ use serde_json::{json, Value};
 use steward_api::ApiError;
 use steward_store::{prefix_end, Start};
 
-use super::{log_key_at, LOG_PREFIX};
-use crate::dispatch::Ctx;
-use crate::state::store_fault;
+use crate::base::audit::{batch_events, log_key_at, LOG_PREFIX};
+use crate::base::store_fault;
+use crate::base::Ctx;
 
 fn invalid(code: &'static str, message: &str) -> ApiError {
     ApiError::new(code, message)
@@ -107,9 +107,9 @@ pub async fn lookup_events(ctx: Ctx, req: Value) -> Result<Value, ApiError> {
             Some((k, false)) => Start::After(k),
             None => Start::At(&first),
         };
-        let page = ctx.state.store.range(start, &stop, 100).await.map_err(store_fault)?;
+        let page = ctx.env.store.range(start, &stop, 100).await.map_err(store_fault)?;
         for item in &page {
-            let events = super::batch_events(&item.value);
+            let events = batch_events(&item.value);
             for (position, event) in events.iter().rev().enumerate().skip(std::mem::take(&mut skip)) {
                 if event["recipientAccountId"] != account.as_str() || !in_range(event) {
                     continue;

@@ -8,8 +8,6 @@
 //!
 //! Keys: `kms/key/<account>/<region>/<uuid>`; aliases: `kms/alias/<account>/<region>/alias/<name>`.
 
-pub mod api;
-
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -18,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use steward_api::ApiError;
 use steward_store::{Op, Store, StoreError};
 
-use crate::crypto;
-use crate::state::{decode, encode, store_fault};
+use crate::base::crypto;
+use crate::base::{decode, encode, store_fault};
 
 /// The alias of the key SSM uses when a SecureString names none.
 pub const DEFAULT_SSM_ALIAS: &str = "alias/aws/ssm";
@@ -67,6 +65,16 @@ pub fn kms_error(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(code, message)
 }
 
+/// Prefix of the keys of an account in a region.
+pub fn keys_prefix(account: &str, region: &str) -> String {
+    format!("kms/key/{account}/{region}/")
+}
+
+/// Prefix of the aliases of an account in a region.
+pub fn aliases_prefix(account: &str, region: &str) -> String {
+    format!("kms/alias/{account}/{region}/")
+}
+
 /// Store key of a key record.
 pub fn key_key(account: &str, region: &str, key_id: &str) -> String {
     format!("kms/key/{account}/{region}/{key_id}")
@@ -77,7 +85,7 @@ pub fn alias_key(account: &str, region: &str, alias: &str) -> String {
     format!("kms/alias/{account}/{region}/{alias}")
 }
 
-fn is_uuid(s: &str) -> bool {
+pub fn is_uuid(s: &str) -> bool {
     s.len() == KEY_ID_LEN && uuid::Uuid::parse_str(s).is_ok()
 }
 

@@ -17,11 +17,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
 use steward_api::model::{Model, Service};
-use steward_api::sigv4::Request;
 use steward_api::ApiError;
 
-use crate::dispatch;
-use crate::state::AppState;
+use super::{ops, App};
+use crate::base::Ctx;
 
 /// The client's address, from either listener (for `aws:SourceIp`).
 #[derive(Debug, Clone, Copy)]
@@ -59,17 +58,18 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crat
 }
 
 /// Builds the router; tests drive it without a socket.
-pub fn app(state: Arc<AppState>) -> Router {
+pub fn router(app: Arc<App>) -> Router {
+    let agents = Router::new()
+        .route(steward_protocol::REGISTER_PATH, post(crate::fleet::register))
+        .route(steward_protocol::CONNECT_PATH, get(super::agent::connect))
+        .with_state(app.env.clone());
     Router::new()
         .route("/", post(api))
         .route("/healthz", get(healthz))
-        .route(steward_protocol::REGISTER_PATH, post(crate::fleet::registration::register))
-        .route(steward_protocol::CONNECT_PATH, get(crate::fleet::gateway::connect))
-        .route("/v1/data-channel/{id}", get(crate::sessions::relay::client_channel))
-        .route("/v1/terminal/{id}", get(crate::sessions::terminal::browser_terminal))
-        .route(&format!("{}{{id}}", steward_protocol::SESSION_PATH), get(crate::sessions::relay::agent_channel))
-        .merge(crate::testclock::routes())
-        .with_state(state)
+        .with_state(app.clone())
+        .merge(agents)
+        .merge(crate::sessions::routes(app.sessions.clone()))
+        .merge(super::testclock::routes(app.env.clone()))
 }
 
 async fn healthz() -> &'static str {
@@ -95,21 +95,6 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response {
     json_response(status, request_id, error.to_body(), Some(error.code()))
 }
 
-/// The request as the SigV4 verifier reads it.
-pub fn signed_request<'a>(
-    method: &'a Method,
-    uri: &'a Uri,
-    headers: &'a [(&'a str, &'a str)],
-    body: &'a [u8],
-) -> Request<'a> {
-    Request { method: method.as_str(), path: uri.path(), query: uri.query().unwrap_or(""), headers, body }
-}
-
-/// The headers as the SigV4 verifier reads them (values that are not text are skipped).
-pub fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
-    headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v))).collect()
-}
-
 fn target(headers: &HeaderMap) -> Result<(Service, String), ApiError> {
     let unknown = || ApiError::new("UnknownOperationException", "The X-Amz-Target header names no known operation.");
     let raw = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).ok_or_else(unknown)?;
@@ -122,7 +107,7 @@ fn target(headers: &HeaderMap) -> Result<(Service, String), ApiError> {
 }
 
 async fn api(
-    State(state): State<Arc<AppState>>,
+    State(app): State<Arc<App>>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     method: Method,
     uri: Uri,
@@ -138,19 +123,19 @@ async fn api(
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if form && !headers.contains_key("x-amz-target") {
         // The query protocol (IAM, STS): form-encoded, answered in XML.
-        return crate::iam::query::serve(&state, &method, &uri, &headers, &body, Some(peer.ip()), &request_id).await;
+        return super::query::serve(&app.env, &method, &uri, &headers, &body, Some(peer.ip()), &request_id).await;
     }
-    let mut draft = crate::audit::Draft {
+    let mut draft = crate::base::audit::Draft {
         source_ip: peer.ip().to_string(),
         user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
         ..Default::default()
     };
-    let outcome = handle(&state, &method, &uri, &headers, &body, peer, &mut draft).await;
+    let outcome = handle(&app, &method, &uri, &headers, &body, peer, &mut draft).await;
     let elapsed_us = started.elapsed().as_micros() as u64;
     if !draft.name.is_empty() {
         let error = outcome.as_ref().err().map(|(_, e)| (e.code(), e.message()));
-        let event = draft.finish(&request_id, error, state.now(), &state.fallback_account);
-        state.audit.record(event).await;
+        let event = draft.finish(&request_id, error, app.env.now(), &app.env.fallback_account);
+        app.env.audit.record(event).await;
     }
     match outcome {
         Ok((op, body)) => {
@@ -169,29 +154,29 @@ async fn api(
 }
 
 async fn handle(
-    state: &Arc<AppState>,
+    app: &App,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
     peer: SocketAddr,
-    draft: &mut crate::audit::Draft,
+    draft: &mut crate::base::audit::Draft,
 ) -> Result<(String, Vec<u8>), (String, ApiError)> {
     let (service, op) = target(headers).map_err(|e| (String::from("-"), e))?;
     let fail = |e: ApiError| (op.clone(), e);
     draft.source = service.event_source().into();
     draft.name = op.clone();
-    let header_pairs = header_pairs(headers);
-    let request = signed_request(method, uri, &header_pairs, body);
+    let header_pairs = super::request::header_pairs(headers);
+    let request = super::request::signed_request(method, uri, &header_pairs, body);
     // Signatures are dated by the client's clock, which is the machine's, even when tests
     // move the server's clock forward.
-    let now_secs = crate::auth::wall_clock_secs();
+    let now_secs = crate::base::credentials::wall_clock_secs();
     if let Ok(auth) = steward_api::sigv4::parse_authorization(&request) {
         draft.access_key_id = auth.access_key_id;
         draft.region = auth.region;
     }
     let mut principal =
-        state.credentials.authenticate(&request, service.signing_name(), now_secs).await.map_err(fail)?;
+        app.env.credentials.authenticate(&request, service.signing_name(), now_secs).await.map_err(fail)?;
     principal.source_ip = Some(peer.ip());
     principal.request_host = headers.get("host").and_then(|h| h.to_str().ok()).map(str::to_owned);
     draft.principal = Some(principal.clone());
@@ -205,10 +190,10 @@ async fn handle(
     let mut shown = input.clone();
     model.redact(&op, &mut shown);
     draft.parameters = shown;
-    draft.resources = crate::iam::authz::resources(&principal, service, &op, &input);
+    draft.resources = ops::resources(&principal, service, &op, &input);
     model.validate(&op, &input).map_err(fail)?;
-    let ctx = dispatch::Ctx { state: state.clone(), principal };
-    crate::iam::authz::check_operation(&ctx, service, &op, &input).await.map_err(fail)?;
-    let out = dispatch::call(ctx, service, &op, input).await.map_err(fail)?;
+    let ctx = Ctx { env: app.env.clone(), principal };
+    ops::check_operation(&ctx, service, &op, &input).await.map_err(fail)?;
+    let out = ops::call(app, ctx, service, &op, input).await.map_err(fail)?;
     Ok((op, out))
 }

@@ -5,30 +5,16 @@ use steward_api::ssm::tags::*;
 use steward_api::ssm::{Empty, Tag};
 use steward_api::ApiError;
 
-use crate::dispatch::Ctx;
+use futures_util::future::BoxFuture;
+
+use crate::base::access::ResourceTags;
+use crate::base::tags::check_new_tags;
+use crate::base::Ctx;
 use steward_store::{Op, StoreError};
 
+use crate::base::{encode, store_fault};
 use crate::documents;
 use crate::parameters::{self, update_head as update_parameter_head};
-use crate::state::{encode, store_fault};
-
-/// Most tags one resource may carry.
-pub const MAX_TAGS: usize = 50;
-
-/// Checks tags about to be added to `existing`.
-pub fn check_new_tags(existing: &[(String, String)], new: &[Tag]) -> Result<(), ApiError> {
-    if let Some(t) = new.iter().find(|t| t.key.to_ascii_lowercase().starts_with("aws:")) {
-        return Err(ApiError::validation(format!("The tag key {} is reserved: keys can't begin with aws:.", t.key)));
-    }
-    let mut keys: Vec<&str> = existing.iter().map(|(k, _)| k.as_str()).collect();
-    keys.extend(new.iter().map(|t| t.key.as_str()));
-    keys.sort_unstable();
-    keys.dedup();
-    if keys.len() > MAX_TAGS {
-        return Err(ApiError::new("TooManyTagsError", format!("A resource can have at most {MAX_TAGS} tags.")));
-    }
-    Ok(())
-}
 
 fn invalid_type(t: &str) -> ApiError {
     ApiError::new("InvalidResourceType", format!("Steward does not support tags on resource type {t} yet."))
@@ -92,20 +78,18 @@ async fn change_record_tags<T: Tagged>(
     id: &str,
     change: Option<&TagChange<'_>>,
 ) -> Result<Vec<(String, String)>, ApiError> {
-    let item = ctx.state.store.get(key).await.map_err(store_fault)?.ok_or_else(|| invalid_id(id))?;
-    let mut record: T = crate::state::decode(key, &item.value)?;
+    let item = ctx.env.store.get(key).await.map_err(store_fault)?.ok_or_else(|| invalid_id(id))?;
+    let mut record: T = crate::base::decode(key, &item.value)?;
     let Some(change) = change else { return Ok(record.tags_mut().clone()) };
     change(record.tags_mut())?;
     let tags = record.tags_mut().clone();
-    ctx.state.store.write(vec![Op::put(key, encode(&record)).if_revision(item.revision)]).await.map_err(
-        |e| match e {
-            StoreError::Conflict { .. } => ApiError::new(
-                "TooManyUpdates",
-                "There are concurrent updates for a resource that supports one update at a time.",
-            ),
-            e => store_fault(e),
-        },
-    )?;
+    ctx.env.store.write(vec![Op::put(key, encode(&record)).if_revision(item.revision)]).await.map_err(|e| match e {
+        StoreError::Conflict { .. } => ApiError::new(
+            "TooManyUpdates",
+            "There are concurrent updates for a resource that supports one update at a time.",
+        ),
+        e => store_fault(e),
+    })?;
     Ok(tags)
 }
 
@@ -133,37 +117,13 @@ async fn change_document_tags(
     let (mut head, revision) = documents::load_head(ctx, &p.account, id).await?.ok_or_else(|| invalid_id(id))?;
     change(&mut head.tags)?;
     let key = documents::head_key(&p.account, &p.region, id);
-    ctx.state.store.write(vec![Op::put(key, encode(&head)).if_revision(revision)]).await.map_err(|e| match e {
+    ctx.env.store.write(vec![Op::put(key, encode(&head)).if_revision(revision)]).await.map_err(|e| match e {
         StoreError::Conflict { .. } => ApiError::new(
             "TooManyUpdates",
             "There are concurrent updates for a resource that supports one update at a time.",
         ),
         e => store_fault(e),
     })
-}
-
-/// Applies `change` to the tags of one of the caller's managed nodes.
-async fn change_node_tags(
-    ctx: &Ctx,
-    id: &str,
-    change: impl FnOnce(&mut Vec<(String, String)>) -> Result<(), ApiError>,
-) -> Result<(), ApiError> {
-    let p = &ctx.principal;
-    let (mut node, revision) = crate::fleet::nodes::load_node(ctx, id).await?.ok_or_else(|| invalid_id(id))?;
-    change(&mut node.tags)?;
-    let key = crate::fleet::node_key(&p.account, &p.region, id);
-    // New tags may bring the node into an association's targets.
-    let dirty = crate::associations::dirty_key(&p.account, &p.region, id);
-    let batch = vec![Op::put(key, encode(&node)).if_revision(revision), Op::put(dirty, b"{}".to_vec())];
-    ctx.state.store.write(batch).await.map_err(|e| match e {
-        StoreError::Conflict { .. } => ApiError::new(
-            "TooManyUpdates",
-            "There are concurrent updates for a resource that supports one update at a time.",
-        ),
-        e => store_fault(e),
-    })?;
-    crate::scheduler::wake(&ctx.state);
-    Ok(())
 }
 
 fn merge_tags(existing: &mut Vec<(String, String)>, new: &[Tag]) -> Result<(), ApiError> {
@@ -192,7 +152,7 @@ pub async fn add_tags_to_resource(ctx: Ctx, req: AddTagsToResourceRequest) -> Re
             Ok(Empty {})
         }
         "ManagedInstance" => {
-            change_node_tags(&ctx, &req.resource_id, |tags| merge_tags(tags, &req.tags)).await?;
+            crate::fleet::change_tags(&ctx, &req.resource_id, |tags| merge_tags(tags, &req.tags)).await?;
             Ok(Empty {})
         }
         "Association" | "MaintenanceWindow" => {
@@ -225,7 +185,7 @@ pub async fn remove_tags_from_resource(ctx: Ctx, req: RemoveTagsFromResourceRequ
             Ok(Empty {})
         }
         "ManagedInstance" => {
-            change_node_tags(&ctx, &req.resource_id, |tags| {
+            crate::fleet::change_tags(&ctx, &req.resource_id, |tags| {
                 tags.retain(|(k, _)| !req.tag_keys.contains(k));
                 Ok(())
             })
@@ -265,9 +225,8 @@ pub async fn list_tags_for_resource(
             Ok(ListTagsForResourceResponse { tag_list })
         }
         "ManagedInstance" => {
-            let (node, _) = crate::fleet::nodes::load_node(&ctx, &req.resource_id)
-                .await?
-                .ok_or_else(|| invalid_id(&req.resource_id))?;
+            let (node, _) =
+                crate::fleet::load_node(&ctx, &req.resource_id).await?.ok_or_else(|| invalid_id(&req.resource_id))?;
             let tag_list = node.tags.into_iter().map(|(key, value)| Tag { key, value }).collect();
             Ok(ListTagsForResourceResponse { tag_list })
         }
@@ -279,4 +238,50 @@ pub async fn list_tags_for_resource(
         }
         other => Err(invalid_type(other)),
     }
+}
+
+/// Resource tags for IAM conditions, from every taggable type's records.
+pub struct AllResourceTags;
+
+impl ResourceTags for AllResourceTags {
+    fn tags<'a>(&'a self, ctx: &'a Ctx, arn: &'a str) -> BoxFuture<'a, Vec<(String, String)>> {
+        Box::pin(resource_tags(ctx, arn))
+    }
+}
+
+/// The tags of the resource an ARN names (parameters, documents, nodes of the caller's
+/// account), for `aws:ResourceTag/…` and `ssm:resourceTag/…`.
+async fn resource_tags(ctx: &Ctx, arn: &str) -> Vec<(String, String)> {
+    let p = &ctx.principal;
+    let own = format!("arn:aws:ssm:{}:{}:", p.region, p.account);
+    let Some(resource) = arn.strip_prefix(&own) else { return Vec::new() };
+    if let Some(id) = resource.strip_prefix("managed-instance/") {
+        return crate::fleet::load_node(ctx, id).await.ok().flatten().map(|(n, _)| n.tags).unwrap_or_default();
+    }
+    if resource.starts_with("association/") || resource.starts_with("maintenancewindow/") {
+        let (kind, id) = resource.split_once('/').unwrap_or_default();
+        let key = match kind {
+            "association" => crate::associations::association_key(&p.account, &p.region, id),
+            _ => crate::windows::window_key(&p.account, &p.region, id),
+        };
+        let Ok(Some(item)) = ctx.env.store.get(&key).await else { return Vec::new() };
+        let tags = serde_json::from_slice::<serde_json::Value>(&item.value).ok().map(|v| v["tags"].clone());
+        return serde_json::from_value(tags.unwrap_or_default()).unwrap_or_default();
+    }
+    if let Some(name) = resource.strip_prefix("document/") {
+        return crate::documents::load_head(ctx, &p.account, name)
+            .await
+            .ok()
+            .flatten()
+            .map(|(d, _)| d.tags)
+            .unwrap_or_default();
+    }
+    if let Some(name) = resource.strip_prefix("parameter/") {
+        for candidate in [format!("/{name}"), name.to_owned()] {
+            if let Ok(Some((head, _))) = crate::parameters::load_head(ctx, &candidate).await {
+                return head.tags;
+            }
+        }
+    }
+    Vec::new()
 }

@@ -6,9 +6,11 @@ use steward_api::kms::*;
 use steward_api::ApiError;
 use steward_store::{prefix_end, Op, Start, StoreError};
 
-use super::{alias_key, kms_error, AliasRecord, KeyRecord, Keyring, DEFAULT_SSM_ALIAS};
-use crate::dispatch::Ctx;
-use crate::state::{decode, encode, store_fault};
+use crate::base::kms::{
+    alias_key, aliases_prefix, is_uuid, keys_prefix, kms_error, AliasRecord, KeyRecord, Keyring, DEFAULT_SSM_ALIAS,
+};
+use crate::base::Ctx;
+use crate::base::{decode, encode, store_fault};
 
 const MAX_PLAINTEXT: usize = 4096;
 
@@ -42,7 +44,7 @@ fn metadata(record: &KeyRecord) -> KeyMetadata {
 
 async fn resolve(ctx: &Ctx, reference: &str) -> Result<KeyRecord, ApiError> {
     let p = &ctx.principal;
-    ctx.state.kms.resolve(&p.account, &p.region, reference, ctx.state.now()).await
+    ctx.env.kms.resolve(&p.account, &p.region, reference, ctx.env.now()).await
 }
 
 /// CreateKey.
@@ -61,9 +63,9 @@ pub async fn create_key(ctx: Ctx, req: CreateKeyRequest) -> Result<KeyMetadataRe
     }
     let p = &ctx.principal;
     let record = ctx
-        .state
+        .env
         .kms
-        .create_key(&p.account, &p.region, req.description.as_deref().unwrap_or(""), "CUSTOMER", ctx.state.now())
+        .create_key(&p.account, &p.region, req.description.as_deref().unwrap_or(""), "CUSTOMER", ctx.env.now())
         .await?;
     Ok(KeyMetadataResponse { key_metadata: metadata(&record) })
 }
@@ -86,7 +88,7 @@ async fn set_state(
         ));
     }
     change(&mut record)?;
-    ctx.state.kms.save(&ctx.principal.region, &record).await?;
+    ctx.env.kms.save(&ctx.principal.region, &record).await?;
     Ok(record)
 }
 
@@ -128,7 +130,7 @@ pub async fn schedule_key_deletion(
     if !(7..=30).contains(&days) {
         return Err(ApiError::validation(format!("PendingWindowInDays should be between 7 and 30, but it is {days}")));
     }
-    let deletion = ctx.state.now() + days * 86_400_000;
+    let deletion = ctx.env.now() + days * 86_400_000;
     let record = set_state(&ctx, &req.key_id, |r| {
         not_pending(r)?;
         r.state = "PendingDeletion".into();
@@ -165,15 +167,15 @@ fn page_limit(limit: Option<i64>) -> Result<usize, ApiError> {
 /// ListKeys.
 pub async fn list_keys(ctx: Ctx, req: ListRequest) -> Result<ListKeysResponse, ApiError> {
     let p = &ctx.principal;
-    let prefix = format!("kms/key/{}/{}/", p.account, p.region);
+    let prefix = keys_prefix(&p.account, &p.region);
     let limit = page_limit(req.limit)?;
     let after = match &req.marker {
-        Some(m) if super::is_uuid(m) => format!("{prefix}{m}"),
+        Some(m) if is_uuid(m) => format!("{prefix}{m}"),
         Some(_) => return Err(kms_error("InvalidMarkerException", "The marker is not valid.")),
         None => String::new(),
     };
     let start = if after.is_empty() { Start::At(&prefix) } else { Start::After(&after) };
-    let items = ctx.state.store.range(start, &prefix_end(&prefix), limit + 1).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(start, &prefix_end(&prefix), limit + 1).await.map_err(store_fault)?;
     let truncated = items.len() > limit;
     let mut keys = Vec::new();
     for item in items.iter().take(limit) {
@@ -211,9 +213,9 @@ pub async fn create_alias(ctx: Ctx, req: CreateAliasRequest) -> Result<steward_a
     let record = resolve(&ctx, &req.target_key_id).await?;
     not_pending(&record)?;
     let p = &ctx.principal;
-    let alias = AliasRecord { target_key_id: record.key_id, created: ctx.state.now() };
+    let alias = AliasRecord { target_key_id: record.key_id, created: ctx.env.now() };
     match ctx
-        .state
+        .env
         .store
         .write(vec![Op::put(alias_key(&p.account, &p.region, &req.alias_name), encode(&alias)).if_absent()])
         .await
@@ -232,7 +234,7 @@ pub async fn delete_alias(ctx: Ctx, req: DeleteAliasRequest) -> Result<steward_a
     check_alias_name(&req.alias_name)?;
     let p = &ctx.principal;
     let key = alias_key(&p.account, &p.region, &req.alias_name);
-    match ctx.state.store.write(vec![Op::delete(key).expecting(steward_store::Expect::Present)]).await {
+    match ctx.env.store.write(vec![Op::delete(key).expecting(steward_store::Expect::Present)]).await {
         Ok(()) => Ok(Default::default()),
         Err(StoreError::Conflict { .. }) => Err(kms_error(
             "NotFoundException",
@@ -245,7 +247,7 @@ pub async fn delete_alias(ctx: Ctx, req: DeleteAliasRequest) -> Result<steward_a
 /// ListAliases.
 pub async fn list_aliases(ctx: Ctx, req: ListRequest) -> Result<ListAliasesResponse, ApiError> {
     let p = &ctx.principal;
-    let prefix = format!("kms/alias/{}/{}/", p.account, p.region);
+    let prefix = aliases_prefix(&p.account, &p.region);
     let limit = page_limit(req.limit)?;
     let filter_key = match &req.key_id {
         Some(k) => Some(resolve(&ctx, k).await?.key_id),
@@ -256,7 +258,7 @@ pub async fn list_aliases(ctx: Ctx, req: ListRequest) -> Result<ListAliasesRespo
     }
     let after = req.marker.as_ref().map(|m| format!("{prefix}{m}"));
     let start = after.as_deref().map(Start::After).unwrap_or(Start::At(&prefix));
-    let items = ctx.state.store.range(start, &prefix_end(&prefix), 10_000).await.map_err(store_fault)?;
+    let items = ctx.env.store.range(start, &prefix_end(&prefix), 10_000).await.map_err(store_fault)?;
     let mut aliases = Vec::new();
     let mut truncated = false;
     let mut has_default = false;
@@ -299,7 +301,7 @@ pub async fn encrypt(ctx: Ctx, req: EncryptRequest) -> Result<EncryptResponse, A
         )));
     }
     let record = resolve(&ctx, &req.key_id).await?;
-    let blob = ctx.state.kms.encrypt(&record, &req.plaintext.0, &context_bytes(&req.encryption_context))?;
+    let blob = ctx.env.kms.encrypt(&record, &req.plaintext.0, &context_bytes(&req.encryption_context))?;
     Ok(EncryptResponse {
         ciphertext_blob: Blob(blob),
         key_id: record.arn,
@@ -320,15 +322,9 @@ pub async fn decrypt(ctx: Ctx, req: DecryptRequest) -> Result<DecryptResponse, A
         }
     }
     let (record, plaintext) = ctx
-        .state
+        .env
         .kms
-        .decrypt(
-            &p.account,
-            &p.region,
-            &req.ciphertext_blob.0,
-            &context_bytes(&req.encryption_context),
-            ctx.state.now(),
-        )
+        .decrypt(&p.account, &p.region, &req.ciphertext_blob.0, &context_bytes(&req.encryption_context), ctx.env.now())
         .await?;
     Ok(DecryptResponse {
         key_id: record.arn,
@@ -350,6 +346,6 @@ pub async fn generate_data_key(ctx: Ctx, req: GenerateDataKeyRequest) -> Result<
     let record = resolve(&ctx, &req.key_id).await?;
     let mut plaintext = vec![0u8; length];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut plaintext);
-    let blob = ctx.state.kms.encrypt(&record, &plaintext, &context_bytes(&req.encryption_context))?;
+    let blob = ctx.env.kms.encrypt(&record, &plaintext, &context_bytes(&req.encryption_context))?;
     Ok(GenerateDataKeyResponse { ciphertext_blob: Blob(blob), plaintext: Blob(plaintext), key_id: record.arn })
 }

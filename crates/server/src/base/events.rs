@@ -13,12 +13,8 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
-use steward_core::parameters::names;
 use steward_store::Op;
 use tokio::sync::mpsc;
-
-use crate::parameters::VersionRecord;
-use crate::state::Principal;
 
 /// An event ready to be logged and delivered.
 pub struct Event {
@@ -82,18 +78,6 @@ impl Events {
             "detail": detail,
         });
         Event { key: format!("event/{account}/{region}/{now:013}-{id}"), body }
-    }
-
-    /// "Parameter Store Change" for a create, update, delete or label change.
-    pub fn parameter_change(&self, p: &Principal, record: &VersionRecord, operation: &str, now: i64) -> Event {
-        let arn = names::arn(&p.region, &p.account, &record.name);
-        let detail = json!({
-            "operation": operation,
-            "name": record.name,
-            "type": record.kind,
-            "description": record.description.clone().unwrap_or_default(),
-        });
-        self.event(&p.account, &p.region, "Parameter Store Change", vec![arn], detail, now)
     }
 
     /// POSTs one JSON body to one URL in the background (Run Command notifications).

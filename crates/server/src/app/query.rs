@@ -10,62 +10,13 @@ use axum::response::{IntoResponse, Response};
 use steward_api::sigv4;
 use steward_api::ApiError;
 
-use super::xml::{escape, Xml};
-use super::{identities, sts};
-use crate::dispatch::Ctx;
-use crate::state::AppState;
+use crate::iam::{escape, Params, Xml};
+
+use crate::base::Ctx;
+use crate::base::Env;
 
 const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
-
-/// The request's parameters.
-pub struct Params(BTreeMap<String, String>);
-
-impl Params {
-    /// A parameter, if given.
-    pub fn opt(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    /// A required parameter; its absence is IAM's ValidationError.
-    pub fn req(&self, name: &str) -> Result<&str, ApiError> {
-        self.opt(name).ok_or_else(|| {
-            let member = lower_first(name);
-            validation(format!(
-                "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-            ))
-        })
-    }
-
-    /// `Prefix.member.N.Field` entries as (N-ordered) maps of Field → value.
-    pub fn members(&self, prefix: &str) -> Vec<BTreeMap<String, String>> {
-        let mut by_index: BTreeMap<u32, BTreeMap<String, String>> = BTreeMap::new();
-        let head = format!("{prefix}.member.");
-        for (k, v) in &self.0 {
-            let Some(rest) = k.strip_prefix(&head) else { continue };
-            let (index, field) = rest.split_once('.').unwrap_or((rest, ""));
-            if let Ok(i) = index.parse() {
-                by_index.entry(i).or_default().insert(field.to_owned(), v.clone());
-            }
-        }
-        by_index.into_values().collect()
-    }
-
-    /// `Prefix.member.N` plain values, in N order.
-    pub fn list(&self, prefix: &str) -> Vec<String> {
-        self.members(prefix).into_iter().filter_map(|m| m.get("").cloned()).collect()
-    }
-}
-
-fn lower_first(name: &str) -> String {
-    let mut chars = name.chars();
-    chars.next().map(|c| c.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
-}
-
-/// IAM's `ValidationError` (400).
-pub fn validation(message: impl Into<String>) -> ApiError {
-    ApiError::new("ValidationError", message)
-}
 
 /// A query-protocol API (by signing name).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -109,7 +60,7 @@ fn query_auth_error(e: ApiError) -> ApiError {
 
 /// Serves one query-protocol request.
 pub async fn serve(
-    state: &Arc<AppState>,
+    env: &Arc<Env>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -117,8 +68,8 @@ pub async fn serve(
     source_ip: Option<IpAddr>,
     request_id: &str,
 ) -> Response {
-    let header_pairs = crate::http::header_pairs(headers);
-    let request = crate::http::signed_request(method, uri, &header_pairs, body);
+    let header_pairs = super::request::header_pairs(headers);
+    let request = super::request::signed_request(method, uri, &header_pairs, body);
     let scope = sigv4::parse_authorization(&request).map(|a| a.service);
     let api = match scope.as_deref() {
         Ok("sts") => Api::Sts,
@@ -126,7 +77,7 @@ pub async fn serve(
     };
     let mut params: BTreeMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     params.extend(form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned());
-    let params = Params(params);
+    let params = Params::from(params);
     let Some(action) = params.opt("Action").map(str::to_owned) else {
         let e = ApiError::new("MissingAction", "The request must name an Action.");
         return error_xml(api, &e, request_id);
@@ -134,52 +85,47 @@ pub async fn serve(
     let signing_name = if api == Api::Sts { "sts" } else { "iam" };
     // Signatures are dated by the client's clock, which is the machine's, even when tests
     // move the server's clock forward.
-    let now_secs = crate::auth::wall_clock_secs();
-    let mut draft = crate::audit::Draft {
+    let now_secs = crate::base::credentials::wall_clock_secs();
+    let mut draft = crate::base::audit::Draft {
         source: format!("{signing_name}.amazonaws.com"),
         name: action.clone(),
         region: "us-east-1".into(),
         source_ip: source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
         user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
         parameters: serde_json::Value::Object(
-            params
-                .0
-                .iter()
-                .filter(|(k, _)| *k != "Action" && *k != "Version")
-                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                .collect(),
+            params.without_action().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
         ),
         ..Default::default()
     };
     if let Ok(auth) = sigv4::parse_authorization(&request) {
         draft.access_key_id = auth.access_key_id;
     }
-    let outcome = match state.credentials.authenticate(&request, signing_name, now_secs).await {
+    let outcome = match env.credentials.authenticate(&request, signing_name, now_secs).await {
         Ok(mut principal) => {
             principal.source_ip = source_ip;
             draft.principal = Some(principal.clone());
-            let ctx = Ctx { state: state.clone(), principal };
+            let ctx = Ctx { env: env.clone(), principal };
             if api == Api::Iam {
-                draft.resources = vec![identities::resource_of(&ctx, &params)];
+                draft.resources = vec![crate::iam::resource_of(&ctx, &params)];
             }
             match api {
                 Api::Iam => {
-                    let mut outcome = identities::call(&ctx, &action, &params).await;
-                    if outcome.is_ok() && !crate::audit::read_only(&action) {
-                        if let Err(e) = super::bump_generation(&ctx).await {
+                    let mut outcome = crate::iam::call(&ctx, &action, &params).await;
+                    if outcome.is_ok() && !crate::base::audit::read_only(&action) {
+                        if let Err(e) = crate::base::policy_cache::bump_generation(&ctx).await {
                             outcome = Err(e);
                         }
                     }
                     outcome
                 }
-                Api::Sts => sts::call(&ctx, &action, &params).await,
+                Api::Sts => crate::iam::sts_call(&ctx, &action, &params).await,
             }
         }
         Err(e) => Err(query_auth_error(e)),
     };
     let error = outcome.as_ref().err().map(|e| (e.code(), e.message()));
-    let event = draft.finish(request_id, error, state.now(), &state.fallback_account);
-    state.audit.record(event).await;
+    let event = draft.finish(request_id, error, env.now(), &env.fallback_account);
+    env.audit.record(event).await;
     match outcome {
         Ok(result) => {
             tracing::debug!(request_id, action, "Request served.");

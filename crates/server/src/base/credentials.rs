@@ -14,8 +14,8 @@ use steward_api::sigv4::{self, Request};
 use steward_api::ApiError;
 use steward_store::{Op, Store};
 
-use crate::crypto;
-use crate::state::{decode, encode, store_fault, Identity, Principal};
+use crate::base::crypto;
+use crate::base::{decode, encode, store_fault, Identity, Principal};
 
 /// A stored access key.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,9 +10,6 @@
 //! servers sharing a store never fork the chain. Recording is asynchronous, as CloudTrail's is:
 //! the API answers without waiting for its event.
 
-pub mod lookup;
-pub mod verify;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +19,7 @@ use sha2::{Digest, Sha256};
 use steward_store::{Op, Store, StoreError};
 use tokio::sync::mpsc;
 
-use crate::state::{Identity, Principal};
+use crate::base::{Identity, Principal};
 
 /// Key of the chain's head.
 pub const HEAD_KEY: &str = "audit/head";

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use steward_store::{prefix_end, Op, Start, Store};
 
-use super::{chain_hash, GENESIS, LOG_PREFIX};
+use super::audit::{batch_events, chain_hash, GENESIS, LOG_PREFIX};
 
 /// The blob-store bucket exports go to.
 pub const EXPORT_BUCKET: &str = "steward-audit";
@@ -33,7 +33,7 @@ pub async fn events_after(store: &dyn Store, after_seq: u64, limit: usize) -> an
         let page = store.range(start, &end, 1000).await?;
         for item in &page {
             cursor = Some(item.key.clone());
-            for event in super::batch_events(&item.value).into_iter().rev() {
+            for event in batch_events(&item.value).into_iter().rev() {
                 let seq = event["seq"].as_u64().unwrap_or(0);
                 let millis = event["eventTimeMillis"].as_i64().unwrap_or(0);
                 if seq > after_seq {

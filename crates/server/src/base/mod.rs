@@ -1,0 +1,30 @@
+//! The base every capability stands on, naming none of them: the shared context ([`Env`],
+//! [`Ctx`]), who is calling ([`Principal`]), authorization ([`access`]), records and
+//! paging, ARNs, tags, the key service's keyring, events, the audit trail, the connected
+//! agents, and the scheduling primitives.
+//!
+//! Rule (checked by `tests/layers.rs`): nothing here imports anything outside `base`.
+
+pub mod access;
+pub mod agents;
+pub mod arn;
+pub mod audit;
+pub mod audit_export;
+pub mod credentials;
+pub mod crypto;
+pub mod ctx;
+pub mod env;
+pub mod events;
+pub mod iam_records;
+pub mod kms;
+pub mod paging;
+pub mod policy_cache;
+pub mod principal;
+pub mod record;
+pub mod schedule;
+pub mod tags;
+
+pub use ctx::Ctx;
+pub use env::{Env, Wake};
+pub use principal::{Identity, Principal};
+pub use record::{decode, encode, fault, store_fault};
