@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use steward_api::sigv4::{self, Credentials, Signer};
 
+mod edges;
 mod fleet;
 mod scheduler;
 mod sessions;
@@ -516,6 +517,9 @@ async fn main() -> anyhow::Result<()> {
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("sessions")) {
         return sessions::session_figures(&args).await;
     }
+    if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("edges")) {
+        return edges::edges_figures(&args).await;
+    }
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("scheduler")) {
         return scheduler::scheduler_figures(&args).await;
     }
@@ -603,6 +607,7 @@ async fn main() -> anyhow::Result<()> {
         fleet_figures(&args).await?;
         scheduler::scheduler_figures(&args).await?;
         sessions::session_figures(&args).await?;
+        edges::edges_figures(&args).await?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import json
 import secrets
+import subprocess
 from unittest import mock
 
 import botocore.auth
@@ -15,7 +16,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import raises_aws
+from conftest import free_port, raises_aws, steward_bin
 
 JSON_11 = "application/x-amz-json-1.1"
 SIGNATURE_ERRORS = ("UnrecognizedClientException", "InvalidSignatureException")
@@ -171,6 +172,18 @@ def test_body_changed_after_signing(server, seeded):
     check_error(resp, *SIGNATURE_ERRORS)
 
 
+def test_unsigned_payload_is_refused(server, seeded):
+    """A request signed with UNSIGNED-PAYLOAD would let anyone holding one signed request
+    send its headers with any body: the JSON API refuses it, whatever the body."""
+    unsigned = {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}
+    with mock.patch.object(SigV4Auth, "payload", lambda self, request: "UNSIGNED-PAYLOAD"):
+        for body in (None, json.dumps({"Name": seeded, "Value": "replaced", "Overwrite": True}).encode()):
+            resp = call(server, "AmazonSSM.GetParameter", {"Name": seeded}, headers=unsigned, send_body=body)
+            error = check_error(resp, "InvalidSignatureException")
+            assert "UNSIGNED-PAYLOAD" in error["message"]
+    assert server.ssm().get_parameter(Name=seeded)["Parameter"]["Value"] == "wire-value"
+
+
 def test_stale_date(server, seeded):
     when = _utcnow() - dt.timedelta(minutes=20)
     body = check_error(call(server, "AmazonSSM.GetParameter", {"Name": seeded}, when=when), "InvalidSignatureException")
@@ -323,6 +336,17 @@ def test_dev_mode_accepts_made_up_key(dev_server):
 
 def test_dev_mode_still_requires_a_signature(dev_server):
     check_error(call(dev_server, "AmazonSSM.DescribeParameters", {}, sign=False), "MissingAuthenticationTokenException")
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "[::]"])
+def test_dev_mode_refuses_a_reachable_address(tmp_path, address):
+    proc = subprocess.run(
+        [str(steward_bin()), "server", "--dev", "--data-dir", str(tmp_path / "data"),
+         "--listen", f"{address}:{free_port()}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "--dev accepts unchecked keys, so it listens on loopback only" in proc.stderr, proc.stderr
 
 
 def test_non_dev_rejects_made_up_key(server):

@@ -307,7 +307,8 @@ def _attach(server, user: str, statements: list[dict]) -> None:
 def test_iam_governs_start_and_terminate_session(server, fleet):
     ssm = server.ssm()
     node = fleet.id("s0")
-    doc_arn = "arn:aws:ssm:us-east-1::document/SSM-SessionManagerRunShell"
+    # The preferences document is the account's own, as in SSM's sample policies.
+    doc_arn = f"arn:aws:ssm:{server.region}:{_account(server)}:document/SSM-SessionManagerRunShell"
     node_arn = f"arn:aws:ssm:{server.region}:{_account(server)}:managed-instance/{node}"
     name = f"e2e-sess-{uuid.uuid4().hex[:8]}"
     ak, sk, user_arn = _user_with_policy(

@@ -172,12 +172,34 @@ pub struct ServerArgs {
     /// The 32-byte master key file. Default: DATA_DIR/master.key, generated on first start.
     #[arg(long, env = "STEWARD_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// Days audit events stay in the store (0: for ever). Only events already exported to
+    /// the blob store are pruned; a checkpoint keeps what remains verifiable.
+    #[arg(long, env = "STEWARD_AUDIT_RETENTION_DAYS", default_value_t = 0)]
+    pub audit_retention_days: u64,
+    /// Seconds over which refused unauthenticated calls are summarised: the first from
+    /// each source address with each error is recorded in full, the rest counted.
+    #[arg(long, env = "STEWARD_AUDIT_SAMPLE_SECONDS", default_value_t = 60)]
+    pub audit_sample_seconds: u64,
+    /// WebSocket connections (agents, data channels, terminals) that may be open at once
+    /// before they authenticate; more are answered 503.
+    #[arg(long, env = "STEWARD_MAX_PENDING_CONNECTIONS", default_value_t = 1024)]
+    pub max_pending_connections: usize,
+    /// The same cap for one source address.
+    #[arg(long, env = "STEWARD_MAX_PENDING_PER_SOURCE", default_value_t = 128)]
+    pub max_pending_per_source: usize,
     /// Emulator mode: accept any well-formed SigV4 key without checking the signature.
     #[arg(long, env = "STEWARD_DEV")]
     pub dev: bool,
     /// A URL that receives every event as JSON (repeatable; comma-separated in the variable).
     #[arg(long = "webhook", env = "STEWARD_WEBHOOKS", value_delimiter = ',')]
     pub webhooks: Vec<String>,
+    /// CIDR ranges outbound calls (webhooks, notifications) may reach even where the
+    /// built-in rules refuse (link-local, metadata addresses, …); repeatable.
+    #[arg(long = "outbound-allow", env = "STEWARD_OUTBOUND_ALLOW", value_delimiter = ',')]
+    pub outbound_allow: Vec<String>,
+    /// CIDR ranges outbound calls may never reach (wins over --outbound-allow); repeatable.
+    #[arg(long = "outbound-deny", env = "STEWARD_OUTBOUND_DENY", value_delimiter = ',')]
+    pub outbound_deny: Vec<String>,
     /// Seconds between sweeps of parameter policies.
     #[arg(long, env = "STEWARD_POLICY_INTERVAL", default_value_t = 10)]
     pub policy_interval: u64,
@@ -235,11 +257,26 @@ impl ServerArgs {
         );
         anyhow::ensure!(self.policy_interval >= 1, "--policy-interval must be at least 1 second");
         anyhow::ensure!(self.agent_heartbeat >= 1, "--agent-heartbeat must be at least 1 second");
+        anyhow::ensure!(
+            self.max_pending_connections >= 1 && self.max_pending_per_source >= 1,
+            "--max-pending-connections and --max-pending-per-source must be at least 1"
+        );
+        anyhow::ensure!(self.audit_sample_seconds >= 1, "--audit-sample-seconds must be at least 1 second");
         if let Some(url) = &self.advertise_url {
             anyhow::ensure!(
                 url.starts_with("http://") || url.starts_with("https://"),
                 "--advertise-url must be an http:// or https:// URL, got {url:?}"
             );
+        }
+        // Unchecked keys on a reachable address would let anyone on the network act as root.
+        anyhow::ensure!(
+            !self.dev || self.listen.ip().is_loopback(),
+            "--dev accepts unchecked keys, so it listens on loopback only (127.0.0.1 or ::1), not {}",
+            self.listen.ip()
+        );
+        for range in self.outbound_allow.iter().chain(&self.outbound_deny) {
+            crate::base::outbound::Cidr::parse(range)
+                .map_err(|e| anyhow::anyhow!("--outbound-allow/--outbound-deny: {e}"))?;
         }
         for hook in &self.webhooks {
             anyhow::ensure!(hook.starts_with("http://"), "--webhook must be an http:// URL, got {hook:?}");

@@ -9,6 +9,7 @@ use steward_store::{prefix_end, Op, Start, StoreError};
 use crate::base::kms::{
     alias_key, aliases_prefix, is_uuid, keys_prefix, kms_error, AliasRecord, KeyRecord, Keyring, DEFAULT_SSM_ALIAS,
 };
+use crate::base::schedule;
 use crate::base::Ctx;
 use crate::base::{decode, encode, store_fault};
 
@@ -75,18 +76,24 @@ pub async fn describe_key(ctx: Ctx, req: KeyIdRequest) -> Result<KeyMetadataResp
     Ok(KeyMetadataResponse { key_metadata: metadata(&resolve(&ctx, &req.key_id).await?) })
 }
 
-async fn set_state(
-    ctx: &Ctx,
-    reference: &str,
-    change: impl FnOnce(&mut KeyRecord) -> Result<(), ApiError>,
-) -> Result<KeyRecord, ApiError> {
-    let mut record = resolve(ctx, reference).await?;
+/// A key the caller may change: not one AWS manages.
+async fn changeable(ctx: &Ctx, reference: &str) -> Result<KeyRecord, ApiError> {
+    let record = resolve(ctx, reference).await?;
     if record.manager == "AWS" {
         return Err(kms_error(
             "NotAuthorizedException",
             format!("{} is an AWS managed key and cannot be changed.", record.arn),
         ));
     }
+    Ok(record)
+}
+
+async fn set_state(
+    ctx: &Ctx,
+    reference: &str,
+    change: impl FnOnce(&mut KeyRecord) -> Result<(), ApiError>,
+) -> Result<KeyRecord, ApiError> {
+    let mut record = changeable(ctx, reference).await?;
     change(&mut record)?;
     ctx.env.kms.save(&ctx.principal.region, &record).await?;
     Ok(record)
@@ -121,7 +128,19 @@ pub async fn disable_key(ctx: Ctx, req: KeyIdRequest) -> Result<steward_api::ssm
     Ok(Default::default())
 }
 
-/// ScheduleKeyDeletion. The key stays unusable; it is not yet erased at the deletion date.
+/// A key's deletion date; must match the key's `deletion_date`.
+pub const KIND_KEY_DELETION: &str = "kmsdelete";
+
+/// Erases the key a due entry names, if it is still pending deletion at that date.
+pub async fn on_due(env: &crate::base::Env, due: &schedule::Due) -> anyhow::Result<bool> {
+    let erased = env.kms.erase(&due.account, &due.region, &due.id, due.at, schedule::claim(due)).await?;
+    if erased {
+        tracing::info!(key_id = due.id, account = due.account, "KMS key deleted: its material is erased.");
+    }
+    Ok(erased)
+}
+
+/// ScheduleKeyDeletion. The key is unusable at once and erased at the deletion date.
 pub async fn schedule_key_deletion(
     ctx: Ctx,
     req: ScheduleKeyDeletionRequest,
@@ -131,13 +150,15 @@ pub async fn schedule_key_deletion(
         return Err(ApiError::validation(format!("PendingWindowInDays should be between 7 and 30, but it is {days}")));
     }
     let deletion = ctx.env.now() + days * 86_400_000;
-    let record = set_state(&ctx, &req.key_id, |r| {
-        not_pending(r)?;
-        r.state = "PendingDeletion".into();
-        r.deletion_date = Some(deletion);
-        Ok(())
-    })
-    .await?;
+    let mut record = changeable(&ctx, &req.key_id).await?;
+    not_pending(&record)?;
+    record.state = "PendingDeletion".into();
+    record.deletion_date = Some(deletion);
+    // At the deletion date the scheduler erases it (`on_due`).
+    let p = &ctx.principal;
+    let due =
+        Op::put(schedule::due_key(deletion, KIND_KEY_DELETION, &p.account, &p.region, &record.key_id), b"{}".to_vec());
+    ctx.env.kms.save_with(&p.region, &record, vec![due]).await?;
     Ok(ScheduleKeyDeletionResponse {
         key_id: record.arn,
         deletion_date: deletion as f64 / 1000.0,

@@ -123,13 +123,27 @@ async fn audit_command(args: config::AuditArgs) -> anyhow::Result<()> {
             sink.flush()?;
             Ok(())
         }
-        config::AuditAction::Verify { .. } => match base::audit_export::verify(&events) {
-            base::audit_export::Verdict::Intact { events, head } => {
-                println!("intact: {events} events, last hash {head}");
-                Ok(())
+        config::AuditAction::Verify { file: Some(_) } => report(base::audit_export::verify(&events)),
+        config::AuditAction::Verify { file: None } => {
+            // The store's chain may have been pruned: it starts after the checkpoint.
+            let store = steward_store::open(&args.store_url()).await.context("cannot open the store")?;
+            let checkpoint = base::audit_export::checkpoint(&*store).await?;
+            if let Some(cp) = &checkpoint {
+                println!("pruned up to event {} (checkpoint hash {})", cp.seq, cp.hash);
             }
-            base::audit_export::Verdict::Broken { line, reason } => anyhow::bail!("broken at event {line}: {reason}"),
-        },
+            report(base::audit_export::verify_from(checkpoint.as_ref(), &events))
+        }
+    }
+}
+
+/// Prints a verification's outcome; an error when the chain is broken.
+fn report(verdict: base::audit_export::Verdict) -> anyhow::Result<()> {
+    match verdict {
+        base::audit_export::Verdict::Intact { events, head } => {
+            println!("intact: {events} events, last hash {head}");
+            Ok(())
+        }
+        base::audit_export::Verdict::Broken { line, reason } => anyhow::bail!("broken at event {line}: {reason}"),
     }
 }
 

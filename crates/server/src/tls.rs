@@ -198,7 +198,7 @@ fn host_name() -> Option<String> {
 }
 
 /// The addresses of this machine's interfaces (for a server listening on all of them).
-fn interface_addresses() -> Vec<IpAddr> {
+pub fn interface_addresses() -> Vec<IpAddr> {
     let mut out = Vec::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list we only read and then free once.

@@ -22,6 +22,7 @@
 pub mod blob;
 pub mod cache;
 mod migrations;
+pub mod pg_tls;
 pub mod postgres;
 pub mod sqlite;
 pub mod testsuite;

@@ -7,9 +7,11 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{NoTls, Socket};
 
 use crate::migrations::MIGRATIONS;
+use crate::pg_tls::Transport;
 use crate::{check_batch, satisfied, Item, Op, Start, Store, StoreError};
 
 /// The PostgreSQL store.
@@ -27,6 +29,26 @@ fn backend(e: impl std::error::Error) -> StoreError {
         source = s.source();
     }
     StoreError::Backend(text)
+}
+
+/// A pool of connections made with `tls`, in `schema` (created first if missing).
+async fn pool<T>(mut config: tokio_postgres::Config, tls: T, schema: Option<&str>) -> Result<Pool, StoreError>
+where
+    T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
+    T::Stream: Sync + Send,
+    T::TlsConnect: Sync + Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    if let Some(schema) = schema {
+        let (client, conn) = config.connect(tls.clone()).await.map_err(backend)?;
+        let driver = tokio::spawn(conn);
+        client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(backend)?;
+        drop(client);
+        let _ = driver.await;
+        config.options(format!("-c search_path={schema}"));
+    }
+    let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    Pool::builder(manager).max_size(16).build().map_err(backend)
 }
 
 /// Splits `schema=NAME` off the URL's query, returning the rest of the URL and the schema.
@@ -52,20 +74,19 @@ fn split_schema(url: &str) -> Result<(String, Option<String>), StoreError> {
 }
 
 impl PostgresStore {
-    /// Connects, creates the schema if named, and applies migrations.
+    /// Connects (over TLS when the URL's `sslmode` asks, see [`crate::pg_tls`]), creates the
+    /// schema if named, and applies migrations.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
         let (url, schema) = split_schema(url)?;
+        let (url, transport) = crate::pg_tls::transport(&url)?;
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Config(format!("{e}")))?;
-        if let Some(schema) = &schema {
-            let (client, conn) = config.connect(NoTls).await.map_err(backend)?;
-            let driver = tokio::spawn(conn);
-            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(backend)?;
-            drop(client);
-            let _ = driver.await;
-            config.options(format!("-c search_path={schema}"));
-        }
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager).max_size(16).build().map_err(backend)?;
+        let pool = match transport {
+            Transport::Plain => pool(config, NoTls, schema.as_deref()).await?,
+            Transport::Tls(mode, tls) => {
+                config.ssl_mode(mode);
+                pool(config, tls, schema.as_deref()).await?
+            }
+        };
         let store = PostgresStore { pool };
         store.migrate().await?;
         Ok(store)
@@ -209,4 +230,66 @@ mod tests {
         tokio::spawn(conn);
         client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     }
+
+    /// Whether the store's connections are encrypted, as the server sees them.
+    async fn encrypted(store: &super::PostgresStore) -> bool {
+        let client = store.pool.get().await.unwrap();
+        let row = client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).await.unwrap();
+        row.get::<_, bool>(0)
+    }
+
+    /// The server's certificate file, when the test server speaks TLS at all.
+    async fn server_certificate(base: &str) -> Option<String> {
+        let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls).await.ok()?;
+        tokio::spawn(conn);
+        let on: String = client.query_one("SHOW ssl", &[]).await.ok()?.get(0);
+        let file: String = client.query_one("SHOW ssl_cert_file", &[]).await.ok()?.get(0);
+        (on == "on" && std::path::Path::new(&file).exists()).then_some(file)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tls_modes_against_the_real_server() {
+        let Ok(base) = std::env::var("STEWARD_TEST_PG_URL") else {
+            eprintln!("skipping PostgreSQL TLS: STEWARD_TEST_PG_URL is not set");
+            return;
+        };
+        let Some(cert) = server_certificate(&base).await else {
+            eprintln!("skipping PostgreSQL TLS: the test server has no TLS");
+            return;
+        };
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let plain = super::PostgresStore::connect(&base).await.unwrap();
+        assert!(!encrypted(&plain).await, "no sslmode: plain, as before");
+        let required = super::PostgresStore::connect(&format!("{base}{sep}sslmode=require")).await.unwrap();
+        assert!(encrypted(&required).await);
+        // The certificate as its own root: the chain holds; the name holds only for a host
+        // the certificate names.
+        let chain = format!("{base}{sep}sslmode=verify-ca&sslrootcert={cert}");
+        assert!(encrypted(&super::PostgresStore::connect(&chain).await.unwrap()).await);
+        let full = format!("{base}{sep}sslmode=verify-full&sslrootcert={cert}");
+        if base.contains("@127.0.0.1") {
+            // The test server's certificate names localhost, not the address.
+            let refused = super::PostgresStore::connect(&full).await.err().expect("a certificate for another name");
+            assert!(refused.to_string().contains("not valid for name"), "{refused}");
+            let by_name = full.replace("@127.0.0.1", "@localhost");
+            if let Ok(store) = super::PostgresStore::connect(&by_name).await {
+                assert!(encrypted(&store).await);
+            }
+        }
+        // A root that did not sign the server's certificate: refused, never plain.
+        let dir = std::env::temp_dir().join(format!("steward-pg-tls-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let other = dir.join("other.pem");
+        std::fs::write(&other, OTHER_CA).unwrap();
+        let wrong = format!("{base}{sep}sslmode=verify-ca&sslrootcert={}", other.display());
+        let refused = super::PostgresStore::connect(&wrong).await.err().expect("an unknown issuer is refused");
+        assert!(
+            refused.to_string().contains("UnknownIssuer") || refused.to_string().contains("invalid peer certificate"),
+            "{refused}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A self-signed CA that signed nothing the test server presents.
+    const OTHER_CA: &str = include_str!("testdata/other-ca.pem");
 }

@@ -1,14 +1,15 @@
 //! `GET /agent/v1/connect`: the agents' control channel.
 //!
 //! The server challenges, the agent signs, and only a node whose identity is registered
-//! (and not deregistered) gets in. Then a writer task drains the connection's queue into
-//! the socket while this task reads heartbeats and results; when either side ends, the
-//! other is stopped and the node is marked disconnected.
+//! (and not deregistered) gets in. Until it has, the server reads one message of at most
+//! 16 KiB itself, the agent must answer within [`HELLO_TIMEOUT`], and the connection holds
+//! a place under the cap on unauthenticated connections (`base::ws`). Then a writer task drains the connection's queue into the
+//! socket while this task reads heartbeats and results; when either side ends, the other
+//! is stopped and the node is marked disconnected.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use ed25519_dalek::Verifier;
@@ -16,36 +17,51 @@ use futures_util::{SinkExt, StreamExt};
 use rand::RngCore;
 use steward_protocol::{hello_payload, AgentMessage, Platform, ServerMessage, VERSION};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::base::iam_records::role_session;
+use crate::base::ws::{busy, Pass, Pending, PreAuthUpgrade};
 use crate::base::{Ctx, Env};
 
 /// How long an agent has to answer the challenge.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest message an authenticated agent may send (a result carries up to 8 MiB of
+/// each output stream, escaped as JSON).
+const MAX_MESSAGE: usize = 64 << 20;
 
 /// The upgrade handler.
-pub async fn connect(State(env): State<Arc<Env>>, ws: WebSocketUpgrade) -> Response {
-    // Agents are many and mostly idle: small buffers keep each connection cheap (the
-    // defaults reserve 128 KiB per direction per connection).
-    ws.read_buffer_size(4096).write_buffer_size(0).on_upgrade(move |socket| channel(socket, env))
+pub async fn connect(State(env): State<Arc<Env>>, upgrade: PreAuthUpgrade) -> Response {
+    let Some(pass) = env.pre_auth.enter(upgrade.source()) else { return busy() };
+    upgrade.on_upgrade(pass, move |pending, pass| channel(pending, pass, env))
+}
+
+/// How an authenticated agent's socket is set up. Agents are many and mostly idle: small
+/// buffers keep each connection cheap (the defaults reserve 128 KiB per direction).
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
 }
 
 fn text(message: &ServerMessage) -> Message {
     Message::Text(serde_json::to_string(message).expect("messages serialise").into())
 }
 
-async fn authenticate(socket: &mut WebSocket, env: &Env) -> Result<(String, Platform), String> {
+fn json(message: &ServerMessage) -> String {
+    serde_json::to_string(message).expect("messages serialise")
+}
+
+async fn authenticate(pending: &mut Pending, env: &Env) -> Result<(String, Platform), String> {
     let mut nonce = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut nonce);
     let nonce = hex::encode(nonce);
-    socket
-        .send(text(&ServerMessage::Challenge { nonce: nonce.clone(), version: VERSION }))
-        .await
-        .map_err(|e| format!("send failed: {e}"))?;
-    let first = tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await.map_err(|_| "no hello in time".to_owned())?;
-    let Some(Ok(Message::Text(body))) = first else { return Err("expected a hello".into()) };
-    let Ok(AgentMessage::Hello { instance_id, signature, version, platform }) = serde_json::from_str(body.as_str())
-    else {
+    let challenge = ServerMessage::Challenge { nonce: nonce.clone(), version: VERSION };
+    pending.send_text(&json(&challenge)).await.map_err(|e| format!("send failed: {e}"))?;
+    let body = pending.first_message().await?;
+    let Ok(AgentMessage::Hello { instance_id, signature, version, platform }) = serde_json::from_slice(&body) else {
         return Err("expected a hello".into());
     };
     if version != VERSION {
@@ -62,16 +78,23 @@ async fn authenticate(socket: &mut WebSocket, env: &Env) -> Result<(String, Plat
     Ok((instance_id, platform))
 }
 
-async fn channel(mut socket: WebSocket, env: Arc<Env>) {
-    let (instance_id, platform) = match authenticate(&mut socket, &env).await {
+async fn channel(mut pending: Pending, pass: Pass, env: Arc<Env>) {
+    let outcome = tokio::time::timeout(HELLO_TIMEOUT, authenticate(&mut pending, &env))
+        .await
+        .unwrap_or_else(|_| Err("no hello in time".into()));
+    let (instance_id, platform) = match outcome {
         Ok(who) => who,
         Err(reason) => {
-            tracing::warn!(reason, "Agent connection refused.");
-            let _ = socket.send(text(&ServerMessage::Goodbye { reason })).await;
-            let _ = socket.close().await;
+            // Anyone who reaches the port can cause this: not worth a line each at the
+            // default level (the agent logs the reason it is sent).
+            tracing::debug!(reason, "Agent connection refused.");
+            let _ = pending.send_text(&json(&ServerMessage::Goodbye { reason })).await;
+            pending.close().await;
             return;
         }
     };
+    drop(pass);
+    let mut socket = pending.authenticated(config()).await;
     let (tx, mut rx) = mpsc::channel::<ServerMessage>(1024);
     let serial = env.agents.attach(&instance_id, tx);
     crate::fleet::touch(&env, &instance_id, true, Some(&platform)).await;
@@ -148,10 +171,15 @@ async fn resolve_secure(env: &Arc<Env>, instance_id: &str, request_id: u64, name
     };
     // The node reads as its activation's role: that role's policies must allow
     // ssm:GetParameters on each parameter and kms:Decrypt on its key, as for an SSM node.
+    // A node without a role (or with SSM's service-linked role, which has no policies here)
+    // reads nothing: never as the server itself.
     let system = Ctx::system(env, &node.account, &node.region);
-    let ctx = match role_session(&node.account, &node.region, &node.iam_role, instance_id) {
-        Some(role) => system.acting_as(role),
-        None => system,
+    let role = Some(node.iam_role.as_str()).filter(|r| !r.is_empty());
+    let Some(ctx) =
+        role.and_then(|r| role_session(&node.account, &node.region, r, instance_id)).map(|p| system.acting_as(p))
+    else {
+        tracing::info!(instance_id, "A node without an IAM role asked for SecureString parameters; refused.");
+        return ServerMessage::SecureValues { request_id, values, missing: names };
     };
     for name in names {
         let found = crate::parameters::find(&ctx, &name).await.ok().flatten();

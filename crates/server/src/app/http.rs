@@ -22,9 +22,7 @@ use steward_api::ApiError;
 use super::{ops, App};
 use crate::base::Ctx;
 
-/// The client's address, from either listener (for `aws:SourceIp`).
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+pub use crate::base::peer::Peer;
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, NodelayListener>> for Peer {
     fn connect_info(stream: axum::serve::IncomingStream<'_, NodelayListener>) -> Self {
@@ -132,10 +130,15 @@ async fn api(
     };
     let outcome = handle(&app, &method, &uri, &headers, &body, peer, &mut draft).await;
     let elapsed_us = started.elapsed().as_micros() as u64;
+    let authenticated = draft.principal.is_some();
     if !draft.name.is_empty() {
         let error = outcome.as_ref().err().map(|(_, e)| (e.code(), e.message()));
         let event = draft.finish(&request_id, error, app.env.now(), &app.env.fallback_account);
-        app.env.audit.record(event).await;
+        if authenticated {
+            app.env.audit.record(event).await;
+        } else {
+            app.env.audit.record_unauthenticated(event).await;
+        }
     }
     match outcome {
         Ok((op, body)) => {
@@ -145,8 +148,11 @@ async fn api(
         Err((op, error)) => {
             if error.status() >= 500 {
                 tracing::error!(request_id, operation = op, code = error.code(), elapsed_us, "Request failed.");
-            } else {
+            } else if authenticated {
                 tracing::info!(request_id, operation = op, code = error.code(), elapsed_us, "Request refused.");
+            } else {
+                // Anyone can send these, as fast as they like: the audit trail counts them.
+                tracing::debug!(request_id, operation = op, code = error.code(), elapsed_us, "Request refused.");
             }
             error_response(&error, &request_id)
         }

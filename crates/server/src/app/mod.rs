@@ -87,15 +87,16 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         clock,
         credentials: Credentials::new(store.clone(), master_key, dev_account),
         kms: Keyring::new(store.clone(), master_key),
-        events: Events::new(args.webhooks.clone()),
+        events: Events::new(args.webhooks.clone(), outbound_rules(&args, local)),
         agents,
         secure_transport: tls.is_some(),
-        audit: Audit::start(store.clone()),
+        audit: Audit::start(store.clone(), std::time::Duration::from_secs(args.audit_sample_seconds)),
         fallback_account: boot.account.clone(),
         policy_cache: Default::default(),
         blobs: Arc::new(steward_store::blob::LocalBlobs::new(args.data_dir.join("blobs"))),
         resource_tags: Box::new(tags::AllResourceTags),
         wake: Default::default(),
+        pre_auth: Arc::new(crate::base::ws::Gate::new(args.max_pending_connections, args.max_pending_per_source)),
         #[cfg(feature = "test-clock")]
         test_clock: test_clock.clone(),
     });
@@ -131,6 +132,21 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
 }
 
 /// The address clients on this machine use: a wildcard listen address is reached on loopback.
+/// The outbound rules of this server: the operator's ranges, and every address its own
+/// listener answers on (all local ones when it listens on all).
+fn outbound_rules(args: &ServerArgs, local: std::net::SocketAddr) -> Arc<crate::base::outbound::Rules> {
+    use crate::base::outbound::{Cidr, Rules};
+    let ranges = |list: &[String]| list.iter().filter_map(|c| Cidr::parse(c).ok()).collect::<Vec<_>>();
+    let own = if local.ip().is_unspecified() {
+        let mut ips = crate::tls::interface_addresses();
+        ips.extend([std::net::IpAddr::from([127, 0, 0, 1]), std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)]);
+        ips.into_iter().map(|ip| std::net::SocketAddr::new(ip, local.port())).collect()
+    } else {
+        vec![local]
+    };
+    Arc::new(Rules::new(ranges(&args.outbound_allow), ranges(&args.outbound_deny), own))
+}
+
 fn advertised_host(local: std::net::SocketAddr) -> String {
     match local.ip() {
         std::net::IpAddr::V4(ip) if ip.is_unspecified() => format!("127.0.0.1:{}", local.port()),

@@ -106,7 +106,7 @@ pub async fn serve(
             draft.principal = Some(principal.clone());
             let ctx = Ctx { env: env.clone(), principal };
             if api == Api::Iam {
-                draft.resources = vec![crate::iam::resource_of(&ctx, &params)];
+                draft.resources = crate::iam::resource_of(&ctx, &params).await.into_iter().collect();
             }
             match api {
                 Api::Iam => {
@@ -124,8 +124,13 @@ pub async fn serve(
         Err(e) => Err(query_auth_error(e)),
     };
     let error = outcome.as_ref().err().map(|e| (e.code(), e.message()));
+    let authenticated = draft.principal.is_some();
     let event = draft.finish(request_id, error, env.now(), &env.fallback_account);
-    env.audit.record(event).await;
+    if authenticated {
+        env.audit.record(event).await;
+    } else {
+        env.audit.record_unauthenticated(event).await;
+    }
     match outcome {
         Ok(result) => {
             tracing::debug!(request_id, action, "Request served.");
@@ -141,8 +146,13 @@ pub async fn serve(
             text.push_str(&format!("</{action}Response>"));
             xml_response(StatusCode::OK, request_id, text)
         }
-        Err(e) => {
+        Err(e) if authenticated => {
             tracing::info!(request_id, action, code = e.code(), "Request refused.");
+            error_xml(api, &e, request_id)
+        }
+        Err(e) => {
+            // Anyone can send these, as fast as they like: the audit trail counts them.
+            tracing::debug!(request_id, action, code = e.code(), "Request refused.");
             error_xml(api, &e, request_id)
         }
     }

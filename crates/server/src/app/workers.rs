@@ -18,12 +18,13 @@ pub fn start(env: &Arc<Env>, args: &ServerArgs) {
     tokio::spawn(parameters::run_policies(env.clone(), Duration::from_secs(args.policy_interval)));
     tokio::spawn(commands::run_dispatcher(env.clone(), associations::Follower));
     tokio::spawn(commands::run_expiry(env.clone()));
+    tokio::spawn(crate::sessions::run_expiry(env.clone()));
     tokio::spawn(iam::run_sweeper(env.clone()));
     tokio::spawn(scheduler(env.clone()));
     tokio::spawn(crate::base::audit_export::export_worker(
-        env.store.clone(),
-        env.blobs.clone(),
+        env.clone(),
         Duration::from_secs(args.audit_export_interval.max(1)),
+        args.audit_retention_days,
     ));
 }
 
@@ -76,6 +77,7 @@ async fn start_due(env: &Arc<Env>, item: &steward_store::Item, nodes: &associati
             associations::on_due(env, &due, nodes).await
         }
         windows::KIND_WINDOW => windows::on_due(env, &due).await,
+        crate::kms::KIND_KEY_DELETION => crate::kms::on_due(env, &due).await,
         _ => {
             tracing::warn!(key = due.key, "Unknown kind of due run; dropped.");
             env.store.write(vec![Op::delete(&due.key)]).await.ok();

@@ -111,6 +111,9 @@ pub struct AssociationRecord {
     /// nodes that join meanwhile get it from that run, not from a run of their own.
     #[serde(default)]
     pub run_booked: bool,
+    /// Who created or last updated it: every run acts as them (see `base::run_as`).
+    #[serde(default)]
+    pub run_as: Option<crate::base::RunAs>,
 }
 
 /// The overview kept with the association.

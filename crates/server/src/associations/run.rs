@@ -13,7 +13,6 @@ use steward_store::{prefix_end, Op, Start};
 
 use super::*;
 use crate::base::schedule::{self, Due};
-use crate::base::Ctx;
 use crate::base::{decode, encode, Env};
 use crate::commands::plan;
 use crate::commands::{CommandRecord, InvocationRecord, Origin};
@@ -48,10 +47,6 @@ pub fn next_due(assoc: &AssociationRecord, after: i64) -> Option<i64> {
     schedule.next_run_millis(after, assoc.updated, &utc, assoc.schedule_offset.unwrap_or(0))
 }
 
-fn ctx_for(env: &Arc<Env>, account: &str, region: &str) -> Ctx {
-    Ctx::system(env, account, region)
-}
-
 /// Per-node statuses of an association, by node.
 async fn node_statuses(env: &Env, assoc: &AssociationRecord) -> anyhow::Result<BTreeMap<String, NodeStatus>> {
     let prefix = format!("assocst/{}/{}/{}/", assoc.account, assoc.region, assoc.id);
@@ -69,6 +64,17 @@ fn put_node_status(assoc: &AssociationRecord, status: &NodeStatus, batch: &mut V
     batch.push(Op::put(node_index_key(a, r, &status.instance_id, &assoc.id), b"{}".to_vec()));
 }
 
+/// The writes that start a run: `ahead` (invocations and per-node statuses, one or more per
+/// node) may go before `commit` (the execution and its command) when they do not fit one
+/// store batch together; see `base::write_staged`.
+#[derive(Default)]
+pub struct Launch {
+    /// Writes per node.
+    pub ahead: Vec<Op>,
+    /// The execution, the command and its index.
+    pub commit: Vec<Op>,
+}
+
 /// Starts a run of `assoc` on `nodes`: the execution, its command and invocations, and
 /// Pending on each node. Updates `assoc` (last run, overview); the caller writes it.
 pub async fn start_execution(
@@ -76,11 +82,17 @@ pub async fn start_execution(
     assoc: &mut AssociationRecord,
     nodes: Vec<NodeRecord>,
     now: i64,
-) -> anyhow::Result<Vec<Op>> {
+) -> anyhow::Result<Launch> {
     if nodes.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Launch::default());
     }
-    let ctx = ctx_for(env, &assoc.account, &assoc.region);
+    // The run acts as whoever set the association up, as they are allowed now.
+    let ctx = crate::base::run_as::resume(env, &assoc.account, &assoc.region, assoc.run_as.as_ref()).await;
+    if let Err(e) = &ctx {
+        if e.status() >= 500 {
+            anyhow::bail!("{}", e.message()); // The store failed: the next pass tries again.
+        }
+    }
     let execution_id = uuid::Uuid::new_v4().to_string();
     let s3 = assoc.output_location.as_ref().and_then(|o| o.s3_location.clone()).unwrap_or_default();
     let request = SendCommandRequest {
@@ -101,7 +113,7 @@ pub async fn start_execution(
         notification_config: None,
     };
     let origin = Origin { kind: "Association".into(), id: assoc.id.clone(), execution_id: execution_id.clone() };
-    let mut batch = Vec::new();
+    let mut launch = Launch::default();
     let mut execution = ExecutionRecord {
         id: execution_id.clone(),
         association_id: assoc.id.clone(),
@@ -114,18 +126,24 @@ pub async fn start_execution(
         counts: BTreeMap::new(),
         message: String::new(),
     };
-    let (node_status, detail, summary) = match plan(&ctx, &request, Some(origin), Some(nodes.clone())).await {
-        Ok((command, ops)) => {
-            execution.command_id = command.command_id;
+    let planned = match &ctx {
+        Ok(ctx) => plan(ctx, &request, Some(origin), Some(nodes.clone())).await,
+        Err(e) => Err(e.clone()),
+    };
+    let (node_status, detail, summary) = match planned {
+        Ok(planned) => {
+            execution.command_id = planned.command.command_id;
             // The execution's key carries the command's time, which is how progress finds it.
-            execution.created = command.requested;
-            batch.extend(ops);
+            execution.created = planned.command.requested;
+            launch.ahead.extend(planned.invocations);
+            launch.commit.extend(planned.commit);
             ("Pending", "Pending", "Association is pending.".to_owned())
         }
         Err(e) => {
             // The document or its parameters no longer hold: the run fails on every node.
+            // DescribeAssociationExecutions shows why (an AccessDenied names the principal).
             execution.status = "Failed".into();
-            execution.detailed_status = "Failed".into();
+            execution.detailed_status = e.message().to_owned();
             execution.finished = Some(now);
             execution.message = e.message().to_owned();
             execution.counts.insert("Failed".into(), nodes.len() as i64);
@@ -147,16 +165,16 @@ pub async fn start_execution(
             error_code: None,
             output_url: None,
         };
-        put_node_status(assoc, &status, &mut batch);
+        put_node_status(assoc, &status, &mut launch.ahead);
         statuses.insert(node.instance_id.clone(), status);
     }
-    batch.push(Op::put(
+    launch.commit.push(Op::put(
         execution_key(&assoc.account, &assoc.region, &assoc.id, execution.created, &execution_id),
         encode(&execution),
     ));
     assoc.last_execution = Some(now);
     assoc.overview = Overview::of(statuses.values().map(|s| s.status.as_str()));
-    Ok(batch)
+    Ok(launch)
 }
 
 /// Runs a due entry of an association: a scheduled run (which also books the next one) or
@@ -189,9 +207,10 @@ pub async fn on_due(env: &Arc<Env>, due: &Due, nodes: &NodeCache) -> anyhow::Res
     }
     let fleet = nodes.of(env, &assoc.account, &assoc.region).await?;
     let targets: Vec<NodeRecord> = fleet.iter().filter(|n| node_matches(n, &assoc.targets)).cloned().collect();
-    batch.extend(start_execution(env, &mut assoc, targets, now).await?);
+    let launch = start_execution(env, &mut assoc, targets, now).await?;
+    batch.extend(launch.commit);
     batch.push(Op::put(&key, encode(&assoc)).if_revision(item.revision));
-    if env.store.write(batch).await.is_err() {
+    if crate::base::write_staged(&*env.store, launch.ahead, batch).await.is_err() {
         return Ok(false); // Changed meanwhile: the entry is still there for the next pass.
     }
     Ok(true)
@@ -234,7 +253,8 @@ pub async fn reconcile_dirty(env: &Arc<Env>) -> anyhow::Result<usize> {
                 if assoc.run_booked {
                     continue; // The booked run covers this node too.
                 }
-                batch.extend(start_execution(env, &mut assoc, vec![node.clone()], now).await?);
+                let launch = start_execution(env, &mut assoc, vec![node.clone()], now).await?;
+                batch.extend(launch.ahead.into_iter().chain(launch.commit));
                 batch.push(Op::put(&key, encode(&assoc)).if_revision(current.revision));
                 started += 1;
             }

@@ -79,7 +79,10 @@ pub async fn authorize(
             }
         }
         let mut request = Request::new(action, resource.clone())
-            .with("aws:PrincipalArn", [p.arn.clone()])
+            .with(
+                "aws:PrincipalArn",
+                [if subject.principal_arn.is_empty() { &p.arn } else { &subject.principal_arn }.clone()],
+            )
             .with("aws:PrincipalAccount", [p.account.clone()])
             .with("aws:userid", [subject.user_id.clone()])
             .with("aws:CurrentTime", [now.clone()])

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use steward_store::{Op, Store, StoreError};
 use tokio::sync::mpsc;
 
+use super::audit_sampling::Sampler;
 use crate::base::{Identity, Principal};
 
 /// Key of the chain's head.
@@ -71,20 +72,45 @@ pub fn chain_hash(prev: &str, event: &Value) -> String {
 #[derive(Clone)]
 pub struct Audit {
     queue: mpsc::Sender<Value>,
+    refusals: Arc<Sampler>,
 }
 
 impl Audit {
-    /// Starts the writer over `store`.
-    pub fn start(store: Arc<dyn Store>) -> Audit {
+    /// Starts the writer over `store`; refusals of unauthenticated calls are summarised
+    /// per `sample_window` (see [`super::audit_sampling`]).
+    pub fn start(store: Arc<dyn Store>, sample_window: Duration) -> Audit {
         let (queue, rx) = mpsc::channel(65_536);
         tokio::spawn(writer(store, rx));
-        Audit { queue }
+        let refusals = Arc::new(Sampler::new(sample_window));
+        tokio::spawn(close_windows(refusals.clone(), queue.clone()));
+        Audit { queue, refusals }
     }
 
     /// Queues an event (waits only when the writer is far behind).
     pub async fn record(&self, event: Value) {
         if self.queue.send(event).await.is_err() {
             tracing::error!("The audit writer has stopped; an event is lost.");
+        }
+    }
+
+    /// Records the refusal of a call whose caller is unknown: in full if it is the first
+    /// from its source with its error in the current window, else only counted.
+    pub async fn record_unauthenticated(&self, event: Value) {
+        if self.refusals.admit(&event) {
+            self.record(event).await;
+        }
+    }
+}
+
+/// Queues the summaries of the sampling windows as they close.
+async fn close_windows(refusals: Arc<Sampler>, queue: mpsc::Sender<Value>) {
+    let mut tick = tokio::time::interval(refusals.window().min(Duration::from_secs(5)));
+    loop {
+        tick.tick().await;
+        for event in refusals.close_expired(false) {
+            if queue.send(event).await.is_err() {
+                return; // The server is stopping.
+            }
         }
     }
 }

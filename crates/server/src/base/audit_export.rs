@@ -7,7 +7,10 @@ use std::time::Duration;
 use serde_json::Value;
 use steward_store::{prefix_end, Op, Start, Store};
 
-use super::audit::{batch_events, chain_hash, GENESIS, LOG_PREFIX};
+use serde::{Deserialize, Serialize};
+
+use super::audit::{batch_events, chain_hash, log_key_at, GENESIS, LOG_PREFIX};
+use super::Env;
 
 /// The blob-store bucket exports go to.
 pub const EXPORT_BUCKET: &str = "steward-audit";
@@ -103,15 +106,114 @@ pub async fn all_events(store: &dyn Store) -> anyhow::Result<Vec<Value>> {
     events_after(store, 0, usize::MAX).await
 }
 
-/// Copies new events to the blob store every `interval`, as `steward-audit/<first>-<last>.jsonl`
-/// objects, so the trail survives even if the store is rolled back or edited.
-pub async fn export_worker(store: Arc<dyn Store>, blobs: Arc<dyn steward_store::blob::BlobStore>, interval: Duration) {
-    loop {
-        tokio::time::sleep(interval).await;
-        if let Err(e) = export_once(&*store, &*blobs).await {
-            tracing::warn!(error = %e, "Audit export failed; will retry.");
+/// Where the chain's pruned part ends: the last pruned event's seq and hash. What remains
+/// must start right after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The last pruned event.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: String,
+}
+
+const CHECKPOINT_KEY: &str = "audit/checkpoint";
+
+/// The checkpoint, if events were ever pruned.
+pub async fn checkpoint(store: &dyn Store) -> anyhow::Result<Option<Checkpoint>> {
+    Ok(match store.get(CHECKPOINT_KEY).await? {
+        Some(item) => Some(serde_json::from_slice(&item.value)?),
+        None => None,
+    })
+}
+
+/// Checks the store's events: from the genesis, or from the checkpoint left by pruning.
+/// Unlike an export (which may be any stretch of the chain), the store's chain must start
+/// at one of those: its oldest events cannot be removed unnoticed.
+pub fn verify_from(checkpoint: Option<&Checkpoint>, events: &[Value]) -> Verdict {
+    if let Some(first) = events.first() {
+        let (seq, prev) = (first["seq"].as_u64().unwrap_or(0), first["prevHash"].as_str().unwrap_or(""));
+        let (want_seq, want_prev) = match checkpoint {
+            Some(cp) => (cp.seq + 1, cp.hash.as_str()),
+            None => (1, GENESIS),
+        };
+        if seq != want_seq || prev != want_prev {
+            let after = match checkpoint {
+                Some(cp) => format!("the checkpoint left by pruning (event {})", cp.seq),
+                None => "the start of the chain".to_owned(),
+            };
+            return Verdict::Broken {
+                line: 1,
+                reason: format!("event {seq} does not follow {after}: events are missing"),
+            };
         }
     }
+    verify(events)
+}
+
+/// Copies new events to the blob store every `interval`, as `steward-audit/<first>-<last>.jsonl`
+/// objects, so the trail survives even if the store is rolled back or edited; then, with a
+/// retention, prunes what is both exported and older than it.
+pub async fn export_worker(env: Arc<Env>, interval: Duration, retention_days: u64) {
+    loop {
+        tokio::time::sleep(interval).await;
+        if let Err(e) = export_once(&*env.store, &*env.blobs).await {
+            tracing::warn!(error = %e, "Audit export failed; will retry.");
+            continue;
+        }
+        if retention_days > 0 {
+            let cutoff = env.now() - retention_days as i64 * 86_400_000;
+            match prune(&*env.store, cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pruned = n, "Pruned audit events past their retention (exported first)."),
+                Err(e) => tracing::warn!(error = %e, "Audit pruning failed; will retry."),
+            }
+        }
+    }
+}
+
+/// Deletes stored events recorded before `cutoff` (epoch ms) that were already exported,
+/// oldest first, and moves the checkpoint to the last one deleted; returns how many. Only a
+/// prefix of the chain goes, so what remains verifies from the checkpoint.
+pub async fn prune(store: &dyn Store, cutoff: i64) -> anyhow::Result<usize> {
+    let exported = match store.get(EXPORTED_KEY).await? {
+        Some(item) => String::from_utf8_lossy(&item.value).parse::<u64>().unwrap_or(0),
+        None => 0,
+    };
+    let before = checkpoint(store).await?;
+    // Batches whose newest event is at or before the cutoff (keys sort newest first).
+    let old = store.range(Start::At(&log_key_at(cutoff)), &prefix_end(LOG_PREFIX), 10_000).await?;
+    // Servers sharing a store may write a batch a little out of time order: the batches just
+    // after the cutoff bound how far the prefix may go.
+    let after = store.range(Start::At(&log_key_at(cutoff + CLOCK_SKEW_MS)), &log_key_at(cutoff), 10_000).await?;
+    let seqs = |value: &[u8]| batch_events(value).iter().filter_map(|e| e["seq"].as_u64()).collect::<Vec<_>>();
+    let newer_min = after.iter().flat_map(|i| seqs(&i.value)).min().unwrap_or(u64::MAX);
+    let limit = exported.min(newer_min.saturating_sub(1));
+    let mut doomed = Vec::new();
+    let mut last: Option<Checkpoint> = None;
+    for item in &old {
+        let events = batch_events(&item.value);
+        let max = events.iter().filter_map(|e| e["seq"].as_u64()).max().unwrap_or(0);
+        if max == 0 || max > limit {
+            continue;
+        }
+        if let Some(e) = events.iter().max_by_key(|e| e["seq"].as_u64().unwrap_or(0)) {
+            if last.as_ref().is_none_or(|l| max > l.seq) {
+                last = Some(Checkpoint { seq: max, hash: e["hash"].as_str().unwrap_or_default().to_owned() });
+            }
+        }
+        doomed.push((item.key.clone(), events.len()));
+    }
+    let Some(last) = last else { return Ok(0) };
+    if before.as_ref().is_some_and(|b| b.seq >= last.seq) {
+        return Ok(0);
+    }
+    let pruned = doomed.iter().map(|(_, n)| n).sum();
+    let mut batch: Vec<Op> = doomed.into_iter().map(|(key, _)| Op::delete(key)).collect();
+    batch.push(Op::put(CHECKPOINT_KEY, serde_json::to_vec(&last)?));
+    // One batch (at most 10,000 deletes and the checkpoint): the chain and its checkpoint
+    // never disagree. Older batches beyond those go in the next pass.
+    store.write(batch).await?;
+    Ok(pruned)
 }
 
 /// Exports what is new since the last export; returns how many events.

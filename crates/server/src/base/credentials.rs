@@ -77,10 +77,19 @@ const LAST_USED_EVERY_MS: i64 = 60_000;
 /// (access key id, date, region, service): what a signing key is derived from.
 type ScopeKey = (String, String, String, String);
 
+#[derive(Clone)]
 struct Known {
     record: AccessKeyRecord,
+    /// The record's revision, to tell a changed record from the one unsealed.
+    revision: i64,
     secret: String,
+    /// When the record was last read from the store.
+    read_at: std::time::Instant,
 }
+
+/// How long a key's record is trusted before it is read again: a key deactivated or
+/// deleted through another server sharing the store stops working here within this time.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The access-key directory with its caches.
 pub struct Credentials {
@@ -179,20 +188,32 @@ impl Credentials {
     }
 
     async fn lookup(&self, access_key_id: &str) -> Result<Option<Arc<Known>>, ApiError> {
-        if let Some(k) = self.known.read().expect("credentials lock").get(access_key_id) {
-            return Ok(Some(k.clone()));
+        let cached = self.known.read().expect("credentials lock").get(access_key_id).cloned();
+        if let Some(k) = &cached {
+            if k.read_at.elapsed() < RECHECK {
+                return Ok(cached);
+            }
         }
         let key = key_of(access_key_id);
         let Some(item) = self.store.get(&key).await.map_err(store_fault)? else {
+            self.forget(access_key_id);
             return Ok(None);
         };
-        let record: AccessKeyRecord = decode(&key, &item.value)?;
-        let sealed = base64::engine::general_purpose::STANDARD.decode(&record.sealed_secret).unwrap_or_default();
-        let Some(secret) = crypto::open(&self.master_key, &secret_aad(access_key_id), &sealed) else {
-            tracing::error!(access_key_id, "An access key's secret does not unseal with this master key.");
-            return Err(ApiError::internal());
+        let known = match cached.filter(|k| k.revision == item.revision) {
+            // Unchanged: keep the unsealed secret, trust it for another interval.
+            Some(k) => Arc::new(Known { read_at: std::time::Instant::now(), ..(*k).clone() }),
+            None => {
+                let record: AccessKeyRecord = decode(&key, &item.value)?;
+                let sealed =
+                    base64::engine::general_purpose::STANDARD.decode(&record.sealed_secret).unwrap_or_default();
+                let Some(secret) = crypto::open(&self.master_key, &secret_aad(access_key_id), &sealed) else {
+                    tracing::error!(access_key_id, "An access key's secret does not unseal with this master key.");
+                    return Err(ApiError::internal());
+                };
+                let secret = String::from_utf8_lossy(&secret).into_owned();
+                Arc::new(Known { record, revision: item.revision, secret, read_at: std::time::Instant::now() })
+            }
         };
-        let known = Arc::new(Known { record, secret: String::from_utf8_lossy(&secret).into_owned() });
         let mut cache = self.known.write().expect("credentials lock");
         if cache.len() > 100_000 {
             cache.clear();
@@ -210,6 +231,17 @@ impl Credentials {
         now_secs: i64,
     ) -> Result<Principal, ApiError> {
         let auth = sigv4::parse_authorization(req)?;
+        // The JSON and query APIs sign their bodies: an unsigned payload would let whoever
+        // sees one signed request replay its headers with any body.
+        let unsigned = req.headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("x-amz-content-sha256") && v.trim().eq_ignore_ascii_case("UNSIGNED-PAYLOAD")
+        });
+        if unsigned {
+            return Err(ApiError::new(
+                "InvalidSignatureException",
+                "This API signs its payload: X-Amz-Content-Sha256 UNSIGNED-PAYLOAD is not accepted.",
+            ));
+        }
         if auth.service != signing_name {
             return Err(ApiError::new(
                 "InvalidSignatureException",

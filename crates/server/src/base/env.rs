@@ -45,6 +45,8 @@ pub struct Env {
     pub fallback_account: String,
     /// Wakes the background workers.
     pub wake: Wake,
+    /// The cap on WebSocket connections that have not authenticated yet.
+    pub pre_auth: Arc<super::ws::Gate>,
     /// The clock tests move forward (`--test-clock`; test builds only).
     #[cfg(feature = "test-clock")]
     pub test_clock: Option<Arc<steward_core::clock::OffsetClock>>,
@@ -65,15 +67,16 @@ impl Env {
             clock,
             credentials: Credentials::new(store.clone(), key, None),
             kms: Keyring::new(store.clone(), key),
-            events: Events::new(Vec::new()),
+            events: Events::new(Vec::new(), Arc::new(super::outbound::Rules::default())),
             agents: Agents::new(30),
             blobs: Arc::new(steward_store::blob::LocalBlobs::new(dir.join("blobs"))),
             secure_transport: false,
-            audit: Audit::start(store),
+            audit: Audit::start(store, std::time::Duration::from_secs(60)),
             policy_cache: Default::default(),
             resource_tags: Box::new(super::access::NoResourceTags),
             fallback_account: account.to_owned(),
             wake: Wake::default(),
+            pre_auth: Arc::new(super::ws::Gate::new(1024, 128)),
             #[cfg(feature = "test-clock")]
             test_clock: None,
         }

@@ -6,6 +6,7 @@
 //! events' first attempts in commit order; a failed event is retried in the background
 //! (at-least-once, best effort), so one failure never holds back the events behind it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +16,8 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use steward_store::Op;
 use tokio::sync::mpsc;
+
+use super::outbound::{GuardedConnector, Rules};
 
 /// An event ready to be logged and delivered.
 pub struct Event {
@@ -37,13 +40,15 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Event construction and delivery.
 pub struct Events {
     queues: Vec<(String, mpsc::Sender<Bytes>)>,
+    client: HttpClient,
 }
 
 impl Events {
     /// Delivers to `webhooks` (http:// URLs): one queue and one sender task per webhook, so a
-    /// slow webhook delays only itself. Must be called inside the runtime.
-    pub fn new(webhooks: Vec<String>) -> Self {
-        let client = Client::builder(TokioExecutor::new()).build_http();
+    /// slow webhook delays only itself. Every connection follows `rules`. Must be called
+    /// inside the runtime.
+    pub fn new(webhooks: Vec<String>, rules: Arc<Rules>) -> Self {
+        let client = Client::builder(TokioExecutor::new()).build(GuardedConnector::new(rules));
         let queues = webhooks
             .into_iter()
             .map(|url| {
@@ -52,7 +57,7 @@ impl Events {
                 (url, tx)
             })
             .collect();
-        Events { queues }
+        Events { queues, client }
     }
 
     /// An event in the EventBridge envelope.
@@ -82,7 +87,7 @@ impl Events {
 
     /// POSTs one JSON body to one URL in the background (Run Command notifications).
     pub fn notify(&self, url: &str, body: &Value) {
-        let client = Client::builder(TokioExecutor::new()).build_http();
+        let client = self.client.clone();
         let (url, body) = (url.to_owned(), Bytes::from(serde_json::to_vec(body).expect("JSON serialises")));
         tokio::spawn(async move {
             for n in 0..3u32 {
@@ -108,7 +113,7 @@ impl Events {
     }
 }
 
-type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+type HttpClient = Client<GuardedConnector, Full<Bytes>>;
 
 /// Sends each event once, in order; an event that fails is retried in the background so
 /// that a failing webhook does not hold back the events behind it.
@@ -138,9 +143,26 @@ async fn attempt(client: &HttpClient, url: &str, body: &Bytes, n: u32) -> bool {
     };
     match tokio::time::timeout(ATTEMPT_TIMEOUT, client.request(request)).await {
         Ok(Ok(r)) if r.status().is_success() => return true,
+        Ok(Err(e)) if refusal(&e).is_some() => {
+            let why = refusal(&e).unwrap_or_default();
+            tracing::warn!(url, why, "Delivery refused by the outbound rules; not retried.");
+            return true; // Retrying cannot help.
+        }
         Ok(Ok(r)) => tracing::warn!(url, status = r.status().as_u16(), attempt = n, "Webhook refused an event."),
         Ok(Err(e)) => tracing::warn!(url, error = %e, attempt = n, "Webhook unreachable."),
         Err(_) => tracing::warn!(url, attempt = n, "Webhook did not answer in time."),
     }
     false
+}
+
+/// Why a failed request was stopped by the outbound rules, if it was (not worth retrying).
+fn refusal(e: &hyper_util::client::legacy::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return (io.kind() == std::io::ErrorKind::PermissionDenied).then(|| io.to_string());
+        }
+        source = s.source();
+    }
+    None
 }

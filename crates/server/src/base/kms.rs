@@ -140,13 +140,58 @@ impl Keyring {
 
     /// Writes a changed key record and forgets the cached copy.
     pub async fn save(&self, region: &str, record: &KeyRecord) -> Result<(), ApiError> {
+        self.save_with(region, record, Vec::new()).await
+    }
+
+    /// Saves a key record together with `extra` writes (a due entry), in one batch.
+    pub async fn save_with(&self, region: &str, record: &KeyRecord, extra: Vec<Op>) -> Result<(), ApiError> {
         let key = key_key(&record.account, region, &record.key_id);
-        self.store
-            .write(vec![Op::put(&key, encode(record)).expecting(steward_store::Expect::Present)])
-            .await
-            .map_err(store_fault)?;
+        let mut batch = vec![Op::put(&key, encode(record)).expecting(steward_store::Expect::Present)];
+        batch.extend(extra);
+        self.store.write(batch).await.map_err(store_fault)?;
         self.records.write().expect("records lock").remove(&key);
         Ok(())
+    }
+
+    /// Erases a key whose deletion date `due_at` has come, with `claim` (its due entry) in
+    /// the same batch: the record and its sealed material, and the aliases naming it. Every
+    /// ciphertext under it is unreadable from then on. False when the key is no longer
+    /// pending deletion at that date (cancelled, or scheduled again for another).
+    pub async fn erase(
+        &self,
+        account: &str,
+        region: &str,
+        key_id: &str,
+        due_at: i64,
+        claim: Op,
+    ) -> Result<bool, StoreError> {
+        let key = key_key(account, region, key_id);
+        let Some(item) = self.store.get(&key).await? else {
+            self.store.write(vec![claim]).await?;
+            return Ok(false);
+        };
+        let record: KeyRecord = match serde_json::from_slice(&item.value) {
+            Ok(r) => r,
+            Err(_) => return Ok(false),
+        };
+        if record.state != "PendingDeletion" || record.deletion_date != Some(due_at) {
+            self.store.write(vec![claim]).await?;
+            return Ok(false);
+        }
+        let mut batch = vec![claim, Op::delete(&key).if_revision(item.revision)];
+        let prefix = aliases_prefix(account, region);
+        for alias in
+            self.store.range(steward_store::Start::At(&prefix), &steward_store::prefix_end(&prefix), 100_000).await?
+        {
+            let target = serde_json::from_slice::<AliasRecord>(&alias.value).map(|a| a.target_key_id);
+            if target.is_ok_and(|t| t == key_id) {
+                batch.push(Op::delete(&alias.key).if_revision(alias.revision));
+            }
+        }
+        self.store.write(batch).await?;
+        self.records.write().expect("records lock").remove(&key);
+        self.materials.write().expect("materials lock").remove(key_id);
+        Ok(true)
     }
 
     async fn load(&self, account: &str, region: &str, key_id: &str, now: i64) -> Result<Option<KeyRecord>, ApiError> {

@@ -103,6 +103,9 @@ pub struct Subject {
     pub policies: Vec<Arc<Vec<Policy>>>,
     /// `aws:userid`.
     pub user_id: String,
+    /// `aws:PrincipalArn`: the user's or role's IAM ARN, with its path (a role session's
+    /// is its role's, as in IAM); empty for the root.
+    pub principal_arn: String,
     /// `aws:PrincipalTag/…`.
     pub tags: BTreeMap<String, String>,
     /// Whether any condition reads a resource's tags (only then are they loaded).
@@ -188,6 +191,7 @@ async fn build_subject(ctx: &Ctx, principal: &Principal) -> Result<Subject, ApiE
                     }
                 }
                 subject.user_id = user.id;
+                subject.principal_arn = user.arn;
                 subject.tags = user.tags;
             }
         }
@@ -196,6 +200,7 @@ async fn build_subject(ctx: &Ctx, principal: &Principal) -> Result<Subject, ApiE
             if let Some((r, revision)) = load::<RoleRecord>(ctx, &key).await? {
                 gather(ctx, account, (&key, revision, &r.inline), &r.attached, &mut groups).await?;
                 subject.user_id = format!("{}:{session}", r.id);
+                subject.principal_arn = r.arn;
                 subject.tags = r.tags;
             }
         }

@@ -21,7 +21,7 @@ pub struct Principal {
 }
 
 /// The identity behind an access key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Identity {
     /// The account's root: may do everything in its account.
     #[default]

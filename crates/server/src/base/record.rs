@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use steward_api::ApiError;
 use steward_core::Fault;
-use steward_store::StoreError;
+use steward_store::{Op, Store, StoreError, MAX_BATCH};
 
 /// Decodes a stored record; a record we cannot read is a server fault, logged with its key.
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, ApiError> {
@@ -20,8 +20,17 @@ pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).expect("records always serialise")
 }
 
-/// A store failure seen by a handler: logged, and answered as an internal error.
+/// A store failure seen by a handler. A write that lost a race with another writer (a
+/// condition failed) is the caller's to retry, as SSM answers concurrent updates; anything
+/// else is logged and answered as an internal error.
 pub fn store_fault(e: StoreError) -> ApiError {
+    if let StoreError::Conflict { key } = &e {
+        tracing::info!(key, "A write lost a race with another; the caller may retry.");
+        return ApiError::new(
+            "TooManyUpdates",
+            "There are concurrent updates for a resource that supports one update at a time; try again.",
+        );
+    }
     tracing::error!(error = %e, "Store call failed.");
     ApiError::internal()
 }
@@ -45,4 +54,21 @@ pub fn fault(f: Fault) -> ApiError {
         Fault::InvalidParameters(_) => "InvalidParameters",
     };
     ApiError::new(code, f.message().to_owned())
+}
+
+/// Writes `commit` with `ahead` in one batch when they fit in one; otherwise `ahead` first,
+/// in batches of the most a store takes, then `commit`. `ahead` must be records nothing
+/// finds until `commit` is written (the invocations of a command whose record is in
+/// `commit`), so readers never see half of the change; if `commit` then fails, they are
+/// left unreferenced.
+pub async fn write_staged(store: &dyn Store, mut ahead: Vec<Op>, commit: Vec<Op>) -> Result<(), StoreError> {
+    if ahead.len() + commit.len() <= MAX_BATCH {
+        ahead.extend(commit);
+        return store.write(ahead).await;
+    }
+    while !ahead.is_empty() {
+        let rest = ahead.split_off(ahead.len().min(MAX_BATCH));
+        store.write(std::mem::replace(&mut ahead, rest)).await?;
+    }
+    store.write(commit).await
 }

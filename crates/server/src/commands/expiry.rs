@@ -8,6 +8,7 @@ use steward_core::commands::is_terminal;
 use steward_store::{prefix_end, Op, Start, MAX_BATCH};
 
 use super::*;
+use crate::base::sweeper::{run_every, Pages};
 use crate::base::{decode, Env};
 
 /// How long a finished command stays listed.
@@ -16,32 +17,16 @@ const PAGE: usize = 1000;
 
 /// Sweeps once an hour, starting a minute after start.
 pub async fn run(env: Arc<Env>) {
-    tokio::time::sleep(Duration::from_secs(60)).await;
-    loop {
-        match sweep(&env).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "Expired command history."),
-            Err(e) => tracing::warn!(error = %e, "Command history sweep failed; will retry."),
-        }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-    }
+    let hour = Duration::from_secs(3600);
+    run_every(Duration::from_secs(60), hour, "finished commands past 30 days", || sweep(&env)).await;
 }
 
 /// Deletes every finished command requested more than [`HISTORY_MILLIS`] ago; returns how many.
 pub async fn sweep(env: &Env) -> anyhow::Result<usize> {
     let cutoff = env.now() - HISTORY_MILLIS;
-    let prefix = "cmd/";
-    let end = prefix_end(prefix);
-    let mut after: Option<String> = None;
+    let mut pages = Pages::new(&*env.store, "cmd/", PAGE);
     let mut deleted = 0;
-    loop {
-        let start = match &after {
-            Some(key) => Start::After(key),
-            None => Start::At(prefix),
-        };
-        let items = env.store.range(start, &end, PAGE).await?;
-        let Some(last) = items.last() else { break };
-        after = Some(last.key.clone());
+    while let Some(items) = pages.next().await? {
         for item in &items {
             let Ok(command) = decode::<CommandRecord>(&item.key, &item.value) else { continue };
             if command.requested >= cutoff || !is_terminal(&command.status) {
@@ -58,9 +43,6 @@ pub async fn sweep(env: &Env) -> anyhow::Result<usize> {
                 Err(steward_store::StoreError::Conflict { .. }) => {} // Changed meanwhile: next sweep.
                 Err(e) => return Err(e.into()),
             }
-        }
-        if items.len() < PAGE {
-            break;
         }
     }
     Ok(deleted)

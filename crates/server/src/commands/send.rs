@@ -13,7 +13,7 @@ use steward_store::Op;
 
 use super::*;
 use crate::base::Ctx;
-use crate::base::{encode, fault, store_fault};
+use crate::base::{encode, fault, store_fault, write_staged};
 use crate::documents;
 use crate::fleet::target_nodes;
 use crate::fleet::NodeRecord;
@@ -44,6 +44,9 @@ async fn resolve_ssm(
                 let Some((record, _)) = found else {
                     return Err(invalid_parameters(format!("Input contains invalid parameters [{parameter}].")));
                 };
+                // The caller reads the value through the command: they must be allowed to.
+                let arn = crate::base::arn::parameter_arn(&ctx.principal, &record.name);
+                ctx.authorize("ssm:GetParameter", &[arn], |r| r).await?;
                 if record.kind == "SecureString" {
                     return Err(invalid_parameters(format!(
                         "Parameters [{parameter}] of type SecureString are not supported; use {{{{ssm-secure:{parameter}}}}}."
@@ -205,20 +208,31 @@ fn nested_parameters(raw: &Value) -> Result<BTreeMap<String, Vec<String>>, Strin
 
 /// SendCommand.
 pub async fn send_command(ctx: Ctx, req: SendCommandRequest) -> Result<SendCommandResponse, ApiError> {
-    let (record, batch) = plan(&ctx, &req, None, None).await?;
-    ctx.env.store.write(batch).await.map_err(store_fault)?;
+    let Planned { command, invocations, commit } = plan(&ctx, &req, None, None).await?;
+    write_staged(&*ctx.env.store, invocations, commit).await.map_err(store_fault)?;
     ctx.env.wake.dispatcher();
-    Ok(SendCommandResponse { command: query::to_wire(&record) })
+    Ok(SendCommandResponse { command: query::to_wire(&command) })
 }
 
-/// A command for `req` and the batch that stores it with its invocations, for SendCommand
+/// A command ready to be stored.
+pub struct Planned {
+    /// The command.
+    pub command: CommandRecord,
+    /// One invocation per node: found only through the command, so they may be written
+    /// ahead of it when a fleet is larger than one store batch (`base::write_staged`).
+    pub invocations: Vec<Op>,
+    /// The command record and its entry in the active index: the write that makes it real.
+    pub commit: Vec<Op>,
+}
+
+/// A command for `req` and the writes that store it with its invocations, for SendCommand
 /// and for the work State Manager and maintenance windows start (`origin`).
 pub async fn plan(
     ctx: &Ctx,
     req: &SendCommandRequest,
     origin: Option<Origin>,
     resolved: Option<Vec<NodeRecord>>,
-) -> Result<(CommandRecord, Vec<Op>), ApiError> {
+) -> Result<Planned, ApiError> {
     let ids = req.instance_ids.clone().unwrap_or_default();
     let targets = req.targets.clone().unwrap_or_default();
     if ids.is_empty() == targets.is_empty() {
@@ -246,16 +260,18 @@ pub async fn plan(
         .get("executionTimeout")
         .and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_u64()))
         .unwrap_or(3600);
-    let given = resolved.is_some();
     let nodes = match resolved {
         Some(nodes) => nodes,
         None => target_nodes(ctx, &ids, &targets).await?,
     };
-    if !targets.is_empty() && !given {
-        // Explicit ids were checked before the call; targets name nodes only now.
-        let arns: Vec<String> =
-            nodes.iter().map(|n| crate::base::arn::node_arn(&ctx.principal, &n.instance_id)).collect();
-        crate::base::access::authorize(ctx, "ssm:SendCommand", &arns, |r| r).await?;
+    // SendCommand's explicit ids were checked before the call. Targets name nodes only now,
+    // and work started later on someone's behalf (`origin`) is checked as them, now: the
+    // document and every node it reaches.
+    if origin.is_some() || !targets.is_empty() {
+        let p = &ctx.principal;
+        let mut arns = vec![crate::base::arn::document_arn(p, &req.document_name)];
+        arns.extend(nodes.iter().map(|n| crate::base::arn::node_arn(p, &n.instance_id)));
+        ctx.authorize("ssm:SendCommand", &arns, |r| r).await?;
     }
     let p = &ctx.principal;
     let now = ctx.env.now();
@@ -287,7 +303,8 @@ pub async fn plan(
         delivery_timed_out_count: 0,
         origin,
     };
-    let mut batch = vec![Op::put(command_key(&p.account, &p.region, &command_id), encode(&record)).if_absent()];
+    let mut commit = vec![Op::put(command_key(&p.account, &p.region, &command_id), encode(&record)).if_absent()];
+    let mut invocations = Vec::with_capacity(nodes.len());
     for node in &nodes {
         let invocation = InvocationRecord {
             command_id: command_id.clone(),
@@ -303,10 +320,11 @@ pub async fn plan(
                 .map(|pl| PluginOutcome { name: pl.name.clone(), status: "Pending".into(), ..Default::default() })
                 .collect(),
         };
-        batch.push(Op::put(invocation_key(&p.account, &p.region, &command_id, &node.instance_id), encode(&invocation)));
+        invocations
+            .push(Op::put(invocation_key(&p.account, &p.region, &command_id, &node.instance_id), encode(&invocation)));
     }
     if !nodes.is_empty() {
-        batch.push(Op::put(active_key(&p.account, &p.region, &command_id), b"{}".to_vec()));
+        commit.push(Op::put(active_key(&p.account, &p.region, &command_id), b"{}".to_vec()));
     }
-    Ok((record, batch))
+    Ok(Planned { command: record, invocations, commit })
 }

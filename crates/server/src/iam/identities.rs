@@ -116,29 +116,48 @@ fn user_or_caller<'a>(ctx: &'a Ctx, params: &'a Params) -> Result<&'a str, ApiEr
     }
 }
 
-/// The resource an IAM action is checked against.
-pub fn resource_of(ctx: &Ctx, params: &Params) -> String {
+/// The ARN of an identity as IAM names it: with its path when it exists (a policy naming
+/// `user/ops/*` covers ops users), or with the path a create call gives it.
+async fn identity_arn(ctx: &Ctx, kind: &str, name: &str, params: &Params) -> Result<String, ApiError> {
     let account = &ctx.principal.account;
+    let stored = match kind {
+        "user" => load::<UserRecord>(ctx, &user_key(account, name)).await?.map(|(r, _)| r.arn),
+        "group" => load::<GroupRecord>(ctx, &group_key(account, name)).await?.map(|(r, _)| r.arn),
+        "role" => load::<RoleRecord>(ctx, &role_key(account, name)).await?.map(|(r, _)| r.arn),
+        _ => None,
+    };
+    Ok(stored.unwrap_or_else(|| arn(account, kind, params.opt("Path").unwrap_or("/"), name)))
+}
+
+/// The resource an IAM action is checked against, as IAM chooses it: the user, group or
+/// role an action names (AttachUserPolicy acts on the user; the policy it attaches is the
+/// `iam:PolicyARN` condition key, see [`policy_context`]), else the policy, else the
+/// caller for self-service calls.
+pub async fn resource_of(ctx: &Ctx, params: &Params) -> Result<String, ApiError> {
+    for (param, kind) in [("UserName", "user"), ("GroupName", "group"), ("RoleName", "role")] {
+        if let Some(name) = params.opt(param) {
+            return identity_arn(ctx, kind, name, params).await;
+        }
+    }
     if let Some(p) = params.opt("PolicyArn") {
-        return p.to_owned();
-    }
-    if let Some(u) = params.opt("UserName") {
-        return arn(account, "user", "/", u);
-    }
-    if let Some(g) = params.opt("GroupName") {
-        return arn(account, "group", "/", g);
-    }
-    if let Some(r) = params.opt("RoleName") {
-        return arn(account, "role", "/", r);
+        return Ok(p.to_owned());
     }
     if let Some(p) = params.opt("PolicyName") {
-        return arn(account, "policy", "/", p);
+        let path = params.opt("Path").unwrap_or("/");
+        return Ok(arn(&ctx.principal.account, "policy", path, p));
     }
     // Self-service calls without a user name act on the caller.
     if let crate::base::Identity::User(_) = ctx.principal.identity {
-        return ctx.principal.arn.clone();
+        return Ok(ctx.principal.arn.clone());
     }
-    "*".into()
+    Ok("*".into())
+}
+
+/// `iam:PolicyARN` for the actions that attach or detach a managed policy, so a policy can
+/// allow attaching some policies and not others.
+fn policy_context(action: &str, params: &Params) -> Option<String> {
+    let attaching = action.starts_with("Attach") || action.starts_with("Detach");
+    params.opt("PolicyArn").filter(|_| attaching || action.ends_with("PermissionsBoundary")).map(str::to_owned)
 }
 
 /// Runs IAM `action`.
@@ -152,9 +171,14 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
     }
     // A user may always look at itself and manage its own keys, as IAM's console policies
     // commonly allow; everything else needs a policy.
-    ctx.authorize(&format!("iam:{action}"), &[resource_of(ctx, params)], |r| r)
-        .await
-        .map_err(|e| ApiError::new("AccessDenied", e.message()).with_status(403))?;
+    let resource = resource_of(ctx, params).await?;
+    let policy = policy_context(action, params);
+    ctx.authorize(&format!("iam:{action}"), &[resource], |r| match &policy {
+        Some(arn) => r.with("iam:PolicyARN", [arn.clone()]),
+        None => r,
+    })
+    .await
+    .map_err(|e| ApiError::new("AccessDenied", e.message()).with_status(403))?;
     let account = ctx.principal.account.clone();
     let now = ctx.env.now();
     match action {

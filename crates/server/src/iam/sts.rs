@@ -149,13 +149,6 @@ pub async fn sweep_expired(env: &crate::base::Env) -> anyhow::Result<usize> {
 
 /// Sweeps expired temporary credentials once an hour.
 pub async fn run_sweeper(env: std::sync::Arc<crate::base::Env>) {
-    tokio::time::sleep(std::time::Duration::from_secs(90)).await;
-    loop {
-        match sweep_expired(&env).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "Deleted expired temporary credentials."),
-            Err(e) => tracing::warn!(error = %e, "Temporary credential sweep failed; will retry."),
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-    }
+    let (first, hour) = (std::time::Duration::from_secs(90), std::time::Duration::from_secs(3600));
+    crate::base::sweeper::run_every(first, hour, "expired temporary credentials", || sweep_expired(&env)).await;
 }

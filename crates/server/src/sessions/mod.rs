@@ -14,6 +14,8 @@
 //! Keys: `session/<account>/<region>/<id>` and the index `sessionidx/<id>`.
 
 mod api;
+mod expiry;
+mod queue;
 mod relay;
 mod terminal;
 
@@ -21,6 +23,7 @@ pub use api::{
     describe_sessions, get_connection_status, load_session, resume_session, start_session, terminate_session,
     DEFAULT_DOCUMENT,
 };
+pub use expiry::{run as run_expiry, sweep as sweep_expired, HISTORY_MILLIS};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,9 +34,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Digest;
-use tokio::sync::mpsc;
 
 use crate::base::Env;
+use queue::FrameSender;
 
 /// A stored session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,11 +98,13 @@ pub fn new_token() -> String {
 #[derive(Default)]
 pub struct Link {
     /// Frames to the client's socket.
-    pub to_client: Option<mpsc::Sender<Bytes>>,
+    pub to_client: Option<FrameSender>,
     /// Frames to the node's socket.
-    pub to_agent: Option<mpsc::Sender<Bytes>>,
+    pub to_agent: Option<FrameSender>,
     /// Client frames that arrived before the node connected.
     pub waiting: Vec<Bytes>,
+    /// Their size in bytes (at most [`queue::QUEUE_BYTES`]).
+    pub waiting_bytes: usize,
     /// The node's one-time token (hash) for its data channel.
     pub agent_token: String,
     /// Whether the node was told to connect.

@@ -6,24 +6,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use steward_session::frame::{self, payload_type, Frame};
 use steward_session::payload::{AgentSessionState, ChannelClosed, Size};
 use steward_store::Op;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
 
+use super::queue::{self, FrameReceiver, FrameSender, QUEUE_BYTES};
 use super::*;
+use crate::base::ws::{busy, Pass, Pending, PreAuthUpgrade};
 use crate::base::{decode, encode};
 
 /// How long an opener has to send its token.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Client frames held while the node connects.
-const WAITING_LIMIT: usize = 10_000;
 /// The bucket transcripts go to.
 pub const TRANSCRIPT_BUCKET: &str = "steward-sessions";
 /// Every this many seconds the relay reads its session's record, to see an end another
@@ -46,14 +47,9 @@ pub(super) async fn locate(env: &Sessions, id: &str) -> Option<(SessionRecord, i
 }
 
 /// The token of a data channel's opening frame (`OpenDataChannelInput`; a browser
-/// terminal may send `{"TokenValue": …}` alone).
-pub(super) async fn read_opener(socket: &mut WebSocket) -> Option<String> {
-    let first = tokio::time::timeout(OPEN_TIMEOUT, socket.recv()).await.ok()??.ok()?;
-    let body = match &first {
-        Message::Text(t) => t.as_bytes().to_vec(),
-        Message::Binary(b) => b.to_vec(),
-        _ => return None,
-    };
+/// terminal may send `{"TokenValue": …}` alone), read before the peer is known.
+pub(super) async fn read_opener(pending: &mut Pending) -> Option<String> {
+    let body = tokio::time::timeout(OPEN_TIMEOUT, pending.first_message()).await.ok()?.ok()?;
     let opener: serde_json::Value = serde_json::from_slice(&body).ok()?;
     opener["TokenValue"].as_str().map(str::to_owned)
 }
@@ -72,28 +68,38 @@ pub(super) fn closed_frame(id: &str, output: &str) -> Bytes {
     Frame::new(frame::CHANNEL_CLOSED, 0, 0, payload_type::OUTPUT, payload, now_ms()).encode().into()
 }
 
+/// How a data channel's socket is set up: frames up to [`MAX_FRAME`].
+pub(super) fn channel_config(max_message: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(steward_session::WS_READ_BUFFER)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message))
+}
+
 /// The client's upgrade handler.
 pub async fn client_channel(
     State(env): State<Arc<Sessions>>,
     Path(id): Path<String>,
-    ws: WebSocketUpgrade,
+    upgrade: PreAuthUpgrade,
 ) -> Response {
-    ws.max_message_size(MAX_FRAME)
-        .read_buffer_size(steward_session::WS_READ_BUFFER)
-        .on_upgrade(move |socket| serve_client(env, id, socket))
+    let Some(pass) = env.pre_auth.enter(upgrade.source()) else { return busy() };
+    upgrade.on_upgrade(pass, move |pending, pass| serve_client(env, id, pending, pass))
 }
 
 /// The node's upgrade handler.
-pub async fn agent_channel(State(env): State<Arc<Sessions>>, Path(id): Path<String>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_FRAME)
-        .read_buffer_size(steward_session::WS_READ_BUFFER)
-        .on_upgrade(move |socket| serve_agent(env, id, socket))
+pub async fn agent_channel(
+    State(env): State<Arc<Sessions>>,
+    Path(id): Path<String>,
+    upgrade: PreAuthUpgrade,
+) -> Response {
+    let Some(pass) = env.pre_auth.enter(upgrade.source()) else { return busy() };
+    upgrade.on_upgrade(pass, move |pending, pass| serve_agent(env, id, pending, pass))
 }
 
-pub(super) async fn refuse(mut socket: WebSocket, id: &str, why: &str) {
+pub(super) async fn refuse(mut pending: Pending, id: &str, why: &str) {
     tracing::info!(session_id = id, why, "Data channel refused.");
-    let _ = socket.send(Message::Binary(closed_frame(id, why))).await;
-    let _ = socket.close().await;
+    let _ = pending.send_binary(&closed_frame(id, why)).await;
+    pending.close().await;
 }
 
 /// Hands a client frame to the node, or holds it until the node is there.
@@ -103,7 +109,10 @@ pub(super) async fn to_agent(link: &Arc<Mutex<Link>>, bytes: Bytes) {
         match &l.to_agent {
             Some(s) => s.clone(),
             None => {
-                if l.waiting.len() < WAITING_LIMIT {
+                // Held while the node connects, up to a queue's worth; the client resends
+                // what is never acknowledged.
+                if l.waiting_bytes + bytes.len() <= QUEUE_BYTES {
+                    l.waiting_bytes += bytes.len();
                     l.waiting.push(bytes);
                 }
                 return;
@@ -125,8 +134,8 @@ async fn to_client(link: &Arc<Mutex<Link>>, bytes: Bytes) {
 /// A client end attached to a live session: frames for it arrive on `rx`.
 pub(super) struct Attached {
     pub link: Arc<Mutex<Link>>,
-    pub tx: mpsc::Sender<Bytes>,
-    pub rx: mpsc::Receiver<Bytes>,
+    pub tx: FrameSender,
+    pub rx: FrameReceiver,
 }
 
 /// Spends the client's one-time `token` and attaches a client end to the session; the
@@ -145,7 +154,7 @@ pub(super) async fn attach(env: &Arc<Sessions>, id: &str, token: &str) -> Result
         return Err("The session changed; resume it again.");
     }
     let link = env.hub.link(id);
-    let (tx, rx) = mpsc::channel::<Bytes>(1024);
+    let (tx, rx) = queue::channel(QUEUE_BYTES);
     let ask = {
         let mut l = link.lock().expect("link lock");
         l.to_client = Some(tx.clone());
@@ -171,15 +180,17 @@ pub(super) async fn attach(env: &Arc<Sessions>, id: &str, token: &str) -> Result
     Ok(Attached { link, tx, rx })
 }
 
-async fn serve_client(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
-    let Some(token) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
+async fn serve_client(env: Arc<Sessions>, id: String, mut pending: Pending, pass: Pass) {
+    let Some(token) = read_opener(&mut pending).await else { return refuse(pending, &id, "No opening frame.").await };
     let Attached { link, tx, mut rx } = match attach(&env, &id, &token).await {
         Ok(attached) => attached,
-        Err(why) => return refuse(socket, &id, why).await,
+        Err(why) => return refuse(pending, &id, why).await,
     };
+    drop(pass);
+    let mut socket = pending.authenticated(channel_config(MAX_FRAME)).await;
     loop {
         tokio::select! {
-            incoming = socket.recv() => match incoming {
+            incoming = socket.next() => match incoming {
                 Some(Ok(Message::Binary(b))) => to_agent(&link, b).await,
                 Some(Ok(Message::Text(t))) => to_agent(&link, Bytes::copy_from_slice(t.as_bytes())).await,
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
@@ -196,7 +207,7 @@ async fn serve_client(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
                     }
                 }
                 None => {
-                    let _ = socket.close().await;
+                    let _ = socket.close(None).await;
                     return;
                 }
             },
@@ -205,7 +216,7 @@ async fn serve_client(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
 }
 
 /// The client's socket is gone: the session waits (Disconnected) for ResumeSession.
-async fn client_left(env: &Sessions, id: &str, link: &Arc<Mutex<Link>>, mine: &mpsc::Sender<Bytes>) {
+async fn client_left(env: &Sessions, id: &str, link: &Arc<Mutex<Link>>, mine: &FrameSender) {
     {
         let mut l = link.lock().expect("link lock");
         if l.to_client.as_ref().is_some_and(|s| s.same_channel(mine)) {
@@ -233,12 +244,12 @@ async fn set_status(env: &Sessions, id: &str, change: impl Fn(&mut SessionRecord
     }
 }
 
-async fn serve_agent(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
-    let Some(token) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
+async fn serve_agent(env: Arc<Sessions>, id: String, mut pending: Pending, pass: Pass) {
+    let Some(token) = read_opener(&mut pending).await else { return refuse(pending, &id, "No opening frame.").await };
     let Some(link) = env.hub.get(&id) else {
-        return refuse(socket, &id, "The session is not waiting for a node.").await;
+        return refuse(pending, &id, "The session is not waiting for a node.").await;
     };
-    let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
+    let (tx, mut rx) = queue::channel(QUEUE_BYTES);
     let waiting = {
         let mut l = link.lock().expect("link lock");
         if l.agent_token.is_empty() || token_hash(&token) != l.agent_token {
@@ -246,12 +257,15 @@ async fn serve_agent(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
         } else {
             l.agent_token.clear();
             l.to_agent = Some(tx);
+            l.waiting_bytes = 0;
             Some(std::mem::take(&mut l.waiting))
         }
     };
     let Some(waiting) = waiting else {
-        return refuse(socket, &id, "The token is not valid for this session.").await;
+        return refuse(pending, &id, "The token is not valid for this session.").await;
     };
+    drop(pass);
+    let mut socket = pending.authenticated(channel_config(MAX_FRAME)).await;
     for bytes in waiting {
         if socket.send(Message::Binary(bytes)).await.is_err() {
             break;
@@ -288,7 +302,7 @@ async fn serve_agent(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
                     }
                 }
             }
-            incoming = socket.recv() => match incoming {
+            incoming = socket.next() => match incoming {
                 Some(Ok(Message::Binary(b))) => {
                     let bytes = b;
                     // Read in place: the client checks the digest of what it takes.
@@ -341,7 +355,7 @@ async fn serve_agent(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
                     }
                 }
                 None => {
-                    let _ = socket.close().await;
+                    let _ = socket.close(None).await;
                     return;
                 }
             },
@@ -378,7 +392,8 @@ pub async fn end(env: &Sessions, id: &str, status: &str, details: &str) {
             let final_status = record.as_ref().map_or(status, |r| r.status.as_str());
             let final_details = record.as_ref().map_or(details, |r| r.details.as_str());
             let shown = if final_status == "Terminated" { "" } else { final_details };
-            let _ = client.send(closed_frame(id, shown)).await;
+            // Never waits on a client that stopped reading: then it goes without.
+            client.try_send(closed_frame(id, shown));
         }
         drop(agent);
     }

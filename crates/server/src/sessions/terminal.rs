@@ -12,17 +12,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use steward_session::frame::{self, payload_type};
 use steward_session::payload::{HandshakeResponse, Size};
 use steward_session::stream::{Accepted, Channel};
 
-use super::relay::{attach, end, locate, read_opener, refuse, to_agent, Attached};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::relay::{attach, channel_config, end, locate, read_opener, refuse, to_agent, Attached};
 use super::Sessions;
+use crate::base::ws::{busy, Pass, Pending, PreAuthUpgrade};
 
 /// How the terminal presents itself in the handshake.
 const TERMINAL_VERSION: &str = "1.2.707.0";
@@ -39,11 +41,10 @@ fn now_ms() -> u64 {
 pub async fn browser_terminal(
     State(env): State<Arc<Sessions>>,
     Path(id): Path<String>,
-    ws: WebSocketUpgrade,
+    upgrade: PreAuthUpgrade,
 ) -> Response {
-    ws.max_message_size(MAX_MESSAGE)
-        .read_buffer_size(steward_session::WS_READ_BUFFER)
-        .on_upgrade(move |socket| serve(env, id, socket))
+    let Some(pass) = env.pre_auth.enter(upgrade.source()) else { return busy() };
+    upgrade.on_upgrade(pass, move |pending, pass| serve(env, id, pending, pass))
 }
 
 fn notice(value: Value) -> Message {
@@ -73,18 +74,20 @@ fn parse_request(text: &str) -> Request {
     }
 }
 
-async fn serve(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
-    let Some(token) = read_opener(&mut socket).await else { return refuse(socket, &id, "No opening frame.").await };
+async fn serve(env: Arc<Sessions>, id: String, mut pending: Pending, pass: Pass) {
+    let Some(token) = read_opener(&mut pending).await else { return refuse(pending, &id, "No opening frame.").await };
     if locate(&env, &id).await.is_some_and(|(r, _, _)| r.start_message.session_type == "Port") {
-        return refuse(socket, &id, "A port forwarding session has no terminal.").await;
+        return refuse(pending, &id, "A port forwarding session has no terminal.").await;
     }
     let Attached { link, tx: _, mut rx } = match attach(&env, &id, &token).await {
         Ok(attached) => attached,
         Err(why) => {
-            let _ = socket.send(notice(json!({"type": "closed", "reason": why}))).await;
-            return refuse(socket, &id, why).await;
+            let _ = pending.send_text(&json!({"type": "closed", "reason": why}).to_string()).await;
+            return refuse(pending, &id, why).await;
         }
     };
+    drop(pass);
+    let mut socket = pending.authenticated(channel_config(MAX_MESSAGE)).await;
     let mut channel = Channel::new(frame::INPUT, frame::OUTPUT);
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     let mut size: Option<Size> = None;
@@ -98,7 +101,7 @@ async fn serve(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
             }
             from_node = rx.recv() => {
                 let Some(bytes) = from_node else {
-                    let _ = socket.close().await;
+                    let _ = socket.close(None).await;
                     return;
                 };
                 match channel.accept(&bytes, now_ms()) {
@@ -106,7 +109,7 @@ async fn serve(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
                         let body = serde_json::from_slice::<Value>(&f.payload).unwrap_or_default();
                         let reason = body["Output"].as_str().unwrap_or_default().to_owned();
                         let _ = socket.send(notice(json!({"type": "closed", "reason": reason}))).await;
-                        let _ = socket.close().await;
+                        let _ = socket.close(None).await;
                         return;
                     }
                     Accepted::Data { ack, frames } => {
@@ -144,7 +147,7 @@ async fn serve(env: Arc<Sessions>, id: String, mut socket: WebSocket) {
                     _ => {}
                 }
             }
-            from_page = socket.recv() => {
+            from_page = socket.next() => {
                 let request = match from_page {
                     Some(Ok(Message::Binary(b))) => Request::Input(b.to_vec()),
                     Some(Ok(Message::Text(t))) => parse_request(&t),

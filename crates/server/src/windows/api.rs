@@ -11,8 +11,8 @@ use super::KIND_WINDOW;
 use super::*;
 use crate::base::paging::page;
 use crate::base::schedule;
-use crate::base::Ctx;
 use crate::base::{decode, encode, store_fault};
+use crate::base::{Ctx, RunAs};
 
 /// Windows per account and region.
 const MAX_WINDOWS: usize = 50;
@@ -121,6 +121,11 @@ pub async fn window_targets(ctx: &Ctx, window: &str) -> Result<Vec<WindowTarget>
 
 /// The tasks registered with a window.
 pub async fn window_tasks(ctx: &Ctx, window: &str) -> Result<Vec<WindowTask>, ApiError> {
+    Ok(task_records(ctx, window).await?.into_iter().map(|t| t.task).collect())
+}
+
+/// The tasks registered with a window, with who registered each.
+pub async fn task_records(ctx: &Ctx, window: &str) -> Result<Vec<TaskRecord>, ApiError> {
     let p = &ctx.principal;
     Ok(under(ctx, &format!("mwtask/{}/{}/{window}/", p.account, p.region))
         .await?
@@ -236,6 +241,7 @@ pub async fn create_maintenance_window(ctx: Ctx, req: MaintenanceWindow) -> Resu
         modified: now,
         next_due: None,
         tags: crate::base::tags::tag_pairs(req.tags.as_deref().unwrap_or_default()),
+        run_as: Some(RunAs::of(p)),
     };
     let mut batch = save_ops(&mut record, None, now);
     batch.extend(token_op(&ctx, &req.client_token, &req, &id));
@@ -577,7 +583,8 @@ pub async fn register_task(ctx: Ctx, req: WindowTask) -> Result<serde_json::Valu
     let id = uuid::Uuid::new_v4().to_string();
     let task = stored_task(req.clone(), &window_id, &id);
     let p = &ctx.principal;
-    let mut batch = vec![Op::put(task_key(&p.account, &p.region, &window_id, &id), encode(&task)).if_absent()];
+    let record = TaskRecord { task, run_as: Some(RunAs::of(p)) };
+    let mut batch = vec![Op::put(task_key(&p.account, &p.region, &window_id, &id), encode(&record)).if_absent()];
     batch.extend(token_op(&ctx, &req.client_token, &req, &id));
     ctx.env.store.write(batch).await.map_err(store_fault)?;
     Ok(serde_json::json!({ "WindowTaskId": id }))
@@ -635,7 +642,8 @@ pub async fn update_task(ctx: Ctx, req: WindowTask) -> Result<WindowTask, ApiErr
     let task = stored_task(merged, &window_id, &id);
     let p = &ctx.principal;
     let key = task_key(&p.account, &p.region, &window_id, &id);
-    ctx.env.store.write(vec![Op::put(key, encode(&task)).if_revision(revision)]).await.map_err(conflict)?;
+    let record = TaskRecord { task: task.clone(), run_as: Some(RunAs::of(p)) };
+    ctx.env.store.write(vec![Op::put(key, encode(&record)).if_revision(revision)]).await.map_err(conflict)?;
     Ok(WindowTask { task_type: None, ..task })
 }
 

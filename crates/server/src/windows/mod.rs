@@ -51,6 +51,21 @@ pub struct WindowRecord {
     /// Tags.
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// Who created it.
+    #[serde(default)]
+    pub run_as: Option<crate::base::RunAs>,
+}
+
+/// A registered task as stored: the task, and who registered or last updated it — the
+/// principal its commands run as when it names no service role (see `base::run_as`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// The task as configured.
+    #[serde(flatten)]
+    pub task: steward_api::ssm::windows::WindowTask,
+    /// Who registered or last updated it.
+    #[serde(default, rename = "StewardRunAs", skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<crate::base::RunAs>,
 }
 
 impl WindowRecord {
@@ -100,6 +115,9 @@ pub struct TaskRun {
     pub priority: i64,
     /// Role.
     pub service_role: Option<String>,
+    /// Who the task's commands run as without a role (see `base::run_as`).
+    #[serde(default)]
+    pub run_as: Option<crate::base::RunAs>,
     /// Limit.
     pub max_concurrency: String,
     /// Limit.

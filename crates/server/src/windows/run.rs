@@ -10,7 +10,7 @@ use steward_api::ssm::windows::WindowTask;
 use steward_core::commands::limit;
 use steward_store::{prefix_end, Op, Start};
 
-use super::api::{next_start, window_targets, window_tasks};
+use super::api::{next_start, task_records, window_targets, window_tasks};
 use super::KIND_WINDOW;
 use super::*;
 use crate::base::schedule::{self, Due};
@@ -21,12 +21,15 @@ use crate::commands::{command_key, CommandRecord, Origin};
 use crate::fleet::node_matches;
 
 const HOUR_MS: i64 = 3_600_000;
+/// Commands one scheduler pass starts across a window's tasks.
+const MAX_LAUNCHES_PER_PASS: usize = 2_000;
 
 fn ctx_for(env: &Arc<Env>, account: &str, region: &str) -> Ctx {
     Ctx::system(env, account, region)
 }
 
-fn new_task_run(task: &WindowTask) -> TaskRun {
+fn new_task_run(record: &TaskRecord, window: &WindowRecord) -> TaskRun {
+    let task = &record.task;
     let run_command = task.task_invocation_parameters.as_ref().and_then(|p| p.run_command.clone()).unwrap_or_default();
     TaskRun {
         id: uuid::Uuid::new_v4().to_string(),
@@ -34,6 +37,8 @@ fn new_task_run(task: &WindowTask) -> TaskRun {
         task_arn: task.task_arn.clone().unwrap_or_default(),
         priority: task.priority.unwrap_or(1),
         service_role: task.service_role_arn.clone().or(run_command.service_role_arn.clone()),
+        // Tasks registered before registrants were recorded run as the window's creator.
+        run_as: record.run_as.clone().or(window.run_as.clone()),
         max_concurrency: task.max_concurrency.clone().unwrap_or_else(|| "50".into()),
         max_errors: task.max_errors.clone().unwrap_or_else(|| "0".into()),
         cutoff_behavior: task.cutoff_behavior.clone().unwrap_or_else(|| "CONTINUE_TASK".into()),
@@ -68,7 +73,7 @@ pub async fn on_due(env: &Arc<Env>, due: &Due) -> anyhow::Result<bool> {
     }
     batch.push(Op::put(&key, encode(&window)).if_revision(item.revision));
     let ctx = ctx_for(env, &due.account, &due.region);
-    let mut tasks: Vec<TaskRun> = window_tasks(&ctx, &due.id).await?.iter().map(new_task_run).collect();
+    let mut tasks: Vec<TaskRun> = task_records(&ctx, &due.id).await?.iter().map(|t| new_task_run(t, &window)).collect();
     tasks.sort_by_key(|t| t.priority);
     let duration = window.window.duration.unwrap_or(1);
     let cutoff = window.window.cutoff.unwrap_or(0);
@@ -275,16 +280,15 @@ async fn launch(
         start: now,
         end: None,
     };
-    if let Err(e) = as_service_role(ctx, task, &request).await {
-        run.status = "FAILED".into();
-        run.status_details = e.message().to_owned();
-        run.end = Some(now);
-        return run;
-    }
-    match plan(ctx, &request, Some(origin), None).await {
-        Ok((command, ops)) => {
-            run.command_id = command.command_id;
-            batch.extend(ops);
+    let planned = match task_principal(ctx, task).await {
+        Ok(as_task) => plan(&as_task, &request, Some(origin), None).await,
+        Err(e) => Err(e),
+    };
+    match planned {
+        Ok(planned) => {
+            run.command_id = planned.command.command_id;
+            batch.extend(planned.invocations);
+            batch.extend(planned.commit);
         }
         Err(e) => {
             run.status = "FAILED".into();
@@ -295,22 +299,17 @@ async fn launch(
     run
 }
 
-/// A task with a `ServiceRoleArn` sends its command as that role: the role's policies must
-/// allow `ssm:SendCommand` on the document and the node, as they would for a person. SSM's
-/// service-linked role (and no role) is not bounded.
-async fn as_service_role(ctx: &Ctx, task: &TaskRun, request: &SendCommandRequest) -> Result<(), steward_api::ApiError> {
-    let Some(role) = task.service_role.as_deref() else { return Ok(()) };
+/// Who a task's commands run as: its `ServiceRoleArn` (the role's policies must allow
+/// `ssm:SendCommand` on the document and each node, checked by `plan` at launch), or without
+/// one — or with SSM's service-linked role, which has no policies here — whoever registered
+/// the task, as they are allowed now. Never the server itself.
+async fn task_principal(ctx: &Ctx, task: &TaskRun) -> Result<Ctx, steward_api::ApiError> {
     let p = &ctx.principal;
-    let Some(principal) = crate::base::iam_records::role_session(&p.account, &p.region, role, "MaintenanceWindow")
-    else {
-        return Ok(());
-    };
-    let as_role = ctx.acting_as(principal);
-    let mut resources = vec![crate::base::arn::document_arn(&as_role.principal, &request.document_name)];
-    for id in request.instance_ids.iter().flatten() {
-        resources.push(crate::base::arn::node_arn(&as_role.principal, id));
+    let role = task.service_role.as_deref();
+    match role.and_then(|r| crate::base::iam_records::role_session(&p.account, &p.region, r, "MaintenanceWindow")) {
+        Some(principal) => Ok(ctx.acting_as(principal)),
+        None => crate::base::run_as::resume(&ctx.env, &p.account, &p.region, task.run_as.as_ref()).await,
     }
-    as_role.authorize("ssm:SendCommand", &resources, |r| r).await
 }
 
 fn is_error(status: &str) -> bool {
@@ -391,7 +390,14 @@ async fn advance(env: &Arc<Env>, active: &str, ekey: &str) -> anyhow::Result<usi
             cancels.extend(task.invocations.iter().filter(|i| !is_final(&i.status)).map(|i| i.command_id.clone()));
             task.pending.clear();
         }
-        while errors <= max_errors && in_flight < max_concurrency && !past_cutoff && !task.pending.is_empty() {
+        // A pass starts at most MAX_LAUNCHES_PER_PASS commands (one per node, a few writes
+        // each), so its batch fits the store whatever the fleet; the next pass goes on.
+        while errors <= max_errors
+            && in_flight < max_concurrency
+            && !past_cutoff
+            && !task.pending.is_empty()
+            && started < MAX_LAUNCHES_PER_PASS
+        {
             let target = task.pending.remove(0);
             let run = launch(&ctx, &run_ids, task, target, now, &mut batch).await;
             if !run.command_id.is_empty() {

@@ -1,3 +1,6 @@
+// Each test file compiles this module on its own and uses part of it.
+#![allow(dead_code)]
+
 //! A server state on a fresh SQLite store in a temporary directory, with a manual clock:
 //! for tests that drive the server's own functions through time.
 
