@@ -145,9 +145,16 @@ def test_a_creator_who_loses_the_permission_or_is_deleted_stops_reaching_the_nod
     assert run["DetailedStatus"] == f"User: {user} no longer exists."
     assert marker_lines(marker) == ["x"]
 
+    # Someone else created under the same name, with the same rights, is not the creator.
+    make_user(server, name, policy(allow("ssm:SendCommand", "*")))
+    root.start_associations_once(AssociationIds=[association])
+    run = last_execution(root, association, count=4)
+    assert run["Status"] == "Failed" and run["DetailedStatus"] == f"User: {user} no longer exists."
+    assert marker_lines(marker) == ["x"]
+
     # Root takes it over by updating it: the update records the new principal.
     root.update_association(AssociationId=association, Parameters={"commands": [f"echo root >> {marker}"]})
-    assert last_execution(root, association, count=4)["Status"] == "Success"
+    assert last_execution(root, association, count=5)["Status"] == "Success"
     assert marker_lines(marker) == ["x", "root"]
 
 

@@ -179,7 +179,7 @@ async fn build(
         overview: base.map(|b| b.overview.clone()).unwrap_or_else(Overview::creating),
         next_due: None,
         run_booked: false,
-        run_as: Some(crate::base::RunAs::of(p)),
+        run_as: Some(crate::base::RunAs::of(ctx).await?),
         tags: match base {
             Some(b) => b.tags.clone(),
             None => crate::base::tags::tag_pairs(input.tags.as_deref().unwrap_or_default()),

@@ -19,12 +19,27 @@ pub struct RunAs {
     pub arn: String,
     /// The identity, looked up again at each run.
     pub identity: Identity,
+    /// The user's or role's unique id (`AIDA…`, `AROA…`): a user deleted and created again
+    /// under the same name is someone else, and does not inherit the work.
+    #[serde(default)]
+    pub unique_id: String,
 }
 
 impl RunAs {
     /// The caller of a request, as work it sets up will act.
-    pub fn of(principal: &Principal) -> RunAs {
-        RunAs { arn: principal.arn.clone(), identity: principal.identity.clone() }
+    pub async fn of(ctx: &Ctx) -> Result<RunAs, ApiError> {
+        let p = &ctx.principal;
+        let account = &p.account;
+        let unique_id = match &p.identity {
+            Identity::Root => String::new(),
+            Identity::User(name) => {
+                load::<UserRecord>(ctx, &user_key(account, name)).await?.map(|(u, _)| u.id).unwrap_or_default()
+            }
+            Identity::Role { role, .. } => {
+                load::<RoleRecord>(ctx, &role_key(account, role)).await?.map(|(r, _)| r.id).unwrap_or_default()
+            }
+        };
+        Ok(RunAs { arn: p.arn.clone(), identity: p.identity.clone(), unique_id })
     }
 }
 
@@ -42,11 +57,17 @@ pub async fn resume(env: &Arc<Env>, account: &str, region: &str, run_as: Option<
         return Err(gone("This work records no principal to run as; update it to record one."));
     };
     let system = Ctx::system(env, account, region);
-    let (kind, exists) = match &run_as.identity {
+    let (kind, current_id) = match &run_as.identity {
         Identity::Root => return Ok(system),
-        Identity::User(name) => ("User", load::<UserRecord>(&system, &user_key(account, name)).await?.is_some()),
-        Identity::Role { role, .. } => ("Role", load::<RoleRecord>(&system, &role_key(account, role)).await?.is_some()),
+        Identity::User(name) => {
+            ("User", load::<UserRecord>(&system, &user_key(account, name)).await?.map(|(u, _)| u.id))
+        }
+        Identity::Role { role, .. } => {
+            ("Role", load::<RoleRecord>(&system, &role_key(account, role)).await?.map(|(r, _)| r.id))
+        }
     };
+    // Gone, or gone and created again: either way not the one who set the work up.
+    let exists = current_id.is_some_and(|id| run_as.unique_id.is_empty() || id == run_as.unique_id);
     if !exists {
         return Err(gone(&format!("{kind}: {} no longer exists.", run_as.arn)));
     }

@@ -241,7 +241,7 @@ pub async fn create_maintenance_window(ctx: Ctx, req: MaintenanceWindow) -> Resu
         modified: now,
         next_due: None,
         tags: crate::base::tags::tag_pairs(req.tags.as_deref().unwrap_or_default()),
-        run_as: Some(RunAs::of(p)),
+        run_as: Some(RunAs::of(&ctx).await?),
     };
     let mut batch = save_ops(&mut record, None, now);
     batch.extend(token_op(&ctx, &req.client_token, &req, &id));
@@ -583,7 +583,7 @@ pub async fn register_task(ctx: Ctx, req: WindowTask) -> Result<serde_json::Valu
     let id = uuid::Uuid::new_v4().to_string();
     let task = stored_task(req.clone(), &window_id, &id);
     let p = &ctx.principal;
-    let record = TaskRecord { task, run_as: Some(RunAs::of(p)) };
+    let record = TaskRecord { task, run_as: Some(RunAs::of(&ctx).await?) };
     let mut batch = vec![Op::put(task_key(&p.account, &p.region, &window_id, &id), encode(&record)).if_absent()];
     batch.extend(token_op(&ctx, &req.client_token, &req, &id));
     ctx.env.store.write(batch).await.map_err(store_fault)?;
@@ -642,7 +642,7 @@ pub async fn update_task(ctx: Ctx, req: WindowTask) -> Result<WindowTask, ApiErr
     let task = stored_task(merged, &window_id, &id);
     let p = &ctx.principal;
     let key = task_key(&p.account, &p.region, &window_id, &id);
-    let record = TaskRecord { task: task.clone(), run_as: Some(RunAs::of(p)) };
+    let record = TaskRecord { task: task.clone(), run_as: Some(RunAs::of(&ctx).await?) };
     ctx.env.store.write(vec![Op::put(key, encode(&record)).if_revision(revision)]).await.map_err(conflict)?;
     Ok(WindowTask { task_type: None, ..task })
 }
