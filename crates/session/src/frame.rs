@@ -305,4 +305,38 @@ mod tests {
         }
         assert_eq!(Frame::decode(&nul).unwrap().message_type, ACKNOWLEDGE);
     }
+
+    #[test]
+    fn random_truncated_and_mutated_frames_never_panic() {
+        // A small fuzzer from a fixed seed: random bytes, every truncation of a real frame,
+        // and real frames with one byte flipped. Peeking and decoding answer or refuse.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let real = Frame::new(OUTPUT, 9, 0, payload_type::OUTPUT, b"hello, node".to_vec(), 1_700_000_000_000).encode();
+        for cut in 0..=real.len() {
+            let _ = Frame::peek(&real[..cut]);
+            let decoded = Frame::decode(&real[..cut]);
+            assert_eq!(decoded.is_ok(), cut == real.len(), "a cut frame is refused ({cut})");
+        }
+        for _ in 0..20_000 {
+            let mut bytes = if next() % 2 == 0 {
+                (0..(next() % 300) as usize).map(|_| next() as u8).collect::<Vec<u8>>()
+            } else {
+                real.clone()
+            };
+            if !bytes.is_empty() {
+                let at = (next() as usize) % bytes.len();
+                bytes[at] ^= (next() as u8) | 1;
+            }
+            if let Some(peeked) = Frame::peek(&bytes) {
+                assert!(peeked.payload.len() <= bytes.len());
+            }
+            let _ = Frame::decode(&bytes);
+        }
+    }
 }

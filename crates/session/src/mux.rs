@@ -173,4 +173,24 @@ mod tests {
         assert_eq!(r.consumed(1000), None);
         assert_eq!(r.consumed(INITIAL_WINDOW as usize / 2), Some((1000 + INITIAL_WINDOW / 2, INITIAL_WINDOW)));
     }
+
+    #[test]
+    fn random_bytes_cut_anywhere_never_panic_the_decoder() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2_000 {
+            let mut decoder = Decoder::default();
+            for _ in 0..(next() % 8) {
+                let chunk: Vec<u8> = (0..(next() % 64) as usize).map(|_| next() as u8).collect();
+                if decoder.push(&chunk).is_err() {
+                    break; // a foreign version ends the stream; nothing panics
+                }
+            }
+        }
+    }
 }
