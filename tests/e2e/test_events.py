@@ -70,6 +70,31 @@ class Delivery:
         return self.detail.get("name") or self.detail.get("parameter-name")
 
 
+def read_body(handler: http.server.BaseHTTPRequestHandler) -> bytes:
+    """The request body, whether sent with Content-Length or chunked."""
+    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+        chunks = []
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
+def serve_in_background(handler: type[http.server.BaseHTTPRequestHandler]) -> http.server.ThreadingHTTPServer:
+    """A threaded HTTP server on a free loopback port, serving from a daemon thread."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    httpd.block_on_close = False
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 @dataclass
 class Receiver:
     """A threaded HTTP server on 127.0.0.1 that records every POST."""
@@ -86,7 +111,7 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:  # noqa: N802 (http.server naming)
-                body = self._read_body()
+                body = read_body(self)
                 receiver._record(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 if receiver.delay:
                     time.sleep(receiver.delay)
@@ -94,28 +119,10 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def _read_body(self) -> bytes:
-                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                    chunks = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return b"".join(chunks)
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
-
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.block_on_close = False
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self.httpd = serve_in_background(Handler)
 
     def _record(self, path: str, headers: dict[str, str], body: bytes) -> None:
         try:

@@ -21,6 +21,7 @@
 pub mod error;
 pub mod kms;
 pub mod model;
+pub mod query;
 pub mod sigv4;
 pub mod ssm;
 pub mod time;

@@ -21,6 +21,7 @@ pub mod fleet;
 pub mod iam;
 pub mod kms;
 pub mod parameters;
+pub mod sns;
 // Rank 2.
 pub mod commands;
 pub mod compliance;

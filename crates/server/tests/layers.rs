@@ -13,7 +13,7 @@ use std::path::Path;
 /// get a line here, which is the point: new code has to pick a rank.
 #[rustfmt::skip]
 const CAPABILITIES: &[(&str, u8)] = &[
-    ("documents", 1), ("parameters", 1), ("fleet", 1), ("iam", 1), ("kms", 1), ("cloudtrail", 1),
+    ("documents", 1), ("parameters", 1), ("fleet", 1), ("iam", 1), ("kms", 1), ("cloudtrail", 1), ("sns", 1),
     ("commands", 2), ("sessions", 2), ("compliance", 2),
     ("associations", 3), ("windows", 3),
 ];

@@ -62,12 +62,24 @@ pub fn router(app: Arc<App>) -> Router {
         .route(steward_protocol::CONNECT_PATH, get(super::agent::connect))
         .with_state(app.env.clone());
     Router::new()
-        .route("/", post(api))
+        .route("/", post(api).get(unsigned))
         .route("/healthz", get(healthz))
         .with_state(app.clone())
         .merge(agents)
         .merge(crate::sessions::routes(app.sessions.clone()))
+        .merge(crate::sns::routes(app.env.clone()))
         .merge(super::testclock::routes(app.env.clone()))
+}
+
+/// `GET /?Action=…`: the URLs SNS messages carry (confirm, unsubscribe).
+async fn unsigned(
+    State(app): State<Arc<App>>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    super::query::serve_unsigned(&app.env, &uri, &headers, Some(peer.ip()), &request_id).await
 }
 
 async fn healthz() -> &'static str {

@@ -1,5 +1,7 @@
 //! The AWS query protocol on `POST /` (form-encoded `Action=…&Version=…`, XML answers) for
-//! IAM (signing name `iam`) and STS (`sts`), so `aws iam …`, `aws sts …` and SDKs work.
+//! IAM (signing name `iam`), STS (`sts`) and SNS (`sns`), so `aws iam …`, `aws sts …`,
+//! `aws sns …` and SDKs work; and `GET /?Action=…`, the two SNS actions its messages' URLs
+//! name, which need no signature.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -10,23 +12,43 @@ use axum::response::{IntoResponse, Response};
 use steward_api::sigv4;
 use steward_api::ApiError;
 
-use crate::iam::{escape, Params, Xml};
+use steward_api::query::{escape, Params, Xml};
 
 use crate::base::Ctx;
 use crate::base::Env;
 
 const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+const SNS_NS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 
 /// A query-protocol API (by signing name).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Api {
     Iam,
     Sts,
+    Sns,
+}
+
+impl Api {
+    fn namespace(self) -> &'static str {
+        match self {
+            Api::Iam => IAM_NS,
+            Api::Sts => STS_NS,
+            Api::Sns => SNS_NS,
+        }
+    }
+
+    fn signing_name(self) -> &'static str {
+        match self {
+            Api::Iam => "iam",
+            Api::Sts => "sts",
+            Api::Sns => "sns",
+        }
+    }
 }
 
 fn error_xml(api: Api, error: &ApiError, request_id: &str) -> Response {
-    let ns = if api == Api::Sts { STS_NS } else { IAM_NS };
+    let ns = api.namespace();
     let kind = if error.status() >= 500 { "Receiver" } else { "Sender" };
     let body = format!(
         "<ErrorResponse xmlns=\"{ns}\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
@@ -73,6 +95,7 @@ pub async fn serve(
     let scope = sigv4::parse_authorization(&request).map(|a| a.service);
     let api = match scope.as_deref() {
         Ok("sts") => Api::Sts,
+        Ok("sns") => Api::Sns,
         _ => Api::Iam,
     };
     let mut params: BTreeMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
@@ -82,7 +105,7 @@ pub async fn serve(
         let e = ApiError::new("MissingAction", "The request must name an Action.");
         return error_xml(api, &e, request_id);
     };
-    let signing_name = if api == Api::Sts { "sts" } else { "iam" };
+    let signing_name = api.signing_name();
     // Signatures are dated by the client's clock, which is the machine's, even when tests
     // move the server's clock forward.
     let now_secs = crate::base::credentials::wall_clock_secs();
@@ -99,14 +122,19 @@ pub async fn serve(
     };
     if let Ok(auth) = sigv4::parse_authorization(&request) {
         draft.access_key_id = auth.access_key_id;
+        if api == Api::Sns {
+            draft.region = auth.region;
+        }
     }
     let outcome = match env.credentials.authenticate(&request, signing_name, now_secs).await {
         Ok(mut principal) => {
             principal.source_ip = source_ip;
             draft.principal = Some(principal.clone());
             let ctx = Ctx { env: env.clone(), principal };
-            if api == Api::Iam {
-                draft.resources = crate::iam::resource_of(&ctx, &params).await.into_iter().collect();
+            match api {
+                Api::Iam => draft.resources = crate::iam::resource_of(&ctx, &params).await.into_iter().collect(),
+                Api::Sns => draft.resources = crate::sns::resource_of(&ctx, &params).into_iter().collect(),
+                Api::Sts => {}
             }
             match api {
                 Api::Iam => {
@@ -119,6 +147,7 @@ pub async fn serve(
                     outcome
                 }
                 Api::Sts => crate::iam::sts_call(&ctx, &action, &params).await,
+                Api::Sns => crate::sns::call(&ctx, &action, &params).await,
             }
         }
         Err(e) => Err(query_auth_error(e)),
@@ -134,17 +163,7 @@ pub async fn serve(
     match outcome {
         Ok(result) => {
             tracing::debug!(request_id, action, "Request served.");
-            // `action` is one the handlers know, so it is a plain identifier.
-            let ns = if api == Api::Sts { STS_NS } else { IAM_NS };
-            let mut text = format!("<{action}Response xmlns=\"{ns}\">");
-            if let Some(inner) = result {
-                text.push_str(&format!("<{action}Result>{inner}</{action}Result>"));
-            }
-            let mut meta = Xml::new();
-            meta.open("ResponseMetadata").leaf("RequestId", request_id).close("ResponseMetadata");
-            text.push_str(&meta.finish());
-            text.push_str(&format!("</{action}Response>"));
-            xml_response(StatusCode::OK, request_id, text)
+            answer(api, &action, result, request_id)
         }
         Err(e) if authenticated => {
             tracing::info!(request_id, action, code = e.code(), "Request refused.");
@@ -154,6 +173,69 @@ pub async fn serve(
             // Anyone can send these, as fast as they like: the audit trail counts them.
             tracing::debug!(request_id, action, code = e.code(), "Request refused.");
             error_xml(api, &e, request_id)
+        }
+    }
+}
+
+/// A successful call's XML. `action` is one the handlers know, so a plain identifier.
+fn answer(api: Api, action: &str, result: Option<String>, request_id: &str) -> Response {
+    let ns = api.namespace();
+    let mut text = format!("<{action}Response xmlns=\"{ns}\">");
+    if let Some(inner) = result {
+        text.push_str(&format!("<{action}Result>{inner}</{action}Result>"));
+    }
+    let mut meta = Xml::new();
+    meta.open("ResponseMetadata").leaf("RequestId", request_id).close("ResponseMetadata");
+    text.push_str(&meta.finish());
+    text.push_str(&format!("</{action}Response>"));
+    xml_response(StatusCode::OK, request_id, text)
+}
+
+/// `GET /?Action=…`: SNS's SubscribeURL and UnsubscribeURL, which the message's receiver
+/// opens without signing (the token or the subscription ARN is the capability). A change
+/// made this way is audited in full; refusals are sampled like any unsigned call.
+pub async fn serve_unsigned(
+    env: &Arc<Env>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    source_ip: Option<IpAddr>,
+    request_id: &str,
+) -> Response {
+    let params: BTreeMap<String, String> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let params = Params::from(params);
+    let action = params.opt("Action").unwrap_or_default().to_owned();
+    let outcome = crate::sns::by_url(env, &action, &params).await;
+    let mut parameters = serde_json::Map::new();
+    for (k, v) in params.without_action() {
+        // The token is the capability: never written down.
+        let shown = if k == "Token" { "HIDDEN_DUE_TO_SECURITY_REASONS" } else { v.as_str() };
+        parameters.insert(k.clone(), serde_json::Value::String(shown.to_owned()));
+    }
+    let draft = crate::base::audit::Draft {
+        source: "sns.amazonaws.com".into(),
+        name: action.clone(),
+        region: params
+            .opt("TopicArn")
+            .or(params.opt("SubscriptionArn"))
+            .and_then(|a| a.split(':').nth(3))
+            .unwrap_or("us-east-1")
+            .to_owned(),
+        source_ip: source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+        parameters: serde_json::Value::Object(parameters),
+        ..Default::default()
+    };
+    let error = outcome.as_ref().err().map(|e| (e.code(), e.message()));
+    let event = draft.finish(request_id, error, env.now(), &env.fallback_account);
+    match outcome {
+        Ok(result) => {
+            env.audit.record(event).await;
+            answer(Api::Sns, &action, result, request_id)
+        }
+        Err(e) => {
+            env.audit.record_unauthenticated(event).await;
+            error_xml(Api::Sns, &e, request_id)
         }
     }
 }

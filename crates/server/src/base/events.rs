@@ -37,10 +37,44 @@ const QUEUE: usize = 10_000;
 /// How long one delivery attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Outbound POSTs (SNS deliveries) waiting or retrying at once before new ones are refused.
+const MAX_IN_FLIGHT: usize = 10_000;
+
+/// How an outbound POST is retried after its first attempt fails.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    /// Attempts after the first.
+    pub retries: u32,
+    /// The wait before the first retry.
+    pub min_delay: Duration,
+    /// The longest wait between retries.
+    pub max_delay: Duration,
+    /// Doubling waits (else evenly spaced from `min_delay` to `max_delay`).
+    pub exponential: bool,
+}
+
+impl Retry {
+    /// The wait before retry `n` (1-based).
+    pub fn delay(&self, n: u32) -> Duration {
+        let n = n.max(1);
+        let wait = if self.exponential {
+            self.min_delay.saturating_mul(1u32 << (n - 1).min(20))
+        } else if self.retries <= 1 {
+            self.min_delay
+        } else {
+            let span = self.max_delay.saturating_sub(self.min_delay);
+            self.min_delay + span.mul_f64(f64::from(n - 1) / f64::from(self.retries - 1))
+        };
+        wait.min(self.max_delay.max(self.min_delay))
+    }
+}
+
 /// Event construction and delivery.
 pub struct Events {
     queues: Vec<(String, mpsc::Sender<Bytes>)>,
     client: HttpClient,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    rules: Arc<Rules>,
 }
 
 impl Events {
@@ -48,7 +82,7 @@ impl Events {
     /// slow webhook delays only itself. Every connection follows `rules`. Must be called
     /// inside the runtime.
     pub fn new(webhooks: Vec<String>, rules: Arc<Rules>) -> Self {
-        let client = Client::builder(TokioExecutor::new()).build(GuardedConnector::new(rules));
+        let client = Client::builder(TokioExecutor::new()).build(GuardedConnector::new(rules.clone()));
         let queues = webhooks
             .into_iter()
             .map(|url| {
@@ -57,7 +91,38 @@ impl Events {
                 (url, tx)
             })
             .collect();
-        Events { queues, client }
+        Events { queues, client, in_flight: Default::default(), rules }
+    }
+
+    /// Why the outbound rules refuse `addr`, if they do (a literal address can be refused
+    /// when it is named, before anything is sent).
+    pub fn refusal(&self, addr: std::net::SocketAddr) -> Option<String> {
+        self.rules.refusal(addr)
+    }
+
+    /// POSTs `body` with `headers` to `url` in the background, retried by `retry`; never
+    /// blocks the caller. False when too many deliveries are already pending (the body is
+    /// dropped, with a warning).
+    pub fn post(&self, url: String, headers: Vec<(String, String)>, body: Bytes, retry: Retry) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!(url, "Too many deliveries pending; one was dropped.");
+            return false;
+        }
+        let (client, in_flight) = (self.client.clone(), self.in_flight.clone());
+        tokio::spawn(async move {
+            for n in 0..=retry.retries {
+                if n > 0 {
+                    tokio::time::sleep(retry.delay(n)).await;
+                }
+                if attempt(&client, &url, &headers, &body, n).await {
+                    break;
+                }
+            }
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+        });
+        true
     }
 
     /// An event in the EventBridge envelope.
@@ -85,20 +150,6 @@ impl Events {
         Event { key: format!("event/{account}/{region}/{now:013}-{id}"), body }
     }
 
-    /// POSTs one JSON body to one URL in the background (Run Command notifications).
-    pub fn notify(&self, url: &str, body: &Value) {
-        let client = self.client.clone();
-        let (url, body) = (url.to_owned(), Bytes::from(serde_json::to_vec(body).expect("JSON serialises")));
-        tokio::spawn(async move {
-            for n in 0..3u32 {
-                if attempt(&client, &url, &body, n).await {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(500 << n)).await;
-            }
-        });
-    }
-
     /// Queues the event for every webhook.
     pub fn deliver(&self, event: Event) {
         if self.queues.is_empty() {
@@ -119,14 +170,14 @@ type HttpClient = Client<GuardedConnector, Full<Bytes>>;
 /// that a failing webhook does not hold back the events behind it.
 async fn deliver_in_order(client: HttpClient, url: String, mut queue: mpsc::Receiver<Bytes>) {
     while let Some(body) = queue.recv().await {
-        if attempt(&client, &url, &body, 0).await {
+        if attempt(&client, &url, JSON, &body, 0).await {
             continue;
         }
         let (client, url) = (client.clone(), url.clone());
         tokio::spawn(async move {
             for n in 1..3u32 {
                 tokio::time::sleep(Duration::from_millis(500 << n)).await;
-                if attempt(&client, &url, &body, n).await {
+                if attempt(&client, &url, JSON, &body, n).await {
                     return;
                 }
             }
@@ -134,9 +185,20 @@ async fn deliver_in_order(client: HttpClient, url: String, mut queue: mpsc::Rece
     }
 }
 
-/// One delivery attempt; true when the webhook accepted the event.
-async fn attempt(client: &HttpClient, url: &str, body: &Bytes, n: u32) -> bool {
-    let request = http::Request::post(url).header("content-type", "application/json").body(Full::new(body.clone()));
+/// The headers of webhook events (sent as JSON).
+const JSON: &[(String, String)] = &[];
+
+/// One delivery attempt; true when the receiver accepted it (or retrying cannot help).
+/// Without headers the body is sent as JSON.
+async fn attempt(client: &HttpClient, url: &str, headers: &[(String, String)], body: &Bytes, n: u32) -> bool {
+    let mut request = http::Request::post(url);
+    if headers.is_empty() {
+        request = request.header("content-type", "application/json");
+    }
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let request = request.body(Full::new(body.clone()));
     let Ok(request) = request else {
         tracing::warn!(url, "Webhook URL is not usable.");
         return true; // Retrying cannot help.

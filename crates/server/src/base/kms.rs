@@ -99,12 +99,27 @@ pub struct Keyring {
     master_key: [u8; 32],
     materials: RwLock<HashMap<String, [u8; 32]>>,
     records: RwLock<HashMap<String, (i64, KeyRecord)>>,
+    signing: tokio::sync::OnceCell<Arc<super::signing_key::SigningKey>>,
 }
 
 impl Keyring {
     /// A key service over `store`, sealing with `master_key`.
     pub fn new(store: Arc<dyn Store>, master_key: [u8; 32]) -> Self {
-        Keyring { store, master_key, materials: RwLock::new(HashMap::new()), records: RwLock::new(HashMap::new()) }
+        Keyring {
+            store,
+            master_key,
+            materials: RwLock::new(HashMap::new()),
+            records: RwLock::new(HashMap::new()),
+            signing: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The server's RSA signing key (SNS messages, audit digests), made on first use.
+    pub async fn signing_key(&self) -> Result<Arc<super::signing_key::SigningKey>, ApiError> {
+        self.signing
+            .get_or_try_init(|| super::signing_key::load_or_create(self.store.as_ref(), &self.master_key))
+            .await
+            .cloned()
     }
 
     /// Creates a key.

@@ -26,6 +26,7 @@ pub mod principal;
 pub mod record;
 pub mod run_as;
 pub mod schedule;
+pub mod signing_key;
 pub mod sweeper;
 pub mod tags;
 pub mod ws;

@@ -31,7 +31,7 @@ pub async fn run<F: Follow>(env: Arc<Env>, follow: F) {
 }
 
 /// One look at every active command.
-pub async fn pass<F: Follow>(env: &Env, follow: &F) -> anyhow::Result<()> {
+pub async fn pass<F: Follow>(env: &Arc<Env>, follow: &F) -> anyhow::Result<()> {
     let prefix = "cmdactive/";
     let active = env.store.range(Start::At(prefix), &prefix_end(prefix), 100_000).await?;
     // Commands are independent: handle several at once so their writes share group commits.
@@ -49,7 +49,7 @@ pub async fn pass<F: Follow>(env: &Env, follow: &F) -> anyhow::Result<()> {
 }
 
 async fn process<F: Follow>(
-    env: &Env,
+    env: &Arc<Env>,
     follow: &F,
     account: &str,
     region: &str,
@@ -139,7 +139,7 @@ async fn process<F: Follow>(
     let completed = invocations.iter().filter(|(_, _, i)| is_terminal(&i.status)).count() as i64;
     let error_count = invocations.iter().filter(|(_, _, i)| is_error(&i.status, &i.status_details)).count() as i64;
     let timed_out = invocations.iter().filter(|(_, _, i)| i.status_details == "DeliveryTimedOut").count() as i64;
-    notify_invocations(env, &command, &invocations, &before_statuses, now);
+    notify_invocations(env, &command, &invocations, &before_statuses, now).await;
     let changed = command.status != status
         || command.completed_count != completed
         || command.error_count != error_count
@@ -152,7 +152,7 @@ async fn process<F: Follow>(
         command.error_count = error_count;
         command.delivery_timed_out_count = timed_out;
         batch.push(Op::put(&ckey, encode(&command)).if_revision(citem.revision));
-        notify_command(env, &command, now);
+        notify_command(env, &command, now).await;
         if is_terminal(status) {
             batch.push(Op::delete(active_key(account, region, command_id)));
         }
@@ -199,10 +199,9 @@ fn wants(config: &steward_api::ssm::commands::NotificationConfig, kind: &str, st
     kind_ok && events.iter().any(|e| e == "All" || e == status)
 }
 
-/// Announces a command's new status to its NotificationConfig URL.
-fn notify_command(env: &Env, command: &CommandRecord, now: i64) {
+/// Announces a command's new status to its NotificationConfig topic.
+async fn notify_command(env: &Arc<Env>, command: &CommandRecord, now: i64) {
     let Some(config) = &command.notification else { return };
-    let Some(url) = config.notification_arn.as_deref() else { return };
     if !wants(config, "Command", &command.status) {
         return;
     }
@@ -217,12 +216,12 @@ fn notify_command(env: &Env, command: &CommandRecord, now: i64) {
         "status": command.status,
         "eventTime": steward_api::time::format_iso8601(now / 1000),
     });
-    env.events.notify(url, &body);
+    publish(env, command, &body).await;
 }
 
 /// Announces invocations whose status this pass changed.
-fn notify_invocations(
-    env: &Env,
+async fn notify_invocations(
+    env: &Arc<Env>,
     command: &CommandRecord,
     invocations: &[(String, i64, InvocationRecord)],
     before: &[String],
@@ -233,15 +232,14 @@ fn notify_invocations(
     }
     for ((_, _, inv), old) in invocations.iter().zip(before) {
         if inv.status != *old {
-            notify_invocation(env, command, inv, now);
+            notify_invocation(env, command, inv, now).await;
         }
     }
 }
 
-/// Announces one invocation's new status to its command's NotificationConfig URL.
-pub fn notify_invocation(env: &Env, command: &CommandRecord, inv: &InvocationRecord, now: i64) {
+/// Announces one invocation's new status to its command's NotificationConfig topic.
+pub async fn notify_invocation(env: &Arc<Env>, command: &CommandRecord, inv: &InvocationRecord, now: i64) {
     let Some(config) = &command.notification else { return };
-    let Some(url) = config.notification_arn.as_deref() else { return };
     if !wants(config, "Invocation", &inv.status) {
         return;
     }
@@ -253,5 +251,32 @@ pub fn notify_invocation(env: &Env, command: &CommandRecord, inv: &InvocationRec
         "status": inv.status,
         "eventTime": steward_api::time::format_iso8601(now / 1000),
     });
-    env.events.notify(url, &body);
+    publish(env, command, &body).await;
+}
+
+/// Publishes a notification to the command's topic as SSM would: as the command's service
+/// role when it is one of the account's roles, else as whoever sent the command. Either
+/// needs `sns:Publish` on the topic now; a refusal is logged and nothing is sent.
+async fn publish(env: &Arc<Env>, command: &CommandRecord, body: &serde_json::Value) {
+    let Some(topic) = command.notification.as_ref().and_then(|n| n.notification_arn.as_deref()) else { return };
+    let (account, region) = (&command.account, &command.region);
+    let role = (!command.service_role.is_empty())
+        .then(|| crate::base::iam_records::role_session(account, region, &command.service_role, "SSMNotifications"))
+        .flatten();
+    let ctx = match role {
+        Some(principal) => Ok(crate::base::Ctx::system(env, account, region).acting_as(principal)),
+        None => crate::base::run_as::resume(env, account, region, command.notify_as.as_ref()).await,
+    };
+    let published = match ctx {
+        Ok(ctx) => crate::sns::publish(&ctx, topic, None, &body.to_string()).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = published {
+        tracing::warn!(
+            command_id = command.command_id,
+            topic,
+            error = e.message(),
+            "A command notification was not published."
+        );
+    }
 }

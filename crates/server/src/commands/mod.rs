@@ -72,8 +72,12 @@ pub struct CommandRecord {
     pub output_bucket: String,
     /// Prefix for output.
     pub output_prefix: String,
-    /// Service role.
+    /// Service role: notifications are published as it, when it is an account role.
     pub service_role: String,
+    /// Who the notifications are published as without a usable service role: whoever sent
+    /// the command (or the principal the scheduled work ran as).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_as: Option<crate::base::RunAs>,
     /// Status.
     pub status: String,
     /// Number of nodes.

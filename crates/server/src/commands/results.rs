@@ -95,7 +95,7 @@ fn details_of(status: &str) -> &'static str {
 /// The invocation finished on the node. A result for an invocation already final is a
 /// redelivery and changes nothing. True when the result is stored (now or before), so the
 /// agent may forget it.
-pub async fn on_result(env: &Env, instance_id: &str, result: InvocationResult) -> bool {
+pub async fn on_result(env: &std::sync::Arc<Env>, instance_id: &str, result: InvocationResult) -> bool {
     let (urls, command) = store_outputs(env, instance_id, &result).await;
     for _ in 0..5 {
         let Some((key, revision, mut inv)) = load(env, instance_id, &result.invocation_id).await else {
@@ -134,7 +134,7 @@ pub async fn on_result(env: &Env, instance_id: &str, result: InvocationResult) -
                 "Invocation finished."
             );
             if let Some(command) = &command {
-                super::dispatch::notify_invocation(env, command, &inv, env.now());
+                super::dispatch::notify_invocation(env, command, &inv, env.now()).await;
             }
             env.wake.dispatcher();
             return true;

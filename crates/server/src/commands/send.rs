@@ -225,6 +225,37 @@ pub struct Planned {
     pub commit: Vec<Op>,
 }
 
+/// Checks a NotificationConfig and records who its notifications are published as: the
+/// caller now (`sns:Publish` is checked as them, or as the service role, each time).
+/// NotificationArn must be an SNS topic of the caller's account and region: the server
+/// never posts to a URL a caller names.
+async fn notification_publisher(
+    ctx: &Ctx,
+    config: &steward_api::ssm::commands::NotificationConfig,
+    service_role: Option<&str>,
+    scheduled: bool,
+) -> Result<crate::base::RunAs, ApiError> {
+    let arn = config.notification_arn.as_deref().unwrap_or_default();
+    let p = &ctx.principal;
+    match crate::sns::parse_topic_arn(arn) {
+        Some(topic) if topic.account == p.account && topic.region == p.region => {}
+        Some(_) => {
+            return Err(ApiError::validation("NotificationArn must name an SNS topic of this account and region."))
+        }
+        None => {
+            return Err(ApiError::validation(format!(
+                "NotificationArn must be the ARN of an SNS topic (arn:aws:sns:REGION:ACCOUNT:NAME), not {arn:?}: \
+                 create one with `aws sns create-topic` and subscribe your endpoint to it."
+            )))
+        }
+    }
+    // Work scheduled for someone had its role passed when it was set up.
+    if let (Some(role), false) = (service_role, scheduled) {
+        ctx.pass_role(role).await?;
+    }
+    crate::base::RunAs::of(ctx).await
+}
+
 /// A command for `req` and the writes that store it with its invocations, for SendCommand
 /// and for the work State Manager and maintenance windows start (`origin`).
 pub async fn plan(
@@ -238,15 +269,10 @@ pub async fn plan(
     if ids.is_empty() == targets.is_empty() {
         return Err(ApiError::validation("Specify either InstanceIds or Targets, not both and not neither."));
     }
-    if let Some(n) = &req.notification_config {
-        let url = n.notification_arn.as_deref().unwrap_or("");
-        if !url.starts_with("http://") {
-            return Err(ApiError::new(
-                "InvalidNotificationConfig",
-                "NotificationArn must be an http:// URL that receives status changes as JSON.",
-            ));
-        }
-    }
+    let notify_as = match &req.notification_config {
+        Some(n) => Some(notification_publisher(ctx, n, req.service_role_arn.as_deref(), origin.is_some()).await?),
+        None => None,
+    };
     let (plugins, values) = document_steps(
         ctx,
         &req.document_name,
@@ -296,6 +322,7 @@ pub async fn plan(
         output_bucket: req.output_s3_bucket_name.clone().unwrap_or_default(),
         output_prefix: req.output_s3_key_prefix.clone().unwrap_or_default(),
         service_role: req.service_role_arn.clone().unwrap_or_default(),
+        notify_as,
         status: if nodes.is_empty() { "Success".into() } else { "Pending".into() },
         target_count: nodes.len() as i64,
         completed_count: 0,

@@ -7,10 +7,10 @@ use steward_api::ApiError;
 use steward_core::iam::policy::{self, Kind};
 use steward_store::{Op, StoreError};
 
-use super::xml::Xml;
 use crate::base::iam_records::{load, policy_key, policy_name_of_arn, role_key, user_key};
 use crate::base::iam_records::{PolicyRecord, RoleRecord, UserRecord};
 use crate::base::{encode, store_fault, Ctx};
+use steward_api::query::Xml;
 
 pub(super) fn no_such(kind: &str, name: &str) -> ApiError {
     ApiError::new("NoSuchEntity", format!("The {kind} with name {name} cannot be found.")).with_status(404)

@@ -8,12 +8,12 @@ use steward_core::iam::policy::Kind;
 use steward_store::{prefix_end, Op, Start, StoreError};
 
 use super::common::*;
-use super::params::{validation, Params};
-use super::xml::Xml;
 use crate::base::credentials::{key_of, last_used_key, AccessKeyRecord, LastUsed};
 use crate::base::iam_records::*;
 use crate::base::Ctx;
 use crate::base::{encode, store_fault};
+use steward_api::query::Xml;
+use steward_api::query::{validation, Params};
 
 const MAX_KEYS_PER_USER: usize = 2;
 

@@ -7,13 +7,9 @@
 
 mod common;
 mod identities;
-mod params;
 mod sts;
 mod tagging;
 mod versions;
-mod xml;
 
 pub use identities::{call, resource_of};
-pub use params::{validation, Params};
 pub use sts::{call as sts_call, run_sweeper, sweep_expired, EXPIRED_KEPT_MILLIS};
-pub use xml::{escape, Xml};

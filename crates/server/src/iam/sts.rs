@@ -7,14 +7,14 @@ use steward_core::iam::eval::{evaluate_trust, Decision, Request};
 use steward_core::iam::policy::{self, Kind};
 use steward_store::Op;
 
-use super::params::{validation, Params};
-use super::xml::Xml;
 use crate::base::credentials::key_of;
 use crate::base::encode;
 use crate::base::iam_records::*;
 use crate::base::policy_cache::subject_of;
 use crate::base::Ctx;
 use crate::base::Identity;
+use steward_api::query::Xml;
+use steward_api::query::{validation, Params};
 
 fn denied(ctx: &Ctx, role_arn: &str) -> ApiError {
     ApiError::new(

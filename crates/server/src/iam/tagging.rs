@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use steward_api::ApiError;
 
 use super::common::{need_role, need_user, one, save};
-use super::params::{validation, Params};
 use crate::base::iam_records::{role_key, user_key};
 use crate::base::Ctx;
+use steward_api::query::{validation, Params};
 
 /// Tags an IAM user or role may carry.
 const MAX_TAGS: usize = 50;

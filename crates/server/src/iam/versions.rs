@@ -7,10 +7,10 @@ use steward_api::ApiError;
 use steward_core::iam::policy::Kind;
 
 use super::common::{conflict, iso, need_policy, no_such, one, parse_document, save, url_encode};
-use super::params::{validation, Params};
-use super::xml::Xml;
 use crate::base::iam_records::{PolicyRecord, PolicyVersion};
 use crate::base::Ctx;
+use steward_api::query::Xml;
+use steward_api::query::{validation, Params};
 
 /// Versions a policy may keep.
 const MAX_VERSIONS: usize = 5;

@@ -514,6 +514,16 @@ async fn check_task(ctx: &Ctx, window: &WindowRecord, task: &WindowTask) -> Resu
     if let Some(role) = role {
         crate::base::access::pass_role(ctx, role).await?;
     }
+    // Notifications go to an SNS topic of the account, never to a URL the caller names.
+    if let Some(n) = run_command_role.and_then(|r| r.notification_config.as_ref()) {
+        let arn = n.notification_arn.as_deref().unwrap_or_default();
+        let p = &ctx.principal;
+        if !crate::sns::parse_topic_arn(arn).is_some_and(|t| t.account == p.account && t.region == p.region) {
+            return Err(ApiError::validation(format!(
+                "NotificationArn must be the ARN of an SNS topic of this account and region (arn:aws:sns:REGION:ACCOUNT:NAME), not {arn:?}."
+            )));
+        }
+    }
     let arn = task.task_arn.as_deref().unwrap_or_default();
     let found = crate::documents::find(ctx, arn).await?;
     if found.head.doc_type != "Command" {

@@ -1,4 +1,4 @@
-//! Writing the XML the AWS query protocol answers with (IAM, STS).
+//! Writing the XML the AWS query protocol answers with (IAM, STS, SNS).
 
 /// An XML document under construction; text is escaped as it goes in.
 #[derive(Default)]
@@ -26,6 +26,13 @@ impl Xml {
     /// An empty document.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The document `<name>text</name>` alone.
+    pub fn element(name: &str, text: &str) -> String {
+        let mut x = Xml::new();
+        x.leaf(name, text);
+        x.finish()
     }
 
     /// `<name>`.

@@ -1,9 +1,9 @@
 //! The parameters of a query-protocol request (`Name=value`, `Prefix.member.N.Field`), and
-//! IAM's ValidationError for those that are missing or wrong.
+//! the ValidationError the query APIs answer for those that are missing or wrong.
 
 use std::collections::BTreeMap;
 
-use steward_api::ApiError;
+use crate::ApiError;
 
 /// The request's parameters.
 pub struct Params(BTreeMap<String, String>);
@@ -32,16 +32,34 @@ impl Params {
 
     /// `Prefix.member.N.Field` entries as (N-ordered) maps of Field → value.
     pub fn members(&self, prefix: &str) -> Vec<BTreeMap<String, String>> {
+        self.indexed(&format!("{prefix}.member."))
+    }
+
+    /// `Prefix.entry.N.Field…` entries (SNS's maps) as (N-ordered) maps of Field → value;
+    /// a field may itself hold dots (`Value.DataType`).
+    pub fn entry_fields(&self, prefix: &str) -> Vec<BTreeMap<String, String>> {
+        self.indexed(&format!("{prefix}.entry."))
+    }
+
+    fn indexed(&self, head: &str) -> Vec<BTreeMap<String, String>> {
         let mut by_index: BTreeMap<u32, BTreeMap<String, String>> = BTreeMap::new();
-        let head = format!("{prefix}.member.");
         for (k, v) in &self.0 {
-            let Some(rest) = k.strip_prefix(&head) else { continue };
+            let Some(rest) = k.strip_prefix(head) else { continue };
             let (index, field) = rest.split_once('.').unwrap_or((rest, ""));
             if let Ok(i) = index.parse() {
                 by_index.entry(i).or_default().insert(field.to_owned(), v.clone());
             }
         }
         by_index.into_values().collect()
+    }
+
+    /// `Prefix.entry.N.key` / `Prefix.entry.N.value` pairs (SNS's attribute maps); a
+    /// later entry with the same key wins, as a map would.
+    pub fn entries(&self, prefix: &str) -> BTreeMap<String, String> {
+        self.entry_fields(prefix)
+            .into_iter()
+            .filter_map(|mut e| Some((e.remove("key")?, e.remove("value").unwrap_or_default())))
+            .collect()
     }
 
     /// `Prefix.member.N` plain values, in N order.
@@ -55,7 +73,7 @@ fn lower_first(name: &str) -> String {
     chars.next().map(|c| c.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
 }
 
-/// IAM's `ValidationError` (400).
+/// The query APIs' `ValidationError` (400).
 pub fn validation(message: impl Into<String>) -> ApiError {
     ApiError::new("ValidationError", message)
 }
@@ -64,5 +82,32 @@ impl Params {
     /// Every parameter but `Action` and `Version` (what the audit trail records).
     pub fn without_action(&self) -> impl Iterator<Item = (&String, &String)> {
         self.0.iter().filter(|(k, _)| *k != "Action" && *k != "Version")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_and_entries() {
+        let p = Params::from(BTreeMap::from(
+            [
+                ("Tags.member.2.Key", "b"),
+                ("Tags.member.1.Key", "a"),
+                ("Attributes.entry.1.key", "DisplayName"),
+                ("Attributes.entry.1.value", "Ops"),
+                ("Attributes.entry.2.key", "Empty"),
+                ("MessageAttributes.entry.1.Name", "n"),
+                ("MessageAttributes.entry.1.Value.DataType", "String"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        ));
+        let tags: Vec<_> = p.members("Tags").into_iter().map(|m| m["Key"].clone()).collect();
+        assert_eq!(tags, ["a", "b"]);
+        let attributes = p.entries("Attributes");
+        assert_eq!(attributes["DisplayName"], "Ops");
+        assert_eq!(attributes["Empty"], "");
+        assert_eq!(p.entry_fields("MessageAttributes")[0]["Value.DataType"], "String");
     }
 }
