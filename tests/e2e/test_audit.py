@@ -133,14 +133,15 @@ def verify_file(server, path: Path, *, expect_intact: bool) -> subprocess.Comple
     proc = audit_cmd(server, "verify", "--file", str(path), store=False, check=False)
     if expect_intact:
         assert proc.returncode == 0, f"verify --file failed: {proc.stdout}{proc.stderr}"
-        assert INTACT_RE.match(proc.stdout.strip()), proc.stdout
+        intact(proc)
     else:
         assert proc.returncode != 0, f"verify --file accepted a tampered export: {proc.stdout}"
     return proc
 
 
 def intact(proc: subprocess.CompletedProcess) -> tuple[int, str]:
-    m = INTACT_RE.match(proc.stdout.strip())
+    """The chain verdict's count and last hash (the store's verify also reports digests)."""
+    m = next(filter(None, map(INTACT_RE.match, proc.stdout.strip().splitlines())), None)
     assert m, f"unexpected verify output: {proc.stdout!r} {proc.stderr!r}"
     return int(m.group(1)), m.group(2)
 
@@ -701,3 +702,80 @@ def test_blob_store_copies(server, trail, fresh, tmp_path):
     later = wait_blobs_cover(server, ct_event(ev2)["seq"])
     assert len(later) > len(files)
     assert later[: len(files)] == files
+
+
+# --------------------------------------------------------------------------- #
+# signed digest files
+# --------------------------------------------------------------------------- #
+
+DIGESTS_RE = re.compile(r"^digests: (\d+) intact, signed by key ([0-9a-f]+), covering events (\d+) to (\d+)$", re.M)
+
+
+def digest_dir(server) -> Path:
+    return server.data_dir / "blobs" / "steward-audit-digest"
+
+
+def wait_digests_cover(server, seq: int) -> re.Match:
+    """Waits until `steward audit verify` reports intact digests reaching `seq`."""
+    def probe():
+        m = DIGESTS_RE.search(audit_cmd(server, "verify").stdout)
+        return m if m and int(m.group(4)) >= seq else None
+    return wait_until(probe, 30, f"signed digests covering event {seq}")
+
+
+def test_digests_are_signed_and_catch_tampering_outside_the_store(server, trail, fresh, tmp_path):
+    """Each export gets a CloudTrail-style digest signed with the server's RSA key; verify
+    walks them back from the newest and finds an edited export file, an edited digest, a
+    forged signature and a deleted digest — each named in its refusal."""
+    server.ssm().put_parameter(Name=fresh("digest"), Value="v", Type="String")
+    (ev,) = wait_events(trail, "ResourceName", param_arn(server, fresh("digest")))
+    m = wait_digests_cover(server, ct_event(ev)["seq"])
+    assert int(m.group(1)) >= 1 and int(m.group(3)) >= 1
+
+    digests = sorted(p for p in digest_dir(server).iterdir() if p.suffix == ".json")
+    newest = json.loads(digests[-1].read_text())
+    assert newest["digestSignatureAlgorithm"] == "SHA256withRSA"
+    assert newest["digestPublicKeyFingerprint"] == m.group(2)
+    (log,) = newest["logFiles"]
+    export = server.data_dir / "blobs" / "steward-audit" / log["s3Object"]
+    assert hashlib.sha256(export.read_bytes()).hexdigest() == log["hashValue"]
+    if len(digests) > 1:
+        previous = digests[-2]
+        assert newest["previousDigestS3Object"] == previous.name
+        assert newest["previousDigestHashValue"] == hashlib.sha256(previous.read_bytes()).hexdigest()
+
+    def refused(why: str) -> None:
+        proc = audit_cmd(server, "verify", check=False)
+        assert proc.returncode != 0, f"verify accepted a tampered trail: {proc.stdout}"
+        assert why in proc.stderr, proc.stderr
+
+    # Nothing calls the API from here on, so no export moves the head while files are edited.
+    original = export.read_bytes()
+    lines = original.decode().splitlines(keepends=True)
+    edited = json.loads(lines[0])
+    edited["eventName"] = "Tampered"
+    export.write_bytes((json.dumps(edited, separators=(",", ":")) + "\n").encode() + "".join(lines[1:]).encode())
+    refused(f"export file {export.name} was altered")
+    export.write_bytes(original)
+
+    digest_path = digest_dir(server) / newest["digestS3Object"]
+    sig_path = digest_path.with_name(digest_path.name + ".sig")
+    digest_bytes, sig = digest_path.read_bytes(), sig_path.read_text()
+    # A digest rewritten with a consistent hash needs a signature only the server can make.
+    forged = sig[:-2] + ("00" if not sig.endswith("00") else "11")
+    sig_path.write_text(forged)
+    refused(f"digest {digest_path.name}")
+    sig_path.write_text(sig)
+
+    digest_path.write_bytes(digest_bytes.replace(b"SHA256withRSA", b"SHA256withRSB"))
+    refused(f"digest {digest_path.name}")
+    digest_path.write_bytes(digest_bytes)
+
+    if len(digests) > 1:
+        older = digests[-2]
+        kept = older.read_bytes()
+        older.unlink()
+        refused(f"digest {older.name} is missing")
+        older.write_bytes(kept)
+
+    assert DIGESTS_RE.search(audit_cmd(server, "verify").stdout), "restored, the trail verifies again"

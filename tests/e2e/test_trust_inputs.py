@@ -42,6 +42,7 @@ def server(server_factory):
             "--audit-sample-seconds", "2",
             "--audit-export-interval", "1",
             "--audit-retention-days", "1",
+            "--header-timeout", "2",
             "--test-clock",
         )
     )
@@ -283,3 +284,48 @@ def test_audit_events_past_retention_are_pruned_once_exported(server):
     combined = server.data_dir.parent / "all-copies.jsonl"
     combined.write_text("\n".join(lines) + "\n")
     assert "intact:" in audit_cmd(server, "verify", "--file", str(combined), store=False).stdout
+
+
+def raw_connection(server, timeout: float = 15) -> socket.socket:
+    host, port = server.url.split("//", 1)[1].split(":")
+    return socket.create_connection((host, int(port)), timeout=timeout)
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Reads until the server closes the connection (True) or the socket times out (False)."""
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except (socket.timeout, TimeoutError):
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_idle_and_trickling_connections_are_closed(server):
+    """A connection that never sends a request head, one that trickles its headers a line a
+    second, and a keep-alive connection left idle after a request are all closed after the
+    header timeout (2 s here); the server goes on serving."""
+    silent = raw_connection(server)
+    assert closed_by_server(silent), "a silent connection was never closed"
+
+    trickling = raw_connection(server)
+    trickling.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    closed = False
+    for n in range(12):
+        try:
+            trickling.sendall(f"X-Slow-{n}: y\r\n".encode())
+        except OSError:
+            closed = True
+            break
+        time.sleep(1)
+    assert closed or closed_by_server(trickling), "a trickling request head was never cut off"
+
+    idle = raw_connection(server)
+    idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = idle.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert closed_by_server(idle), "an idle keep-alive connection was never closed"
+
+    assert server.ssm().describe_parameters()["Parameters"] is not None

@@ -29,6 +29,10 @@ pub enum Arrival {
     Finished(InvocationResult),
 }
 
+/// How long a reported record is kept: the server forgets a command 30 days after it
+/// ends, so nothing can be redelivered later than that.
+const KEPT: std::time::Duration = std::time::Duration::from_secs(31 * 86_400);
+
 /// The records directory.
 #[derive(Clone)]
 pub struct Records {
@@ -73,7 +77,31 @@ impl Records {
                 records.save(&record)?;
             }
         }
+        records.prune();
         Ok(records)
+    }
+
+    /// Deletes records the server has stored and that are older than [`KEPT`], so the
+    /// directory does not grow for as long as the node lives; returns how many went.
+    pub fn prune(&self) -> usize {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return 0 };
+        let cutoff = std::time::SystemTime::now().checked_sub(KEPT).unwrap_or(std::time::UNIX_EPOCH);
+        let mut removed = 0;
+        for entry in entries.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
+            if !old || path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let reported = fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
+                .is_some_and(|r| r.reported);
+            if reported && fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
     }
 
     fn save(&self, record: &Record) -> anyhow::Result<()> {
@@ -128,8 +156,9 @@ impl Records {
         }
     }
 
-    /// Results finished but not yet sent.
+    /// Results finished but not yet sent (asked at each connection, which also prunes).
     pub fn unreported(&self) -> Vec<InvocationResult> {
+        self.prune();
         self.all().into_iter().filter(|r| !r.reported).filter_map(|r| r.result).collect()
     }
 }
@@ -137,4 +166,48 @@ impl Records {
 /// Now in epoch milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation(id: &str) -> Invocation {
+        Invocation {
+            invocation_id: id.into(),
+            command_id: "c".into(),
+            document_name: "d".into(),
+            plugins: vec![],
+            execution_timeout_seconds: 60,
+        }
+    }
+
+    #[test]
+    fn old_reported_records_are_pruned_and_the_rest_kept() {
+        let dir = std::env::temp_dir().join(format!("steward-records-{}", std::process::id()));
+        let records = Records::open(&dir).unwrap();
+        for id in ["old-reported", "old-unreported", "new-reported"] {
+            records.accept(&invocation(id)).unwrap();
+            records
+                .finish(&InvocationResult { invocation_id: id.into(), status: "Success".into(), plugins: vec![] })
+                .unwrap();
+        }
+        records.reported("old-reported");
+        records.reported("new-reported");
+        let long_ago = std::time::SystemTime::now() - KEPT - std::time::Duration::from_secs(60);
+        for id in ["old-reported", "old-unreported"] {
+            fs::File::options()
+                .write(true)
+                .open(records.dir.join(file_name(id)))
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        assert_eq!(records.prune(), 1);
+        let left: Vec<String> = records.all().into_iter().map(|r| r.invocation.invocation_id).collect();
+        assert!(!left.contains(&"old-reported".to_owned()));
+        assert!(left.contains(&"old-unreported".to_owned()), "a result the server never stored stays");
+        assert!(left.contains(&"new-reported".to_owned()));
+        let _ = fs::remove_dir_all(dir);
+    }
 }

@@ -32,6 +32,12 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot set mode 0700 on {}", dir.display()))
 }
 
+/// Reads an existing 32-byte master key (commands other than `server` never make one).
+pub fn read_master_key(path: &Path) -> anyhow::Result<[u8; 32]> {
+    let bytes = fs::read(path).with_context(|| format!("cannot read the master key {}", path.display()))?;
+    bytes.try_into().map_err(|_| anyhow::anyhow!("the master key {} must hold exactly 32 bytes", path.display()))
+}
+
 /// Reads the 32-byte master key, generating it (mode 0600) if the default file is missing.
 pub fn master_key(args: &ServerArgs) -> anyhow::Result<[u8; 32]> {
     let (path, supplied) = match &args.master_key_file {
@@ -90,8 +96,7 @@ pub async fn account_command(args: crate::config::AccountArgs) -> anyhow::Result
         }
         crate::config::AccountAction::Create { account_id } => {
             let path = args.master_key_file.clone().unwrap_or_else(|| args.data_dir.join("master.key"));
-            let bytes = fs::read(&path).with_context(|| format!("cannot read the master key {}", path.display()))?;
-            let master: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("the master key must be 32 bytes"))?;
+            let master = read_master_key(&path)?;
             let account = match account_id {
                 Some(id) => {
                     anyhow::ensure!(

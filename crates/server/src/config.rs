@@ -125,6 +125,9 @@ pub struct AuditArgs {
     /// Store URL, as for `steward server`.
     #[arg(long, global = true, env = "STEWARD_STORE")]
     pub store: Option<String>,
+    /// The master key file, as for `steward server` (it unseals the key digests are checked with).
+    #[arg(long, global = true, env = "STEWARD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl AuditArgs {
@@ -187,6 +190,10 @@ pub struct ServerArgs {
     /// The same cap for one source address.
     #[arg(long, env = "STEWARD_MAX_PENDING_PER_SOURCE", default_value_t = 128)]
     pub max_pending_per_source: usize,
+    /// Seconds a connection may take to send a request head, or stay idle between requests,
+    /// before it is closed.
+    #[arg(long, env = "STEWARD_HEADER_TIMEOUT", default_value_t = 30)]
+    pub header_timeout: u64,
     /// Emulator mode: accept any well-formed SigV4 key without checking the signature.
     #[arg(long, env = "STEWARD_DEV")]
     pub dev: bool,
@@ -261,6 +268,7 @@ impl ServerArgs {
             self.max_pending_connections >= 1 && self.max_pending_per_source >= 1,
             "--max-pending-connections and --max-pending-per-source must be at least 1"
         );
+        anyhow::ensure!(self.header_timeout >= 1, "--header-timeout must be at least 1 second");
         anyhow::ensure!(self.audit_sample_seconds >= 1, "--audit-sample-seconds must be at least 1 second");
         if let Some(url) = &self.advertise_url {
             anyhow::ensure!(

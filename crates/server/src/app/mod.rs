@@ -16,6 +16,7 @@ pub mod http;
 pub mod ops;
 pub mod query;
 pub mod request;
+pub mod serve;
 pub mod tags;
 pub mod testclock;
 pub mod workers;
@@ -116,16 +117,14 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         admin_env = %args.data_dir.join("admin.env").display(),
         "Steward is serving."
     );
-    let app = http::router(App::new(env)).into_make_service_with_connect_info::<http::Peer>();
+    let app = http::router(App::new(env));
+    let header_timeout = std::time::Duration::from_secs(args.header_timeout);
     match tls {
         Some(tls) => {
             let listener = crate::tls::TlsListener::new(listener, tls.config)?;
-            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?
+            serve::serve(listener, app, header_timeout, shutdown_signal()).await
         }
-        None => {
-            let listener = http::NodelayListener(listener);
-            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?
-        }
+        None => serve::serve(http::NodelayListener(listener), app, header_timeout, shutdown_signal()).await,
     }
     tracing::info!("Steward stopped.");
     Ok(())

@@ -21,7 +21,18 @@ pub fn start(env: &Arc<Env>, args: &ServerArgs) {
     tokio::spawn(crate::sessions::run_expiry(env.clone()));
     tokio::spawn(iam::run_sweeper(env.clone()));
     tokio::spawn(scheduler(env.clone()));
-    tokio::spawn(crate::base::audit_export::export_worker(
+    // Servers sharing a store: a node deregistered through another is cut off here too.
+    let cluster = env.clone();
+    tokio::spawn(crate::base::sweeper::run_every(
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+        "channels of deregistered nodes",
+        move || {
+            let env = cluster.clone();
+            async move { crate::fleet::drop_deregistered(&env).await }
+        },
+    ));
+    tokio::spawn(crate::base::audit_worker::export_worker(
         env.clone(),
         Duration::from_secs(args.audit_export_interval.max(1)),
         args.audit_retention_days,

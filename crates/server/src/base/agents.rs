@@ -22,6 +22,8 @@ pub struct Agents {
     connections: Mutex<HashMap<String, Connection>>,
     serial: std::sync::atomic::AtomicU64,
     activation_locks: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    /// Cancellations this server passed on (`command/node`), so each is sent once.
+    cancels_sent: Mutex<std::collections::HashSet<String>>,
     /// The server's own certificate authority (PEM), handed to nodes at registration so
     /// they verify the server from then on.
     pub ca_pem: Option<String>,
@@ -40,6 +42,7 @@ impl Agents {
             connections: Mutex::new(HashMap::new()),
             serial: Default::default(),
             activation_locks: Mutex::new(HashMap::new()),
+            cancels_sent: Default::default(),
         }
     }
 
@@ -83,6 +86,23 @@ impl Agents {
     /// Whether the agent has a channel to this server.
     pub fn is_connected(&self, instance_id: &str) -> bool {
         self.connections.lock().expect("agents lock").contains_key(instance_id)
+    }
+
+    /// True the first time this server is to pass on the cancellation of `command_id` on
+    /// `instance_id`. The memory is bounded: when full it starts over, so at worst an agent
+    /// hears a cancellation twice (it ignores the second).
+    pub fn first_cancel(&self, command_id: &str, instance_id: &str) -> bool {
+        const REMEMBERED: usize = 100_000;
+        let mut sent = self.cancels_sent.lock().expect("agents lock");
+        if sent.len() >= REMEMBERED {
+            sent.clear();
+        }
+        sent.insert(format!("{command_id}/{instance_id}"))
+    }
+
+    /// The nodes connected here.
+    pub fn connected(&self) -> Vec<String> {
+        self.connections.lock().expect("agents lock").keys().cloned().collect()
     }
 
     /// Cuts the channel of `instance_id` (after telling the agent why).

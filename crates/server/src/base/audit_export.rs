@@ -1,16 +1,13 @@
 //! Reading the chain back: export as JSON lines (to a file or the blob store) and
 //! verification that no event was edited, removed or reordered.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use serde_json::Value;
 use steward_store::{prefix_end, Op, Start, Store};
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use super::audit::{batch_events, chain_hash, log_key_at, GENESIS, LOG_PREFIX};
-use super::Env;
 
 /// The blob-store bucket exports go to.
 pub const EXPORT_BUCKET: &str = "steward-audit";
@@ -150,27 +147,6 @@ pub fn verify_from(checkpoint: Option<&Checkpoint>, events: &[Value]) -> Verdict
     verify(events)
 }
 
-/// Copies new events to the blob store every `interval`, as `steward-audit/<first>-<last>.jsonl`
-/// objects, so the trail survives even if the store is rolled back or edited; then, with a
-/// retention, prunes what is both exported and older than it.
-pub async fn export_worker(env: Arc<Env>, interval: Duration, retention_days: u64) {
-    loop {
-        tokio::time::sleep(interval).await;
-        if let Err(e) = export_once(&*env.store, &*env.blobs).await {
-            tracing::warn!(error = %e, "Audit export failed; will retry.");
-            continue;
-        }
-        if retention_days > 0 {
-            let cutoff = env.now() - retention_days as i64 * 86_400_000;
-            match prune(&*env.store, cutoff).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(pruned = n, "Pruned audit events past their retention (exported first)."),
-                Err(e) => tracing::warn!(error = %e, "Audit pruning failed; will retry."),
-            }
-        }
-    }
-}
-
 /// Deletes stored events recorded before `cutoff` (epoch ms) that were already exported,
 /// oldest first, and moves the checkpoint to the last one deleted; returns how many. Only a
 /// prefix of the chain goes, so what remains verifies from the checkpoint.
@@ -216,8 +192,27 @@ pub async fn prune(store: &dyn Store, cutoff: i64) -> anyhow::Result<usize> {
     Ok(pruned)
 }
 
-/// Exports what is new since the last export; returns how many events.
-pub async fn export_once(store: &dyn Store, blobs: &dyn steward_store::blob::BlobStore) -> anyhow::Result<usize> {
+/// One export file, as digests list it.
+pub struct ExportFile {
+    /// Its name in [`EXPORT_BUCKET`].
+    pub object: String,
+    /// SHA-256 of its bytes (hex).
+    pub sha256: String,
+    /// Sequence number of its first event.
+    pub first_seq: u64,
+    /// Sequence number of its last event.
+    pub last_seq: u64,
+    /// Event time of its oldest event (epoch ms).
+    pub oldest_ms: i64,
+    /// Event time of its newest event (epoch ms).
+    pub newest_ms: i64,
+}
+
+/// Exports what is new since the last export; the file written, if there was anything new.
+pub async fn export_once(
+    store: &dyn Store,
+    blobs: &dyn steward_store::blob::BlobStore,
+) -> anyhow::Result<Option<ExportFile>> {
     let (done, revision) = match store.get(EXPORTED_KEY).await? {
         Some(item) => (String::from_utf8_lossy(&item.value).parse::<u64>().unwrap_or(0), Some(item.revision)),
         None => (0, None),
@@ -226,14 +221,24 @@ pub async fn export_once(store: &dyn Store, blobs: &dyn steward_store::blob::Blo
     let (Some(first), Some(last)) =
         (events.first().and_then(|e| e["seq"].as_u64()), events.last().and_then(|e| e["seq"].as_u64()))
     else {
-        return Ok(0);
+        return Ok(None);
     };
     let mut lines = Vec::new();
     for event in &events {
         lines.extend(serde_json::to_vec(event)?);
         lines.push(b'\n');
     }
-    blobs.put(EXPORT_BUCKET, &format!("{first:020}-{last:020}.jsonl"), lines).await?;
+    let times = events.iter().filter_map(|e| e["eventTimeMillis"].as_i64());
+    let (oldest_ms, newest_ms) = (times.clone().min().unwrap_or(0), times.max().unwrap_or(0));
+    let file = ExportFile {
+        object: format!("{first:020}-{last:020}.jsonl"),
+        sha256: hex::encode(sha2::Sha256::digest(&lines)),
+        first_seq: first,
+        last_seq: last,
+        oldest_ms,
+        newest_ms,
+    };
+    blobs.put(EXPORT_BUCKET, &file.object, lines).await?;
     let op = Op::put(EXPORTED_KEY, last.to_string().into_bytes());
     store
         .write(vec![match revision {
@@ -241,7 +246,7 @@ pub async fn export_once(store: &dyn Store, blobs: &dyn steward_store::blob::Blo
             None => op.if_absent(),
         }])
         .await?;
-    Ok(events.len())
+    Ok(Some(file))
 }
 
 #[cfg(test)]

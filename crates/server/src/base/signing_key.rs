@@ -110,7 +110,9 @@ pub async fn load_or_create(store: &dyn Store, master_key: &[u8; 32]) -> Result<
     }
 }
 
-async fn load(store: &dyn Store, master_key: &[u8; 32]) -> Result<Option<Arc<SigningKey>>, ApiError> {
+/// The store's signing key if one was made (`steward audit verify` reads it this way: the
+/// master key unseals it, so a public key swapped in the store cannot vouch for forgeries).
+pub async fn load(store: &dyn Store, master_key: &[u8; 32]) -> Result<Option<Arc<SigningKey>>, ApiError> {
     let Some(found) = store.get(KEY).await.map_err(store_fault)? else { return Ok(None) };
     let record: KeyRecord = decode(KEY, &found.value)?;
     let sealed = base64::engine::general_purpose::STANDARD

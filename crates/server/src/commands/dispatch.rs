@@ -78,10 +78,16 @@ async fn process<F: Follow>(
     let delivery_deadline = command.requested + command.timeout_seconds * 1000;
     let mut batch = Vec::new();
     let mut sends = Vec::new();
+    let mut cancels = Vec::new();
     let before_statuses: Vec<String> = invocations.iter().map(|(_, _, i)| i.status.clone()).collect();
+    let here = env.agents.advertise_url.as_str();
     for (key, revision, inv) in invocations.iter_mut() {
         let before = (inv.status.clone(), inv.sent_on);
+        let before_via = inv.sent_via.clone();
+        // Only the server holding the node's connection delivers to it; a serial means
+        // something only to the server that issued it.
         let serial = env.agents.serial_of(&inv.instance_id);
+        let sent_here = inv.sent_via.is_empty() || inv.sent_via == here;
         match inv.status.as_str() {
             "Pending" | "Delayed" if now > delivery_deadline => {
                 inv.status = "TimedOut".into();
@@ -103,24 +109,32 @@ async fn process<F: Follow>(
                     inv.status = "InProgress".into();
                     inv.status_details = "InProgress".into();
                     inv.sent_on = serial;
+                    inv.sent_via = here.to_owned();
                     inv.sent_at = now;
                     in_flight += 1;
                     sends.push(inv.instance_id.clone());
                 }
             }
-            "InProgress" if !inv.acked && serial.is_none() => {
-                // Sent, never acknowledged, and the node is gone: SSM's Delayed, retried
-                // when the node is back (until the delivery timeout).
+            "InProgress" if !inv.acked && serial.is_none() && sent_here => {
+                // Sent from here, never acknowledged, and the node is gone: SSM's Delayed,
+                // retried when the node is back (until the delivery timeout).
                 inv.status = "Delayed".into();
                 inv.status_details = "Delayed".into();
             }
-            "InProgress" | "Delayed" if !inv.acked && serial.is_some_and(|s| s != inv.sent_on) => {
-                // The agent reconnected before acknowledging: deliver again; it answers
-                // from its own record if it already has this invocation.
+            "InProgress" | "Delayed" if !inv.acked && serial.is_some_and(|s| !sent_here || s != inv.sent_on) => {
+                // The agent reconnected (here, or here after another server) before
+                // acknowledging: deliver again; it answers from its own record if it
+                // already has this invocation.
                 inv.status = "InProgress".into();
                 inv.status_details = "InProgress".into();
                 inv.sent_on = serial.unwrap_or_default();
+                inv.sent_via = here.to_owned();
                 sends.push(inv.instance_id.clone());
+            }
+            "Cancelling" if serial.is_some() && env.agents.first_cancel(&inv.command_id, &inv.instance_id) => {
+                // CancelCommand may have come through another server: the one holding the
+                // node's connection tells the agent (once per server; a repeat is harmless).
+                cancels.push(inv.instance_id.clone());
             }
             "InProgress" | "Cancelling"
                 if inv.sent_at > 0 && now > inv.sent_at + (command.execution_timeout_seconds as i64 + 120) * 1000 =>
@@ -131,7 +145,7 @@ async fn process<F: Follow>(
             }
             _ => {}
         }
-        if (inv.status.clone(), inv.sent_on) != before {
+        if (inv.status.clone(), inv.sent_on) != before || inv.sent_via != before_via {
             batch.push(Op::put(key.clone(), encode(inv)).if_revision(*revision));
         }
     }
@@ -156,6 +170,9 @@ async fn process<F: Follow>(
         if is_terminal(status) {
             batch.push(Op::delete(active_key(account, region, command_id)));
         }
+    }
+    for instance_id in cancels {
+        env.agents.send(&instance_id, ServerMessage::Cancel { invocation_id: invocation_id(command_id, &instance_id) });
     }
     if batch.is_empty() {
         return Ok(());

@@ -152,8 +152,13 @@ pub struct InvocationRecord {
     pub status: String,
     /// SSM's finer status: Pending, InProgress, Delayed, Success, DeliveryTimedOut, …
     pub status_details: String,
-    /// The connection it was last sent on (0: never sent).
+    /// The connection it was last sent on (0: never sent): a serial of the server that
+    /// sent it (`sent_via`), meaningless on any other.
     pub sent_on: u64,
+    /// The advertised URL of the server that last sent it (empty in records from before
+    /// servers shared a store: then this one).
+    #[serde(default)]
+    pub sent_via: String,
     /// Epoch ms of the first delivery.
     #[serde(default)]
     pub sent_at: i64,

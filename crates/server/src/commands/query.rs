@@ -253,9 +253,13 @@ pub async fn cancel_command(ctx: Ctx, req: CancelCommandRequest) -> Result<Empty
         })?;
     }
     for instance_id in running {
-        ctx.env
-            .agents
-            .send(&instance_id, ServerMessage::Cancel { invocation_id: invocation_id(&req.command_id, &instance_id) });
+        // Nodes connected elsewhere hear it from their server's dispatcher.
+        if ctx.env.agents.first_cancel(&req.command_id, &instance_id) {
+            ctx.env.agents.send(
+                &instance_id,
+                ServerMessage::Cancel { invocation_id: invocation_id(&req.command_id, &instance_id) },
+            );
+        }
     }
     ctx.env.wake.dispatcher();
     Ok(Empty {})

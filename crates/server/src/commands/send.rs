@@ -340,6 +340,7 @@ pub async fn plan(
             status: "Pending".into(),
             status_details: "Pending".into(),
             sent_on: 0,
+            sent_via: String::new(),
             sent_at: 0,
             acked: false,
             plugins: plugins

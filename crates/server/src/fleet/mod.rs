@@ -24,7 +24,7 @@ use steward_api::ApiError;
 use steward_protocol::Platform;
 use steward_store::{Op, StoreError};
 
-use crate::base::{encode, store_fault, Ctx};
+use crate::base::{encode, store_fault, Ctx, Env};
 
 /// A stored activation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,6 +149,26 @@ pub async fn change_tags(
     })?;
     ctx.env.wake.scheduler();
     Ok(())
+}
+
+/// Ends the channels this server holds for nodes deregistered through any server (their
+/// index is gone), so a node deregistered elsewhere is cut off here within a pass; returns
+/// how many. Reads the indexes of every connected node, in batches.
+pub async fn drop_deregistered(env: &Env) -> anyhow::Result<usize> {
+    let connected = env.agents.connected();
+    let mut dropped = 0;
+    for chunk in connected.chunks(500) {
+        let keys: Vec<String> = chunk.iter().map(|id| node_index(id)).collect();
+        let found = env.store.get_many(&keys).await?;
+        for (id, item) in chunk.iter().zip(found) {
+            if item.is_none() {
+                env.agents.disconnect(id, "The node was deregistered.");
+                tracing::info!(instance_id = id, "Node deregistered through another server; its channel here ended.");
+                dropped += 1;
+            }
+        }
+    }
+    Ok(dropped)
 }
 
 /// Deregisters a node: its records, its index and its change marker go, with `leftovers`

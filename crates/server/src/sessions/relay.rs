@@ -323,7 +323,7 @@ async fn serve_agent(env: Arc<Sessions>, id: String, mut pending: Pending, pass:
                         if record.start_message.session_type == "Port" {
                             limits.active(env.now());
                         } else {
-                            recorder.output(f.payload);
+                            recorder.output(f.payload).await;
                         }
                     }
                     to_client(&link, bytes).await;
@@ -340,12 +340,12 @@ async fn serve_agent(env: Arc<Sessions>, id: String, mut pending: Pending, pass:
                         if f.message_type == frame::INPUT && f.payload_type == payload_type::OUTPUT {
                             limits.active(env.now());
                             if record_input {
-                                recorder.input(f.payload);
+                                recorder.input(f.payload).await;
                             }
                         }
                         if f.message_type == frame::INPUT && f.payload_type == payload_type::SIZE {
                             if let Ok(size) = serde_json::from_slice::<Size>(f.payload) {
-                                recorder.resize(size);
+                                recorder.resize(size).await;
                             }
                         }
                     }
@@ -469,21 +469,26 @@ impl Limits {
 
 /// Writes a session's output to the blob store as it flows, as an asciicast v2 transcript
 /// (a header line, then `[seconds, "o", text]`, `[seconds, "r", "COLSxROWS"]` and, when
-/// asked for, `[seconds, "i", typed]` events).
+/// asked for, `[seconds, "i", typed]` events). At most [`RECORDER_QUEUE`] events wait for
+/// the blob store; beyond that the session waits for its transcript (never the reverse:
+/// what a transcript misses is lost to the audit).
 struct Recorder {
     url: String,
     started: std::time::Instant,
-    lines: mpsc::UnboundedSender<String>,
+    lines: mpsc::Sender<String>,
 }
+
+/// Transcript events (each one frame's payload at most) waiting to be written.
+const RECORDER_QUEUE: usize = 256;
 
 impl Recorder {
     fn start(env: &Arc<Sessions>, record: &SessionRecord) -> Recorder {
         let key = format!("{}/{}.cast", record.account, record.id);
         let url = env.blobs.url(TRANSCRIPT_BUCKET, &key);
-        let (lines, mut rx) = mpsc::unbounded_channel::<String>();
+        let (lines, mut rx) = mpsc::channel::<String>(RECORDER_QUEUE);
         let header = json!({"version": 2, "width": 80, "height": 24, "timestamp": record.start / 1000,
                             "env": {"TERM": "xterm-256color"}, "title": record.id});
-        let _ = lines.send(header.to_string());
+        let _ = lines.try_send(header.to_string());
         let blobs = env.blobs.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -501,20 +506,20 @@ impl Recorder {
         Recorder { url, started: std::time::Instant::now(), lines }
     }
 
-    fn event(&self, kind: &str, data: &str) {
+    async fn event(&self, kind: &str, data: &str) {
         let at = (self.started.elapsed().as_secs_f64() * 1e6).round() / 1e6;
-        let _ = self.lines.send(json!([at, kind, data]).to_string());
+        let _ = self.lines.send(json!([at, kind, data]).to_string()).await;
     }
 
-    fn output(&self, bytes: &[u8]) {
-        self.event("o", &String::from_utf8_lossy(bytes));
+    async fn output(&self, bytes: &[u8]) {
+        self.event("o", &String::from_utf8_lossy(bytes)).await;
     }
 
-    fn input(&self, bytes: &[u8]) {
-        self.event("i", &String::from_utf8_lossy(bytes));
+    async fn input(&self, bytes: &[u8]) {
+        self.event("i", &String::from_utf8_lossy(bytes)).await;
     }
 
-    fn resize(&self, size: Size) {
-        self.event("r", &format!("{}x{}", size.cols, size.rows));
+    async fn resize(&self, size: Size) {
+        self.event("r", &format!("{}x{}", size.cols, size.rows)).await;
     }
 }
