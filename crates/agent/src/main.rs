@@ -8,6 +8,7 @@ mod channel;
 mod cli;
 mod executor;
 mod identity;
+mod piped;
 mod platform;
 mod pty;
 mod records;

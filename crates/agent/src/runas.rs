@@ -164,3 +164,74 @@ mod tests {
         assert!(err.contains("no-such-user-here-xyz"), "{err}");
     }
 }
+
+/// Who a child process becomes, read before the fork so that the child only makes
+/// async-signal-safe calls.
+#[derive(Clone)]
+pub struct Identity {
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+    groups: Vec<libc::gid_t>,
+}
+
+impl Identity {
+    /// The identity of `account`, if one is given.
+    pub fn of(account: Option<&Account>) -> Option<Identity> {
+        account.map(|a| Identity { uid: a.uid, gid: a.gid, groups: a.groups.clone() })
+    }
+
+    /// Takes it on, in a child between fork and exec. Groups first, then the group, then
+    /// the user: each needs the privilege the next one gives up.
+    pub fn assume(&self) -> std::io::Result<()> {
+        // SAFETY: setgroups reads `groups.len()` ids from a live vector; setgid and setuid
+        // take plain ids. All three are async-signal-safe.
+        let failed = unsafe {
+            libc::setgroups(self.groups.len() as _, self.groups.as_ptr()) < 0
+                || libc::setgid(self.gid) < 0
+                || libc::setuid(self.uid) < 0
+        };
+        if failed {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// What a session runs: the program, its arguments, where, with what added to its
+/// environment, and as whom (None: as this process's own user).
+pub struct Launch<'a> {
+    pub program: &'a str,
+    pub args: &'a [String],
+    pub cwd: &'a str,
+    pub env: &'a [(&'a str, String)],
+    pub user: Option<&'a Account>,
+}
+
+impl Launch<'_> {
+    /// The command, ready to run in a session of its own (its own process group, which
+    /// ends with the session) as its user; with `terminal`, its stdin (a pseudo-terminal's
+    /// slave) becomes its controlling terminal.
+    pub fn command(&self, terminal: bool) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let mut command = std::process::Command::new(self.program);
+        command.args(self.args).current_dir(self.cwd);
+        for (k, v) in self.env {
+            command.env(k, v);
+        }
+        let identity = Identity::of(self.user);
+        // SAFETY: only async-signal-safe calls between fork and exec (the groups were read
+        // before the fork).
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if terminal && libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                identity.as_ref().map_or(Ok(()), Identity::assume)
+            });
+        }
+        command
+    }
+}

@@ -23,7 +23,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::piped::Piped;
 use crate::pty::Pty;
+use crate::runas::Launch;
 use crate::tls::Endpoint;
 
 /// How long the client has to answer the handshake.
@@ -309,11 +311,24 @@ async fn serve(
         return Ok(());
     }
 
-    let user = match crate::runas::choose(&start.run_as, &default_user) {
-        Ok(user) => user,
-        Err(why) => {
-            // Shown to the user as the session's only output, with a failing exit code.
-            for (kind, body) in [(payload_type::OUTPUT, format!("{why}\r\n")), (payload_type::EXIT_CODE, "1".into())] {
+    // A session that cannot start says why on its error stream, as the SSM agent does,
+    // with a failing exit code where exit codes are reported.
+    let refuse = |why: String, separate: bool| {
+        let mut frames = vec![(payload_type::STDERR, format!("{why}\r\n"))];
+        if separate {
+            frames.push((payload_type::EXIT_CODE, "EXIT_CODE: 1".to_owned()));
+        }
+        frames
+    };
+    let (output, user) = match OutputMode::of(&start).map_err(|why| (why, false)).and_then(|mode| {
+        match crate::runas::choose(&start.run_as, &default_user) {
+            Ok(user) => Ok((mode, user)),
+            Err(why) => Err((why.to_string(), mode.separate)),
+        }
+    }) {
+        Ok(found) => found,
+        Err((why, separate)) => {
+            for (kind, body) in refuse(why.clone(), separate) {
                 let frame = channel.sender.send(kind, body.into_bytes(), 0, now_ms());
                 sink.send(Message::Binary(frame.into())).await?;
             }
@@ -333,43 +348,26 @@ async fn serve(
     if let Some(u) = &user {
         env.extend([("HOME", home.clone()), ("USER", u.name.clone()), ("LOGNAME", u.name.clone())]);
     }
-    let echo = start.session_type != "NonInteractiveCommands";
-    let mut pty =
-        Pty::spawn(&program, &args, &home, &env, user.as_ref(), (80, 24), echo).context("cannot start the shell")?;
-    let mut input = pty.writer()?;
-    let (output_tx, mut output_rx) = mpsc::channel::<Vec<u8>>(64);
-    let mut reader = pty.reader()?;
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => return, // EIO once the shell and its children are gone.
-                Ok(n) => {
-                    if output_tx.blocking_send(buf[..n].to_vec()).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
+    let (output_tx, mut output_rx) = mpsc::channel::<(u32, Vec<u8>)>(64);
+    let launch = Launch { program: &program, args: &args, cwd: &home, env: &env, user: user.as_ref() };
+    let (mut process, mut exited) = Process::start(&launch, &output, output_tx).context("cannot start the shell")?;
     if let Some(profile) = start.properties["inputs"]["shellProfile"]["linux"].as_str().filter(|p| !p.trim().is_empty())
     {
-        let _ = input.write_all(format!("{profile}\n").as_bytes());
+        process.input(format!("{profile}\n").as_bytes());
     }
-    let deliver = |f: Frame, pty: &Pty, input: &mut dyn Write| -> bool {
+    // False when the client asks to end the session (Flag TerminateSession).
+    let deliver = |f: Frame, process: &mut Process| -> bool {
         match f.payload_type {
-            payload_type::OUTPUT => {
-                let _ = input.write_all(&f.payload);
-            }
+            payload_type::OUTPUT => process.input(&f.payload),
             payload_type::SIZE => {
                 if let Ok(size) = serde_json::from_slice::<Size>(&f.payload) {
-                    pty.resize(size.cols.min(u16::MAX as u32) as u16, size.rows.min(u16::MAX as u32) as u16);
+                    process.resize(size.cols.min(u16::MAX as u32) as u16, size.rows.min(u16::MAX as u32) as u16);
                 }
             }
             payload_type::FLAG => {
                 let flag = f.payload.get(..4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")));
                 if flag == Some(2) {
-                    return false; // TerminateSession from the client.
+                    return false;
                 }
             }
             _ => {}
@@ -377,10 +375,10 @@ async fn serve(
         true
     };
     for f in early {
-        deliver(f, &pty, &mut input);
+        deliver(f, &mut process);
     }
     let mut exit_status = None;
-    let mut exit_sent = false;
+    let mut finished = false;
     let mut exited_at: Option<Instant> = None;
     let mut output_done = false;
     loop {
@@ -396,16 +394,16 @@ async fn serve(
                 }
             }
             chunk = output_rx.recv(), if reading => match chunk {
-                Some(bytes) => {
-                    let frame = channel.sender.send(payload_type::OUTPUT, bytes, 0, now_ms());
+                Some((kind, bytes)) => {
+                    let frame = channel.sender.send(kind, bytes, 0, now_ms());
                     if sink.send(Message::Binary(frame.into())).await.is_err() {
                         break;
                     }
                 }
                 None => output_done = true,
             },
-            status = pty.child.wait(), if exit_status.is_none() => {
-                exit_status = Some(status.ok().and_then(|s| s.code()).unwrap_or(-1));
+            code = &mut exited, if exit_status.is_none() => {
+                exit_status = Some(code.unwrap_or(-1));
                 exited_at = Some(Instant::now());
             }
             _ = stopped.changed() => break,
@@ -422,7 +420,7 @@ async fn serve(
                     }
                     let mut go_on = true;
                     for f in frames {
-                        go_on &= deliver(f, &pty, &mut input);
+                        go_on &= deliver(f, &mut process);
                     }
                     if !go_on {
                         break;
@@ -430,23 +428,162 @@ async fn serve(
                 }
             }
         }
-        // Once the shell is gone and its output is all read and sent, wait for the
+        // Once the process is gone and its output is all read and sent, wait for the
         // acknowledgements only a little: the client may be away for good.
-        if let (true, Some(code), false) = (output_done, exit_status, exit_sent) {
-            // After all output: the client reports the command's exit code as its own.
-            exit_sent = true;
-            let frame = channel.sender.send(payload_type::EXIT_CODE, code.to_string().into_bytes(), 0, now_ms());
-            let _ = sink.send(Message::Binary(frame.into())).await;
+        if let (true, Some(code), false) = (output_done, exit_status, finished) {
+            finished = true;
+            // As the SSM agent: the exit code is sent only to a non-interactive command
+            // whose output streams are kept apart, as `EXIT_CODE: <n>` after all output.
+            if output.separate {
+                let text = format!("EXIT_CODE: {code}").into_bytes();
+                let frame = channel.sender.send(payload_type::EXIT_CODE, text, 0, now_ms());
+                let _ = sink.send(Message::Binary(frame.into())).await;
+            }
         }
         let lingered = exited_at.is_some_and(|t| t.elapsed() > LINGER);
-        if exit_sent && (channel.sender.unacked() == 0 || lingered) {
+        if finished && (channel.sender.unacked() == 0 || lingered) {
             break;
         }
     }
-    pty.signal_group(libc::SIGHUP);
+    process.signal_group(libc::SIGHUP);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    pty.signal_group(libc::SIGKILL);
+    process.signal_group(libc::SIGKILL);
     let _ = sink.send(Message::Binary(session_state(&id, "Terminating").into())).await;
     let _ = sink.close().await;
     Ok(())
+}
+
+/// How a session's process writes: on a terminal (shells and interactive commands), or on
+/// pipes for `NonInteractiveCommands` — stdout and stderr together, or apart with the
+/// document's `separateOutputStream` (each with its prefix, then the exit code).
+struct OutputMode {
+    terminal: bool,
+    separate: bool,
+    stdout_prefix: String,
+    stderr_prefix: String,
+}
+
+impl OutputMode {
+    fn of(start: &SessionStart) -> Result<OutputMode, String> {
+        let linux = &start.properties["properties"]["linux"];
+        let terminal = start.session_type != "NonInteractiveCommands";
+        let separate = match &linux["separateOutputStream"] {
+            serde_json::Value::Bool(b) => *b,
+            serde_json::Value::String(s) if s.eq_ignore_ascii_case("true") => true,
+            serde_json::Value::String(s) if s.is_empty() || s.eq_ignore_ascii_case("false") => false,
+            serde_json::Value::Null => false,
+            other => return Err(format!("separateOutputStream must be true or false, not {other}")),
+        };
+        let prefix = |name: &str| -> Result<String, String> {
+            let text = linux[name].as_str().unwrap_or_default();
+            let fine = text.chars().count() <= 30
+                && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '\r' | '\n' | '_' | ':' | '-'));
+            if fine {
+                Ok(text.to_owned())
+            } else {
+                Err(format!("invalid {name} {text:?}"))
+            }
+        };
+        let (stdout_prefix, stderr_prefix) = if separate {
+            (prefix("stdOutSeparatorPrefix")?, prefix("stdErrSeparatorPrefix")?)
+        } else {
+            Default::default()
+        };
+        Ok(OutputMode { terminal, separate: separate && !terminal, stdout_prefix, stderr_prefix })
+    }
+}
+
+/// The session's process and its input.
+enum Process {
+    Terminal { pty: Pty, input: std::fs::File },
+    Piped(Piped),
+}
+
+impl Process {
+    /// Starts the process; its output arrives on `output` as (payload type, bytes); the
+    /// receiver gives its exit code.
+    fn start(
+        launch: &Launch,
+        mode: &OutputMode,
+        output: mpsc::Sender<(u32, Vec<u8>)>,
+    ) -> std::io::Result<(Process, tokio::sync::oneshot::Receiver<i32>)> {
+        if mode.terminal {
+            let (tell, exited) = tokio::sync::oneshot::channel::<i32>();
+            let (pty, mut child) = Pty::spawn(launch, (80, 24))?;
+            let input = pty.writer()?;
+            pump(pty.reader()?, payload_type::OUTPUT, String::new(), output);
+            tokio::spawn(async move {
+                let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
+                let _ = tell.send(code);
+            });
+            return Ok((Process::Terminal { pty, input }, exited));
+        }
+        let mut piped = Piped::spawn(launch, mode.separate)?;
+        if let Some(out) = piped.stdout.take() {
+            pump(out, payload_type::OUTPUT, mode.stdout_prefix.clone(), output.clone());
+        }
+        if let Some(err) = piped.stderr.take() {
+            pump(err, payload_type::STDERR, mode.stderr_prefix.clone(), output);
+        }
+        let exited = std::mem::replace(&mut piped.exited, tokio::sync::oneshot::channel().1);
+        Ok((Process::Piped(piped), exited))
+    }
+
+    /// Writes what the client typed or piped. On pipes, a lone Ctrl-D ends the input (what
+    /// a terminal would make of it).
+    fn input(&mut self, bytes: &[u8]) {
+        match self {
+            Process::Terminal { input, .. } => {
+                let _ = input.write_all(bytes);
+            }
+            Process::Piped(piped) => {
+                if bytes == [0x04] {
+                    piped.stdin = None;
+                } else if let Some(stdin) = piped.stdin.as_mut() {
+                    if stdin.write_all(bytes).is_err() {
+                        piped.stdin = None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn resize(&self, cols: u16, rows: u16) {
+        if let Process::Terminal { pty, .. } = self {
+            pty.resize(cols, rows);
+        }
+    }
+
+    fn signal_group(&self, signal: i32) {
+        match self {
+            Process::Terminal { pty, .. } => pty.signal_group(signal),
+            Process::Piped(piped) => piped.signal_group(signal),
+        }
+    }
+}
+
+/// Reads `source` on a thread of its own until it ends, sending each chunk as `kind`; with
+/// a `prefix`, each chunk that starts a line carries it first (as the SSM agent marks
+/// separated streams).
+fn pump(mut source: impl Read + Send + 'static, kind: u32, prefix: String, output: mpsc::Sender<(u32, Vec<u8>)>) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut line_start = true;
+        loop {
+            match source.read(&mut buf) {
+                Ok(0) | Err(_) => return, // EIO on a terminal once the shell and its children are gone.
+                Ok(n) => {
+                    let mut chunk = Vec::with_capacity(prefix.len() + n);
+                    if line_start && !prefix.is_empty() {
+                        chunk.extend_from_slice(prefix.as_bytes());
+                    }
+                    chunk.extend_from_slice(&buf[..n]);
+                    line_start = buf[n - 1] == b'\n';
+                    if output.blocking_send((kind, chunk)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
 }

@@ -48,36 +48,6 @@ fn stdin_reader() -> mpsc::Receiver<Vec<u8>> {
     rx
 }
 
-/// Turns a terminal's `\r\n` back into `\n` across frames (a frame may end between them).
-#[derive(Default)]
-struct Newlines {
-    held_cr: bool,
-}
-
-impl Newlines {
-    fn convert(&mut self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(bytes.len() + 1);
-        let mut input = bytes.iter().peekable();
-        if std::mem::take(&mut self.held_cr) && input.peek() != Some(&&b'\n') {
-            out.push(b'\r');
-        }
-        while let Some(&b) = input.next() {
-            if b == b'\r' {
-                match input.peek() {
-                    Some(b'\n') => continue,
-                    None => {
-                        self.held_cr = true;
-                        continue;
-                    }
-                    _ => {}
-                }
-            }
-            out.push(b);
-        }
-        out
-    }
-}
-
 /// Runs the session to its end; returns the exit code to leave with.
 pub async fn run(config: &ClientConfig, started: Started, mode: Mode) -> anyhow::Result<i32> {
     let mut link = DataChannel::open(config, started).await?;
@@ -88,7 +58,7 @@ pub async fn run(config: &ClientConfig, started: Started, mode: Mode) -> anyhow:
     let mut last_size: Option<(u32, u32)> = None;
     let mut exit_code = 0;
     let mut stdout = std::io::stdout();
-    let mut newlines = Newlines::default();
+    let mut stderr = std::io::stderr();
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     let mut size_ticks = 0u32;
     loop {
@@ -109,8 +79,8 @@ pub async fn run(config: &ClientConfig, started: Started, mode: Mode) -> anyhow:
                 Some(bytes) => link.send(payload_type::OUTPUT, bytes).await,
                 None => {
                     stdin_open = false;
-                    // A command reading piped input sees its end as a terminal would show
-                    // it: Ctrl-D (the node runs it on a pseudo-terminal).
+                    // A command reading piped input sees its end: a lone Ctrl-D closes its
+                    // input on the node (as a terminal would read it).
                     if mode == Mode::Exec && !terminal::stdin_is_tty() {
                         link.send(payload_type::OUTPUT, vec![0x04]).await;
                     }
@@ -127,19 +97,17 @@ pub async fn run(config: &ClientConfig, started: Started, mode: Mode) -> anyhow:
                                     size_ticks = 4; // Send the size on the next tick.
                                 }
                             }
-                            payload_type::OUTPUT | payload_type::STDERR => {
+                            payload_type::OUTPUT => {
                                 ready = true;
-                                let text = if mode == Mode::Exec && !terminal::stdin_is_tty() {
-                                    newlines.convert(&f.payload)
-                                } else {
-                                    f.payload.clone()
-                                };
-                                let _ = stdout.write_all(&text);
+                                let _ = stdout.write_all(&f.payload);
                                 let _ = stdout.flush();
                             }
-                            payload_type::EXIT_CODE => {
-                                exit_code = String::from_utf8_lossy(&f.payload).trim().parse().unwrap_or(1);
+                            payload_type::STDERR => {
+                                ready = true;
+                                let _ = stderr.write_all(&f.payload);
+                                let _ = stderr.flush();
                             }
+                            payload_type::EXIT_CODE => exit_code = steward_session::payload::parse_exit_code(&f.payload),
                             _ => {}
                         }
                     }
@@ -260,19 +228,5 @@ pub async fn port_forward(
                 Arrived::Nothing => {}
             },
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Newlines;
-
-    #[test]
-    fn crlf_becomes_lf_even_when_split_between_frames() {
-        let mut n = Newlines::default();
-        let mut out = n.convert(b"a\r");
-        out.extend(n.convert(b"\nb\r"));
-        out.extend(n.convert(b"c\r\n"));
-        assert_eq!(out, b"a\nb\rc\n");
     }
 }

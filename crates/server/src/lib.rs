@@ -74,7 +74,8 @@ async fn session_command(args: config::SessionArgs) -> anyhow::Result<i32> {
         }
         config::SessionAction::Exec { target, command } => {
             let line = command.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ");
-            let parameters = serde_json::json!({"command": [line]});
+            // Output streams apart, so stderr stays stderr and the exit code comes back.
+            let parameters = serde_json::json!({"command": [line], "separateOutputStream": ["true"]});
             start(&client, &target, Some("AWS-StartNonInteractiveCommand"), parameters, Mode::Exec).await
         }
         config::SessionAction::PortForward { target, remote_port, local_port, host } => {

@@ -89,10 +89,20 @@ pub struct HandshakeResponse {
     /// The client's version.
     pub client_version: String,
     /// What it did.
+    #[serde(default, deserialize_with = "null_is_empty")]
     pub processed_client_actions: Vec<ProcessedClientAction>,
-    /// Errors.
-    #[serde(default)]
+    /// Errors. AWS's plugin (Go) sends `null` when there are none.
+    #[serde(default, deserialize_with = "null_is_empty")]
     pub errors: Vec<String>,
+}
+
+/// A list that may arrive as JSON `null` (a Go nil slice): empty.
+fn null_is_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 impl HandshakeResponse {
@@ -151,4 +161,36 @@ pub struct ChannelClosed {
     pub schema_version: i64,
     /// Printed by the client.
     pub output: String,
+}
+
+/// The exit code a node reports after a non-interactive command's output: `EXIT_CODE: <n>`
+/// as the SSM agent writes it (a bare number from older Steward agents); 1 if unreadable.
+pub fn parse_exit_code(payload: &[u8]) -> i32 {
+    let text = String::from_utf8_lossy(payload);
+    let text = text.trim();
+    text.strip_prefix("EXIT_CODE:").unwrap_or(text).trim().parse().unwrap_or(1)
+}
+
+#[cfg(test)]
+mod exit_code_tests {
+    use super::parse_exit_code;
+
+    #[test]
+    fn exit_codes_as_the_ssm_agent_writes_them() {
+        assert_eq!(parse_exit_code(b"EXIT_CODE: 0"), 0);
+        assert_eq!(parse_exit_code(b"EXIT_CODE: 42"), 42);
+        assert_eq!(parse_exit_code(b"EXIT_CODE: -1"), -1);
+        assert_eq!(parse_exit_code(b"7"), 7);
+        assert_eq!(parse_exit_code(b"garbage"), 1);
+    }
+
+    #[test]
+    fn a_go_nil_list_is_an_empty_one() {
+        let answer: super::HandshakeResponse = serde_json::from_str(
+            r#"{"ClientVersion":"1.2.0","ProcessedClientActions":[{"ActionType":"SessionType","ActionStatus":1,"ActionResult":null,"Error":""}],"Errors":null}"#,
+        )
+        .unwrap();
+        assert!(answer.errors.is_empty());
+        assert_eq!(answer.processed_client_actions[0].action_status, 1);
+    }
 }

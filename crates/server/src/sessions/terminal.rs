@@ -6,7 +6,9 @@
 //! `{"TokenValue": "<token from StartSession>"}`, then sends keystrokes as binary messages
 //! (or `{"type":"input","data":"…"}`), `{"type":"resize","cols":C,"rows":R}` and
 //! `{"type":"terminate"}`. It receives the terminal's output as binary messages and
-//! `{"type":"ready"}`, `{"type":"exit","code":N}` and `{"type":"closed","reason":"…"}`.
+//! `{"type":"ready"}`, `{"type":"exit","code":N}` (only where the node reports an exit
+//! code: a non-interactive command with its streams apart; a shell's end is just
+//! `closed`, as the SSM agent reports none) and `{"type":"closed","reason":"…"}`.
 //! The stream's state lives in this task, so the session ends when the page goes.
 
 use std::sync::Arc;
@@ -134,7 +136,7 @@ async fn serve(env: Arc<Sessions>, id: String, mut pending: Pending, pass: Pass)
                                 }
                                 payload_type::OUTPUT | payload_type::STDERR => Message::Binary(f.payload.into()),
                                 payload_type::EXIT_CODE => {
-                                    let code = String::from_utf8_lossy(&f.payload).trim().parse::<i64>().unwrap_or(1);
+                                    let code = steward_session::payload::parse_exit_code(&f.payload);
                                     notice(json!({"type": "exit", "code": code}))
                                 }
                                 _ => continue,
