@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Fleet, start_fleet, steward_bin
-from test_sessions import Terminal, client_env
+from test_sessions import Terminal, client_env, web_root  # noqa: F401 (web_root: a fixture)
 from test_sessions_more import server  # noqa: F401 (the module's server fixture)
 
 PLUGIN = Path(__file__).resolve().parents[3] / "shared" / "tools" / "aws-session-manager-plugin" / "session-manager-plugin"
@@ -125,3 +125,44 @@ def test_stewards_own_exec_speaks_the_same_protocol(server, fleet):
     assert b"oops\n" in proc.stderr, proc.stderr
 
 
+
+
+def test_port_forwarding_through_aws_plugin_carries_parallel_downloads_intact(server, fleet, plugin_env, web_root):
+    """The plugin multiplexes connections with smux version 1 (no window updates); the node
+    answers in that version. Eight downloads at once (52 MB), every byte checked."""
+    import hashlib
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import free_port
+
+    port, sums = web_root
+    local = free_port()
+    parameters = json.dumps({"portNumber": [str(port)], "localPortNumber": [str(local)]})
+    proc = subprocess.Popen(
+        ["aws", "ssm", "start-session", "--target", fleet.id("p0"), "--endpoint-url", server.url,
+         "--document-name", "AWS-StartPortForwardingSession", "--parameters", parameters],
+        env=plugin_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        line, seen = "", ""
+        deadline = time.monotonic() + 30
+        while "Waiting for connections" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            seen += line
+        assert "Waiting for connections" in line, seen
+
+        def fetch(name):
+            with urllib.request.urlopen(f"http://127.0.0.1:{local}/{name}", timeout=120) as r:
+                return name, hashlib.sha256(r.read()).hexdigest()
+
+        names = ["small.bin"] * 6 + ["big.bin"] * 2
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for name, digest in pool.map(fetch, names):
+                assert digest == sums[name], name
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

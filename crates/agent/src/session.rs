@@ -28,6 +28,10 @@ use crate::pty::Pty;
 use crate::runas::Launch;
 use crate::tls::Endpoint;
 
+/// The agent version the handshake reports: what clients of the SSM agent gate features
+/// on. AWS's plugin multiplexes port forwarding (smux) only after 3.0.196.0 and turns smux
+/// keep-alives off after 3.1.1511.0; Steward's node does both, as a 3.3 agent does.
+const SSM_COMPATIBLE_AGENT_VERSION: &str = "3.3.0.0";
 /// How long the client has to answer the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Frames resent at once when acknowledgements stopped (a client away and back).
@@ -245,7 +249,7 @@ async fn serve(
     let mut channel = Channel::new(frame::OUTPUT, frame::INPUT);
     let began = Instant::now();
     let request = HandshakeRequest {
-        agent_version: env!("CARGO_PKG_VERSION").into(),
+        agent_version: SSM_COMPATIBLE_AGENT_VERSION.into(),
         requested_client_actions: vec![RequestedClientAction {
             action_type: "SessionType".into(),
             action_parameters: json!({"SessionType": start.session_type, "Properties": start.properties["properties"]}),
