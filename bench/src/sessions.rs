@@ -101,6 +101,65 @@ async fn echo(port: u16) -> anyhow::Result<(f64, f64)> {
     Ok((times[ECHOES / 2], times[ECHOES * 99 / 100]))
 }
 
+/// Where AWS's plugin is: `STEWARD_AWS_PLUGIN`, else the copy built for tests beside the
+/// project (`../shared/tools/aws-session-manager-plugin/`).
+fn aws_plugin() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("STEWARD_AWS_PLUGIN").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from("../shared/tools/aws-session-manager-plugin/session-manager-plugin")
+    });
+    path.exists().then_some(path)
+}
+
+/// `aws ssm start-session` with AWS-StartPortForwardingSession and AWS's plugin first on
+/// PATH, as an SSM user runs it; the plugin and the local port once it waits for connections.
+async fn aws_plugin_forward(
+    server: &crate::Server,
+    node: &str,
+    port: u16,
+) -> anyhow::Result<(tokio::process::Child, u16)> {
+    let plugin = aws_plugin().context("AWS's plugin not found (STEWARD_AWS_PLUGIN)")?;
+    let bin = server.data_dir.join("aws-plugin-bin");
+    std::fs::create_dir_all(&bin)?;
+    let link = bin.join("session-manager-plugin");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(std::fs::canonicalize(&plugin)?, &link)?;
+    let local = crate::free_port()?;
+    let parameters = json!({"portNumber": [port.to_string()], "localPortNumber": [local.to_string()]});
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut child = tokio::process::Command::new("aws")
+        .args(["ssm", "start-session", "--target", node, "--document-name", "AWS-StartPortForwardingSession"])
+        .args(["--parameters", &parameters.to_string(), "--endpoint-url", &format!("http://{}", server.addr)])
+        .env("PATH", path)
+        .env("AWS_ACCESS_KEY_ID", &server.creds.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &server.creds.secret_access_key)
+        .env("AWS_REGION", &server.region)
+        .env("AWS_DEFAULT_REGION", &server.region)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("the aws CLI")?;
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let mut seen = String::new();
+    loop {
+        let Some(line) = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await?? else {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err).await;
+            }
+            anyhow::bail!("the plugin ended: {seen}{err}");
+        };
+        if line.contains("Waiting for connections") {
+            break;
+        }
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, local))
+}
+
 /// Prints the Session Manager figures.
 pub async fn session_figures(args: &Args) -> anyhow::Result<()> {
     let agent_bin = args.steward.with_file_name("steward-agent");
@@ -148,6 +207,13 @@ pub async fn session_figures(args: &Args) -> anyhow::Result<()> {
     row("direct loopback TCP", throughput(port).await?, echo(port).await?);
     row("through the relay (plain ws://)", throughput(local).await?, echo(local).await?);
     let _ = forward.kill().await;
+    match aws_plugin_forward(&server, &node, port).await {
+        Ok((mut plugin, local)) => {
+            row("AWS session-manager-plugin (smux v1)", throughput(local).await?, echo(local).await?);
+            let _ = plugin.kill().await;
+        }
+        Err(e) => println!("{:<34} skipped: {e:#}", "AWS session-manager-plugin"),
+    }
     match crate::ssh::Sshd::start().await {
         Ok(sshd) => {
             let (mut ssh, local) = sshd.forward(port).await?;
