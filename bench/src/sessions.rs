@@ -137,6 +137,7 @@ async fn aws_plugin_forward(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0) // the plugin is the CLI's child: both end with the group
         .kill_on_drop(true)
         .spawn()
         .context("the aws CLI")?;
@@ -210,7 +211,11 @@ pub async fn session_figures(args: &Args) -> anyhow::Result<()> {
     match aws_plugin_forward(&server, &node, port).await {
         Ok((mut plugin, local)) => {
             row("AWS session-manager-plugin (smux v1)", throughput(local).await?, echo(local).await?);
-            let _ = plugin.kill().await;
+            if let Some(pid) = plugin.id() {
+                // SAFETY: plain kill(2) on the group the CLI leads.
+                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+            }
+            let _ = plugin.wait().await;
         }
         Err(e) => println!("{:<34} skipped: {e:#}", "AWS session-manager-plugin"),
     }

@@ -40,13 +40,22 @@ def client_env(server) -> dict:
     return env
 
 
+def _controlling_terminal() -> None:
+    """In the child: a session of its own whose controlling terminal is its stdin."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class Terminal:
     """A program on a pseudo-terminal of our own, read and typed into like a person would."""
 
     def __init__(self, argv: list[str], env: dict, cols: int = 80, rows: int = 24):
         self.master, slave = pty.openpty()
         self.resize(cols, rows, fd=slave)
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+        # The terminal is the program's controlling terminal, as a user's is: Ctrl-C typed
+        # there signals the foreground job (AWS's plugin relays it from SIGINT).
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     preexec_fn=_controlling_terminal)
         os.close(slave)
         self.seen = b""
 
@@ -82,8 +91,13 @@ class Terminal:
         return self.proc.wait(timeout=1)
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
+        # The program leads its own process group: whatever it started (AWS's plugin under
+        # the aws CLI) ends with it.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
         os.close(self.master)
 
 

@@ -8,6 +8,8 @@ unchanged, ``EXIT_CODE: n`` only when the output streams are kept apart).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -37,6 +39,21 @@ def plugin_env(server, tmp_path_factory) -> dict:
     env = client_env(server)
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     return env
+
+
+def end_group(proc: subprocess.Popen) -> None:
+    """Ends the aws CLI and the plugin it started (left alone, the plugin would go on trying
+    to resume its session against whatever server gets that port next)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def start_session(server, plugin_env, target: str, *args: str) -> Terminal:
@@ -84,11 +101,12 @@ def non_interactive(server, plugin_env, target: str, command: str, **extra: str)
         ["aws", "ssm", "start-session", "--target", target, "--endpoint-url", server.url,
          "--document-name", "AWS-StartNonInteractiveCommand", "--parameters", json.dumps(parameters)],
         env=plugin_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         proc.wait(timeout=60)  # stdin stays open: the plugin ends when the session does
     finally:
-        proc.kill()
+        end_group(proc)
     out, err = proc.stdout.read(), proc.stderr.read()
     proc.stdin.close()
     assert proc.returncode == 0, (out, err)
@@ -143,6 +161,7 @@ def test_port_forwarding_through_aws_plugin_carries_parallel_downloads_intact(se
         ["aws", "ssm", "start-session", "--target", fleet.id("p0"), "--endpoint-url", server.url,
          "--document-name", "AWS-StartPortForwardingSession", "--parameters", parameters],
         env=plugin_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # the plugin is the CLI's child: end both together
     )
     try:
         line, seen = "", ""
@@ -161,8 +180,57 @@ def test_port_forwarding_through_aws_plugin_carries_parallel_downloads_intact(se
             for name, digest in pool.map(fetch, names):
                 assert digest == sums[name], name
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        end_group(proc)
+
+
+def test_ctrl_c_and_terminate_session_through_aws_plugin(server, fleet, plugin_env):
+    """Ctrl-C reaches the shell's foreground job (the plugin sends it as a byte); a
+    TerminateSession call ends the plugin's session, which exits cleanly."""
+    import re
+
+    term = start_session(server, plugin_env, fleet.id("p0"))
+    try:
+        term.read_until(r"Starting session with SessionId: (\S+)", timeout=30)
+        session_id = re.search(r"SessionId: (\S+)", term.seen.decode()).group(1)
+        term.type("sleep 60\r")
+        time.sleep(1)
+        term.type("\x03")
+        term.read_until(r"\^C", timeout=10)
+        time.sleep(0.3)  # typed before the interrupt lands, it would be flushed with the line
+        term.type("echo after-$((2+3))\r")
+        term.read_until(r"after-5", timeout=10)
+        assert server.ssm().terminate_session(SessionId=session_id)["SessionId"] == session_id
+        assert term.wait() == 0
+    finally:
+        term.close()
+    ended = server.ssm().describe_sessions(State="History", Filters=[{"key": "SessionId", "value": session_id}])
+    assert ended["Sessions"][0]["Status"] == "Terminated"
+
+
+def test_port_forwarding_to_a_remote_host_through_aws_plugin(server, fleet, plugin_env, web_root):
+    """AWS-StartPortForwardingSessionToRemoteHost: the node dials the host named."""
+    import hashlib
+    import urllib.request
+
+    from conftest import free_port
+
+    port, sums = web_root
+    local = free_port()
+    parameters = json.dumps({"host": ["127.0.0.1"], "portNumber": [str(port)], "localPortNumber": [str(local)]})
+    proc = subprocess.Popen(
+        ["aws", "ssm", "start-session", "--target", fleet.id("p0"), "--endpoint-url", server.url,
+         "--document-name", "AWS-StartPortForwardingSessionToRemoteHost", "--parameters", parameters],
+        env=plugin_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # the plugin is the CLI's child: end both together
+    )
+    try:
+        line, seen = "", ""
+        deadline = time.monotonic() + 30
+        while "Waiting for connections" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            seen += line
+        assert "Waiting for connections" in line, seen
+        with urllib.request.urlopen(f"http://127.0.0.1:{local}/small.bin", timeout=60) as r:
+            assert hashlib.sha256(r.read()).hexdigest() == sums["small.bin"]
+    finally:
+        end_group(proc)

@@ -107,6 +107,8 @@ pub struct Pending {
 const OP_TEXT: u8 = 0x1;
 const OP_BINARY: u8 = 0x2;
 const OP_CLOSE: u8 = 0x8;
+const OP_PING: u8 = 0x9;
+const OP_PONG: u8 = 0xA;
 
 impl Pending {
     /// The peer's first message: one unfragmented, masked text or binary frame of at most
@@ -160,13 +162,31 @@ impl Pending {
 }
 
 /// Reads one unfragmented, masked text or binary frame of at most [`PRE_AUTH_BYTES`] from
-/// `io`, and nothing after it.
+/// `io`, and nothing after it. Pings and pongs before it are read and dropped (AWS's
+/// plugin may ping before it sends its token), at most [`PRE_AUTH_CONTROL_FRAMES`] of them.
 async fn read_first_message<R: AsyncRead + Unpin>(io: &mut R) -> Result<Vec<u8>, &'static str> {
+    for _ in 0..=PRE_AUTH_CONTROL_FRAMES {
+        let (opcode, payload) = read_frame(io).await?;
+        match opcode {
+            OP_TEXT | OP_BINARY => return Ok(payload),
+            OP_PING | OP_PONG => continue,
+            _ => return Err("the first message must be one text or binary frame"),
+        }
+    }
+    Err("too many control frames before the first message")
+}
+
+/// Pings or pongs a client may send before its first message.
+const PRE_AUTH_CONTROL_FRAMES: usize = 4;
+
+/// One unfragmented, masked frame: its opcode and unmasked payload (a data frame of at most
+/// [`PRE_AUTH_BYTES`], a control frame of at most 125 bytes, as RFC 6455 allows).
+async fn read_frame<R: AsyncRead + Unpin>(io: &mut R) -> Result<(u8, Vec<u8>), &'static str> {
     let closed = |_| "the connection closed";
     let mut head = [0u8; 2];
     io.read_exact(&mut head).await.map_err(closed)?;
     let (fin, reserved, opcode) = (head[0] & 0x80 != 0, head[0] & 0x70, head[0] & 0x0f);
-    if !fin || reserved != 0 || !matches!(opcode, OP_TEXT | OP_BINARY) {
+    if !fin || reserved != 0 || !matches!(opcode, OP_TEXT | OP_BINARY | OP_PING | OP_PONG) {
         return Err("the first message must be one text or binary frame");
     }
     if head[1] & 0x80 == 0 {
@@ -177,7 +197,8 @@ async fn read_first_message<R: AsyncRead + Unpin>(io: &mut R) -> Result<Vec<u8>,
         127 => io.read_u64().await.map_err(closed)?,
         short => short as u64,
     };
-    if len > PRE_AUTH_BYTES as u64 {
+    let control = matches!(opcode, OP_PING | OP_PONG);
+    if (control && len > 125) || len > PRE_AUTH_BYTES as u64 {
         return Err("the first message is too large");
     }
     let mut mask = [0u8; 4];
@@ -187,7 +208,7 @@ async fn read_first_message<R: AsyncRead + Unpin>(io: &mut R) -> Result<Vec<u8>,
     for (i, byte) in payload.iter_mut().enumerate() {
         *byte ^= mask[i % 4];
     }
-    Ok(payload)
+    Ok((opcode, payload))
 }
 
 /// An HTTP/1.1 WebSocket upgrade whose peer has not authenticated yet.
@@ -319,16 +340,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn pings_before_the_first_message_are_passed_over() {
+        // AWS's session-manager-plugin may ping before it sends its token.
+        let mut bytes = client_frame(OP_PING, b"");
+        bytes.extend(client_frame(OP_PONG, b"x"));
+        bytes.extend(client_frame(OP_TEXT, b"{\"TokenValue\":\"t\"}"));
+        let mut input = &bytes[..];
+        assert_eq!(read_first_message(&mut input).await.unwrap(), b"{\"TokenValue\":\"t\"}");
+    }
+
+    #[tokio::test]
     async fn refuses_what_is_not_one_small_message() {
         let too_big = client_frame(OP_BINARY, &vec![0u8; PRE_AUTH_BYTES + 1]);
-        let mut ping = client_frame(0x9, b"");
-        ping.extend(client_frame(OP_TEXT, b"{}"));
+        let big_ping = client_frame(OP_PING, &[0u8; 126]);
+        let mut pings: Vec<u8> = (0..=PRE_AUTH_CONTROL_FRAMES).flat_map(|_| client_frame(OP_PING, b"p")).collect();
+        pings.extend(client_frame(OP_TEXT, b"{}"));
+        let close = client_frame(OP_CLOSE, b"");
         let mut fragment = client_frame(OP_TEXT, b"{");
         fragment[0] &= 0x7f;
         let mut unmasked = client_frame(OP_TEXT, b"{}");
         unmasked[1] &= 0x7f;
         let huge_claim = [0x82, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-        for bad in [&too_big[..], &ping[..], &fragment[..], &unmasked[..], &huge_claim[..], &[0x81][..], &[][..]] {
+        let cases = [
+            &too_big[..],
+            &big_ping[..],
+            &pings[..],
+            &close[..],
+            &fragment[..],
+            &unmasked[..],
+            &huge_claim[..],
+            &[0x81][..],
+            &[][..],
+        ];
+        for bad in cases {
             let mut input = bad;
             assert!(read_first_message(&mut input).await.is_err());
         }
