@@ -145,6 +145,26 @@ def test_stewards_own_exec_speaks_the_same_protocol(server, fleet):
 
 
 
+def forward_with_aws_plugin(server, plugin_env, target: str, document: str, parameters: dict) -> subprocess.Popen:
+    """``aws ssm start-session`` forwarding a port with `document`; returns once the plugin
+    waits for connections (end it with ``end_group``)."""
+    proc = subprocess.Popen(
+        ["aws", "ssm", "start-session", "--target", target, "--endpoint-url", server.url,
+         "--document-name", document, "--parameters", json.dumps({k: [v] for k, v in parameters.items()})],
+        env=plugin_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # the plugin is the CLI's child: end both together
+    )
+    line, seen = "", ""
+    deadline = time.monotonic() + 30
+    while "Waiting for connections" not in line and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        seen += line
+    if "Waiting for connections" not in line:
+        end_group(proc)
+        raise AssertionError(f"the plugin never waited for connections: {seen}")
+    return proc
+
+
 def test_port_forwarding_through_aws_plugin_carries_parallel_downloads_intact(server, fleet, plugin_env, web_root):
     """The plugin multiplexes connections with smux version 1 (no window updates); the node
     answers in that version. Eight downloads at once (52 MB), every byte checked."""
@@ -156,21 +176,9 @@ def test_port_forwarding_through_aws_plugin_carries_parallel_downloads_intact(se
 
     port, sums = web_root
     local = free_port()
-    parameters = json.dumps({"portNumber": [str(port)], "localPortNumber": [str(local)]})
-    proc = subprocess.Popen(
-        ["aws", "ssm", "start-session", "--target", fleet.id("p0"), "--endpoint-url", server.url,
-         "--document-name", "AWS-StartPortForwardingSession", "--parameters", parameters],
-        env=plugin_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,  # the plugin is the CLI's child: end both together
-    )
+    proc = forward_with_aws_plugin(server, plugin_env, fleet.id("p0"), "AWS-StartPortForwardingSession",
+                                   {"portNumber": str(port), "localPortNumber": str(local)})
     try:
-        line, seen = "", ""
-        deadline = time.monotonic() + 30
-        while "Waiting for connections" not in line and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            seen += line
-        assert "Waiting for connections" in line, seen
-
         def fetch(name):
             with urllib.request.urlopen(f"http://127.0.0.1:{local}/{name}", timeout=120) as r:
                 return name, hashlib.sha256(r.read()).hexdigest()
@@ -216,20 +224,9 @@ def test_port_forwarding_to_a_remote_host_through_aws_plugin(server, fleet, plug
 
     port, sums = web_root
     local = free_port()
-    parameters = json.dumps({"host": ["127.0.0.1"], "portNumber": [str(port)], "localPortNumber": [str(local)]})
-    proc = subprocess.Popen(
-        ["aws", "ssm", "start-session", "--target", fleet.id("p0"), "--endpoint-url", server.url,
-         "--document-name", "AWS-StartPortForwardingSessionToRemoteHost", "--parameters", parameters],
-        env=plugin_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,  # the plugin is the CLI's child: end both together
-    )
+    proc = forward_with_aws_plugin(server, plugin_env, fleet.id("p0"), "AWS-StartPortForwardingSessionToRemoteHost",
+                                   {"host": "127.0.0.1", "portNumber": str(port), "localPortNumber": str(local)})
     try:
-        line, seen = "", ""
-        deadline = time.monotonic() + 30
-        while "Waiting for connections" not in line and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            seen += line
-        assert "Waiting for connections" in line, seen
         with urllib.request.urlopen(f"http://127.0.0.1:{local}/small.bin", timeout=60) as r:
             assert hashlib.sha256(r.read()).hexdigest() == sums["small.bin"]
     finally:
