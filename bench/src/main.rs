@@ -19,6 +19,7 @@ use steward_api::sigv4::{self, Credentials, Signer};
 
 mod edges;
 mod fleet;
+mod inventory;
 mod scheduler;
 mod sessions;
 mod shells;
@@ -45,6 +46,9 @@ struct Args {
     /// Fleet sizes for the Run Command fan-out benchmark (comma-separated; empty to skip).
     #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
     fleet: Vec<usize>,
+    /// Simulated nodes in the inventory scenario.
+    #[arg(long, default_value_t = 10_000)]
+    inventory_nodes: usize,
     /// Idle shell sessions held open at once in the sessions scenario.
     #[arg(long, default_value_t = 1000)]
     sessions: usize,
@@ -194,6 +198,26 @@ impl Client {
 
     async fn call(&mut self, operation: &str, body: &Value) -> anyhow::Result<Value> {
         Ok(serde_json::from_slice(&self.call_raw(operation, body).await?)?)
+    }
+
+    /// The `field` of every item of `list` over all pages of `operation`.
+    async fn collect(&mut self, operation: &str, list: &str, field: &str) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut body = serde_json::json!({"MaxResults": 50});
+            if let Some(t) = &token {
+                body["NextToken"] = serde_json::json!(t);
+            }
+            let page = self.call(operation, &body).await?;
+            for item in page[list].as_array().into_iter().flatten() {
+                out.push(item[field].as_str().unwrap_or_default().to_owned());
+            }
+            token = page["NextToken"].as_str().map(str::to_owned);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
     }
 }
 
@@ -520,6 +544,9 @@ async fn main() -> anyhow::Result<()> {
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("edges")) {
         return edges::edges_figures(&args).await;
     }
+    if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("inventory")) {
+        return inventory::inventory_figures(&args).await;
+    }
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("scheduler")) {
         return scheduler::scheduler_figures(&args).await;
     }
@@ -606,6 +633,7 @@ async fn main() -> anyhow::Result<()> {
         agent_figures(&args).await?;
         fleet_figures(&args).await?;
         scheduler::scheduler_figures(&args).await?;
+        inventory::inventory_figures(&args).await?;
         sessions::session_figures(&args).await?;
         edges::edges_figures(&args).await?;
     }

@@ -97,22 +97,7 @@ pub async fn scheduler_figures(args: &Args) -> anyhow::Result<()> {
     let idle = cpu_share(pid, Duration::from_secs(10)).await;
     let idle_rss = rss_kb(pid, "VmRSS:");
 
-    let mut ids = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut body = json!({"MaxResults": 50});
-        if let Some(t) = &token {
-            body["NextToken"] = json!(t);
-        }
-        let page = client.call("ListAssociations", &body).await?;
-        for a in page["Associations"].as_array().into_iter().flatten() {
-            ids.push(a["AssociationId"].as_str().unwrap_or_default().to_owned());
-        }
-        token = page["NextToken"].as_str().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    let ids = client.collect("ListAssociations", "Associations", "AssociationId").await?;
     anyhow::ensure!(ids.len() == ASSOCIATIONS, "listed {} associations", ids.len());
     let before = counters.completed.load(Ordering::Relaxed);
     let expected = before + ASSOCIATIONS * GROUP;

@@ -13,11 +13,11 @@ use steward_protocol::{hello_payload, AgentMessage, ServerMessage, CONNECT_PATH,
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::calls::Calls;
 use crate::executor::{self, Running};
 use crate::identity::{self, Identity};
 use crate::platform;
 use crate::records::{Arrival, Records};
-use crate::secure::Resolver;
 use crate::tls::{self, Endpoint};
 
 /// Longest wait between reconnection attempts.
@@ -126,7 +126,7 @@ async fn session(
             }
         }
     });
-    let resolver = Resolver::new(out_tx.clone());
+    let calls = Calls::new(out_tx.clone());
     // Live first, then catch up: a result finishing in between goes out twice at worst,
     // and the server ignores a result for an invocation already final.
     *outbox.lock().expect("outbox lock") = Some(out_tx.clone());
@@ -153,12 +153,11 @@ async fn session(
                 let Ok(body) = message.to_text() else { continue };
                 match serde_json::from_str::<ServerMessage>(body) {
                     Ok(ServerMessage::Invoke(invocation)) => {
-                        accept(invocation, records, work_dir, running, &resolver, &out_tx, outbox).await;
+                        accept(invocation, records, work_dir, running, &calls, &out_tx, outbox).await;
                     }
                     Ok(ServerMessage::ResultAck { invocation_id }) => records.reported(&invocation_id),
-                    Ok(ServerMessage::SecureValues { request_id, values, missing }) => {
-                        resolver.answer(request_id, values, missing);
-                    }
+                    Ok(answer @ ServerMessage::SecureValues { request_id, .. })
+                    | Ok(answer @ ServerMessage::InventoryStored { request_id, .. }) => calls.answer(request_id, answer),
                     Ok(ServerMessage::Cancel { invocation_id }) => running.cancel(&invocation_id),
                     Ok(ServerMessage::Goodbye { reason }) => break End::Refused(reason),
                     Ok(ServerMessage::StartSession(start)) => {
@@ -182,7 +181,7 @@ async fn accept(
     records: &Records,
     work_dir: &Path,
     running: &Running,
-    resolver: &Resolver,
+    calls: &Calls,
     out: &mpsc::Sender<AgentMessage>,
     outbox: &Outbox,
 ) {
@@ -193,9 +192,9 @@ async fn accept(
             tracing::info!(invocation_id = id, "Running an invocation.");
             let (records, work_dir, running, outbox) =
                 (records.clone(), work_dir.to_owned(), running.clone(), outbox.clone());
-            let resolver = resolver.clone();
+            let calls = calls.clone();
             tokio::spawn(async move {
-                let result = executor::run(invocation, &work_dir, running, resolver).await;
+                let result = executor::run(invocation, &work_dir, running, calls).await;
                 if let Err(e) = records.finish(&result) {
                     tracing::error!(error = %e, "Cannot record a result; it may be lost.");
                 }

@@ -46,6 +46,13 @@ pub enum Command {
         #[arg(long, env = "STEWARD_AGENT_SESSION_USER", default_value = "ssm-user")]
         session_user: String,
     },
+    /// Gather this machine's inventory as `aws:softwareInventory` would, and print it as
+    /// JSON (nothing is sent).
+    Inventory {
+        /// The `files` setting of AWS-GatherSoftwareInventory (a JSON list of searches).
+        #[arg(long, default_value = "")]
+        files: String,
+    },
 }
 
 /// Runs a parsed command line.
@@ -60,6 +67,14 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
                     .await
                     .context("registration failed")?;
             println!("Registered as {} in account {} ({}).", identity.instance_id, identity.account, identity.region);
+            Ok(())
+        }
+        Command::Inventory { files } => {
+            let instance_id = identity::load(&cli.state_dir).map(|i| i.instance_id).unwrap_or_default();
+            let inputs = serde_json::json!({ "files": files });
+            let items =
+                crate::inventory::gather_items(&inputs, &cli.state_dir, &instance_id).map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string_pretty(&items)?);
             Ok(())
         }
         Command::Run { session_user } => {

@@ -11,8 +11,9 @@ use steward_protocol::{Invocation, InvocationResult, PluginResult, PluginRun};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
+use crate::calls::Calls;
 use crate::records::now_ms;
-use crate::secure::{self, Resolver};
+use crate::secure;
 
 /// Most bytes of stdout or stderr kept per step.
 const OUTPUT_CAP: usize = 8 << 20;
@@ -42,6 +43,11 @@ impl Running {
             *cancelled = true;
             kill_group(*pgid);
         }
+    }
+
+    /// The node's id, as steps see it.
+    fn instance_id(&self) -> String {
+        self.env.iter().find(|(k, _)| k == "AWS_SSM_INSTANCE_ID").map(|(_, v)| v.clone()).unwrap_or_default()
     }
 
     fn is_cancelled(&self, invocation_id: &str) -> bool {
@@ -120,14 +126,14 @@ fn seconds(v: &Value) -> Option<u64> {
 }
 
 /// Runs every step in order.
-pub async fn run(invocation: Invocation, work_dir: &Path, running: Running, resolver: Resolver) -> InvocationResult {
+pub async fn run(invocation: Invocation, work_dir: &Path, running: Running, calls: Calls) -> InvocationResult {
     let mut plugins = Vec::new();
     for step in &invocation.plugins {
         let started = now_ms();
-        let result = match secure::resolve_inputs(&step.inputs, &resolver).await {
+        let result = match secure::resolve_inputs(&step.inputs, &calls).await {
             Ok((inputs, secrets)) => {
                 let resolved = PluginRun { inputs, ..step.clone() };
-                let mut result = run_step(&invocation, &resolved, work_dir, &running).await;
+                let mut result = run_step(&invocation, &resolved, work_dir, &running, &calls).await;
                 result.stdout = secure::mask(&result.stdout, &secrets);
                 result.stderr = secure::mask(&result.stderr, &secrets);
                 result
@@ -169,7 +175,13 @@ fn finished(step: &PluginRun, status: &str, code: i64, stdout: String, stderr: S
     }
 }
 
-async fn run_step(invocation: &Invocation, step: &PluginRun, work_dir: &Path, running: &Running) -> PluginResult {
+async fn run_step(
+    invocation: &Invocation,
+    step: &PluginRun,
+    work_dir: &Path,
+    running: &Running,
+    calls: &Calls,
+) -> PluginResult {
     let started = now_ms();
     if let Some(platform) = &step.precondition_platform {
         if platform != crate::platform::detect().platform_type.as_str() {
@@ -179,7 +191,15 @@ async fn run_step(invocation: &Invocation, step: &PluginRun, work_dir: &Path, ru
         }
     }
     let (program, args): (&str, Vec<&str>) = match step.action.as_str() {
-        "aws:runDocument" => return Box::pin(run_nested(invocation, step, work_dir, running, started)).await,
+        "aws:runDocument" => return Box::pin(run_nested(invocation, step, work_dir, running, calls, started)).await,
+        "aws:softwareInventory" => {
+            // The agent's state directory holds the work directory.
+            let state_dir = work_dir.parent().unwrap_or(work_dir).to_path_buf();
+            return match crate::inventory::run(&step.inputs, state_dir, running.instance_id(), calls).await {
+                Ok(summary) => finished(step, "Success", 0, summary, String::new(), started),
+                Err(why) => finished(step, "Failed", 1, String::new(), why, started),
+            };
+        }
         "aws:runShellScript" => ("sh", vec![]),
         "aws:runPowerShellScript" => {
             if which("pwsh").is_none() {
@@ -285,6 +305,7 @@ async fn run_nested(
     step: &PluginRun,
     work_dir: &Path,
     running: &Running,
+    calls: &Calls,
     started: i64,
 ) -> PluginResult {
     if step.inputs["documentType"].as_str() == Some("LocalPath") {
@@ -308,7 +329,7 @@ async fn run_nested(
     let (mut status, mut code) = ("Success".to_owned(), 0);
     for child in nested {
         let child = PluginRun { name: format!("{}/{}", step.name, child.name), ..child };
-        let result = run_step(invocation, &child, work_dir, running).await;
+        let result = run_step(invocation, &child, work_dir, running, calls).await;
         stdout.push_str(&result.stdout);
         stderr.push_str(&result.stderr);
         code = result.response_code;

@@ -4,10 +4,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod calls;
 mod channel;
 mod cli;
 mod executor;
 mod identity;
+mod inventory;
 mod piped;
 mod platform;
 mod pty;

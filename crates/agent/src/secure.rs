@@ -1,51 +1,26 @@
 //! `{{ssm-secure:NAME}}` references: resolved on the node at run time, through the
 //! authenticated control channel, and masked in the output the node reports.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
-use steward_protocol::AgentMessage;
-use tokio::sync::{mpsc, oneshot};
+use steward_protocol::{AgentMessage, ServerMessage};
 
-type Answer = (BTreeMap<String, String>, Vec<String>);
+use crate::calls::Calls;
 
-/// Asks the server for secure values and waits for the answers.
-#[derive(Clone)]
-pub struct Resolver {
-    out: mpsc::Sender<AgentMessage>,
-    pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>>,
-    next: Arc<AtomicU64>,
-}
-
-impl Resolver {
-    /// A resolver sending on a session's outgoing queue.
-    pub fn new(out: mpsc::Sender<AgentMessage>) -> Self {
-        Resolver { out, pending: Default::default(), next: Default::default() }
-    }
-
-    /// Delivers the server's answer to whoever asked.
-    pub fn answer(&self, request_id: u64, values: BTreeMap<String, String>, missing: Vec<String>) {
-        if let Some(waiter) = self.pending.lock().expect("resolver lock").remove(&request_id) {
-            let _ = waiter.send((values, missing));
+/// Asks the server for the plaintext of `names`.
+async fn resolve(calls: &Calls, names: Vec<String>) -> Result<BTreeMap<String, String>, String> {
+    let answer = calls
+        .ask(|request_id| AgentMessage::ResolveSecure { request_id, names }, Duration::from_secs(30))
+        .await
+        .map_err(|why| format!("secure parameters could not be resolved: {why}"))?;
+    match answer {
+        ServerMessage::SecureValues { values, missing, .. } if missing.is_empty() => Ok(values),
+        ServerMessage::SecureValues { missing, .. } => {
+            Err(format!("secure parameters not found or not readable: {}", missing.join(", ")))
         }
-    }
-
-    async fn resolve(&self, names: Vec<String>) -> Result<BTreeMap<String, String>, String> {
-        let request_id = self.next.fetch_add(1, Ordering::SeqCst);
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().expect("resolver lock").insert(request_id, tx);
-        self.out
-            .send(AgentMessage::ResolveSecure { request_id, names })
-            .await
-            .map_err(|_| "the connection to the server is closed".to_owned())?;
-        match tokio::time::timeout(Duration::from_secs(30), rx).await {
-            Ok(Ok((values, missing))) if missing.is_empty() => Ok(values),
-            Ok(Ok((_, missing))) => Err(format!("secure parameters not found or not readable: {}", missing.join(", "))),
-            _ => Err("the server did not answer the request for secure parameters".to_owned()),
-        }
+        _ => Err("the server answered the request for secure parameters with something else".into()),
     }
 }
 
@@ -87,7 +62,7 @@ fn substitute(inputs: &Value, replacements: &[(String, String)]) -> Value {
 }
 
 /// Inputs with secure references replaced, and the secret values to mask afterwards.
-pub async fn resolve_inputs(inputs: &Value, resolver: &Resolver) -> Result<(Value, Vec<String>), String> {
+pub async fn resolve_inputs(inputs: &Value, calls: &Calls) -> Result<(Value, Vec<String>), String> {
     let mut refs = Vec::new();
     references(inputs, &mut refs);
     if refs.is_empty() {
@@ -96,7 +71,7 @@ pub async fn resolve_inputs(inputs: &Value, resolver: &Resolver) -> Result<(Valu
     let mut names: Vec<String> = refs.iter().map(|(_, n)| n.clone()).collect();
     names.sort();
     names.dedup();
-    let values = resolver.resolve(names).await?;
+    let values = resolve(calls, names).await?;
     let replacements: Vec<(String, String)> =
         refs.iter().filter_map(|(token, name)| values.get(name).map(|v| (token.clone(), v.clone()))).collect();
     let secrets = values.into_values().filter(|v| !v.is_empty()).collect();

@@ -215,7 +215,9 @@ pub fn string_to_sign(req: &Request<'_>, auth: &Authorization, amz_date: &str) -
     canonical.push_str(req.method);
     canonical.push('\n');
     let path = if req.path.is_empty() { "/" } else { req.path };
-    canonical.push_str(&uri_encode(&percent_decode(path), true));
+    // Every service but S3 encodes the path as sent once more (`%3A` → `%253A`), as the
+    // SDKs sign it: REST paths such as `/resources/{Arn}/tags` carry encoded ARNs.
+    canonical.push_str(&uri_encode(path, true));
     canonical.push('\n');
     canonical.push_str(&canonical_query(req.query));
     canonical.push('\n');
@@ -352,6 +354,18 @@ mod tests {
         let sts = string_to_sign(&req, &auth, "20150830T123600Z");
         let key = signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830", "us-east-1", "service");
         assert!(verify(&key, &sts, "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"));
+        // A REST path with an encoded ARN is encoded once more, as the SDKs sign it.
+        let rest = Request { path: "/resources/arn%3Aaws%3Agroup%2Fg/tags", ..req };
+        let canonical_path = string_to_sign(&rest, &auth, "20150830T123600Z");
+        assert_ne!(canonical_path, sts);
+        let hashed = |path: &str| {
+            let canonical = format!(
+                "GET\n{path}\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n{}",
+                hex::encode(Sha256::digest(b""))
+            );
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        };
+        assert!(canonical_path.ends_with(&hashed("/resources/arn%253Aaws%253Agroup%252Fg/tags")));
     }
 
     fn signed_request(body: &'static [u8]) -> (Vec<(String, String)>, Credentials) {

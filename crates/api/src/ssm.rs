@@ -6,6 +6,7 @@ pub mod commands;
 pub mod compliance;
 pub mod documents;
 pub mod fleet;
+pub mod inventory;
 pub mod parameters;
 pub mod sessions;
 pub mod tags;

@@ -66,7 +66,7 @@ pub struct RegisterResponse {
 }
 
 /// A refused registration or connection.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// A stable code, e.g. `ActivationExpired`.
     pub code: String,
@@ -130,6 +130,15 @@ pub enum ServerMessage {
         /// What to show.
         text: String,
     },
+    /// The answer to [`AgentMessage::PutInventory`].
+    InventoryStored {
+        /// The request answered.
+        request_id: u64,
+        /// Why nothing was stored (`ItemContentMismatchException` when an item sent by hash
+        /// alone no longer matches what the server holds: send it again with its content).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ErrorBody>,
+    },
 }
 
 /// Path prefix of a node's session data channels (`/agent/v1/session/<session id>`).
@@ -187,6 +196,29 @@ pub enum AgentMessage {
         /// Parameter names, optionally with `:version` or `:label`.
         names: Vec<String>,
     },
+    /// The node's inventory, as PutInventory for itself: all types or none are stored.
+    PutInventory {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// One per type gathered.
+        items: Vec<InventoryItem>,
+    },
+}
+
+/// One inventory type of a node, as SSM's `InventoryItem`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InventoryItem {
+    /// `AWS:Application`, `Custom:Rack`, …
+    pub type_name: String,
+    /// e.g. `1.0`.
+    pub schema_version: String,
+    /// When it was gathered, `2026-12-07T10:00:00Z`.
+    pub capture_time: String,
+    /// SHA-256 (hex) of the content as the agent serialises it.
+    pub content_hash: String,
+    /// The entries; absent when unchanged since the content with this hash was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Vec<std::collections::BTreeMap<String, String>>>,
 }
 
 /// One step to run.

@@ -25,6 +25,7 @@ pub mod sns;
 // Rank 2.
 pub mod commands;
 pub mod compliance;
+pub mod inventory;
 pub mod sessions;
 // Rank 3.
 pub mod associations;

@@ -147,6 +147,10 @@ async fn channel(mut pending: Pending, pass: Pass, env: Arc<Env>) {
                         let answer = resolve_secure(&env, &instance_id, request_id, names).await;
                         env.agents.send(&instance_id, answer);
                     }
+                    Ok(AgentMessage::PutInventory { request_id, items }) => {
+                        let error = put_inventory(&env, &instance_id, items).await.err();
+                        env.agents.send(&instance_id, ServerMessage::InventoryStored { request_id, error });
+                    }
                     Ok(AgentMessage::Hello { .. }) | Err(_) => {
                         tracing::warn!(instance_id, "Agent sent an unexpected message.");
                     }
@@ -160,6 +164,25 @@ async fn channel(mut pending: Pending, pass: Pass, env: Arc<Env>) {
         crate::fleet::touch(&env, &instance_id, false, None).await;
         tracing::info!(instance_id, "Agent disconnected.");
     }
+}
+
+/// Stores a node's inventory in its account and region. The node writes its own inventory
+/// only, as itself: no role is needed for that (SSM's nodes need `ssm:PutInventory` on
+/// their instance profile; here the node's key is the proof).
+async fn put_inventory(
+    env: &Arc<Env>,
+    instance_id: &str,
+    items: Vec<steward_protocol::InventoryItem>,
+) -> Result<(), steward_protocol::ErrorBody> {
+    let Some((node, _, _)) = crate::fleet::locate(env, instance_id).await else {
+        return Err(steward_protocol::ErrorBody {
+            code: "InvalidInstanceId".into(),
+            message: "not a registered node".into(),
+        });
+    };
+    let ctx = Ctx::system(env, &node.account, &node.region);
+    let stored = crate::inventory::put_from_node(&ctx, instance_id, items).await;
+    stored.map_err(|e| steward_protocol::ErrorBody { code: e.code().to_owned(), message: e.message().to_owned() })
 }
 
 /// Reads SecureString values for a node, as the node's account and region.

@@ -18,7 +18,9 @@ use steward_core::iam::eval::Request;
 use super::{tags, App};
 use crate::base::arn::{association_arn, document_arn, kms_arn, node_arn, parameter_arn};
 use crate::base::{Ctx, Principal};
-use crate::{associations, cloudtrail, commands, compliance, documents, fleet, kms, parameters, sessions, windows};
+use crate::{
+    associations, cloudtrail, commands, compliance, documents, fleet, inventory, kms, parameters, sessions, windows,
+};
 
 async fn invoke<Req, Resp, F, Fut>(ctx: Ctx, input: Value, handler: F) -> Result<Vec<u8>, ApiError>
 where
@@ -93,6 +95,14 @@ pub async fn call(app: &App, ctx: Ctx, service: Service, operation: &str, input:
         (Service::Ssm, "ListComplianceSummaries") => invoke(ctx, input, compliance::list_compliance_summaries).await,
         (Service::Ssm, "ListResourceComplianceSummaries") => {
             invoke(ctx, input, compliance::list_resource_compliance_summaries).await
+        }
+        (Service::Ssm, "PutInventory") => invoke(ctx, input, inventory::put_inventory).await,
+        (Service::Ssm, "GetInventory") => invoke(ctx, input, inventory::get_inventory).await,
+        (Service::Ssm, "ListInventoryEntries") => invoke(ctx, input, inventory::list_inventory_entries).await,
+        (Service::Ssm, "GetInventorySchema") => invoke(ctx, input, inventory::get_inventory_schema).await,
+        (Service::Ssm, "DeleteInventory") => invoke(ctx, input, inventory::delete_inventory).await,
+        (Service::Ssm, "DescribeInventoryDeletions") => {
+            invoke(ctx, input, inventory::describe_inventory_deletions).await
         }
         (Service::Ssm, "CreateMaintenanceWindow") => invoke(ctx, input, windows::create_maintenance_window).await,
         (Service::Ssm, "UpdateMaintenanceWindow") => invoke(ctx, input, windows::update_maintenance_window).await,
@@ -255,6 +265,9 @@ pub fn resources(p: &Principal, service: Service, op: &str, input: &Value) -> Ve
             input["SessionId"].as_str().unwrap_or_default()
         )],
         (Service::Ssm, "PutComplianceItems") => vec![node_arn(p, input["ResourceId"].as_str().unwrap_or_default())],
+        (Service::Ssm, "PutInventory" | "ListInventoryEntries") => {
+            vec![node_arn(p, input["InstanceId"].as_str().unwrap_or_default())]
+        }
         (Service::Ssm, "DeregisterManagedInstance" | "UpdateManagedInstanceRole") => {
             vec![node_arn(p, input["InstanceId"].as_str().unwrap_or_default())]
         }

@@ -106,8 +106,15 @@ fn steps(tree: &Value, schema_version: &str, values: &BTreeMap<String, Value>) -
 /// How deep `aws:runDocument` may nest documents.
 const MAX_NESTING: usize = 3;
 
-/// A Command document's steps for `parameters`, with nested `aws:runDocument` steps
-/// expanded (their steps travel in the step's `steps` input, run by the agent in order).
+/// Document types Run Command runs.
+const RUN_COMMAND_TYPES: &[&str] = &["Command"];
+/// Document types State Manager runs: Policy documents (such as
+/// AWS-GatherSoftwareInventory) only through associations, as in SSM.
+const ASSOCIATION_TYPES: &[&str] = &["Command", "Policy"];
+
+/// A Command (or, for `types` that allow it, Policy) document's steps for `parameters`,
+/// with nested `aws:runDocument` steps expanded (their steps travel in the step's `steps`
+/// input, run by the agent in order).
 async fn document_steps(
     ctx: &Ctx,
     name: &str,
@@ -115,13 +122,16 @@ async fn document_steps(
     hash: Option<&str>,
     given: BTreeMap<String, Vec<String>>,
     depth: usize,
+    types: &[&str],
 ) -> Result<(Vec<PluginRun>, BTreeMap<String, Value>), ApiError> {
     let found = documents::find(ctx, name).await?;
-    if found.head.doc_type != "Command" {
-        return Err(ApiError::new(
-            "InvalidDocument",
-            format!("{name} is a {} document; Run Command runs Command documents.", found.head.doc_type),
-        ));
+    if !types.contains(&found.head.doc_type.as_str()) {
+        let why = if found.head.doc_type == "Policy" {
+            format!("{name} is a Policy document; it runs through State Manager associations, not Run Command.")
+        } else {
+            format!("{name} is a {} document; Run Command runs Command documents.", found.head.doc_type)
+        };
+        return Err(ApiError::new("InvalidDocument", why));
     }
     let number = documents::select(&found.head, version, None)?;
     let version = documents::load_version(ctx, &found.head, number).await?;
@@ -158,21 +168,22 @@ async fn document_steps(
         let nested_given = nested_parameters(&plugin.inputs["documentParameters"])
             .map_err(|why| invalid_parameters(format!("Step {}: {why}", plugin.name)))?;
         let path = path.to_owned();
-        let (nested, _) = Box::pin(document_steps(ctx, &path, None, None, nested_given, depth + 1)).await?;
+        let (nested, _) =
+            Box::pin(document_steps(ctx, &path, None, None, nested_given, depth + 1, RUN_COMMAND_TYPES)).await?;
         plugin.inputs["steps"] = serde_json::to_value(&nested).expect("steps serialise");
     }
     Ok((plugins, values))
 }
 
-/// Checks that `name` (at `version`) is a Command document that `parameters` satisfy, as a
-/// run would find it.
+/// Checks that `name` (at `version`) is a document an association runs (Command or Policy)
+/// that `parameters` satisfy, as a run would find it.
 pub async fn check_document(
     ctx: &Ctx,
     name: &str,
     version: Option<&str>,
     parameters: BTreeMap<String, Vec<String>>,
 ) -> Result<(), ApiError> {
-    document_steps(ctx, name, version, None, parameters, 1).await.map(|_| ())
+    document_steps(ctx, name, version, None, parameters, 1, ASSOCIATION_TYPES).await.map(|_| ())
 }
 
 /// `documentParameters` of `aws:runDocument`: an object or a JSON string of one, whose
@@ -280,6 +291,7 @@ pub async fn plan(
         req.document_hash.as_deref(),
         req.parameters.clone().unwrap_or_default(),
         1,
+        if origin.as_ref().is_some_and(|o| o.kind == "Association") { ASSOCIATION_TYPES } else { RUN_COMMAND_TYPES },
     )
     .await?;
     let execution_timeout = values

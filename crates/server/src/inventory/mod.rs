@@ -1,0 +1,58 @@
+//! Inventory: what each node runs and is, by type (`AWS:Application`, `AWS:Network`, …,
+//! `Custom:…`), reported by the node's `aws:softwareInventory` step or by PutInventory,
+//! and the fleet-wide queries over it (GetInventory filters and aggregators,
+//! ListInventoryEntries, GetInventorySchema, DeleteInventory).
+//!
+//! Store layout and the index: `records`.
+
+mod aggregate;
+mod delete;
+mod filter;
+mod put;
+mod query;
+mod records;
+mod schema;
+mod view;
+
+use steward_api::ssm::inventory::{InventoryItem, PutInventoryRequest, PutInventoryResponse};
+use steward_api::ApiError;
+use steward_store::Op;
+
+use crate::base::Ctx;
+
+pub use delete::{delete_inventory, describe_inventory_deletions};
+pub use query::{get_inventory, get_inventory_schema, list_inventory_entries};
+
+/// PutInventory from an API caller, for a node of the caller's account.
+pub async fn put_inventory(ctx: Ctx, req: PutInventoryRequest) -> Result<PutInventoryResponse, ApiError> {
+    if crate::fleet::load_node(&ctx, &req.instance_id).await?.is_none() {
+        return Err(ApiError::new(
+            "InvalidInstanceId",
+            format!("{} is not a managed node of this account.", req.instance_id),
+        ));
+    }
+    put::store(&ctx, &req.instance_id, req.items).await?;
+    Ok(PutInventoryResponse { message: String::new() })
+}
+
+/// A node's own report over its channel: `ctx` acts in the node's account and region, and
+/// a node writes only its own inventory.
+pub async fn put_from_node(ctx: &Ctx, node: &str, items: Vec<steward_protocol::InventoryItem>) -> Result<(), ApiError> {
+    let items = items
+        .into_iter()
+        .map(|i| InventoryItem {
+            type_name: i.type_name,
+            schema_version: i.schema_version,
+            capture_time: i.capture_time,
+            content_hash: Some(i.content_hash),
+            content: i.content,
+            context: None,
+        })
+        .collect();
+    put::store(ctx, node, items).await
+}
+
+/// Deletes of everything inventory keeps about a node, for its deregistration.
+pub async fn node_leftovers(ctx: &Ctx, node: &str) -> Result<Vec<Op>, ApiError> {
+    Ok(query::node_keys(ctx, node).await?.into_iter().map(Op::delete).collect())
+}
