@@ -130,16 +130,24 @@ pub async fn start(
     for r in registrations {
         agents.push(r.await??);
     }
-    let connect_gate = Arc::new(tokio::sync::Semaphore::new(256));
     for (instance_id, key, i) in agents {
-        let (addr, counters, gate) = (addr.to_owned(), counters.clone(), connect_gate.clone());
+        let (addr, counters) = (addr.to_owned(), counters.clone());
         tokio::spawn(async move {
-            let permit = gate.acquire_owned().await;
-            let connecting = live(addr, instance_id, key, i, counters);
-            // Release the permit once connected: the gate only paces connection setup.
-            drop(permit);
-            if let Err(e) = connecting.await {
-                eprintln!("virtual agent {i} stopped: {e:#}");
+            // The server admits a bounded number of unauthenticated connections from one
+            // address (every virtual agent shares one) and answers 503 beyond it: back off
+            // and try again, as the real agent does.
+            loop {
+                match live(addr.clone(), instance_id.clone(), key.clone(), i, counters.clone()).await {
+                    Err(e) if e.to_string().contains("503") => {
+                        let pause = 20 + rand::random::<u64>() % 200;
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                    }
+                    Err(e) => {
+                        eprintln!("virtual agent {i} stopped: {e:#}");
+                        return;
+                    }
+                    Ok(()) => return,
+                }
             }
         });
     }

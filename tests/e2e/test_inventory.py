@@ -285,6 +285,27 @@ def test_put_inventory_by_api_and_content_hashes(ssm, gathered):
     ssm.delete_inventory(TypeName=t, SchemaDeleteOption="DeleteSchema")
 
 
+def test_the_audit_trail_counts_inventory_entries_instead_of_copying_them(server, ssm, gathered):
+    node = gathered.id("n0")
+    t = f"Custom:Audited{uid()}"
+    put(ssm, node, t, [{"Owner": "ops"}, {"Owner": "dev"}])
+    trail = server.client("cloudtrail")
+
+    def logged():
+        for e in trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PutInventory"}])[
+            "Events"
+        ]:
+            params = json.loads(e["CloudTrailEvent"])["requestParameters"]
+            if params["Items"][0]["TypeName"] == t:
+                return params
+        return None
+
+    params = wait_until(logged, 15, "the PutInventory call in the audit trail")
+    assert params["InstanceId"] == node
+    assert params["Items"][0]["Content"] == "2 entries"
+    ssm.delete_inventory(TypeName=t, SchemaDeleteOption="DeleteSchema")
+
+
 def test_delete_inventory_dry_run_disable_and_delete_schema(ssm, gathered):
     a, b = gathered.ids
     t = f"Custom:Del{uid()}"

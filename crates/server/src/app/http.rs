@@ -207,6 +207,7 @@ async fn handle(
     let model = Model::get(service);
     let mut shown = input.clone();
     model.redact(&op, &mut shown);
+    ops::audit_view(service, &op, &mut shown);
     draft.parameters = shown;
     draft.resources = ops::resources(&principal, service, &op, &input);
     model.validate(&op, &input).map_err(fail)?;

@@ -13,6 +13,9 @@ use super::view::View;
 use crate::base::paging::{decode_token, encode_token, page};
 use crate::base::{decode, store_fault, Ctx};
 
+/// Nodes few enough that reading their items answers a condition faster than the index.
+const FEW_NODES: usize = 100;
+
 /// GetInventory.
 pub async fn get_inventory(ctx: Ctx, req: GetInventoryRequest) -> Result<GetInventoryResponse, ApiError> {
     let view = View::open(&ctx).await?;
@@ -38,8 +41,15 @@ pub async fn get_inventory(ctx: Ctx, req: GetInventoryRequest) -> Result<GetInve
         _ => "AWS:InstanceInformation".to_owned(),
     };
     let mut nodes = view.nodes().await?;
+    // Equal and BeginWith read one range of the index each: they go first. A range
+    // operator reads its attribute's whole range, unless few nodes are left to read.
+    conditions.sort_by_key(|c| !matches!(c.operator, Operator::Equal | Operator::BeginWith));
     for c in &conditions {
-        let keep = view.matching(c, &nodes).await?;
+        let keep = if nodes.len() <= FEW_NODES {
+            view.matching_in_items(c, &nodes).await?
+        } else {
+            view.matching(c, &nodes).await?
+        };
         nodes.retain(|n, _| keep.contains(n));
     }
     if let Some(aggregators) = req.aggregators.filter(|a| !a.is_empty()) {

@@ -93,6 +93,18 @@ impl<'a> View<'a> {
         Ok(out)
     }
 
+    /// The nodes (among `nodes`) with an entry meeting `c`, from their items alone.
+    pub(super) async fn matching_in_items(
+        &self,
+        c: &Condition,
+        nodes: &BTreeMap<String, NodeTypes>,
+    ) -> Result<BTreeSet<String>, ApiError> {
+        let having: Vec<&String> =
+            nodes.iter().filter(|(_, t)| t.types.contains_key(&c.type_name)).map(|(n, _)| n).collect();
+        let items = self.items(&having, &c.type_name).await?;
+        Ok(items.into_iter().filter(|(_, i)| i.content.iter().any(|e| c.accepts_entry(e))).map(|(n, _)| n).collect())
+    }
+
     /// The nodes (among `nodes`) with an entry meeting `c`.
     pub(super) async fn matching(
         &self,
