@@ -12,7 +12,8 @@ import botocore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(os.path.dirname(botocore.__file__), "data")
-SERVICES = {"ssm": "ssm/2014-11-06", "kms": "kms/2014-11-01", "cloudtrail": "cloudtrail/2013-11-01"}
+SERVICES = {"ssm": "ssm/2014-11-06", "kms": "kms/2014-11-01", "cloudtrail": "cloudtrail/2013-11-01",
+            "resource-groups": "resource-groups/2017-11-27"}
 KEEP = ("type", "required", "min", "max", "pattern", "enum", "sensitive")
 
 

@@ -499,3 +499,159 @@ def test_deregistration_takes_the_nodes_inventory(server, ssm, agent_factory):
     assert nodes_where(ssm, where) == []
     with raises_aws("InvalidInstanceId"):
         ssm.list_inventory_entries(InstanceId=agent.instance_id, TypeName="AWS:Application")
+
+
+def sync_files(server, bucket: str, prefix: str, type_name: str) -> dict[str, list[dict]]:
+    """Node id → the JSON lines of its file of ``type_name`` in a sync's bucket."""
+    account = server.admin.get("STEWARD_ACCOUNT_ID") or server.account_id
+    folder = (
+        server.data_dir / "blobs" / bucket / prefix / type_name / f"accountid={account}" / f"region={server.region}"
+        / "resourcetype=ManagedInstanceInventory"
+    )
+    if not folder.is_dir():
+        return {}
+    return {
+        f.stem: [json.loads(line) for line in f.read_text().splitlines()]
+        for f in folder.glob("*.json")
+    }
+
+
+def test_a_resource_data_sync_writes_and_follows_the_inventory(server, ssm, gathered):
+    bucket, prefix, name = "inventory-export", f"fleet-{uid()}", f"sync-{uid()}"
+    destination = {"BucketName": bucket, "Prefix": prefix, "SyncFormat": "JsonSerDe", "Region": server.region}
+    ssm.create_resource_data_sync(SyncName=name, S3Destination=destination)
+    try:
+        n0, n1 = gathered.id("n0"), gathered.id("n1")
+        # The first export: every node's every type, one JSON line per entry.
+        apps = wait_until(
+            lambda: (f := sync_files(server, bucket, prefix, "AWS:Application")) and len(f) == 2 and f,
+            30, "the first export",
+        )
+        assert set(apps) == {n0, n1}
+        line = next(l for l in apps[n0] if l["Name"] == "dpkg")
+        assert line["resourceId"] == n0 and line["Version"] == dpkg_version("dpkg") and line["schemaVersion"]
+        assert len(apps[n0]) == len(entries(ssm, n0, "AWS:Application"))
+        [info] = sync_files(server, bucket, prefix, "AWS:InstanceInformation")[n1]
+        assert info["InstanceId"] == n1
+
+        # A change lands in the files; a deleted type's files go.
+        t = f"Custom:Sync{uid()}"
+        put(ssm, n0, t, [{"Rack": "r1"}])
+        wait_until(lambda: sync_files(server, bucket, prefix, t).get(n0, [{}])[0].get("Rack") == "r1", 30, "custom file")
+        put(ssm, n0, t, [{"Rack": "r2"}, {"Rack": "r3"}])
+        wait_until(lambda: [l["Rack"] for l in sync_files(server, bucket, prefix, t).get(n0, [])] == ["r2", "r3"],
+                   30, "the updated custom file")
+        ssm.delete_inventory(TypeName=t, SchemaDeleteOption="DeleteSchema")
+        wait_until(lambda: n0 not in sync_files(server, bucket, prefix, t), 30, "the deleted type's file to go")
+
+        [item] = [i for i in ssm.list_resource_data_sync()["ResourceDataSyncItems"] if i["SyncName"] == name]
+        assert item["LastStatus"] == "Successful" and item["S3Destination"] == destination
+        assert item["SyncType"] == "SyncToDestination" and item["LastSuccessfulSyncTime"]
+
+        # Bad configurations, each SSM's error.
+        with raises_aws("ResourceDataSyncAlreadyExistsException"):
+            ssm.create_resource_data_sync(SyncName=name, S3Destination=destination)
+        for bad in (
+            {**destination, "BucketName": "steward-audit"},
+            {**destination, "BucketName": "Not_A_Bucket"},
+            {**destination, "Prefix": "../escape"},
+            {**destination, "AWSKMSKeyARN": "arn:aws:kms:us-east-1:123456789012:key/x"},
+        ):
+            with raises_aws("ResourceDataSyncInvalidConfigurationException"):
+                ssm.create_resource_data_sync(SyncName=f"bad-{uid()}", S3Destination=bad)
+        with raises_aws("ResourceDataSyncInvalidConfigurationException"):
+            ssm.create_resource_data_sync(
+                SyncName=f"src-{uid()}", SyncType="SyncFromSource",
+                SyncSource={"SourceType": "SingleAccountMultiRegions", "SourceRegions": [server.region]},
+            )
+        with raises_aws("ResourceDataSyncInvalidConfigurationException"):
+            ssm.update_resource_data_sync(
+                SyncName=name, SyncType="SyncFromSource",
+                SyncSource={"SourceType": "SingleAccountMultiRegions", "SourceRegions": [server.region]},
+            )
+        with raises_aws("ResourceDataSyncNotFoundException"):
+            ssm.delete_resource_data_sync(SyncName=f"missing-{uid()}")
+        # The server's own buckets are not a command's output folder either.
+        with raises_aws("InvalidOutputFolder"):
+            ssm.send_command(
+                DocumentName="AWS-RunShellScript", InstanceIds=[n0], Parameters={"commands": ["true"]},
+                OutputS3BucketName="steward-audit-digest",
+            )
+        extra = []
+        try:
+            with raises_aws("ResourceDataSyncCountExceededException"):
+                for i in range(5):
+                    s = f"more-{i}-{uid()}"
+                    ssm.create_resource_data_sync(SyncName=s, S3Destination={**destination, "Prefix": s})
+                    extra.append(s)
+            assert len(extra) + 1 <= 5
+        finally:
+            for s in extra:
+                ssm.delete_resource_data_sync(SyncName=s)
+    finally:
+        ssm.delete_resource_data_sync(SyncName=name)
+    # The files stay after the sync is gone, as SSM leaves them in the bucket.
+    assert sync_files(server, bucket, prefix, "AWS:Application")
+    assert name not in [i["SyncName"] for i in ssm.list_resource_data_sync()["ResourceDataSyncItems"]]
+
+
+def test_node_views_list_count_and_filter_the_fleet(server, ssm, gathered):
+    n0, n1 = gathered.id("n0"), gathered.id("n1")
+    nodes = {n["Id"]: n for n in collect(ssm.list_nodes, "Nodes", MaxResults=1)}
+    assert {n0, n1} <= set(nodes)
+    info = nodes[n0]["NodeType"]["Instance"]
+    assert info["PlatformType"] == "Linux" and info["ManagedStatus"] == "Managed"
+    assert info["InstanceStatus"] == "Active" and info["ResourceType"] == "ManagedInstance"
+    assert nodes[n0]["Owner"]["AccountId"] and nodes[n0]["CaptureTime"]
+
+    def ids(**kw):
+        return sorted(n["Id"] for n in collect(ssm.list_nodes, "Nodes", **kw))
+
+    assert ids(Filters=[{"Key": "InstanceId", "Values": [n0]}]) == [n0]
+    assert ids(Filters=[{"Key": "InstanceId", "Values": [n0], "Type": "NotEqual"}, {"Key": "InstanceId", "Values": [n0, n1]}]) == [n1]
+    assert ids(Filters=[{"Key": "PlatformType", "Values": ["Windows"]}]) == []
+    prefix = info["ComputerName"][:2]
+    assert {n0, n1} <= set(ids(Filters=[{"Key": "ComputerName", "Values": [prefix], "Type": "BeginWith"}]))
+
+    count = {"AggregatorType": "Count", "TypeName": "Instance"}
+    rows = ssm.list_nodes_summary(
+        Filters=[{"Key": "InstanceId", "Values": [n0, n1]}], Aggregators=[{**count, "AttributeName": "PlatformType"}]
+    )["Summary"]
+    assert rows == [{"PlatformType": "Linux", "Count": "2"}]
+    nested = ssm.list_nodes_summary(
+        Filters=[{"Key": "InstanceId", "Values": [n0, n1]}],
+        Aggregators=[{**count, "AttributeName": "PlatformName", "Aggregators": [{**count, "AttributeName": "AgentVersion"}]}],
+    )["Summary"]
+    assert nested == [{"PlatformName": info["PlatformName"], "AgentVersion": info["AgentVersion"], "Count": "2"}]
+
+    def props(**kw):
+        return sorted(p["InstanceId"] for p in collect(ssm.describe_instance_properties, "InstanceProperties", **kw)
+                      if p["InstanceId"] in (n0, n1))
+
+    assert props() == sorted([n0, n1])
+    assert props(InstancePropertyFilterList=[{"key": "InstanceIds", "valueSet": [n1]}]) == [n1]
+    assert props(FiltersWithOperator=[{"Key": "tag:role", "Values": ["web"]}]) == [n0]
+    assert props(FiltersWithOperator=[{"Key": "AgentVersion", "Values": ["0.0.1"], "Operator": "GreaterThan"}]) == sorted([n0, n1])
+    assert props(FiltersWithOperator=[{"Key": "AgentVersion", "Values": ["0.0.1"], "Operator": "LessThan"}]) == []
+    assert props(FiltersWithOperator=[{"Key": "PingStatus", "Values": ["ConnectionLost"], "Operator": "NotEqual"}]) == sorted([n0, n1])
+    assert props(FiltersWithOperator=[{"Key": "DocumentName", "Values": ["No-Such-Document"]}]) == []
+    p = next(p for p in collect(ssm.describe_instance_properties, "InstanceProperties", MaxResults=5)
+             if p["InstanceId"] == n0)
+    assert p["PingStatus"] == "Online" and p["ResourceType"] == "ManagedInstance" and p["IPAddress"]
+
+    # Bad input: SSM's errors.
+    with raises_aws("ResourceDataSyncNotFoundException"):
+        ssm.list_nodes(SyncName="AWS-QuickSetup-ManagedNode")
+    with raises_aws("ValidationException"):
+        ssm.list_nodes(Filters=[{"Key": "Color", "Values": ["red"]}])
+    with raises_aws("ValidationException"):
+        ssm.list_nodes_summary(Aggregators=[{**count, "AttributeName": "Color"}])
+    with raises_aws("InvalidFilterKey"):
+        ssm.describe_instance_properties(FiltersWithOperator=[{"Key": "Color", "Values": ["red"]}])
+    with raises_aws("ValidationException"):
+        ssm.describe_instance_properties(
+            InstancePropertyFilterList=[{"key": "InstanceIds", "valueSet": [n0]}],
+            FiltersWithOperator=[{"Key": "PingStatus", "Values": ["Online"]}],
+        )
+    with raises_aws("ValidationException"):
+        server.client("ssm", validate=False).describe_instance_properties(MaxResults=2)

@@ -228,9 +228,9 @@ def test_malformed_window_id_is_a_validation_error(server, ssm):
 # --------------------------------------------------------------------------- 4. targets
 
 
-def test_resource_group_targets_are_refused(ssm):
+def test_resource_group_targets_need_an_existing_group(ssm):
     window = new_window(ssm, "resource-group")
-    with raises_aws("ValidationException"):
+    with raises_aws("InvalidTarget"):
         ssm.register_target_with_maintenance_window(
             WindowId=window, ResourceType="RESOURCE_GROUP",
             Targets=[{"Key": "resource-groups:Name", "Values": ["my-group"]}],

@@ -22,6 +22,7 @@ pub mod error;
 pub mod kms;
 pub mod model;
 pub mod query;
+pub mod resource_groups;
 pub mod sigv4;
 pub mod ssm;
 pub mod time;

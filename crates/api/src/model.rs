@@ -24,6 +24,8 @@ pub enum Service {
     Kms,
     /// CloudTrail (the audit trail's LookupEvents), signing name `cloudtrail`.
     CloudTrail,
+    /// Resource Groups, REST-JSON (routed by method and path), signing name `resource-groups`.
+    ResourceGroups,
 }
 
 impl Service {
@@ -43,6 +45,7 @@ impl Service {
             Service::Ssm => "ssm",
             Service::Kms => "kms",
             Service::CloudTrail => "cloudtrail",
+            Service::ResourceGroups => "resource-groups",
         }
     }
 
@@ -52,6 +55,7 @@ impl Service {
             Service::Ssm => "ssm.amazonaws.com",
             Service::Kms => "kms.amazonaws.com",
             Service::CloudTrail => "cloudtrail.amazonaws.com",
+            Service::ResourceGroups => "resource-groups.amazonaws.com",
         }
     }
 
@@ -60,6 +64,7 @@ impl Service {
             Service::Ssm => include_str!("../model/ssm.json"),
             Service::Kms => include_str!("../model/kms.json"),
             Service::CloudTrail => include_str!("../model/cloudtrail.json"),
+            Service::ResourceGroups => include_str!("../model/resource-groups.json"),
         }
     }
 }
@@ -105,10 +110,12 @@ impl Model {
         static SSM: OnceLock<Model> = OnceLock::new();
         static KMS: OnceLock<Model> = OnceLock::new();
         static CLOUDTRAIL: OnceLock<Model> = OnceLock::new();
+        static RESOURCE_GROUPS: OnceLock<Model> = OnceLock::new();
         let cell = match service {
             Service::Ssm => &SSM,
             Service::Kms => &KMS,
             Service::CloudTrail => &CLOUDTRAIL,
+            Service::ResourceGroups => &RESOURCE_GROUPS,
         };
         cell.get_or_init(|| Model::parse(service.source()))
     }

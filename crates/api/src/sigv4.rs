@@ -174,14 +174,18 @@ pub fn uri_encode(input: &str, keep_slash: bool) -> String {
     out
 }
 
-fn percent_decode(input: &str) -> String {
+/// Decodes `%XX` escapes (a `%` not followed by two hex digits stays as it is; bytes
+/// that are not UTF-8 become U+FFFD). Reads bytes, never slices the text: a `%` before
+/// a multi-byte character must not split it.
+pub fn percent_decode(input: &str) -> String {
     let bytes = input.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&input[i + 1..i + 3], 16) {
-                out.push(b);
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(hi << 4 | lo);
                 i += 3;
                 continue;
             }
@@ -337,6 +341,12 @@ pub fn sign(req: &Request<'_>, creds: &Credentials, region: &str, service: &str,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_decoding_never_splits_a_character() {
+        assert_eq!(percent_decode("%\u{e9}%41%4"), "%\u{e9}A%4");
+        assert_eq!(percent_decode("arn%3Aaws%2Fg"), "arn:aws/g");
+    }
 
     // The "get-vanilla" case of AWS's published SigV4 test suite: fixed inputs, known output.
     #[test]

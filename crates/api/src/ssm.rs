@@ -7,6 +7,7 @@ pub mod compliance;
 pub mod documents;
 pub mod fleet;
 pub mod inventory;
+pub mod nodes;
 pub mod parameters;
 pub mod sessions;
 pub mod tags;

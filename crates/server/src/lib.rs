@@ -18,6 +18,7 @@ pub mod tls;
 pub mod cloudtrail;
 pub mod documents;
 pub mod fleet;
+pub mod groups;
 pub mod iam;
 pub mod kms;
 pub mod parameters;

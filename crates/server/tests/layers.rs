@@ -14,6 +14,7 @@ use std::path::Path;
 #[rustfmt::skip]
 const CAPABILITIES: &[(&str, u8)] = &[
     ("documents", 1), ("parameters", 1), ("fleet", 1), ("iam", 1), ("kms", 1), ("cloudtrail", 1), ("sns", 1),
+    ("groups", 1),
     ("commands", 2), ("sessions", 2), ("compliance", 2), ("inventory", 2),
     ("associations", 3), ("windows", 3),
 ];

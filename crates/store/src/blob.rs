@@ -18,6 +18,8 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Adds `bytes` at the end of a blob (made if missing), for things written as they
     /// happen (session transcripts). Durable on return.
     async fn append(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<String, StoreError>;
+    /// Removes a blob (one that is not there is no error).
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
     /// The URL a blob has (or will have).
     fn url(&self, bucket: &str, key: &str) -> String;
 }
@@ -37,7 +39,7 @@ impl LocalBlobs {
         let ok = |s: &str| {
             !s.is_empty()
                 && Path::new(s).components().all(|c| matches!(c, Component::Normal(_)))
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ':'))
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ':' | '='))
         };
         if !ok(bucket) || bucket.contains('/') || !ok(key) {
             return Err(StoreError::InvalidBatch(format!("blob name {bucket}/{key} is not allowed")));
@@ -95,6 +97,13 @@ impl BlobStore for LocalBlobs {
         Ok(url)
     }
 
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        match tokio::fs::remove_file(self.path(bucket, key)?).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+            _ => Ok(()),
+        }
+    }
+
     fn url(&self, bucket: &str, key: &str) -> String {
         format!("file://{}", self.root.join(bucket).join(key).display())
     }
@@ -112,6 +121,9 @@ mod tests {
         assert!(url.starts_with("file://") && url.ends_with("out/a/b/stdout"));
         assert_eq!(blobs.get("out", "a/b/stdout").await.unwrap().as_deref(), Some(&b"hello"[..]));
         assert_eq!(blobs.get("out", "missing").await.unwrap(), None);
+        blobs.delete("out", "a/b/stdout").await.unwrap();
+        blobs.delete("out", "a/b/stdout").await.unwrap();
+        assert_eq!(blobs.get("out", "a/b/stdout").await.unwrap(), None);
         for (bucket, key) in [("out", "../x"), ("..", "x"), ("out", "/etc/passwd"), ("a/b", "x"), ("out", "")] {
             assert!(blobs.put(bucket, key, vec![]).await.is_err(), "{bucket}/{key}");
         }

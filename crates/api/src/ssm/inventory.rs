@@ -325,3 +325,110 @@ pub struct DescribeInventoryDeletionsResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
+
+/// Where a SyncToDestination sync writes (S3's shape; here, a bucket of the blob store).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResourceDataSyncS3Destination {
+    /// The bucket.
+    pub bucket_name: String,
+    /// Under this prefix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// `JsonSerDe`.
+    pub sync_format: String,
+    /// The bucket's region.
+    pub region: String,
+    /// A KMS key (refused: files are plain JSON lines).
+    #[serde(rename = "AWSKMSKeyARN", skip_serializing_if = "Option::is_none")]
+    pub aws_kms_key_arn: Option<String>,
+    /// Organizations sharing (refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_data_sharing: Option<serde_json::Value>,
+}
+
+/// CreateResourceDataSync input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateResourceDataSyncRequest {
+    /// The name.
+    pub sync_name: String,
+    /// The destination (SyncToDestination).
+    #[serde(rename = "S3Destination")]
+    pub s3_destination: Option<ResourceDataSyncS3Destination>,
+    /// `SyncToDestination` (default) or `SyncFromSource` (refused).
+    pub sync_type: Option<String>,
+    /// The sources (SyncFromSource).
+    pub sync_source: Option<serde_json::Value>,
+}
+
+/// ListResourceDataSync input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListResourceDataSyncRequest {
+    /// Only syncs of this type.
+    pub sync_type: Option<String>,
+    /// Page size.
+    pub max_results: Option<i64>,
+    /// From a previous page.
+    pub next_token: Option<String>,
+}
+
+/// A sync, as ListResourceDataSync shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResourceDataSyncItem {
+    /// The name.
+    pub sync_name: String,
+    /// `SyncToDestination`.
+    pub sync_type: String,
+    /// The destination.
+    #[serde(rename = "S3Destination")]
+    pub s3_destination: ResourceDataSyncS3Destination,
+    /// Epoch seconds of the last export pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<f64>,
+    /// Epoch seconds of the last pass that wrote everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_successful_sync_time: Option<f64>,
+    /// Epoch seconds of the last change to the sync.
+    pub sync_last_modified_time: f64,
+    /// `Successful`, `Failed` or `InProgress`.
+    pub last_status: String,
+    /// Epoch seconds.
+    pub sync_created_time: f64,
+    /// For people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync_status_message: Option<String>,
+}
+
+/// ListResourceDataSync output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListResourceDataSyncResponse {
+    /// The syncs.
+    pub resource_data_sync_items: Vec<ResourceDataSyncItem>,
+    /// More.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// DeleteResourceDataSync input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteResourceDataSyncRequest {
+    /// The name.
+    pub sync_name: String,
+    /// Its type, if given.
+    pub sync_type: Option<String>,
+}
+
+/// UpdateResourceDataSync input (only SyncFromSource syncs can change; none exist here).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateResourceDataSyncRequest {
+    /// The name.
+    pub sync_name: String,
+    /// Its type.
+    pub sync_type: String,
+}

@@ -3,19 +3,27 @@
 //! table, the front doors, flows that cross capabilities, the worker loops), and serves.
 //!
 //! - [`ops`]: which handler serves each operation, and the IAM action and resources of each.
+//! - [`call`]: one signed API call, authenticated, checked, run and audited.
 //! - [`http`]: the HTTP surface (JSON 1.1 APIs, agent routes, session routes).
 //! - [`query`]: the IAM/STS query protocol front door.
 //! - [`agent`]: the agents' control channel, routing their messages to capabilities.
+//! - [`rest`]: the REST-JSON front door (Resource Groups).
+//! - [`nodes`]: the node views (ListNodes, ListNodesSummary, DescribeInstanceProperties).
+//! - [`groups`]: which resources of every type a resource group's query finds.
 //! - [`tags`]: tagging every taggable resource, and resource tags for IAM conditions.
 //! - [`flows`]: operations that change several capabilities' records at once.
 //! - [`workers`]: the background loops (dispatcher, scheduler, sweepers).
 
 pub mod agent;
+pub mod call;
 pub mod flows;
+pub mod groups;
 pub mod http;
+pub mod nodes;
 pub mod ops;
 pub mod query;
 pub mod request;
+pub mod rest;
 pub mod serve;
 pub mod tags;
 pub mod testclock;

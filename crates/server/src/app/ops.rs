@@ -16,10 +16,11 @@ use steward_api::ApiError;
 use steward_core::iam::eval::Request;
 
 use super::{tags, App};
-use crate::base::arn::{association_arn, document_arn, kms_arn, node_arn, parameter_arn};
+use crate::base::arn::{association_arn, document_arn, group_arn, kms_arn, node_arn, parameter_arn, window_arn};
 use crate::base::{Ctx, Principal};
 use crate::{
-    associations, cloudtrail, commands, compliance, documents, fleet, inventory, kms, parameters, sessions, windows,
+    associations, cloudtrail, commands, compliance, documents, fleet, groups, inventory, kms, parameters, sessions,
+    windows,
 };
 
 async fn invoke<Req, Resp, F, Fut>(ctx: Ctx, input: Value, handler: F) -> Result<Vec<u8>, ApiError>
@@ -64,6 +65,11 @@ pub async fn call(app: &App, ctx: Ctx, service: Service, operation: &str, input:
         (Service::Ssm, "CreateActivation") => invoke(ctx, input, fleet::create_activation).await,
         (Service::Ssm, "DescribeActivations") => invoke(ctx, input, fleet::describe_activations).await,
         (Service::Ssm, "DeleteActivation") => invoke(ctx, input, fleet::delete_activation).await,
+        (Service::Ssm, "ListNodes") => invoke(ctx, input, super::nodes::list_nodes).await,
+        (Service::Ssm, "ListNodesSummary") => invoke(ctx, input, super::nodes::list_nodes_summary).await,
+        (Service::Ssm, "DescribeInstanceProperties") => {
+            invoke(ctx, input, super::nodes::describe_instance_properties).await
+        }
         (Service::Ssm, "DescribeInstanceInformation") => invoke(ctx, input, fleet::describe_instance_information).await,
         (Service::Ssm, "DeregisterManagedInstance") => {
             invoke(ctx, input, super::flows::deregister_managed_instance).await
@@ -101,6 +107,10 @@ pub async fn call(app: &App, ctx: Ctx, service: Service, operation: &str, input:
         (Service::Ssm, "ListInventoryEntries") => invoke(ctx, input, inventory::list_inventory_entries).await,
         (Service::Ssm, "GetInventorySchema") => invoke(ctx, input, inventory::get_inventory_schema).await,
         (Service::Ssm, "DeleteInventory") => invoke(ctx, input, inventory::delete_inventory).await,
+        (Service::Ssm, "CreateResourceDataSync") => invoke(ctx, input, inventory::create_resource_data_sync).await,
+        (Service::Ssm, "ListResourceDataSync") => invoke(ctx, input, inventory::list_resource_data_sync).await,
+        (Service::Ssm, "UpdateResourceDataSync") => invoke(ctx, input, inventory::update_resource_data_sync).await,
+        (Service::Ssm, "DeleteResourceDataSync") => invoke(ctx, input, inventory::delete_resource_data_sync).await,
         (Service::Ssm, "DescribeInventoryDeletions") => {
             invoke(ctx, input, inventory::describe_inventory_deletions).await
         }
@@ -164,6 +174,20 @@ pub async fn call(app: &App, ctx: Ctx, service: Service, operation: &str, input:
         (Service::Kms, "Decrypt") => invoke(ctx, input, kms::decrypt).await,
         (Service::Kms, "GenerateDataKey") => invoke(ctx, input, kms::generate_data_key).await,
         (Service::CloudTrail, "LookupEvents") => invoke(ctx, input, cloudtrail::lookup_events).await,
+        (Service::ResourceGroups, "CreateGroup") => invoke(ctx, input, groups::create_group).await,
+        (Service::ResourceGroups, "GetGroup") => invoke(ctx, input, groups::get_group).await,
+        (Service::ResourceGroups, "GetGroupQuery") => invoke(ctx, input, groups::get_group_query).await,
+        (Service::ResourceGroups, "UpdateGroup") => invoke(ctx, input, groups::update_group).await,
+        (Service::ResourceGroups, "UpdateGroupQuery") => invoke(ctx, input, groups::update_group_query).await,
+        (Service::ResourceGroups, "DeleteGroup") => invoke(ctx, input, groups::delete_group).await,
+        (Service::ResourceGroups, "ListGroups") => invoke(ctx, input, groups::list_groups).await,
+        (Service::ResourceGroups, "ListGroupResources") => {
+            invoke(ctx, input, super::groups::list_group_resources).await
+        }
+        (Service::ResourceGroups, "SearchResources") => invoke(ctx, input, super::groups::search_resources).await,
+        (Service::ResourceGroups, "Tag") => invoke(ctx, input, groups::tag).await,
+        (Service::ResourceGroups, "Untag") => invoke(ctx, input, groups::untag).await,
+        (Service::ResourceGroups, "GetTags") => invoke(ctx, input, groups::get_tags).await,
         (_, op) => Err(ApiError::new(
             "UnknownOperationException",
             format!("Steward does not implement the operation {op} yet."),
@@ -246,12 +270,7 @@ pub fn resources(p: &Principal, service: Service, op: &str, input: &Value) -> Ve
             vec![node_arn(p, input["InstanceId"].as_str().unwrap_or_default())]
         }
         (Service::Ssm, op) if op.contains("MaintenanceWindow") && input["WindowId"].is_string() => {
-            vec![format!(
-                "arn:aws:ssm:{}:{}:maintenancewindow/{}",
-                p.region,
-                p.account,
-                input["WindowId"].as_str().unwrap_or_default()
-            )]
+            vec![window_arn(p, input["WindowId"].as_str().unwrap_or_default())]
         }
         (Service::Ssm, "StartSession") => vec![
             node_arn(p, input["Target"].as_str().unwrap_or_default()),
@@ -280,6 +299,22 @@ pub fn resources(p: &Principal, service: Service, op: &str, input: &Value) -> Ve
                 _ => vec!["*".into()],
             }
         }
+        (Service::Ssm, "CreateResourceDataSync" | "UpdateResourceDataSync" | "DeleteResourceDataSync") => {
+            vec![format!(
+                "arn:aws:ssm:{}:{}:resource-data-sync/{}",
+                p.region,
+                p.account,
+                input["SyncName"].as_str().unwrap_or_default()
+            )]
+        }
+        (Service::ResourceGroups, "CreateGroup") => vec![group_arn(p, name.unwrap_or_default())],
+        (Service::ResourceGroups, "Tag" | "Untag" | "GetTags") => {
+            vec![group_arn(p, input["Arn"].as_str().unwrap_or_default())]
+        }
+        (Service::ResourceGroups, _) => match input["Group"].as_str().or(input["GroupName"].as_str()) {
+            Some(group) => vec![group_arn(p, group)],
+            None => vec!["*".into()],
+        },
         (Service::Kms, _) => match input["KeyId"].as_str().or(input["TargetKeyId"].as_str()) {
             Some(key) => vec![kms_arn(p, key)],
             // Decrypt names its key inside the ciphertext.

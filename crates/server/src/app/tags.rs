@@ -249,10 +249,13 @@ impl ResourceTags for AllResourceTags {
     }
 }
 
-/// The tags of the resource an ARN names (parameters, documents, nodes of the caller's
-/// account), for `aws:ResourceTag/…` and `ssm:resourceTag/…`.
+/// The tags of the resource an ARN names (parameters, documents, nodes, associations,
+/// windows and resource groups of the caller's account), for `aws:ResourceTag/…` and `ssm:resourceTag/…`.
 async fn resource_tags(ctx: &Ctx, arn: &str) -> Vec<(String, String)> {
     let p = &ctx.principal;
+    if arn.starts_with(&crate::base::arn::group_arn(p, "")) {
+        return crate::groups::find(ctx, arn).await.ok().flatten().map(|(g, _)| g.tags).unwrap_or_default();
+    }
     let own = format!("arn:aws:ssm:{}:{}:", p.region, p.account);
     let Some(resource) = arn.strip_prefix(&own) else { return Vec::new() };
     if let Some(id) = resource.strip_prefix("managed-instance/") {

@@ -116,9 +116,10 @@ async fn pass(env: &Arc<Env>) -> anyhow::Result<bool> {
     let mut started = outcomes.into_iter().filter(|s| *s).count();
     started += associations::reconcile_dirty(env).await?;
     started += windows::advance_all(env).await?;
+    let exported = crate::inventory::export_pending(env).await?;
     if started > 0 {
         tracing::debug!(started, "Scheduler started runs.");
         env.wake.dispatcher();
     }
-    Ok(items.len() == BATCH)
+    Ok(items.len() == BATCH || exported == crate::inventory::EXPORT_PASS)
 }

@@ -81,16 +81,7 @@ fn check_schedule(expression: Option<&str>, offset: Option<i64>, apply_only: boo
 fn check_output(location: &Option<OutputLocation>) -> Result<(), ApiError> {
     let Some(s3) = location.as_ref().and_then(|l| l.s3_location.as_ref()) else { return Ok(()) };
     let bucket = s3.bucket.as_deref().unwrap_or_default();
-    let valid = (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
-        && bucket.as_bytes()[0].is_ascii_alphanumeric();
-    if !valid {
-        return Err(ApiError::new(
-            "InvalidOutputLocation",
-            format!("The output location bucket '{bucket}' is not a valid bucket name."),
-        ));
-    }
-    Ok(())
+    crate::base::check_user_bucket(bucket).map_err(|why| ApiError::new("InvalidOutputLocation", why))
 }
 
 fn unsupported(input: &AssociationInput) -> Result<(), ApiError> {
@@ -135,6 +126,7 @@ async fn build(
         return Err(ApiError::new("InvalidTarget", "Targets must name at least one target."));
     }
     check_target_keys(&targets).map_err(|e| ApiError::new("InvalidTarget", e.message().to_owned()))?;
+    crate::groups::check_targets(ctx, &targets).await?;
     if base.is_none() {
         if let Some(id) = &instance_id {
             if crate::fleet::load_node(ctx, id).await?.is_none() {

@@ -19,6 +19,7 @@ use crate::commands::{CommandRecord, InvocationRecord, Origin};
 use crate::compliance;
 use crate::fleet::node_matches;
 use crate::fleet::NodeRecord;
+use crate::groups::as_node_targets;
 
 /// The nodes of each account and region, read once per scheduler pass.
 #[derive(Default)]
@@ -206,7 +207,8 @@ pub async fn on_due(env: &Arc<Env>, due: &Due, nodes: &NodeCache) -> anyhow::Res
         }
     }
     let fleet = nodes.of(env, &assoc.account, &assoc.region).await?;
-    let targets: Vec<NodeRecord> = fleet.iter().filter(|n| node_matches(n, &assoc.targets)).cloned().collect();
+    let node_targets = as_node_targets(&*env.store, &assoc.account, &assoc.region, &assoc.targets).await?;
+    let targets: Vec<NodeRecord> = fleet.iter().filter(|n| node_matches(n, &node_targets)).cloned().collect();
     let launch = start_execution(env, &mut assoc, targets, now).await?;
     batch.extend(launch.commit);
     batch.push(Op::put(&key, encode(&assoc)).if_revision(item.revision));
@@ -223,7 +225,8 @@ pub async fn reconcile_dirty(env: &Arc<Env>) -> anyhow::Result<usize> {
     let items = env.store.range(Start::At(prefix), &prefix_end(prefix), 100).await?;
     let mut started = 0;
     // Every association of an account and region, read once for all the dirty nodes.
-    let mut associations: HashMap<Scope, Vec<AssociationRecord>> = HashMap::new();
+    // Group targets are read as tag targets once per pass too.
+    let mut associations: HashMap<Scope, Vec<(AssociationRecord, Vec<Target>)>> = HashMap::new();
     for item in items {
         let parts: Vec<&str> = item.key[prefix.len()..].splitn(3, '/').collect();
         let [account, region, node_id] = parts.as_slice() else { continue };
@@ -235,12 +238,16 @@ pub async fn reconcile_dirty(env: &Arc<Env>) -> anyhow::Result<usize> {
             if !associations.contains_key(&scope) {
                 let assoc_prefix = format!("assoc/{account}/{region}/");
                 let all = env.store.range(Start::At(&assoc_prefix), &prefix_end(&assoc_prefix), 10_000_000).await?;
-                let all = all.iter().filter_map(|a| decode::<AssociationRecord>(&a.key, &a.value).ok()).collect();
-                associations.insert(scope.clone(), all);
+                let mut with_targets = Vec::new();
+                for a in all.iter().filter_map(|a| decode::<AssociationRecord>(&a.key, &a.value).ok()) {
+                    let targets = as_node_targets(&*env.store, account, region, &a.targets).await?.into_owned();
+                    with_targets.push((a, targets));
+                }
+                associations.insert(scope.clone(), with_targets);
             }
             let now = env.now();
-            for cached in &associations[&scope] {
-                if cached.apply_only_at_cron_interval || !node_matches(&node, &cached.targets) {
+            for (cached, node_targets) in &associations[&scope] {
+                if cached.apply_only_at_cron_interval || !node_matches(&node, node_targets) {
                     continue;
                 }
                 if env.store.get(&node_status_key(account, region, &cached.id, node_id)).await?.is_some() {

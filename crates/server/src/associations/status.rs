@@ -13,6 +13,7 @@ use crate::base::{decode, encode, store_fault};
 use crate::commands::InvocationRecord;
 use crate::fleet::load_node;
 use crate::fleet::node_matches;
+use crate::groups::as_node_targets;
 
 fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
@@ -206,7 +207,8 @@ pub async fn describe_effective_instance_associations(
     let mut matching = Vec::new();
     for item in items {
         let assoc: AssociationRecord = decode(&item.key, &item.value)?;
-        if node_matches(&node, &assoc.targets) {
+        let targets = as_node_targets(&*ctx.env.store, &p.account, &p.region, &assoc.targets).await?;
+        if node_matches(&node, &targets) {
             matching.push(assoc);
         }
     }

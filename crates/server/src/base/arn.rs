@@ -35,6 +35,19 @@ pub fn node_arn(p: &Principal, instance_id: &str) -> String {
     format!("arn:aws:ssm:{}:{}:managed-instance/{instance_id}", p.region, p.account)
 }
 
+/// The ARN of a resource group (a name, or already an ARN).
+pub fn group_arn(p: &Principal, name: &str) -> String {
+    if name.starts_with("arn:") {
+        return name.to_owned();
+    }
+    format!("arn:aws:resource-groups:{}:{}:group/{name}", p.region, p.account)
+}
+
+/// The ARN of a maintenance window.
+pub fn window_arn(p: &Principal, id: &str) -> String {
+    format!("arn:aws:ssm:{}:{}:maintenancewindow/{id}", p.region, p.account)
+}
+
 /// The ARN of an association.
 pub fn association_arn(p: &Principal, id: &str) -> String {
     format!("arn:aws:ssm:{}:{}:association/{id}", p.region, p.account)

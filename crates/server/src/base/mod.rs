@@ -13,6 +13,7 @@ pub mod audit_digest;
 pub mod audit_export;
 pub mod audit_sampling;
 pub mod audit_worker;
+pub mod buckets;
 pub mod credentials;
 pub mod crypto;
 pub mod ctx;
@@ -33,8 +34,9 @@ pub mod sweeper;
 pub mod tags;
 pub mod ws;
 
+pub use buckets::check_user_bucket;
 pub use ctx::Ctx;
 pub use env::{Env, Wake};
 pub use principal::{Identity, Principal};
-pub use record::{decode, encode, fault, store_fault, write_staged};
+pub use record::{decode, encode, fault, read_all, store_fault, write_staged};
 pub use run_as::RunAs;

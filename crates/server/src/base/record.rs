@@ -72,3 +72,26 @@ pub async fn write_staged(store: &dyn Store, mut ahead: Vec<Op>, commit: Vec<Op>
     }
     store.write(commit).await
 }
+
+/// Every record under `prefix`, read in batches (a long scan does not hold one huge
+/// read open, and memory grows with the records, not with a guessed limit).
+pub async fn read_all<T: DeserializeOwned>(store: &dyn Store, prefix: &str) -> Result<Vec<T>, ApiError> {
+    const BATCH: usize = 1000;
+    let end = steward_store::prefix_end(prefix);
+    let mut out = Vec::new();
+    let mut last: Option<String> = None;
+    loop {
+        let start = match &last {
+            Some(k) => steward_store::Start::After(k),
+            None => steward_store::Start::At(prefix),
+        };
+        let items = store.range(start, &end, BATCH).await.map_err(store_fault)?;
+        for item in &items {
+            out.push(decode(&item.key, &item.value)?);
+        }
+        match items.last() {
+            Some(item) if items.len() == BATCH => last = Some(item.key.clone()),
+            _ => return Ok(out),
+        }
+    }
+}

@@ -136,8 +136,7 @@ pub struct PluginOutcome {
     pub stderr_url: String,
 }
 
-/// The bucket whole outputs go to when a command names none.
-pub const DEFAULT_OUTPUT_BUCKET: &str = "steward-command-output";
+pub use crate::base::buckets::DEFAULT_OUTPUT_BUCKET;
 
 /// A stored invocation: one command on one node.
 #[derive(Debug, Clone, Serialize, Deserialize)]

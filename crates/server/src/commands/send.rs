@@ -280,6 +280,11 @@ pub async fn plan(
     if ids.is_empty() == targets.is_empty() {
         return Err(ApiError::validation("Specify either InstanceIds or Targets, not both and not neither."));
     }
+    // Whoever sends (a caller, an association, a window task) writes output only where a
+    // caller may: never into the server's own buckets.
+    if let Some(bucket) = req.output_s3_bucket_name.as_deref().filter(|b| !b.is_empty()) {
+        crate::base::check_user_bucket(bucket).map_err(|why| ApiError::new("InvalidOutputFolder", why))?;
+    }
     let notify_as = match &req.notification_config {
         Some(n) => Some(notification_publisher(ctx, n, req.service_role_arn.as_deref(), origin.is_some()).await?),
         None => None,
@@ -300,7 +305,12 @@ pub async fn plan(
         .unwrap_or(3600);
     let nodes = match resolved {
         Some(nodes) => nodes,
-        None => target_nodes(ctx, &ids, &targets).await?,
+        None => {
+            let p = &ctx.principal;
+            crate::groups::check_targets(ctx, &targets).await?;
+            let targets = crate::groups::as_node_targets(&*ctx.env.store, &p.account, &p.region, &targets).await?;
+            target_nodes(ctx, &ids, &targets).await?
+        }
     };
     // SendCommand's explicit ids were checked before the call. Targets name nodes only now,
     // and work started later on someone's behalf (`origin`) is checked as them, now: the

@@ -185,6 +185,13 @@ pub async fn load_head(ctx: &Ctx, account: &str, name: &str) -> Result<Option<(D
     item.map(|i| Ok((decode::<DocHead>(&key, &i.value)?, i.revision))).transpose()
 }
 
+/// Every document the caller's account owns in its region (shared and built-in ones are
+/// not the account's resources).
+pub async fn owned_heads(ctx: &Ctx) -> Result<Vec<DocHead>, ApiError> {
+    let p = &ctx.principal;
+    crate::base::read_all(ctx.env.store.as_ref(), &format!("doc/{}/{}/", p.account, p.region)).await
+}
+
 /// Reads a version of a found document.
 pub async fn load_version(ctx: &Ctx, head: &DocHead, version: i64) -> Result<DocVersion, ApiError> {
     if head.owner == AMAZON {

@@ -14,7 +14,8 @@ mod targets;
 
 pub use activations::{create_activation, delete_activation, describe_activations};
 pub use nodes::{
-    all_nodes, describe_instance_information, load_node, locate, readable_nodes, touch, update_managed_instance_role,
+    all_nodes, describe_instance_information, load_node, locate, ping_status, readable_nodes, touch,
+    update_managed_instance_role,
 };
 pub use registration::{parse_public_key, register};
 pub use targets::{check_target_keys, invalid_instance, node_matches, target_nodes};

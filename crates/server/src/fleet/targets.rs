@@ -19,9 +19,10 @@ pub fn invalid_instance(id: &str) -> ApiError {
 pub fn check_target_keys(targets: &[Target]) -> Result<(), ApiError> {
     for t in targets {
         let key = t.key.as_deref().unwrap_or("");
-        if key != "InstanceIds" && key != "tag-key" && !key.starts_with("tag:") {
+        let group = key == "resource-groups:Name" || key == "resource-groups:ResourceTypeFilters";
+        if key != "InstanceIds" && key != "tag-key" && !key.starts_with("tag:") && !group {
             return Err(ApiError::validation(format!(
-                "Target key {key} is not supported; use InstanceIds, tag:KEY or tag-key."
+                "Target key {key} is not supported; use InstanceIds, tag:KEY, tag-key or resource-groups:Name."
             )));
         }
     }
@@ -29,6 +30,8 @@ pub fn check_target_keys(targets: &[Target]) -> Result<(), ApiError> {
 }
 
 /// Whether `node` is one of `targets` (all of them must match; `*` matches any value).
+/// Group targets must have been turned into tag targets first
+/// (`groups::as_node_targets`); left as they are, they take in no node.
 pub fn node_matches(node: &NodeRecord, targets: &[Target]) -> bool {
     targets.iter().all(|t| {
         let values = t.values.as_deref().unwrap_or_default();

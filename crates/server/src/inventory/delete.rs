@@ -72,6 +72,7 @@ pub async fn delete_inventory(ctx: Ctx, req: DeleteInventoryRequest) -> Result<D
         entry.1 += 1;
         let node = &item.key[nodes_prefix.len()..];
         ahead.push(Op::delete(records::item_key(&root, node, t)));
+        ahead.extend(super::sync::pending_mark(store.as_ref(), &p.account, &p.region, node).await?);
         ahead.push(if types.types.is_empty() {
             Op::delete(item.key.clone())
         } else {

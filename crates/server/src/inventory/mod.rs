@@ -12,6 +12,7 @@ mod put;
 mod query;
 mod records;
 mod schema;
+mod sync;
 mod view;
 
 use steward_api::ssm::inventory::{InventoryItem, PutInventoryRequest, PutInventoryResponse};
@@ -21,7 +22,12 @@ use steward_store::Op;
 use crate::base::Ctx;
 
 pub use delete::{delete_inventory, describe_inventory_deletions};
+pub use filter::natural_order;
 pub use query::{get_inventory, get_inventory_schema, list_inventory_entries};
+pub use sync::{
+    create_resource_data_sync, delete_resource_data_sync, export_pending, list_resource_data_sync,
+    update_resource_data_sync, EXPORT_PASS,
+};
 
 /// PutInventory from an API caller, for a node of the caller's account.
 pub async fn put_inventory(ctx: Ctx, req: PutInventoryRequest) -> Result<PutInventoryResponse, ApiError> {
@@ -52,7 +58,24 @@ pub async fn put_from_node(ctx: &Ctx, node: &str, items: Vec<steward_protocol::I
     put::store(ctx, node, items).await
 }
 
+/// When a node's inventory was last captured (its AWS:InstanceInformation, else any
+/// type's latest), in epoch ms; `None` before its first report.
+pub async fn captured_at(ctx: &Ctx, node: &str) -> Result<Option<i64>, ApiError> {
+    let p = &ctx.principal;
+    let key = records::node_key(&records::root(&p.account, &p.region), node);
+    let Some(item) = ctx.env.store.get(&key).await.map_err(crate::base::store_fault)? else { return Ok(None) };
+    let types: records::NodeTypes = crate::base::decode(&key, &item.value)?;
+    let when = |s: &records::TypeSummary| steward_api::time::parse_iso8601(&s.capture_time).map(|secs| secs * 1000);
+    Ok(match types.types.get("AWS:InstanceInformation") {
+        Some(info) => when(info),
+        None => types.types.values().filter_map(when).max(),
+    })
+}
+
 /// Deletes of everything inventory keeps about a node, for its deregistration.
 pub async fn node_leftovers(ctx: &Ctx, node: &str) -> Result<Vec<Op>, ApiError> {
-    Ok(query::node_keys(ctx, node).await?.into_iter().map(Op::delete).collect())
+    let mut keys = query::node_keys(ctx, node).await?;
+    // Files a sync wrote stay, as SSM keeps a removed node's; the record of them goes.
+    keys.push(records::exported_key(&records::root(&ctx.principal.account, &ctx.principal.region), node));
+    Ok(keys.into_iter().map(Op::delete).collect())
 }

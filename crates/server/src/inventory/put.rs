@@ -255,6 +255,9 @@ pub async fn store(ctx: &Ctx, node: &str, items: Vec<InventoryItem>) -> Result<(
             },
         );
     }
+    if !batch.is_empty() {
+        batch.extend(super::sync::pending_mark(store.as_ref(), &p.account, &p.region, node).await?);
+    }
     for (key, (schema, revision, changed)) in schemas {
         if changed {
             let op = Op::put(key, encode(&schema));

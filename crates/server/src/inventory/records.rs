@@ -11,6 +11,8 @@
 //!   attribute's range — never other attributes', types' or nodes' entries.
 //! - `schema/<type>` → [`SchemaRecord`] of a custom type (built-in ones live in code).
 //! - `deletion/<id>` → [`DeletionRecord`].
+//! - `sync/<name>` → `sync::SyncRecord`; `exported/<node>` → the types whose files a
+//!   resource data sync last wrote for the node.
 //!
 //! Parts of keys are escaped (`%` and `/`), which keeps `/` a separator and keeps the
 //! prefix order of values, so BeginWith stays one range.
@@ -145,6 +147,21 @@ pub fn parse_index_key<'a>(key: &'a str, attribute_prefix: &str) -> Option<(Stri
 /// Key of a custom type's schema.
 pub fn schema_key(root: &str, type_name: &str) -> String {
     format!("{root}schema/{}", escape(type_name))
+}
+
+/// Prefix of the account's resource data syncs.
+pub fn sync_prefix(root: &str) -> String {
+    format!("{root}sync/")
+}
+
+/// Key of a resource data sync.
+pub fn sync_key(root: &str, name: &str) -> String {
+    format!("{}{}", sync_prefix(root), escape(name))
+}
+
+/// Key of the types last exported for a node (their files go when the types go).
+pub fn exported_key(root: &str, node: &str) -> String {
+    format!("{root}exported/{node}")
 }
 
 /// Key of a deletion.

@@ -140,6 +140,12 @@ pub async fn load_head(ctx: &Ctx, name: &str) -> Result<Option<(Head, i64)>, Api
     item.map(|i| Ok((decode::<Head>(&key, &i.value)?, i.revision))).transpose()
 }
 
+/// Every parameter of the caller's account and region (heads: latest version and tags).
+pub async fn all_heads(ctx: &Ctx) -> Result<Vec<Head>, ApiError> {
+    let p = &ctx.principal;
+    crate::base::read_all(ctx.env.store.as_ref(), &format!("param/{}/{}/", p.account, p.region)).await
+}
+
 /// Reads one version.
 pub async fn load_version(ctx: &Ctx, name: &str, version: i64) -> Result<Option<VersionRecord>, ApiError> {
     let key = version_key(&ctx.principal.account, &ctx.principal.region, name, version);

@@ -364,11 +364,20 @@ pub async fn describe_maintenance_windows(ctx: Ctx, req: WindowQuery) -> Result<
     Ok(listing("WindowIdentities", page, next))
 }
 
-fn check_targets_of_window_target(resource_type: &str, targets: &[Target]) -> Result<(), ApiError> {
-    if resource_type != "INSTANCE" {
-        return Err(ApiError::validation("RESOURCE_GROUP targets are not supported yet; use INSTANCE."));
+/// INSTANCE targets name nodes (ids, tags); RESOURCE_GROUP targets name one group, which
+/// must exist and whose members the caller may list.
+async fn check_targets_of_window_target(ctx: &Ctx, resource_type: &str, targets: &[Target]) -> Result<(), ApiError> {
+    crate::fleet::check_target_keys(targets)?;
+    let names_group = crate::groups::names_group(targets);
+    match resource_type {
+        "INSTANCE" if names_group => {
+            Err(ApiError::validation("resource-groups: targets need ResourceType RESOURCE_GROUP."))
+        }
+        "RESOURCE_GROUP" if !names_group => {
+            Err(ApiError::validation("RESOURCE_GROUP targets name a group: Key=resource-groups:Name,Values=NAME."))
+        }
+        _ => crate::groups::check_targets(ctx, targets).await,
     }
-    crate::fleet::check_target_keys(targets)
 }
 
 /// RegisterTargetWithMaintenanceWindow.
@@ -379,9 +388,11 @@ pub async fn register_target(ctx: Ctx, req: WindowTarget) -> Result<serde_json::
         return Ok(serde_json::json!({ "WindowTargetId": id }));
     }
     check_targets_of_window_target(
+        &ctx,
         req.resource_type.as_deref().unwrap_or_default(),
         req.targets.as_deref().unwrap_or_default(),
-    )?;
+    )
+    .await?;
     if window_targets(&ctx, &window).await?.len() >= MAX_TARGETS {
         return Err(ApiError::new(
             "ResourceLimitExceededException",
@@ -433,7 +444,7 @@ pub async fn update_target(ctx: Ctx, req: WindowTarget) -> Result<WindowTarget, 
     if targets.is_empty() {
         return Err(ApiError::validation("Targets are required."));
     }
-    check_targets_of_window_target(target.resource_type.as_deref().unwrap_or("INSTANCE"), &targets)?;
+    check_targets_of_window_target(&ctx, target.resource_type.as_deref().unwrap_or("INSTANCE"), &targets).await?;
     let p = &ctx.principal;
     let key = target_key(&p.account, &p.region, &window, &id);
     ctx.env.store.write(vec![Op::put(key, encode(&target)).if_revision(revision)]).await.map_err(conflict)?;
@@ -714,10 +725,13 @@ async fn windows_for_nodes(ctx: &Ctx, targets: &[Target]) -> Result<Vec<WindowRe
                 nodes.push(node);
             }
         }
-        let hit = registered.iter().any(|r| {
-            let t = r.targets.clone().unwrap_or_default();
-            nodes.iter().any(|n| crate::fleet::node_matches(n, &t))
-        });
+        let mut hit = false;
+        for r in &registered {
+            let p = &ctx.principal;
+            let given = r.targets.clone().unwrap_or_default();
+            let t = crate::groups::as_node_targets(&*ctx.env.store, &p.account, &p.region, &given).await?;
+            hit |= nodes.iter().any(|n| crate::fleet::node_matches(n, &t));
+        }
         if hit {
             out.push(w);
         }

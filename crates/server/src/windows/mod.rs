@@ -15,7 +15,7 @@ mod history;
 mod run;
 
 pub use api::{
-    create_maintenance_window, delete_maintenance_window, deregister_target, deregister_task,
+    all_windows, create_maintenance_window, delete_maintenance_window, deregister_target, deregister_task,
     describe_maintenance_windows, describe_schedule, describe_targets, describe_tasks, describe_windows_for_target,
     get_maintenance_window, get_task, register_target, register_task, update_maintenance_window, update_target,
     update_task,

@@ -163,7 +163,11 @@ async fn resolve(ctx: &Ctx, window_id: &str, task: &WindowTask) -> anyhow::Resul
             Some("WindowTargetIds") => {
                 for r in registered.iter().filter(|r| r.window_target_id.as_ref().is_some_and(|id| values.contains(id)))
                 {
-                    let targets = r.targets.clone().unwrap_or_default();
+                    let given = r.targets.clone().unwrap_or_default();
+                    let p = &ctx.principal;
+                    let targets = crate::groups::as_node_targets(&*ctx.env.store, &p.account, &p.region, &given)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
                     for n in nodes.iter().filter(|n| node_matches(n, &targets)) {
                         if !out.iter().any(|p| p.node_id == n.instance_id) {
                             out.push(PendingTarget {
