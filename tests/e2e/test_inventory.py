@@ -143,6 +143,20 @@ def test_gathering_reports_this_machine(ssm, gathered):
     assert services and all(s["Name"].endswith(".service") for s in services)
     [component] = entries(ssm, node, "AWS:AWSComponent")
     assert component["Name"] == "steward-agent"
+    # The node's tags come from the server's record of it.
+    assert entries(ssm, node, "AWS:Tag") == [{"Key": "role", "Value": "web"}]
+
+
+def test_tags_changed_later_reach_the_tag_inventory(ssm, gathered):
+    node = gathered.id("n1")
+    ssm.add_tags_to_resource(ResourceType="ManagedInstance", ResourceId=node, Tags=[{"Key": "zone", "Value": "b"}])
+    try:
+        assert entries(ssm, node, "AWS:Tag") == [{"Key": "role", "Value": "db"}, {"Key": "zone", "Value": "b"}]
+        zoned = ssm.get_inventory(Filters=[{"Key": "AWS:Tag.Key", "Values": ["zone"], "Type": "Equal"}])["Entities"]
+        assert [e["Id"] for e in zoned] == [node]
+    finally:
+        ssm.remove_tags_from_resource(ResourceType="ManagedInstance", ResourceId=node, TagKeys=["zone"])
+    assert entries(ssm, node, "AWS:Tag") == [{"Key": "role", "Value": "db"}]
 
 
 def test_unchanged_types_go_by_hash_alone(ssm, gathered):

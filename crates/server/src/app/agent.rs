@@ -181,7 +181,14 @@ async fn put_inventory(
         });
     };
     let ctx = Ctx::system(env, &node.account, &node.region);
+    // A gathering's first batch carries AWS:InstanceInformation: the node's tags go with it.
+    let gathering = items.iter().any(|i| i.type_name == "AWS:InstanceInformation");
     let stored = crate::inventory::put_from_node(&ctx, instance_id, items).await;
+    if stored.is_ok() && gathering {
+        if let Err(e) = crate::inventory::put_tags(&ctx, instance_id, &node.tags).await {
+            tracing::info!(instance_id, code = e.code(), "Could not store the node's AWS:Tag inventory.");
+        }
+    }
     stored.map_err(|e| steward_protocol::ErrorBody { code: e.code().to_owned(), message: e.message().to_owned() })
 }
 

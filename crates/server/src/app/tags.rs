@@ -137,6 +137,20 @@ fn merge_tags(existing: &mut Vec<(String, String)>, new: &[Tag]) -> Result<(), A
     Ok(())
 }
 
+/// A node with inventory gets its new tags as `AWS:Tag` at once (one without waits for
+/// its first report, which brings them). The tags are already changed: a failure here
+/// (a report of the node's racing this write) is logged, and the next report repairs it.
+async fn node_tags_changed(ctx: &Ctx, id: &str) -> Result<(), ApiError> {
+    if crate::inventory::captured_at(ctx, id).await?.is_none() {
+        return Ok(());
+    }
+    let Some((node, _)) = crate::fleet::load_node(ctx, id).await? else { return Ok(()) };
+    if let Err(e) = crate::inventory::put_tags(ctx, id, &node.tags).await {
+        tracing::info!(instance_id = id, code = e.code(), "Could not update the node's AWS:Tag inventory yet.");
+    }
+    Ok(())
+}
+
 /// AddTagsToResource.
 pub async fn add_tags_to_resource(ctx: Ctx, req: AddTagsToResourceRequest) -> Result<Empty, ApiError> {
     match req.resource_type.as_str() {
@@ -153,6 +167,7 @@ pub async fn add_tags_to_resource(ctx: Ctx, req: AddTagsToResourceRequest) -> Re
         }
         "ManagedInstance" => {
             crate::fleet::change_tags(&ctx, &req.resource_id, |tags| merge_tags(tags, &req.tags)).await?;
+            node_tags_changed(&ctx, &req.resource_id).await?;
             Ok(Empty {})
         }
         "Association" | "MaintenanceWindow" => {
@@ -190,6 +205,7 @@ pub async fn remove_tags_from_resource(ctx: Ctx, req: RemoveTagsFromResourceRequ
                 Ok(())
             })
             .await?;
+            node_tags_changed(&ctx, &req.resource_id).await?;
             Ok(Empty {})
         }
         "Association" | "MaintenanceWindow" => {

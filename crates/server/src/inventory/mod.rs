@@ -58,6 +58,25 @@ pub async fn put_from_node(ctx: &Ctx, node: &str, items: Vec<steward_protocol::I
     put::store(ctx, node, items).await
 }
 
+/// The node's tags as its `AWS:Tag` inventory: the server knows them, the node does not.
+/// Written when the node reports its inventory and when its tags change afterwards.
+pub async fn put_tags(ctx: &Ctx, node: &str, tags: &[(String, String)]) -> Result<(), ApiError> {
+    let now = steward_api::time::format_iso8601(ctx.now() / 1000);
+    let content = tags
+        .iter()
+        .map(|(k, v)| [("Key".to_owned(), k.clone()), ("Value".to_owned(), v.clone())].into_iter().collect())
+        .collect();
+    let item = InventoryItem {
+        type_name: "AWS:Tag".into(),
+        schema_version: "1.0".into(),
+        capture_time: now,
+        content_hash: None,
+        content: Some(content),
+        context: None,
+    };
+    put::store(ctx, node, vec![item]).await
+}
+
 /// When a node's inventory was last captured (its AWS:InstanceInformation, else any
 /// type's latest), in epoch ms; `None` before its first report.
 pub async fn captured_at(ctx: &Ctx, node: &str) -> Result<Option<i64>, ApiError> {
