@@ -200,8 +200,12 @@ def test_ctrl_c_and_terminate_session_through_aws_plugin(server, fleet, plugin_e
     try:
         term.read_until(r"Starting session with SessionId: (\S+)", timeout=30)
         session_id = re.search(r"SessionId: (\S+)", term.seen.decode()).group(1)
+        # Ctrl-C only reaches a job that is running: wait for the prompt, then for the shell
+        # to take the line (bash turns bracketed paste off as it runs a command).
+        term.read_until(r"\$ ", timeout=30)
         term.type("sleep 60\r")
-        time.sleep(1)
+        term.read_until(r"sleep 60\r\r?\n(\x1b\[\?2004l)?", timeout=10)
+        time.sleep(0.5)
         term.type("\x03")
         term.read_until(r"\^C", timeout=10)
         time.sleep(0.3)  # typed before the interrupt lands, it would be flushed with the line
