@@ -157,7 +157,9 @@ async fn session(
                     }
                     Ok(ServerMessage::ResultAck { invocation_id }) => records.reported(&invocation_id),
                     Ok(answer @ ServerMessage::SecureValues { request_id, .. })
-                    | Ok(answer @ ServerMessage::InventoryStored { request_id, .. }) => calls.answer(request_id, answer),
+                    | Ok(answer @ ServerMessage::InventoryStored { request_id, .. })
+                    | Ok(answer @ ServerMessage::PatchSnapshot { request_id, .. })
+                    | Ok(answer @ ServerMessage::PatchStateStored { request_id, .. }) => calls.answer(request_id, answer),
                     Ok(ServerMessage::Cancel { invocation_id }) => running.cancel(&invocation_id),
                     Ok(ServerMessage::Goodbye { reason }) => break End::Refused(reason),
                     Ok(ServerMessage::StartSession(start)) => {

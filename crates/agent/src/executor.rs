@@ -200,6 +200,13 @@ async fn run_step(
                 Err(why) => finished(step, "Failed", 1, String::new(), why, started),
             };
         }
+        "aws:runPatchBaseline" => {
+            let state_dir = work_dir.parent().unwrap_or(work_dir).to_path_buf();
+            return match crate::patch::run(&step.inputs, &state_dir, calls).await {
+                Ok(summary) => finished(step, "Success", 0, summary, String::new(), started),
+                Err(why) => finished(step, "Failed", 1, String::new(), why, started),
+            };
+        }
         "aws:runShellScript" => ("sh", vec![]),
         "aws:runPowerShellScript" => {
             if which("pwsh").is_none() {

@@ -10,6 +10,7 @@ mod cli;
 mod executor;
 mod identity;
 mod inventory;
+mod patch;
 mod piped;
 mod platform;
 mod pty;

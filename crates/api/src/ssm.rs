@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod inventory;
 pub mod nodes;
 pub mod parameters;
+pub mod patch;
 pub mod sessions;
 pub mod tags;
 pub mod windows;

@@ -139,6 +139,25 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<ErrorBody>,
     },
+    /// The answer to [`AgentMessage::GetPatchSnapshot`]: the baseline to apply, or why not.
+    PatchSnapshot {
+        /// The request answered.
+        request_id: u64,
+        /// The snapshot.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<Box<steward_patching::Snapshot>>,
+        /// Why there is none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ErrorBody>,
+    },
+    /// The answer to [`AgentMessage::PutPatchState`].
+    PatchStateStored {
+        /// The request answered.
+        request_id: u64,
+        /// Why nothing was stored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ErrorBody>,
+    },
 }
 
 /// Path prefix of a node's session data channels (`/agent/v1/session/<session id>`).
@@ -202,6 +221,24 @@ pub enum AgentMessage {
         request_id: u64,
         /// One per type gathered.
         items: Vec<InventoryItem>,
+    },
+    /// Asks for the patch baseline snapshot this node applies (`aws:runPatchBaseline`).
+    GetPatchSnapshot {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The snapshot id the command gave, or empty for a new one.
+        snapshot_id: String,
+        /// The node's operating system as patch baselines name it (`DEBIAN`, `UBUNTU`, …).
+        operating_system: String,
+        /// The node's product (`Debian12`, `Ubuntu22.04`, …).
+        product: String,
+    },
+    /// The outcome of a scan or an install: the node's patch states.
+    PutPatchState {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The report.
+        report: Box<steward_patching::NodeReport>,
     },
 }
 

@@ -78,20 +78,15 @@ pub async fn put_compliance_items(ctx: Ctx, req: PutComplianceItemsRequest) -> R
         return Err(ApiError::new("InvalidItemContentException", "PARTIAL uploads need an Id on every item."));
     }
     let p = &ctx.principal;
-    let mut batch = Vec::new();
-    if !partial {
-        let prefix = format!("compliance/{}/{}/{}/{}/", p.account, p.region, req.resource_id, req.compliance_type);
-        let old = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 100_000).await.map_err(store_fault)?;
-        batch.extend(old.into_iter().map(|i| Op::delete(i.key)));
-    }
     let time = (req.execution_summary.execution_time * 1000.0) as i64;
+    let mut items = Vec::new();
     for (n, entry) in req.items.iter().enumerate() {
         let id = entry.id.clone().filter(|i| !i.is_empty()).unwrap_or_else(|| format!("item-{n}"));
-        let item = ItemRecord {
+        items.push(ItemRecord {
             compliance_type: req.compliance_type.clone(),
             resource_type: req.resource_type.clone(),
             resource_id: req.resource_id.clone(),
-            id: id.clone(),
+            id,
             title: entry.title.clone().unwrap_or_default(),
             status: entry.status.clone(),
             severity: entry.severity.clone(),
@@ -99,12 +94,40 @@ pub async fn put_compliance_items(ctx: Ctx, req: PutComplianceItemsRequest) -> R
             execution_id: req.execution_summary.execution_id.clone().unwrap_or_default(),
             execution_type: req.execution_summary.execution_type.clone().unwrap_or_default(),
             details: entry.details.clone().unwrap_or_default(),
-        };
-        batch
-            .push(Op::put(item_key(&p.account, &p.region, &req.resource_id, &req.compliance_type, &id), encode(&item)));
+        });
+    }
+    let batch = if partial {
+        let key = |i: &ItemRecord| item_key(&p.account, &p.region, &req.resource_id, &req.compliance_type, &i.id);
+        items.iter().map(|i| Op::put(key(i), encode(i))).collect()
+    } else {
+        replace_ops(&ctx, &req.resource_id, &req.compliance_type, items).await?
+    };
+    if batch.is_empty() {
+        return Ok(Empty {});
     }
     ctx.env.store.write(batch).await.map_err(store_fault)?;
     Ok(Empty {})
+}
+
+/// The batch that replaces every item of compliance type `kind` the resource has with `items`
+/// (the caller writes it, with its own changes).
+pub async fn replace_ops(ctx: &Ctx, resource: &str, kind: &str, items: Vec<ItemRecord>) -> Result<Vec<Op>, ApiError> {
+    let p = &ctx.principal;
+    let prefix = format!("compliance/{}/{}/{resource}/{kind}/", p.account, p.region);
+    let old = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 100_000).await.map_err(store_fault)?;
+    let mut batch = Vec::new();
+    let mut new_keys = std::collections::BTreeSet::new();
+    for item in items {
+        let key = item_key(&p.account, &p.region, resource, kind, &item.id);
+        // A batch names each key once: an id given twice keeps its last item.
+        if new_keys.insert(key.clone()) {
+            batch.push(Op::put(key, encode(&item)));
+        } else if let Some(Op::Put { value, .. }) = batch.iter_mut().find(|op| op.key() == key) {
+            *value = encode(&item);
+        }
+    }
+    batch.extend(old.into_iter().filter(|i| !new_keys.contains(&i.key)).map(|i| Op::delete(i.key)));
+    Ok(batch)
 }
 
 async fn all_items(ctx: &Ctx) -> Result<Vec<ItemRecord>, ApiError> {

@@ -5,6 +5,7 @@
 mod custom;
 mod files;
 mod packages;
+pub(crate) use packages::paragraphs;
 mod services;
 mod system;
 

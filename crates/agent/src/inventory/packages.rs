@@ -21,7 +21,7 @@ pub fn applications() -> Vec<Entry> {
 }
 
 /// The paragraphs of a dpkg status file as field maps (continuation lines joined).
-fn paragraphs(text: &str) -> Vec<BTreeMap<&str, String>> {
+pub(crate) fn paragraphs(text: &str) -> Vec<BTreeMap<&str, String>> {
     let mut out = Vec::new();
     let mut current: BTreeMap<&str, String> = BTreeMap::new();
     let mut last: Option<&str> = None;

@@ -20,6 +20,7 @@ pub const COMMAND_PLUGINS: &[(&str, &[&str])] = &[
     ("aws:runDockerAction", &["Windows", "Linux"]),
     ("aws:domainJoin", &["Windows", "Linux"]),
     ("aws:softwareInventory", &["Windows", "Linux", "MacOS"]),
+    ("aws:runPatchBaseline", &["Windows", "Linux"]),
     ("aws:refreshAssociation", &["Windows", "Linux", "MacOS"]),
     ("aws:updateSsmAgent", &["Windows", "Linux", "MacOS"]),
     ("aws:updateAgent", &["Windows"]),

@@ -15,6 +15,7 @@ use axum::response::Response;
 use ed25519_dalek::Verifier;
 use futures_util::{SinkExt, StreamExt};
 use rand::RngCore;
+use steward_api::ApiError;
 use steward_protocol::{hello_payload, AgentMessage, Platform, ServerMessage, VERSION};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -151,6 +152,18 @@ async fn channel(mut pending: Pending, pass: Pass, env: Arc<Env>) {
                         let error = put_inventory(&env, &instance_id, items).await.err();
                         env.agents.send(&instance_id, ServerMessage::InventoryStored { request_id, error });
                     }
+                    Ok(AgentMessage::GetPatchSnapshot { request_id, snapshot_id, operating_system, product }) => {
+                        let answer = patch_snapshot(&env, &instance_id, &snapshot_id, &operating_system, &product).await;
+                        let (snapshot, error) = match answer {
+                            Ok(s) => (Some(Box::new(s)), None),
+                            Err(e) => (None, Some(e)),
+                        };
+                        env.agents.send(&instance_id, ServerMessage::PatchSnapshot { request_id, snapshot, error });
+                    }
+                    Ok(AgentMessage::PutPatchState { request_id, report }) => {
+                        let error = put_patch_state(&env, &instance_id, *report).await.err();
+                        env.agents.send(&instance_id, ServerMessage::PatchStateStored { request_id, error });
+                    }
                     Ok(AgentMessage::Hello { .. }) | Err(_) => {
                         tracing::warn!(instance_id, "Agent sent an unexpected message.");
                     }
@@ -190,6 +203,42 @@ async fn put_inventory(
         }
     }
     stored.map_err(|e| steward_protocol::ErrorBody { code: e.code().to_owned(), message: e.message().to_owned() })
+}
+
+fn error_body(e: &ApiError) -> steward_protocol::ErrorBody {
+    steward_protocol::ErrorBody { code: e.code().to_owned(), message: e.message().to_owned() }
+}
+
+fn not_registered() -> steward_protocol::ErrorBody {
+    steward_protocol::ErrorBody { code: "InvalidInstanceId".into(), message: "not a registered node".into() }
+}
+
+/// The patch baseline snapshot a node applies: its patch group's baseline for its OS, else
+/// the OS's default, in the node's account and region.
+async fn patch_snapshot(
+    env: &Arc<Env>,
+    instance_id: &str,
+    snapshot_id: &str,
+    operating_system: &str,
+    product: &str,
+) -> Result<steward_patching::Snapshot, steward_protocol::ErrorBody> {
+    let Some((node, _, _)) = crate::fleet::locate(env, instance_id).await else { return Err(not_registered()) };
+    let ctx = Ctx::system(env, &node.account, &node.region);
+    crate::patch::snapshot_for_node(&ctx, &node.tags, snapshot_id, operating_system, product)
+        .await
+        .map_err(|e| error_body(&e))
+}
+
+/// Stores what a node reported of its patches. Like its inventory, a node writes only its
+/// own patch state; its key is the proof.
+async fn put_patch_state(
+    env: &Arc<Env>,
+    instance_id: &str,
+    report: steward_patching::NodeReport,
+) -> Result<(), steward_protocol::ErrorBody> {
+    let Some((node, _, _)) = crate::fleet::locate(env, instance_id).await else { return Err(not_registered()) };
+    let ctx = Ctx::system(env, &node.account, &node.region);
+    crate::patch::store_report(&ctx, instance_id, report).await.map_err(|e| error_body(&e))
 }
 
 /// Reads SecureString values for a node, as the node's account and region.

@@ -19,8 +19,8 @@ use super::{tags, App};
 use crate::base::arn::{association_arn, document_arn, group_arn, kms_arn, node_arn, parameter_arn, window_arn};
 use crate::base::{Ctx, Principal};
 use crate::{
-    associations, cloudtrail, commands, compliance, documents, fleet, groups, inventory, kms, parameters, sessions,
-    windows,
+    associations, cloudtrail, commands, compliance, documents, fleet, groups, inventory, kms, parameters, patch,
+    sessions, windows,
 };
 
 async fn invoke<Req, Resp, F, Fut>(ctx: Ctx, input: Value, handler: F) -> Result<Vec<u8>, ApiError>
@@ -188,10 +188,46 @@ pub async fn call(app: &App, ctx: Ctx, service: Service, operation: &str, input:
         (Service::ResourceGroups, "Tag") => invoke(ctx, input, groups::tag).await,
         (Service::ResourceGroups, "Untag") => invoke(ctx, input, groups::untag).await,
         (Service::ResourceGroups, "GetTags") => invoke(ctx, input, groups::get_tags).await,
+        (Service::Ssm, "CreatePatchBaseline") => invoke(ctx, input, patch::create_patch_baseline).await,
+        (Service::Ssm, "GetPatchBaseline") => invoke(ctx, input, patch::get_patch_baseline).await,
+        (Service::Ssm, "UpdatePatchBaseline") => invoke(ctx, input, patch::update_patch_baseline).await,
+        (Service::Ssm, "DeletePatchBaseline") => invoke(ctx, input, patch::delete_patch_baseline).await,
+        (Service::Ssm, "DescribePatchBaselines") => invoke(ctx, input, patch::describe_patch_baselines).await,
+        (Service::Ssm, "RegisterDefaultPatchBaseline") => {
+            invoke(ctx, input, patch::register_default_patch_baseline).await
+        }
+        (Service::Ssm, "GetDefaultPatchBaseline") => invoke(ctx, input, patch::get_default_patch_baseline).await,
+        (Service::Ssm, "RegisterPatchBaselineForPatchGroup") => {
+            invoke(ctx, input, patch::register_patch_baseline_for_patch_group).await
+        }
+        (Service::Ssm, "DeregisterPatchBaselineForPatchGroup") => {
+            invoke(ctx, input, patch::deregister_patch_baseline_for_patch_group).await
+        }
+        (Service::Ssm, "GetPatchBaselineForPatchGroup") => {
+            invoke(ctx, input, patch::get_patch_baseline_for_patch_group).await
+        }
+        (Service::Ssm, "DescribePatchGroups") => invoke(ctx, input, patch::describe_patch_groups).await,
+        (Service::Ssm, "DescribePatchGroupState") => invoke(ctx, input, patch::describe_patch_group_state).await,
+        (Service::Ssm, "DescribeInstancePatchStates") => {
+            invoke(ctx, input, patch::describe_instance_patch_states).await
+        }
+        (Service::Ssm, "DescribeInstancePatchStatesForPatchGroup") => {
+            invoke(ctx, input, patch::describe_instance_patch_states_for_patch_group).await
+        }
+        (Service::Ssm, "DescribeInstancePatches") => invoke(ctx, input, patch::describe_instance_patches).await,
         (_, op) => Err(ApiError::new(
             "UnknownOperationException",
             format!("Steward does not implement the operation {op} yet."),
         )),
+    }
+}
+
+/// A patch baseline named by id or ARN.
+fn patch_baseline_arn(p: &Principal, id: &str) -> String {
+    if id.starts_with("arn:") {
+        id.to_owned()
+    } else {
+        format!("arn:aws:ssm:{}:{}:patchbaseline/{id}", p.region, p.account)
     }
 }
 
@@ -283,6 +319,15 @@ pub fn resources(p: &Principal, service: Service, op: &str, input: &Value) -> Ve
             p.account,
             input["SessionId"].as_str().unwrap_or_default()
         )],
+        (Service::Ssm, op) if op.contains("PatchBaseline") && input["BaselineId"].is_string() => {
+            vec![patch_baseline_arn(p, input["BaselineId"].as_str().unwrap_or_default())]
+        }
+        (Service::Ssm, "DescribeInstancePatches") => {
+            vec![node_arn(p, input["InstanceId"].as_str().unwrap_or_default())]
+        }
+        (Service::Ssm, "DescribeInstancePatchStates") => {
+            strings(&input["InstanceIds"]).iter().map(|i| node_arn(p, i)).collect()
+        }
         (Service::Ssm, "PutComplianceItems") => vec![node_arn(p, input["ResourceId"].as_str().unwrap_or_default())],
         (Service::Ssm, "PutInventory" | "ListInventoryEntries") => {
             vec![node_arn(p, input["InstanceId"].as_str().unwrap_or_default())]
