@@ -1,6 +1,8 @@
 //! The fleet simulator: N virtual agents in this process, each registered with its own
 //! key and connected over its own WebSocket, completing invocations without spawning
-//! processes, so the server's side of a large fan-out can be measured.
+//! processes, so the server's side of a large fan-out can be measured. An
+//! `aws:runPatchBaseline` step asks for the node's snapshot and reports a simulated scan
+//! (see `crate::patch::simulated_report`) before the result, as the real agent does.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -81,27 +83,64 @@ async fn live(
     counters.connected.fetch_add(1, Ordering::Relaxed);
     let mut ticker = tokio::time::interval(Duration::from_secs(heartbeat_seconds));
     ticker.tick().await;
+    // Patching invocations waiting for their snapshot, then for their report to be stored.
+    let mut patching: std::collections::HashMap<u64, steward_protocol::Invocation> = Default::default();
+    let mut next_request = 0u64;
     loop {
         tokio::select! {
             _ = ticker.tick() => ws.send(text(&AgentMessage::Heartbeat { platform: platform(i) })).await?,
             next = ws.next() => {
                 let Some(Ok(message)) = next else { return Ok(()) };
                 let Ok(body) = message.to_text() else { continue };
-                if let Ok(ServerMessage::Invoke(inv)) = serde_json::from_str::<ServerMessage>(body) {
-                    ws.send(text(&AgentMessage::Ack { invocation_id: inv.invocation_id.clone() })).await?;
-                    let now = 0;
-                    let plugins = inv.plugins.iter().map(|p| PluginResult {
-                        name: p.name.clone(), status: "Success".into(), response_code: 0,
-                        stdout: "ok\n".into(), stderr: String::new(), started: now, ended: now,
-                    }).collect();
-                    ws.send(text(&AgentMessage::Result(InvocationResult {
-                        invocation_id: inv.invocation_id, status: "Success".into(), plugins,
-                    }))).await?;
-                    counters.completed.fetch_add(1, Ordering::Relaxed);
+                match serde_json::from_str::<ServerMessage>(body) {
+                    Ok(ServerMessage::Invoke(inv)) => {
+                        ws.send(text(&AgentMessage::Ack { invocation_id: inv.invocation_id.clone() })).await?;
+                        if inv.plugins.iter().any(|p| p.action == "aws:runPatchBaseline") {
+                            next_request += 1;
+                            patching.insert(next_request, inv);
+                            ws.send(text(&AgentMessage::GetPatchSnapshot {
+                                request_id: next_request, snapshot_id: String::new(),
+                                operating_system: "DEBIAN".into(), product: "Debian12".into(),
+                            })).await?;
+                            continue;
+                        }
+                        ws.send(text(&succeeded(inv))).await?;
+                        counters.completed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(ServerMessage::PatchSnapshot { request_id, snapshot, .. }) => {
+                        let snapshot = snapshot.map(|s| *s).unwrap_or_default();
+                        let report = crate::patch::simulated_report(i, &snapshot);
+                        ws.send(text(&AgentMessage::PutPatchState { request_id, report: Box::new(report) })).await?;
+                    }
+                    Ok(ServerMessage::PatchStateStored { request_id, .. }) => {
+                        if let Some(inv) = patching.remove(&request_id) {
+                            ws.send(text(&succeeded(inv))).await?;
+                            counters.completed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
     }
+}
+
+/// A Success result for every step of an invocation.
+fn succeeded(inv: steward_protocol::Invocation) -> AgentMessage {
+    let plugins = inv
+        .plugins
+        .iter()
+        .map(|p| PluginResult {
+            name: p.name.clone(),
+            status: "Success".into(),
+            response_code: 0,
+            stdout: "ok\n".into(),
+            stderr: String::new(),
+            started: 0,
+            ended: 0,
+        })
+        .collect();
+    AgentMessage::Result(InvocationResult { invocation_id: inv.invocation_id, status: "Success".into(), plugins })
 }
 
 /// Registers (agent `i` with activation `i / per_activation`) and connects `count`

@@ -52,15 +52,7 @@ pub async fn inventory_figures(args: &Args) -> anyhow::Result<()> {
     let server = start_server(args)?;
     let pid = server.child.id();
     let mut client = Client::connect(&server).await?;
-    let mut activations = Vec::new();
-    for _ in 0..nodes.div_ceil(PER_ACTIVATION) {
-        let a =
-            client.call("CreateActivation", &json!({"IamRole": "Bench", "RegistrationLimit": PER_ACTIVATION})).await?;
-        activations.push((
-            a["ActivationId"].as_str().unwrap_or_default().to_owned(),
-            a["ActivationCode"].as_str().unwrap_or_default().to_owned(),
-        ));
-    }
+    let activations = client.activations(nodes, json!({})).await?;
     fleet::start(&server.addr, &activations, nodes, PER_ACTIVATION).await?;
     let ids = client.collect("DescribeInstanceInformation", "InstanceInformationList", "InstanceId").await?;
     anyhow::ensure!(ids.len() == nodes, "{} nodes registered of {nodes}", ids.len());

@@ -20,6 +20,7 @@ use steward_api::sigv4::{self, Credentials, Signer};
 mod edges;
 mod fleet;
 mod inventory;
+mod patch;
 mod scheduler;
 mod sessions;
 mod shells;
@@ -46,7 +47,7 @@ struct Args {
     /// Fleet sizes for the Run Command fan-out benchmark (comma-separated; empty to skip).
     #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
     fleet: Vec<usize>,
-    /// Simulated nodes in the inventory scenario.
+    /// Simulated nodes in the inventory and patching scenarios.
     #[arg(long, default_value_t = 10_000)]
     inventory_nodes: usize,
     /// Idle shell sessions held open at once in the sessions scenario.
@@ -198,6 +199,41 @@ impl Client {
 
     async fn call(&mut self, operation: &str, body: &Value) -> anyhow::Result<Value> {
         Ok(serde_json::from_slice(&self.call_raw(operation, body).await?)?)
+    }
+
+    /// Activations for `count` agents, one per thousand (SSM's cap on registrations), each
+    /// made with `extra` merged into CreateActivation's body.
+    async fn activations(&mut self, count: usize, extra: Value) -> anyhow::Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for chunk in 0..count.div_ceil(1000) {
+            let mut body = json!({"IamRole": "Bench", "RegistrationLimit": (count - chunk * 1000).min(1000)});
+            for (k, v) in extra.as_object().into_iter().flatten() {
+                body[k] = v.clone();
+            }
+            let a = self.call("CreateActivation", &body).await?;
+            out.push((
+                a["ActivationId"].as_str().unwrap_or_default().to_owned(),
+                a["ActivationCode"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// SendCommand, then waits (up to `limit`) for the command to succeed.
+    async fn run_command(&mut self, body: &Value, limit: Duration) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let sent = self.call("SendCommand", body).await?;
+        let command_id = sent["Command"]["CommandId"].as_str().unwrap_or_default().to_owned();
+        loop {
+            let listed = self.call("ListCommands", &json!({"CommandId": command_id})).await?;
+            let status = listed["Commands"][0]["Status"].as_str().unwrap_or_default().to_owned();
+            if status == "Success" {
+                return Ok(started.elapsed());
+            }
+            anyhow::ensure!(!matches!(status.as_str(), "Failed" | "TimedOut" | "Cancelled"), "command ended {status}");
+            anyhow::ensure!(started.elapsed() < limit, "command not done after {} s", limit.as_secs());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The `field` of every item of `list` over all pages of `operation`.
@@ -458,46 +494,15 @@ async fn fleet_figures(args: &Args) -> anyhow::Result<()> {
         let server = start_server(args)?;
         let pid = server.child.id();
         let mut client = Client::connect(&server).await?;
-        // SSM caps an activation at 1,000 registrations: one activation per thousand agents.
-        let mut activations = Vec::new();
-        for chunk in 0..count.div_ceil(1000) {
-            let limit = (count - chunk * 1000).min(1000);
-            let a = client
-                .call(
-                    "CreateActivation",
-                    &json!({"IamRole": "Bench", "RegistrationLimit": limit, "DefaultInstanceName": "sim"}),
-                )
-                .await?;
-            activations.push((
-                a["ActivationId"].as_str().unwrap_or_default().to_owned(),
-                a["ActivationCode"].as_str().unwrap_or_default().to_owned(),
-            ));
-        }
+        let activations = client.activations(count, json!({"DefaultInstanceName": "sim"})).await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let idle_rss = rss_kb(pid, "VmRSS:");
         let (counters, connect_time) = fleet::start(&server.addr, &activations, count, 1000).await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let agents_rss = rss_kb(pid, "VmRSS:");
-        let started = Instant::now();
-        let sent = client
-            .call(
-                "SendCommand",
-                &json!({"DocumentName": "AWS-RunShellScript", "Targets": [{"Key": "InstanceIds", "Values": ["*"]}],
-                        "MaxConcurrency": "100%", "Parameters": {"commands": ["true"]}}),
-            )
-            .await?;
-        let command_id = sent["Command"]["CommandId"].as_str().unwrap_or_default().to_owned();
-        loop {
-            let listed = client.call("ListCommands", &json!({"CommandId": command_id})).await?;
-            let status = listed["Commands"][0]["Status"].as_str().unwrap_or_default().to_owned();
-            if status == "Success" {
-                break;
-            }
-            anyhow::ensure!(!matches!(status.as_str(), "Failed" | "TimedOut" | "Cancelled"), "command ended {status}");
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(300), "command not done after 300 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let took = started.elapsed().as_secs_f64();
+        let body = json!({"DocumentName": "AWS-RunShellScript", "Targets": [{"Key": "InstanceIds", "Values": ["*"]}],
+                          "MaxConcurrency": "100%", "Parameters": {"commands": ["true"]}});
+        let took = client.run_command(&body, Duration::from_secs(300)).await?.as_secs_f64();
         let _ = counters;
         println!(
             "{count:>7} {:>12.2} {took:>12.2} {idle_rss:>14} {agents_rss:>14} {:>12.1}",
@@ -546,6 +551,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("inventory")) {
         return inventory::inventory_figures(&args).await;
+    }
+    if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("patch")) {
+        return patch::patch_figures(&args).await;
     }
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("scheduler")) {
         return scheduler::scheduler_figures(&args).await;
@@ -634,6 +642,7 @@ async fn main() -> anyhow::Result<()> {
         fleet_figures(&args).await?;
         scheduler::scheduler_figures(&args).await?;
         inventory::inventory_figures(&args).await?;
+        patch::patch_figures(&args).await?;
         sessions::session_figures(&args).await?;
         edges::edges_figures(&args).await?;
     }

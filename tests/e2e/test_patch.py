@@ -13,9 +13,12 @@ as it found them (the module purges them at its end).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -23,6 +26,7 @@ import pytest
 
 from conftest import Fleet, collect, raises_aws, start_fleet, wait_until
 from test_iam import allow, as_user, make_user, policy, uid
+from test_windows import open_window
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("dpkg-deb") or not shutil.which("apt-ftparchive"),
@@ -127,12 +131,26 @@ def at_one_oh(repo):
 
 @pytest.fixture(scope="module")
 def server(server_factory):
-    return server_factory(extra_args=("--agent-heartbeat", "1"))
+    return server_factory(extra_args=("--agent-heartbeat", "1", "--test-clock"))
 
 
 @pytest.fixture(scope="module")
-def fleet(server, agent_factory) -> Fleet:
-    return start_fleet(server, agent_factory, TAGS)
+def reboots(tmp_path_factory) -> dict[str, Path]:
+    """The agent's reboot command for these tests: it notes the reboot and kills the agent,
+    as a machine going down would; the test starts the agent again, as the boot would."""
+    base = tmp_path_factory.mktemp("patch-reboot")
+    marks = base / "reboots"
+    script = base / "reboot.sh"
+    script.write_text(f'#!/bin/sh\necho "$STEWARD_AGENT_PID" >> {marks}\nkill -9 "$STEWARD_AGENT_PID"\n')
+    script.chmod(0o755)
+    return {"script": script, "marks": marks}
+
+
+@pytest.fixture(scope="module")
+def fleet(server, agent_factory, reboots) -> Fleet:
+    return start_fleet(
+        server, agent_factory, TAGS, env_for=lambda _: {"STEWARD_AGENT_REBOOT_COMMAND": str(reboots["script"])}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -182,11 +200,14 @@ def group_baseline(ssm, repo):
         ssm.delete_patch_baseline(BaselineId=bid)
 
 
-def run_patch(ssm, node: str, operation: str, **params) -> dict:
+def send_patch(ssm, node: str, operation: str, **params) -> str:
     parameters = {"Operation": [operation], **{k: [v] for k, v in params.items()}}
-    cid = ssm.send_command(DocumentName="AWS-RunPatchBaseline", InstanceIds=[node], Parameters=parameters)[
+    return ssm.send_command(DocumentName="AWS-RunPatchBaseline", InstanceIds=[node], Parameters=parameters)[
         "Command"
     ]["CommandId"]
+
+
+def wait_patch(ssm, node: str, cid: str) -> dict:
 
     def finished():
         try:
@@ -195,7 +216,11 @@ def run_patch(ssm, node: str, operation: str, **params) -> dict:
             return None
         return inv if inv["Status"] in ("Success", "Failed", "TimedOut", "Cancelled") else None
 
-    return wait_until(finished, 180, f"AWS-RunPatchBaseline {operation}", interval=0.5)
+    return wait_until(finished, 180, f"AWS-RunPatchBaseline {cid}", interval=0.5)
+
+
+def run_patch(ssm, node: str, operation: str, **params) -> dict:
+    return wait_patch(ssm, node, send_patch(ssm, node, operation, **params))
 
 
 def ours(ssm, node: str, **kw) -> dict[str, dict]:
@@ -478,3 +503,179 @@ def test_baseline_sources_for_other_products_patch_nothing(ssm, fleet, repo, at_
     inv = run_patch(ssm, node, "Install", RebootOption="NoReboot")
     assert inv["Status"] == "Failed" and "alternative sources" in inv["StandardErrorContent"]
     assert [installed_version(p) for p in PACKAGES] == ["1.0", "1.0", "1.0"]
+
+
+def test_reboot_if_needed_completes_when_the_node_is_back(ssm, fleet, repo, at_one_oh, group_baseline, reboots):
+    node, agent = fleet.id("p0"), fleet["p0"]
+    group_baseline()
+    before = reboots["marks"].read_text().count("\n") if reboots["marks"].exists() else 0
+    cid = send_patch(ssm, node, "Install", RebootOption="RebootIfNeeded")
+    # The agent installs, reports, then reboots (here: is killed) before the command ends.
+    assert agent.wait_exit(120) is not None, agent.log_tail()
+    assert reboots["marks"].read_text().count("\n") == before + 1
+    assert [installed_version(p) for p in PACKAGES] == ["1.1", "2.0", "2.0"]
+    assert ssm.get_command_invocation(CommandId=cid, InstanceId=node)["Status"] == "InProgress"
+    # Back up: the invocation completes, once.
+    agent.start()
+    inv = wait_patch(ssm, node, cid)
+    assert inv["Status"] == "Success", (inv["StandardOutputContent"], inv["StandardErrorContent"])
+    assert "rebooting the node" in inv["StandardOutputContent"]
+    assert {n: p["State"] for n, p in ours(ssm, node).items()} == dict.fromkeys(PACKAGES, "Installed")
+    s = state(ssm, node)
+    assert (s["RebootOption"], s["InstalledPendingRebootCount"]) == ("RebootIfNeeded", 0)
+    assert reboots["marks"].read_text().count("\n") == before + 1
+    fleet.ensure_up(ssm)
+
+
+def test_nothing_to_install_means_no_reboot(ssm, fleet, repo, at_one_oh, group_baseline, reboots):
+    node = fleet.id("p0")
+    group_baseline(ApprovalRules={"PatchRules": [{**our_rule(), "PatchFilterGroup": {"PatchFilters": [{"Key": "SECTION", "Values": ["steward-e2e-nothing"]}]}}]})
+    before = reboots["marks"].read_text() if reboots["marks"].exists() else ""
+    inv = run_patch(ssm, node, "Install", RebootOption="RebootIfNeeded")
+    assert inv["Status"] == "Success" and "rebooting" not in inv["StandardOutputContent"]
+    assert (reboots["marks"].read_text() if reboots["marks"].exists() else "") == before
+    assert fleet["p0"].running
+
+
+def test_the_fleet_knows_its_repositories(ssm, fleet, repo, at_one_oh, group_baseline):
+    node = fleet.id("p0")
+    bid = group_baseline(RejectedPatches=[f"{ALPHA}=1.1"])
+    assert run_patch(ssm, node, "Scan")["Status"] == "Success"
+    # What the scan saw of our packages' updates, with their repositories' facts.
+    seen = collect(
+        ssm.describe_available_patches, "Patches", Filters=[{"Key": "NAME", "Values": ["steward-e2e-patch-*"]}]
+    )
+    assert sorted((p["Name"], p["Version"], p["Repository"], p["Classification"]) for p in seen) == [
+        (ALPHA, "1.1", SECURITY, "Security"),
+        (ALPHA, "1.2", UPDATES, ""),
+        (BETA, "2.0", SECURITY, "Security"),
+        (GAMMA, "2.0", SECURITY, "Security"),
+    ]
+    assert {p["Product"] for p in seen} == {state_product(ssm, node)}
+    only_security = collect(
+        ssm.describe_available_patches,
+        "Patches",
+        Filters=[{"Key": "NAME", "Values": [ALPHA]}, {"Key": "REPOSITORY", "Values": ["*-updates"]}],
+    )
+    assert [p["Version"] for p in only_security] == ["1.2"]
+    # How this baseline treats them.
+    effective = collect(ssm.describe_effective_patches_for_patch_baseline, "EffectivePatches", BaselineId=bid)
+    ours_only = {
+        (e["Patch"]["Name"], e["Patch"]["Version"]): e["PatchStatus"]["DeploymentStatus"]
+        for e in effective
+        if e["Patch"]["Name"].startswith("steward-e2e-patch-")
+    }
+    assert ours_only == {(ALPHA, "1.1"): "EXPLICIT_REJECTED", (BETA, "2.0"): "APPROVED", (GAMMA, "2.0"): "APPROVED"}
+    # The properties a Debian baseline can name.
+    products = [p["Name"] for p in ssm.describe_patch_properties(OperatingSystem="DEBIAN", Property="PRODUCT")["Properties"]]
+    assert "Debian12" in products and state_product(ssm, node) in products
+    priorities = ssm.describe_patch_properties(OperatingSystem="DEBIAN", Property="PRIORITY")["Properties"]
+    assert [p["Name"] for p in priorities] == ["Required", "Important", "Standard", "Optional", "Extra"]
+    with raises_aws("ValidationException"):
+        ssm.describe_patch_properties(OperatingSystem="DEBIAN", Property="MSRC_SEVERITY")
+    with raises_aws("InvalidFilter"):
+        ssm.describe_available_patches(Filters=[{"Key": "COLOUR", "Values": ["x"]}])
+
+
+def state_product(ssm, node: str) -> str:
+    """The product the node reports itself as (Debian12 on this machine)."""
+    text = Path("/etc/os-release").read_text()
+    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    name, version = fields["ID"].strip('"'), fields.get("VERSION_ID", "").strip('"')
+    return {"debian": f"Debian{version.split('.')[0]}", "ubuntu": f"Ubuntu{version}"}[name]
+
+
+def fetch_snapshot(server, url: str) -> tuple[int, dict | None]:
+    """GETs a snapshot URL without signing, as a node would."""
+    try:
+        with urllib.request.urlopen(url, timeout=10, context=server._ssl_context()) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+
+def test_deployable_snapshot_for_a_node(server, ssm, fleet, repo, group_baseline):
+    """The snapshot a node would apply: its group's baseline, or an override, at an unsigned URL
+    that only its token opens, until it expires a day later. Moves the server's clock."""
+    node = fleet.id("p0")
+    bid = group_baseline()
+    snapshot_id = str(uuid.uuid4())
+    got = ssm.get_deployable_patch_snapshot_for_instance(InstanceId=node, SnapshotId=snapshot_id)
+    assert (got["InstanceId"], got["SnapshotId"], got["Product"]) == (node, snapshot_id, state_product(ssm, node))
+    status, body = fetch_snapshot(server, got["SnapshotDownloadUrl"])
+    assert status == 200
+    assert (body["SnapshotId"], body["PatchGroup"], body["Baseline"]["BaselineId"]) == (snapshot_id, GROUP, bid)
+
+    override = {"OperatingSystem": "DEBIAN", "RejectedPatches": [ALPHA], "ApprovalRules": {"PatchRules": [our_rule()]}}
+    by_override = ssm.get_deployable_patch_snapshot_for_instance(
+        InstanceId=node, SnapshotId=snapshot_id, BaselineOverride=override
+    )
+    status, body = fetch_snapshot(server, by_override["SnapshotDownloadUrl"])
+    assert status == 200 and body["Baseline"]["RejectedPatches"] == [ALPHA]
+    assert body["Baseline"]["Name"] == "BaselineOverride"
+
+    # Bad input: SSM errors, nothing handed out.
+    with raises_aws("UnsupportedOperatingSystem"):
+        ssm.get_deployable_patch_snapshot_for_instance(
+            InstanceId=node, SnapshotId=snapshot_id, BaselineOverride={**override, "OperatingSystem": "UBUNTU"}
+        )
+    late = {**our_rule(), "ApproveAfterDays": 7}
+    with raises_aws("ValidationException"):
+        ssm.get_deployable_patch_snapshot_for_instance(
+            InstanceId=node, SnapshotId=snapshot_id, BaselineOverride={**override, "ApprovalRules": {"PatchRules": [late]}}
+        )
+    with raises_aws("ValidationException"):
+        ssm.get_deployable_patch_snapshot_for_instance(InstanceId=node, SnapshotId="z" * 36)
+    with raises_aws("InvalidInstanceId"):
+        ssm.get_deployable_patch_snapshot_for_instance(InstanceId="mi-0123456789abcdef0", SnapshotId=snapshot_id)
+    # Only the exact token opens a snapshot.
+    url = got["SnapshotDownloadUrl"]
+    forged = url[:-1] + ("0" if url[-1] != "0" else "1")
+    assert fetch_snapshot(server, forged)[0] == 404
+    assert fetch_snapshot(server, url.rsplit("/", 1)[0] + "/../../")[0] == 404
+
+    # A limited user without the permission gets nothing.
+    ak, sk, _ = make_user(server, f"patch-snap-{uid()}", policy(allow(["ssm:DescribePatchBaselines"], ["*"])))
+    with raises_aws("AccessDeniedException"):
+        as_user(server, "ssm", ak, sk).get_deployable_patch_snapshot_for_instance(InstanceId=node, SnapshotId=snapshot_id)
+
+    # A day later the URL answers no more, and the scheduler erases the snapshot.
+    server.advance_clock(25 * 3600)
+    assert fetch_snapshot(server, url)[0] == 404
+
+
+def test_a_maintenance_window_patches_on_schedule(server, ssm, fleet, repo, at_one_oh, group_baseline):
+    """Last in the module: it moves the server's clock to the window's start."""
+    node = fleet.id("p0")
+    group_baseline()
+    window = ssm.create_maintenance_window(
+        Name=f"patching-{uid()}", Schedule="cron(0 3 ? * SUN *)", Duration=2, Cutoff=1, AllowUnassociatedTargets=False
+    )["WindowId"]
+    try:
+        target = ssm.register_target_with_maintenance_window(
+            WindowId=window, ResourceType="INSTANCE", Targets=[{"Key": "tag:Patch Group", "Values": [GROUP]}]
+        )["WindowTargetId"]
+        ssm.register_task_with_maintenance_window(
+            WindowId=window,
+            Targets=[{"Key": "WindowTargetIds", "Values": [target]}],
+            TaskArn="AWS-RunPatchBaseline",
+            TaskType="RUN_COMMAND",
+            Priority=1,
+            MaxConcurrency="1",
+            MaxErrors="0",
+            TaskInvocationParameters={"RunCommand": {"Parameters": {"Operation": ["Install"], "RebootOption": ["NoReboot"]}}},
+        )
+        assert [installed_version(p) for p in PACKAGES] == ["1.0", "1.0", "1.0"]
+        open_window(server, ssm, window)
+
+        def finished():
+            runs = ssm.describe_maintenance_window_executions(WindowId=window)["WindowExecutions"]
+            return runs[0] if runs and runs[0]["Status"] not in ("PENDING", "IN_PROGRESS") else None
+
+        run = wait_until(finished, 180, "the patching window to finish", interval=0.5)
+        assert run["Status"] == "SUCCESS", run
+        assert [installed_version(p) for p in PACKAGES] == ["1.1", "2.0", "2.0"]
+        s = state(ssm, node)
+        assert (s["Operation"], s["InstalledPendingRebootCount"]) == ("Install", 3)
+    finally:
+        ssm.delete_maintenance_window(WindowId=window)

@@ -2,7 +2,7 @@
 //! invocations, report results; reconnect with exponential backoff and jitter.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -36,7 +36,7 @@ enum End {
 }
 
 /// Runs until the identity is refused.
-pub async fn run(state_dir: &Path, identity: Identity, session_user: &str) -> anyhow::Result<()> {
+pub async fn run(state_dir: &Path, identity: Identity, session_user: &str, reboot_command: &str) -> anyhow::Result<()> {
     let key = identity::signing_key(state_dir)?;
     let endpoint = Endpoint::parse(&identity.server)?;
     let tls = tls::for_endpoint(&endpoint, state_dir, None)?;
@@ -46,13 +46,15 @@ pub async fn run(state_dir: &Path, identity: Identity, session_user: &str) -> an
     if reaped > 0 {
         tracing::warn!(reaped, "Ended the scripts a previous agent process left running.");
     }
-    let running = Running::for_node(&identity.instance_id, &identity.region);
+    let running = Running::for_node(&identity.instance_id, &identity.region).with_reboot_command(reboot_command);
+    // Invocations that rebooted the node go on, once, when the first connection is up.
+    let resumes = Mutex::new(crate::reboot::take(state_dir));
     let sessions = crate::session::Sessions::new(session_user);
     let outbox = Outbox::default();
     let mut backoff = Duration::from_millis(500);
     loop {
         let link = Link { endpoint: &endpoint, tls: tls.as_ref() };
-        let ended = session(link, &identity, &key, &records, &work_dir, &running, &outbox, &sessions).await;
+        let ended = session(link, &identity, &key, &records, &work_dir, &running, &outbox, &sessions, &resumes).await;
         *outbox.lock().expect("outbox lock") = None;
         match ended {
             Ok(End::Refused(reason)) => anyhow::bail!("the server refused this node: {reason}"),
@@ -89,6 +91,7 @@ async fn session(
     running: &Running,
     outbox: &Outbox,
     sessions: &crate::session::Sessions,
+    resumes: &Mutex<Vec<(String, Vec<steward_protocol::PluginResult>)>>,
 ) -> anyhow::Result<End> {
     let tcp = link.endpoint.connect_tcp().await?;
     // The address the server sees this node from is the one worth reporting.
@@ -132,6 +135,12 @@ async fn session(
     *outbox.lock().expect("outbox lock") = Some(out_tx.clone());
     for result in records.unreported() {
         let _ = out_tx.send(AgentMessage::Result(result)).await;
+    }
+    let resuming = std::mem::take(&mut *resumes.lock().expect("resumes lock"));
+    for (invocation_id, done) in resuming {
+        let Some(invocation) = records.unfinished(&invocation_id) else { continue };
+        tracing::info!(invocation_id, "Back from a reboot: resuming an invocation.");
+        spawn_run(invocation, done, records, work_dir, running, &calls, outbox);
     }
     let mut ticker = tokio::time::interval(heartbeat);
     ticker.tick().await;
@@ -178,6 +187,34 @@ async fn session(
     Ok(end)
 }
 
+/// Runs an invocation (after the steps in `done`) in the background; its result is recorded,
+/// then sent on whichever connection is live.
+fn spawn_run(
+    invocation: steward_protocol::Invocation,
+    done: Vec<steward_protocol::PluginResult>,
+    records: &Records,
+    work_dir: &Path,
+    running: &Running,
+    calls: &Calls,
+    outbox: &Outbox,
+) {
+    let (records, work_dir, running, outbox) = (records.clone(), work_dir.to_owned(), running.clone(), outbox.clone());
+    let calls = calls.clone();
+    tokio::spawn(async move {
+        let result = executor::resume(invocation, &work_dir, running, calls, done).await;
+        if let Err(e) = records.finish(&result) {
+            tracing::error!(error = %e, "Cannot record a result; it may be lost.");
+        }
+        let live = outbox.lock().expect("outbox lock").clone();
+        match live {
+            Some(out) => {
+                let _ = out.send(AgentMessage::Result(result)).await;
+            }
+            None => tracing::info!("Result kept until the server is reachable again."),
+        }
+    });
+}
+
 async fn accept(
     invocation: steward_protocol::Invocation,
     records: &Records,
@@ -192,22 +229,7 @@ async fn accept(
         Ok(Arrival::New) => {
             let _ = out.send(AgentMessage::Ack { invocation_id: id.clone() }).await;
             tracing::info!(invocation_id = id, "Running an invocation.");
-            let (records, work_dir, running, outbox) =
-                (records.clone(), work_dir.to_owned(), running.clone(), outbox.clone());
-            let calls = calls.clone();
-            tokio::spawn(async move {
-                let result = executor::run(invocation, &work_dir, running, calls).await;
-                if let Err(e) = records.finish(&result) {
-                    tracing::error!(error = %e, "Cannot record a result; it may be lost.");
-                }
-                let live = outbox.lock().expect("outbox lock").clone();
-                match live {
-                    Some(out) => {
-                        let _ = out.send(AgentMessage::Result(result)).await;
-                    }
-                    None => tracing::info!("Result kept until the server is reachable again."),
-                }
-            });
+            spawn_run(invocation, Vec::new(), records, work_dir, running, calls, outbox);
         }
         Ok(Arrival::Running) => {
             let _ = out.send(AgentMessage::Ack { invocation_id: id }).await;

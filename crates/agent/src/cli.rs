@@ -45,6 +45,20 @@ pub enum Command {
         /// `root` runs them as root; an agent that is not root always uses its own user.
         #[arg(long, env = "STEWARD_AGENT_SESSION_USER", default_value = "ssm-user")]
         session_user: String,
+        /// How a step that needs it (patching with RebootIfNeeded) reboots this machine:
+        /// a program and its arguments, run with STEWARD_AGENT_PID set.
+        #[arg(long, env = "STEWARD_AGENT_REBOOT_COMMAND", default_value = "shutdown -r +1")]
+        reboot_command: String,
+    },
+    /// Scan this machine against a patch baseline file (GetPatchBaseline's JSON) as
+    /// AWS-RunPatchBaseline would, and print the report as JSON (nothing is sent or installed).
+    Patch {
+        /// The baseline file.
+        #[arg(long)]
+        baseline: PathBuf,
+        /// Read the repositories' indexes as they are, without `apt-get update`.
+        #[arg(long)]
+        no_update: bool,
     },
     /// Gather this machine's inventory as `aws:softwareInventory` would, and print it as
     /// JSON (nothing is sent).
@@ -77,9 +91,15 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&items)?);
             Ok(())
         }
-        Command::Run { session_user } => {
+        Command::Patch { baseline, no_update } => {
+            let report =
+                crate::patch::scan_locally(&baseline, &cli.state_dir, !no_update).await.map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Run { session_user, reboot_command } => {
             let identity = identity::load(&cli.state_dir)?;
-            channel::run(&cli.state_dir, identity, &session_user).await
+            channel::run(&cli.state_dir, identity, &session_user, &reboot_command).await
         }
     }
 }

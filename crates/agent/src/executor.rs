@@ -24,6 +24,8 @@ const OUTPUT_CAP: usize = 8 << 20;
 pub struct Running {
     groups: Arc<Mutex<HashMap<String, (i32, bool)>>>,
     env: Arc<Vec<(String, String)>>,
+    reboot_command: Arc<Vec<String>>,
+    reboots: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Running {
@@ -33,7 +35,22 @@ impl Running {
             ("AWS_SSM_INSTANCE_ID".to_owned(), instance_id.to_owned()),
             ("AWS_SSM_REGION_NAME".to_owned(), region.to_owned()),
         ];
-        Running { groups: Default::default(), env: Arc::new(env) }
+        Running { env: Arc::new(env), ..Default::default() }
+    }
+
+    /// The command that reboots this machine (program and arguments).
+    pub fn with_reboot_command(mut self, command: &str) -> Self {
+        self.reboot_command = Arc::new(command.split_whitespace().map(str::to_owned).collect());
+        self
+    }
+
+    /// A step of the invocation needs the machine rebooted once it ends.
+    fn request_reboot(&self, invocation_id: &str) {
+        self.reboots.lock().expect("running lock").insert(invocation_id.to_owned());
+    }
+
+    fn take_reboot(&self, invocation_id: &str) -> bool {
+        self.reboots.lock().expect("running lock").remove(invocation_id)
     }
 
     /// Kills the invocation's processes; it will end Cancelled.
@@ -125,10 +142,20 @@ fn seconds(v: &Value) -> Option<u64> {
     v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
-/// Runs every step in order.
-pub async fn run(invocation: Invocation, work_dir: &Path, running: Running, calls: Calls) -> InvocationResult {
-    let mut plugins = Vec::new();
-    for step in &invocation.plugins {
+/// Runs the steps after those in `done` (none for a new invocation; the steps before a
+/// reboot for one that rebooted the node), in order. A step that
+/// asks for a reboot has what ran so far recorded, then the machine rebooted: this never
+/// returns then, and the agent that starts after the reboot resumes the invocation.
+pub async fn resume(
+    invocation: Invocation,
+    work_dir: &Path,
+    running: Running,
+    calls: Calls,
+    done: Vec<PluginResult>,
+) -> InvocationResult {
+    let skip = done.len();
+    let mut plugins = done;
+    for step in invocation.plugins.iter().skip(skip) {
         let started = now_ms();
         let result = match secure::resolve_inputs(&step.inputs, &calls).await {
             Ok((inputs, secrets)) => {
@@ -141,6 +168,9 @@ pub async fn run(invocation: Invocation, work_dir: &Path, running: Running, call
             Err(why) => finished(step, "Failed", 1, String::new(), why, started),
         };
         plugins.push(result);
+        if running.take_reboot(&invocation.invocation_id) {
+            reboot_now(&invocation.invocation_id, work_dir, &running, &mut plugins).await;
+        }
         if running.is_cancelled(&invocation.invocation_id) {
             break;
         }
@@ -161,6 +191,30 @@ pub async fn run(invocation: Invocation, work_dir: &Path, running: Running, call
         }
     }
     InvocationResult { invocation_id: invocation.invocation_id.clone(), status: status.into(), plugins }
+}
+
+/// Records the invocation's progress and reboots; if the reboot cannot happen, the step
+/// that asked for it fails with the reason and the invocation goes on.
+async fn reboot_now(invocation_id: &str, work_dir: &Path, running: &Running, plugins: &mut [PluginResult]) {
+    let state_dir = work_dir.parent().unwrap_or(work_dir);
+    let outcome = match crate::reboot::mark(state_dir, invocation_id, plugins) {
+        Ok(()) => crate::reboot::reboot(&running.reboot_command).await,
+        Err(why) => Err(why),
+    };
+    match outcome {
+        Ok(()) => {
+            tracing::info!(invocation_id, "Rebooting; the invocation resumes when the agent is back.");
+            std::future::pending::<()>().await;
+        }
+        Err(why) => {
+            crate::reboot::clear(state_dir, invocation_id);
+            if let Some(last) = plugins.last_mut() {
+                last.status = "Failed".into();
+                last.response_code = 1;
+                last.stderr.push_str(&format!("The node needs a reboot, but {why}.\n"));
+            }
+        }
+    }
 }
 
 fn finished(step: &PluginRun, status: &str, code: i64, stdout: String, stderr: String, started: i64) -> PluginResult {
@@ -203,7 +257,12 @@ async fn run_step(
         "aws:runPatchBaseline" => {
             let state_dir = work_dir.parent().unwrap_or(work_dir).to_path_buf();
             return match crate::patch::run(&step.inputs, &state_dir, calls).await {
-                Ok(summary) => finished(step, "Success", 0, summary, String::new(), started),
+                Ok(outcome) => {
+                    if outcome.reboot {
+                        running.request_reboot(&invocation.invocation_id);
+                    }
+                    finished(step, "Success", 0, outcome.summary, String::new(), started)
+                }
                 Err(why) => finished(step, "Failed", 1, String::new(), why, started),
             };
         }

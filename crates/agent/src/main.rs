@@ -14,6 +14,7 @@ mod patch;
 mod piped;
 mod platform;
 mod pty;
+mod reboot;
 mod records;
 mod runas;
 mod secure;

@@ -47,13 +47,15 @@ fn file_name(invocation_id: &str) -> String {
 
 impl Records {
     /// Opens (creating) the records under `state_dir`; invocations that were running when
-    /// the agent stopped are closed as Failed, to be reported.
+    /// the agent stopped are closed as Failed, to be reported — except those that rebooted
+    /// the node, which resume.
     pub fn open(state_dir: &Path) -> anyhow::Result<Records> {
         let dir = state_dir.join("invocations");
         fs::create_dir_all(&dir)?;
         let records = Records { dir };
+        let rebooted = crate::reboot::pending(state_dir);
         for mut record in records.all() {
-            if record.result.is_none() {
+            if record.result.is_none() && !rebooted.contains(&record.invocation.invocation_id) {
                 let now = now_ms();
                 record.result = Some(InvocationResult {
                     invocation_id: record.invocation.invocation_id.clone(),
@@ -137,6 +139,11 @@ impl Records {
                 Ok(Arrival::New)
             }
         }
+    }
+
+    /// An accepted invocation that has no result yet.
+    pub fn unfinished(&self, invocation_id: &str) -> Option<Invocation> {
+        self.load(invocation_id).filter(|r| r.result.is_none()).map(|r| r.invocation)
     }
 
     /// Records the outcome.

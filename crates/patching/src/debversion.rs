@@ -64,7 +64,8 @@ fn compare_part(a: &str, b: &str) -> Ordering {
     Ordering::Equal
 }
 
-fn trim_zeros(digits: &[u8]) -> &[u8] {
+/// A run of digits without its leading zeros (both version orders compare numbers so).
+pub(crate) fn trim_zeros(digits: &[u8]) -> &[u8] {
     let start = digits.iter().take_while(|&&c| c == b'0').count();
     &digits[start..]
 }

@@ -4,7 +4,9 @@
 pub mod approval;
 pub mod baseline;
 pub mod debversion;
+pub mod platform;
 pub mod report;
+pub mod rpmversion;
 
 pub use approval::{approve, glob, Approval, Patch};
 pub use baseline::{Baseline, Filter, FilterGroup, Rule, RuleGroup, Snapshot, Source};

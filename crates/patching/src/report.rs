@@ -135,11 +135,15 @@ pub fn assess(
     now: i64,
     compare: fn(&str, &str) -> Ordering,
 ) -> Vec<Assessment> {
+    let mut by_name: std::collections::HashMap<&str, Vec<&Patch>> = std::collections::HashMap::new();
+    for p in available {
+        by_name.entry(p.name.as_str()).or_default().push(p);
+    }
     let mut out = Vec::with_capacity(installed.len());
     for package in installed {
-        let updates = available.iter().filter(|p| {
-            p.name == package.name
-                && (p.arch == package.arch || p.arch == "all" || package.arch == "all")
+        let offered = by_name.get(package.name.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let updates = offered.iter().copied().filter(|p| {
+            (p.arch == package.arch || p.arch == "all" || package.arch == "all")
                 && compare(&p.version, &package.version) == Ordering::Greater
         });
         let best = updates
@@ -230,6 +234,9 @@ pub struct NodeReport {
     pub operation_end: i64,
     /// Every assessed package.
     pub entries: Vec<PatchEntry>,
-    /// The updates the node's repositories offered (the fleet's view of available patches).
+    /// The node's operating system (`DEBIAN`, …).
+    pub operating_system: String,
+    /// The updates the node's repositories offered for its packages (the fleet's view of
+    /// available patches).
     pub available: Vec<Patch>,
 }

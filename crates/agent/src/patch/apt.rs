@@ -11,6 +11,7 @@ use steward_patching::report::InstalledPackage;
 use steward_patching::Patch;
 use tokio::process::Command;
 
+use super::run_tool;
 use crate::inventory::paragraphs;
 
 /// apt with the options of one patching run.
@@ -66,7 +67,7 @@ impl Apt {
     pub async fn update(&self) -> Result<String, String> {
         let mut command = self.command("apt-get");
         command.args(["-q", "update"]);
-        run(command, "apt-get update").await
+        run_tool(command, "apt-get update").await
     }
 
     /// The versions the configured repositories offer of the packages named in `wanted`.
@@ -78,7 +79,7 @@ impl Apt {
             "$(FILENAME)\t$(CODENAME)\t$(SUITE)\t$(LABEL)\t$(COMPONENT)",
             "Identifier: Packages",
         ]);
-        let listing = run(command, "apt-get indextargets").await?;
+        let listing = run_tool(command, "apt-get indextargets").await?;
         let mut out = Vec::new();
         for line in listing.lines() {
             let fields: Vec<&str> = line.split('\t').collect();
@@ -88,27 +89,20 @@ impl Apt {
             }
             let repository = if codename.is_empty() { suite } else { codename };
             let security = [codename, suite].iter().any(|s| s.ends_with("-security")) || label.contains("Security");
-            let mut cat = Command::new("/usr/lib/apt/apt-helper");
-            cat.args(["cat-file", file]).stdin(Stdio::null()).kill_on_drop(true);
-            let text = run(cat, "apt-helper cat-file").await?;
-            for stanza in paragraphs(&text) {
-                let name = stanza.get("Package").map(String::as_str).unwrap_or_default();
-                if !wanted.contains(name) {
-                    continue;
-                }
-                let section = stanza.get("Section").cloned().unwrap_or_default();
+            for stanza in read_index(file, wanted).await? {
+                let section = if stanza.section.contains('/') || component.is_empty() || component == "main" {
+                    stanza.section
+                } else {
+                    format!("{component}/{}", stanza.section)
+                };
                 out.push(Patch {
-                    name: name.to_owned(),
-                    version: stanza.get("Version").cloned().unwrap_or_default(),
-                    arch: stanza.get("Architecture").cloned().unwrap_or_default(),
+                    name: stanza.package,
+                    version: stanza.version,
+                    arch: stanza.architecture,
                     product: product.to_owned(),
                     repository: repository.to_owned(),
-                    section: if section.contains('/') || component.is_empty() || component == "main" {
-                        section
-                    } else {
-                        format!("{component}/{section}")
-                    },
-                    priority: stanza.get("Priority").cloned().unwrap_or_default(),
+                    section,
+                    priority: stanza.priority,
                     security,
                     ..Default::default()
                 });
@@ -122,7 +116,7 @@ impl Apt {
     pub async fn simulate(&self, specs: &[String]) -> Result<Vec<(String, String, String)>, String> {
         let mut command = self.command("apt-get");
         command.args(["-s", "-q", "install", "--only-upgrade", "--no-install-recommends"]).args(specs);
-        let output = run(command, "apt-get -s install").await?;
+        let output = run_tool(command, "apt-get -s install").await?;
         Ok(output.lines().filter_map(simulated_install).collect())
     }
 
@@ -134,8 +128,77 @@ impl Apt {
             .args(["-y", "-q", "install", "--only-upgrade", "--no-install-recommends"])
             .args(["-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"])
             .args(specs);
-        run(command, "apt-get install").await
+        run_tool(command, "apt-get install").await
     }
+}
+
+/// The fields of one index stanza patching reads.
+#[derive(Default)]
+struct Stanza {
+    package: String,
+    version: String,
+    architecture: String,
+    section: String,
+    priority: String,
+}
+
+/// The stanzas of the packages in `wanted` in one index, read as `apt-helper cat-file`
+/// decompresses it, line by line: an index of the whole archive is tens of megabytes, and
+/// only the few packages installed here are kept.
+async fn read_index(file: &str, wanted: &BTreeSet<&str>) -> Result<Vec<Stanza>, String> {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = Command::new("/usr/lib/apt/apt-helper")
+        .args(["cat-file", file])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run apt-helper: {e}"))?;
+    let stdout = child.stdout.take().ok_or("apt-helper has no output")?;
+    let mut reader = tokio::io::BufReader::new(stdout);
+    let mut out = Vec::new();
+    let mut current = Stanza::default();
+    let mut keep = true;
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        let read = reader.read_until(b'\n', &mut raw).await.map_err(|e| format!("cannot read {file}: {e}"))?;
+        let line = String::from_utf8_lossy(&raw);
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.is_empty() {
+            if keep && !current.package.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            current = Stanza::default();
+            keep = true;
+            if read == 0 {
+                break;
+            }
+            continue;
+        }
+        if !keep {
+            continue;
+        }
+        let Some((field, value)) = line.split_once(": ") else { continue };
+        let value = value.trim().to_owned();
+        match field {
+            "Package" => {
+                keep = wanted.contains(value.as_str());
+                current.package = value;
+            }
+            "Version" => current.version = value,
+            "Architecture" => current.architecture = value,
+            "Section" => current.section = value,
+            "Priority" => current.priority = value,
+            _ => {}
+        }
+    }
+    let status = child.wait().await.map_err(|e| format!("apt-helper: {e}"))?;
+    if !status.success() {
+        return Err(format!("apt-helper cat-file {file} failed ({status})"));
+    }
+    Ok(out)
 }
 
 /// `Inst name [old] (new suite [arch])` → (name, arch, new version).
@@ -187,18 +250,6 @@ fn installed_time(info: &Path, name: &str, arch: &str) -> Option<i64> {
         .find_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_secs() as i64)
-}
-
-/// Runs a program to its end: stdout on success, stderr (or stdout) as the reason otherwise.
-async fn run(mut command: Command, what: &str) -> Result<String, String> {
-    let output = command.output().await.map_err(|e| format!("cannot run {what}: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if output.status.success() {
-        return Ok(stdout);
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let detail = if stderr.trim().is_empty() { stdout.trim().to_owned() } else { stderr.trim().to_owned() };
-    Err(format!("{what} failed ({}): {detail}", output.status))
 }
 
 #[cfg(test)]

@@ -35,19 +35,10 @@ pub fn from_os_release(text: &str) -> Option<PatchOs> {
             .unwrap_or_default()
     };
     let (id, version) = (field("ID"), field("VERSION_ID"));
-    let major = version.split('.').next().unwrap_or_default().to_owned();
-    let (operating_system, product, family) = match id.as_str() {
-        "debian" => ("DEBIAN", format!("Debian{major}"), Family::Apt),
-        "ubuntu" => ("UBUNTU", format!("Ubuntu{version}"), Family::Apt),
-        "rhel" => ("REDHAT_ENTERPRISE_LINUX", format!("RedhatEnterpriseLinux{version}"), Family::Rpm),
-        "centos" => ("CENTOS", format!("CentOS{version}"), Family::Rpm),
-        "rocky" => ("ROCKY_LINUX", format!("RockyLinux{version}"), Family::Rpm),
-        "almalinux" => ("ALMA_LINUX", format!("AlmaLinux{version}"), Family::Rpm),
-        "ol" => ("ORACLE_LINUX", format!("OracleLinux{version}"), Family::Rpm),
-        "amzn" if version == "2" => ("AMAZON_LINUX_2", "AmazonLinux2".into(), Family::Rpm),
-        "amzn" => ("AMAZON_LINUX_2023", "AmazonLinux2023".into(), Family::Rpm),
-        "sles" => ("SUSE", format!("Suse{version}"), Family::Rpm),
-        _ => return None,
+    let (operating_system, product) = steward_patching::platform::classify(&id, &version)?;
+    let family = match operating_system {
+        "DEBIAN" | "UBUNTU" | "RASPBIAN" => Family::Apt,
+        _ => Family::Rpm,
     };
     Some(PatchOs { operating_system, product, family })
 }

@@ -485,3 +485,156 @@ pub struct DescribePatchGroupStateResponse {
     /// Nodes with available security updates.
     pub instances_with_available_security_updates: u64,
 }
+
+/// A patch the fleet's repositories offer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PatchView {
+    /// `name.arch:version`.
+    pub id: String,
+    /// Epoch seconds, where the repository dates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_date: Option<f64>,
+    /// Title.
+    pub title: String,
+    /// Product.
+    pub product: String,
+    /// Classification.
+    pub classification: String,
+    /// Severity (RPM) or priority (Debian).
+    pub severity: String,
+    /// Advisories.
+    pub advisory_ids: Vec<String>,
+    /// CVEs.
+    #[serde(rename = "CVEIds")]
+    pub cve_ids: Vec<String>,
+    /// Package name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Architecture.
+    pub arch: String,
+    /// Repository (suite).
+    pub repository: String,
+}
+
+/// DescribeAvailablePatches output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeAvailablePatchesResponse {
+    /// Patches.
+    pub patches: Vec<PatchView>,
+    /// Paging.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// DescribeEffectivePatchesForPatchBaseline input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeEffectivePatchesRequest {
+    /// Baseline.
+    pub baseline_id: String,
+    /// Page size.
+    pub max_results: Option<usize>,
+    /// Paging.
+    pub next_token: Option<String>,
+}
+
+/// How a baseline treats a patch.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PatchStatus {
+    /// APPROVED, PENDING_APPROVAL, EXPLICIT_APPROVED, EXPLICIT_REJECTED.
+    pub deployment_status: String,
+    /// Level.
+    pub compliance_level: String,
+    /// Epoch seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_date: Option<f64>,
+}
+
+/// One patch and its status.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EffectivePatch {
+    /// The patch.
+    pub patch: PatchView,
+    /// Its status.
+    pub patch_status: PatchStatus,
+}
+
+/// DescribeEffectivePatchesForPatchBaseline output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeEffectivePatchesResponse {
+    /// Patches.
+    pub effective_patches: Vec<EffectivePatch>,
+    /// Paging.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// DescribePatchProperties input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribePatchPropertiesRequest {
+    /// OS.
+    pub operating_system: String,
+    /// PRODUCT, CLASSIFICATION, SEVERITY, PRIORITY, …
+    pub property: String,
+    /// Windows only.
+    pub patch_set: Option<String>,
+    /// Page size.
+    pub max_results: Option<usize>,
+    /// Paging.
+    pub next_token: Option<String>,
+}
+
+/// DescribePatchProperties output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribePatchPropertiesResponse {
+    /// One map per value (`{"Name": "Debian12"}`).
+    pub properties: Vec<std::collections::BTreeMap<String, String>>,
+    /// Paging.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// A baseline given inline for one node's snapshot (GetDeployablePatchSnapshotForInstance).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BaselineOverride {
+    /// Must be the node's operating system.
+    pub operating_system: Option<String>,
+    /// Rules and lists, as CreatePatchBaseline takes them (Name and Description unused).
+    #[serde(flatten)]
+    pub fields: BaselineFields,
+}
+
+/// GetDeployablePatchSnapshotForInstance input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetDeployablePatchSnapshotForInstanceRequest {
+    /// The node.
+    pub instance_id: String,
+    /// A UUID naming the snapshot.
+    pub snapshot_id: String,
+    /// Used instead of the node's baseline.
+    pub baseline_override: Option<BaselineOverride>,
+}
+
+/// GetDeployablePatchSnapshotForInstance output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetDeployablePatchSnapshotForInstanceResponse {
+    /// The node.
+    pub instance_id: String,
+    /// The snapshot.
+    pub snapshot_id: String,
+    /// Where the snapshot can be read, without signing, until it expires.
+    pub snapshot_download_url: String,
+    /// The node's product (`Ubuntu22.04`, …).
+    pub product: String,
+}

@@ -70,6 +70,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(crate::sessions::routes(app.sessions.clone()))
         .merge(super::rest::routes(app.clone()))
         .merge(crate::sns::routes(app.env.clone()))
+        .merge(crate::patch::routes(app.env.clone()))
         .merge(super::testclock::routes(app.env.clone()))
 }
 

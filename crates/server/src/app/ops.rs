@@ -215,6 +215,14 @@ pub async fn call(app: &App, ctx: Ctx, service: Service, operation: &str, input:
             invoke(ctx, input, patch::describe_instance_patch_states_for_patch_group).await
         }
         (Service::Ssm, "DescribeInstancePatches") => invoke(ctx, input, patch::describe_instance_patches).await,
+        (Service::Ssm, "DescribeAvailablePatches") => invoke(ctx, input, patch::describe_available_patches).await,
+        (Service::Ssm, "DescribeEffectivePatchesForPatchBaseline") => {
+            invoke(ctx, input, patch::describe_effective_patches_for_patch_baseline).await
+        }
+        (Service::Ssm, "DescribePatchProperties") => invoke(ctx, input, patch::describe_patch_properties).await,
+        (Service::Ssm, "GetDeployablePatchSnapshotForInstance") => {
+            invoke(ctx, input, patch::get_deployable_patch_snapshot_for_instance).await
+        }
         (_, op) => Err(ApiError::new(
             "UnknownOperationException",
             format!("Steward does not implement the operation {op} yet."),
@@ -322,7 +330,7 @@ pub fn resources(p: &Principal, service: Service, op: &str, input: &Value) -> Ve
         (Service::Ssm, op) if op.contains("PatchBaseline") && input["BaselineId"].is_string() => {
             vec![patch_baseline_arn(p, input["BaselineId"].as_str().unwrap_or_default())]
         }
-        (Service::Ssm, "DescribeInstancePatches") => {
+        (Service::Ssm, "DescribeInstancePatches" | "GetDeployablePatchSnapshotForInstance") => {
             vec![node_arn(p, input["InstanceId"].as_str().unwrap_or_default())]
         }
         (Service::Ssm, "DescribeInstancePatchStates") => {

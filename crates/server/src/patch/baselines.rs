@@ -115,6 +115,26 @@ fn check(record: &BaselineRecord) -> Result<(), ApiError> {
     rules::check(&b.operating_system, b, &rules::from_group(&b.global_filters), &rules::from_rules(&b.approval_rules))
 }
 
+/// The baseline a BaselineOverride describes, checked as CreatePatchBaseline checks one.
+pub fn from_override(given: &BaselineOverride, os: &str, now: i64) -> Result<Baseline, ApiError> {
+    let mut record = BaselineRecord {
+        baseline: Baseline { name: "BaselineOverride".into(), operating_system: os.to_owned(), ..Default::default() },
+        description: None,
+        available_security_updates_compliance_status: None,
+        created: now,
+        modified: now,
+        tags: vec![],
+        client_token: None,
+        predefined: false,
+    };
+    let mut baseline = record.baseline.clone();
+    apply(&mut baseline, &mut record, &given.fields, true);
+    baseline.name = "BaselineOverride".into();
+    record.baseline = baseline;
+    check(&record)?;
+    Ok(record.baseline)
+}
+
 /// CreatePatchBaseline.
 pub async fn create_patch_baseline(ctx: Ctx, req: CreatePatchBaselineRequest) -> Result<BaselineIdResponse, ApiError> {
     let p = &ctx.principal;

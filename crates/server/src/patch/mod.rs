@@ -7,9 +7,13 @@
 //!
 //! Keys: `patchbl/<acct>/<region>/<pb-id>` (baselines), `patchdefault/<acct>/<region>/<OS>`,
 //! `patchgroup/<acct>/<region>/<group>/<OS>` (group escaped), `patchstate/<acct>/<region>/<node>`
-//! (the summary), `patches/<acct>/<region>/<node>` (the entries).
+//! (the summary), `patches/<acct>/<region>/<node>` (the entries),
+//! `patchavail/<acct>/<region>/<OS>/…` (the updates the fleet's repositories offer),
+//! `patchsnap/<sha256(token)>` (snapshots handed out by GetDeployablePatchSnapshotForInstance).
 
+mod available;
 mod baselines;
+mod deployable;
 mod groups;
 mod predefined;
 mod rules;
@@ -19,9 +23,15 @@ mod states;
 use serde::{Deserialize, Serialize};
 use steward_patching::Baseline;
 
+pub use available::{
+    describe_available_patches, describe_effective_patches_for_patch_baseline, describe_patch_properties,
+};
 pub use baselines::{
     create_patch_baseline, delete_patch_baseline, describe_patch_baselines, get_default_patch_baseline,
     get_patch_baseline, register_default_patch_baseline, update_patch_baseline,
+};
+pub use deployable::{
+    get_deployable_patch_snapshot_for_instance, on_due as on_snapshot_expiry, routes, KIND_SNAPSHOT_EXPIRY,
 };
 pub use groups::{
     deregister_patch_baseline_for_patch_group, describe_patch_groups, get_patch_baseline_for_patch_group,

@@ -217,3 +217,38 @@ pub fn from_sources(sources: &[Source]) -> Vec<PatchSource> {
         })
         .collect()
 }
+
+/// The products SSM names for an OS (DescribePatchProperties adds those the fleet reported).
+pub fn known_products(os: &str) -> &'static [&'static str] {
+    match os {
+        "DEBIAN" => &["Debian8", "Debian9", "Debian10", "Debian11", "Debian12"],
+        "UBUNTU" => &["Ubuntu16.04", "Ubuntu18.04", "Ubuntu20.04", "Ubuntu22.04", "Ubuntu24.04"],
+        "RASPBIAN" => &["Raspbian9", "Raspbian10", "Raspbian11"],
+        "AMAZON_LINUX_2" => &["AmazonLinux2", "AmazonLinux2.0"],
+        "AMAZON_LINUX_2023" => &["AmazonLinux2023"],
+        "REDHAT_ENTERPRISE_LINUX" => &["RedhatEnterpriseLinux8", "RedhatEnterpriseLinux9"],
+        "ROCKY_LINUX" => &["RockyLinux8", "RockyLinux9"],
+        "ALMA_LINUX" => &["AlmaLinux8", "AlmaLinux9"],
+        "ORACLE_LINUX" => &["OracleLinux8", "OracleLinux9"],
+        "CENTOS" => &["CentOS7", "CentOSStream8", "CentOSStream9"],
+        _ => &[],
+    }
+}
+
+/// The values of a closed property of an OS, for DescribePatchProperties (`None`: the
+/// property does not apply to the OS).
+pub fn property_values(os: &str, property: &str) -> Option<&'static [&'static str]> {
+    let applies = match os {
+        os if is_apt(os) => property == "PRIORITY",
+        "WINDOWS" => matches!(property, "PRODUCT_FAMILY" | "CLASSIFICATION" | "MSRC_SEVERITY"),
+        "MACOS" => property == "CLASSIFICATION",
+        _ => matches!(property, "CLASSIFICATION" | "SEVERITY"),
+    };
+    if !applies {
+        return None;
+    }
+    if property == "PRODUCT_FAMILY" {
+        return Some(&["Windows", "Office"]);
+    }
+    values_for(os, property).or(Some(&[]))
+}

@@ -91,9 +91,15 @@ fn compliance_item(instance_id: &str, report: &NodeReport, entry: &PatchEntry) -
     }
 }
 
+/// Reports stored at once. A fleet-wide scan has every node report within moments; beyond
+/// this many, a node's channel waits (its socket buffers the report) instead of the server
+/// holding every report and its batch in memory at once.
+static STORING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(16);
+
 /// Stores a node's report: summary, entries and `Patch` compliance, in one batch. `ctx`
 /// acts for the node's account and region.
 pub async fn store_report(ctx: &Ctx, instance_id: &str, report: NodeReport) -> Result<(), ApiError> {
+    let _turn = STORING.acquire().await.map_err(|_| ApiError::internal())?;
     if report.entries.len() > MAX_ENTRIES {
         return Err(ApiError::validation(format!("A report may carry at most {MAX_ENTRIES} patches.")));
     }
@@ -110,6 +116,7 @@ pub async fn store_report(ctx: &Ctx, instance_id: &str, report: NodeReport) -> R
     let state = summary(instance_id, &report, previous_state.as_ref());
     let items = report.entries.iter().map(|e| compliance_item(instance_id, &report, e)).collect();
     let mut batch = compliance::replace_ops(ctx, instance_id, "Patch", items).await?;
+    batch.extend(super::available::learn(ctx, &report.operating_system, &report.available).await?);
     let put_state = Op::put(key, encode(&state));
     batch.push(match &previous {
         Some(item) => put_state.if_revision(item.revision),
