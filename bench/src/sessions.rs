@@ -110,30 +110,39 @@ fn aws_plugin() -> Option<std::path::PathBuf> {
     path.exists().then_some(path)
 }
 
-/// `aws ssm start-session` with AWS-StartPortForwardingSession and AWS's plugin first on
-/// PATH, as an SSM user runs it; the plugin and the local port once it waits for connections.
-async fn aws_plugin_forward(
-    server: &crate::Server,
-    node: &str,
-    port: u16,
-) -> anyhow::Result<(tokio::process::Child, u16)> {
+/// `aws ssm start-session --target node` with AWS's plugin first on PATH, as an SSM user
+/// runs it (add the document and parameters).
+fn aws_cli_session(server: &crate::Server, node: &str) -> anyhow::Result<Command> {
     let plugin = aws_plugin().context("AWS's plugin not found (STEWARD_AWS_PLUGIN)")?;
     let bin = server.data_dir.join("aws-plugin-bin");
     std::fs::create_dir_all(&bin)?;
     let link = bin.join("session-manager-plugin");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(std::fs::canonicalize(&plugin)?, &link)?;
-    let local = crate::free_port()?;
-    let parameters = json!({"portNumber": [port.to_string()], "localPortNumber": [local.to_string()]});
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let mut child = tokio::process::Command::new("aws")
-        .args(["ssm", "start-session", "--target", node, "--document-name", "AWS-StartPortForwardingSession"])
-        .args(["--parameters", &parameters.to_string(), "--endpoint-url", &format!("http://{}", server.addr)])
+    let mut command = Command::new("aws");
+    command
+        .args(["ssm", "start-session", "--target", node, "--endpoint-url", &format!("http://{}", server.addr)])
         .env("PATH", path)
         .env("AWS_ACCESS_KEY_ID", &server.creds.access_key_id)
         .env("AWS_SECRET_ACCESS_KEY", &server.creds.secret_access_key)
         .env("AWS_REGION", &server.region)
-        .env("AWS_DEFAULT_REGION", &server.region)
+        .env("AWS_DEFAULT_REGION", &server.region);
+    Ok(command)
+}
+
+/// AWS-StartPortForwardingSession through the aws CLI and AWS's plugin; the plugin and the
+/// local port once it waits for connections.
+async fn aws_plugin_forward(
+    server: &crate::Server,
+    node: &str,
+    port: u16,
+) -> anyhow::Result<(tokio::process::Child, u16)> {
+    let local = crate::free_port()?;
+    let parameters = json!({"portNumber": [port.to_string()], "localPortNumber": [local.to_string()]});
+    let mut command = aws_cli_session(server, node)?;
+    command.args(["--document-name", "AWS-StartPortForwardingSession", "--parameters", &parameters.to_string()]);
+    let mut child = tokio::process::Command::from(command)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -228,17 +237,29 @@ pub async fn session_figures(args: &Args) -> anyhow::Result<()> {
         Err(e) => println!("{:<34} skipped: {e:#}", "ssh -L"),
     }
 
-    let steward = args.steward.clone();
-    let (key_p50, key_p99) = {
-        let server = &server;
-        let node = node.clone();
-        tokio::task::block_in_place(move || crate::shells::keystroke_echo(&steward, server, &node, KEYSTROKES))?
-    };
+    let mut steward = Command::new(&args.steward);
+    steward
+        .args(["session", "start", "--target", &node])
+        .env("AWS_ACCESS_KEY_ID", &server.creds.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &server.creds.secret_access_key)
+        .env("AWS_REGION", &server.region)
+        .env("AWS_ENDPOINT_URL", format!("http://{}", server.addr));
+    let (key_p50, key_p99) = tokio::task::block_in_place(|| crate::shells::keystroke_echo(steward, KEYSTROKES))?;
     println!();
     println!(
         "keystroke echo in a shell (steward session start on a PTY -> relay -> agent PTY -> bash): \
          p50 {key_p50:.3} ms, p99 {key_p99:.3} ms over {KEYSTROKES} keys"
     );
+    match aws_cli_session(&server, &node) {
+        Ok(aws) => {
+            let (p50, p99) = tokio::task::block_in_place(|| crate::shells::keystroke_echo(aws, KEYSTROKES))?;
+            println!(
+                "keystroke echo in a shell (aws ssm start-session with AWS's plugin on a PTY -> relay -> agent): \
+                 p50 {p50:.3} ms, p99 {p99:.3} ms over {KEYSTROKES} keys"
+            );
+        }
+        Err(e) => println!("keystroke echo through AWS's plugin skipped: {e:#}"),
+    }
     let idle = crate::shells::idle_sessions(&server, &node, agent.id(), args.sessions).await?;
     println!(
         "{} idle shell sessions on one server and one node: opened in {:.1} s ({:.0}/s); server RSS +{:.1} KB \

@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -43,14 +44,10 @@ fn read_until(master: &mut std::fs::File, seen: &mut Vec<u8>, timeout: Duration,
     true
 }
 
-/// p50 and p99 (ms) of one key's echo in an interactive shell, typed into a real
-/// `steward session start` on a pseudo-terminal of our own.
-pub fn keystroke_echo(
-    steward: &std::path::Path,
-    server: &Server,
-    node: &str,
-    keys: usize,
-) -> anyhow::Result<(f64, f64)> {
+/// p50 and p99 (ms) of one key's echo in an interactive shell, typed into `client` (a real
+/// `steward session start`, or `aws ssm start-session` with a plugin) on a pseudo-terminal of
+/// our own.
+pub fn keystroke_echo(mut client: std::process::Command, keys: usize) -> anyhow::Result<(f64, f64)> {
     let (mut master_fd, mut slave_fd) = (-1, -1);
     let size = libc::winsize { ws_row: 24, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: openpty writes two descriptors; name and termios may be null.
@@ -58,17 +55,13 @@ pub fn keystroke_echo(
     anyhow::ensure!(rc == 0, "openpty: {}", std::io::Error::last_os_error());
     // SAFETY: both were just opened and are owned here alone.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master_fd), OwnedFd::from_raw_fd(slave_fd)) };
-    let mut child = std::process::Command::new(steward)
-        .args(["session", "start", "--target", node])
-        .env("AWS_ACCESS_KEY_ID", &server.creds.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &server.creds.secret_access_key)
-        .env("AWS_REGION", &server.region)
-        .env("AWS_ENDPOINT_URL", format!("http://{}", server.addr))
+    let mut child = client
         .stdin(slave.try_clone()?)
         .stdout(slave.try_clone()?)
         .stderr(slave)
+        .process_group(0) // the aws CLI's plugin ends with it
         .spawn()
-        .context("cannot start steward session start")?;
+        .context("cannot start the session client")?;
     let mut term = std::fs::File::from(master);
     let mut seen = Vec::new();
     // The prompt, then a marker echoed back once the profile has run.
@@ -95,7 +88,8 @@ pub fn keystroke_echo(
     }
     term.write_all(b"exit\r")?;
     let _ = read_until(&mut term, &mut seen, Duration::from_secs(5), |_| false);
-    let _ = child.kill();
+    // SAFETY: plain kill(2) on the group the client leads.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
     let _ = child.wait();
     times.sort_by(f64::total_cmp);
     Ok((times[keys / 2], times[keys * 99 / 100]))

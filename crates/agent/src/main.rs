@@ -13,6 +13,7 @@ mod inventory;
 mod patch;
 mod piped;
 mod platform;
+mod port;
 mod pty;
 mod reboot;
 mod records;

@@ -37,10 +37,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Frames resent at once when acknowledgements stopped (a client away and back).
 const RESEND_BURST: usize = 64;
 /// How long a finished session waits for the client to acknowledge its last output.
-const LINGER: Duration = Duration::from_secs(30);
+pub(crate) const LINGER: Duration = Duration::from_secs(30);
 /// Unacknowledged output frames after which the shell's output is no longer read (the
 /// client is away; the shell blocks instead of the agent buffering without end).
-const MAX_UNACKED: usize = 4096;
+pub(crate) const MAX_UNACKED: usize = 4096;
 
 /// How the control channel reaches a running session.
 struct Control {
@@ -98,83 +98,32 @@ impl Sessions {
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A session's channel and stream state, handed from the handshake to what serves it.
-struct Parts {
-    sink: futures_util::stream::SplitSink<Socket, Message>,
-    stream: futures_util::stream::SplitStream<Socket>,
-    channel: Channel,
-    early: Vec<Frame>,
-    stopped: watch::Receiver<bool>,
-    notices: mpsc::UnboundedReceiver<String>,
+pub(crate) struct Parts {
+    pub sink: futures_util::stream::SplitSink<Socket, Message>,
+    pub stream: futures_util::stream::SplitStream<Socket>,
+    pub channel: Channel,
+    pub early: Vec<Frame>,
+    pub stopped: watch::Receiver<bool>,
+    pub notices: mpsc::UnboundedReceiver<String>,
 }
 
-/// Port forwarding: each stream the client opens is a TCP connection from this node to
-/// `host:portNumber` (the node itself by default).
-async fn forward(id: &str, start: &SessionStart, parts: Parts) {
-    let Parts { mut sink, mut stream, mut channel, early, mut stopped, mut notices } = parts;
-    let properties = &start.properties["properties"];
-    let host = properties["host"].as_str().filter(|h| !h.is_empty()).unwrap_or("localhost").to_owned();
-    let port = properties["portNumber"]
-        .as_str()
-        .and_then(|p| p.parse().ok())
-        .or(properties["portNumber"].as_u64().map(|p| p as u16));
-    let (out, mut outgoing) = mpsc::channel::<Vec<u8>>(256);
-    let mut tunnel = steward_session::tunnel::Tunnel::new(out, port.map(|p| (host.clone(), p)));
-    tracing::info!(session_id = id, host, port, "Port forwarding session ready.");
-    let mut ticker = tokio::time::interval(Duration::from_millis(100));
-    let mut pending = early;
-    loop {
-        for f in pending.drain(..) {
-            if f.payload_type == payload_type::OUTPUT {
-                if let Err(e) = tunnel.incoming(&f.payload).await {
-                    tracing::warn!(session_id = id, error = e, "Bad stream data from the client.");
-                }
-            }
-        }
-        tokio::select! {
-            _ = ticker.tick() => {
-                let mut lost = false;
-                for again in channel.sender.due_burst(now_ms(), RESEND_BURST) {
-                    lost |= sink.send(Message::Binary(again.into())).await.is_err();
-                }
-                if lost {
-                    break;
-                }
-            }
-            Some(bytes) = outgoing.recv(), if channel.sender.unacked() < MAX_UNACKED => {
-                let frame = channel.sender.send(payload_type::OUTPUT, bytes, 0, now_ms());
-                if sink.send(Message::Binary(frame.into())).await.is_err() {
-                    break;
-                }
-            }
-            _ = stopped.changed() => break,
-            Some(_) = notices.recv() => {}
-            incoming = stream.next() => {
-                let Some(Ok(message)) = incoming else { break };
-                let Message::Binary(bytes) = message else { continue };
-                if let Accepted::Data { ack, frames } = channel.accept(&bytes, now_ms()) {
-                    if let Some(ack) = ack {
-                        let _ = sink.send(Message::Binary(ack.into())).await;
-                    }
-                    let flagged_end = frames.iter().any(|f| {
-                        f.payload_type == payload_type::FLAG && f.payload.get(..4) == Some(&2u32.to_be_bytes()[..])
-                    });
-                    pending.extend(frames);
-                    if flagged_end {
-                        break;
-                    }
-                }
-            }
-        }
+/// Sends again the frames whose acknowledgement is overdue; false when the socket is gone.
+pub(crate) async fn resend_due(
+    sink: &mut futures_util::stream::SplitSink<Socket, Message>,
+    channel: &mut Channel,
+) -> bool {
+    let mut lost = false;
+    for again in channel.sender.due_burst(now_ms(), RESEND_BURST) {
+        lost |= sink.send(Message::Binary(again.into())).await.is_err();
     }
-    let _ = sink.send(Message::Binary(session_state(id, "Terminating").into())).await;
-    let _ = sink.close().await;
+    !lost
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(1)
 }
 
-fn session_state(id: &str, state: &str) -> Vec<u8> {
+pub(crate) fn session_state(id: &str, state: &str) -> Vec<u8> {
     let body = AgentSessionState { schema_version: 1, session_state: state.into(), session_id: id.into() };
     Frame::new(
         frame::AGENT_SESSION_STATE,
@@ -311,7 +260,7 @@ async fn serve(
 
     if start.session_type == "Port" {
         let parts = Parts { sink, stream, channel, early, stopped, notices };
-        forward(&id, &start, parts).await;
+        crate::port::forward(&id, &start, &answer.client_version, parts).await;
         return Ok(());
     }
 
@@ -389,11 +338,7 @@ async fn serve(
         let reading = !output_done && channel.sender.unacked() < MAX_UNACKED;
         tokio::select! {
             _ = ticker.tick() => {
-                let mut lost = false;
-                for again in channel.sender.due_burst(now_ms(), RESEND_BURST) {
-                    lost |= sink.send(Message::Binary(again.into())).await.is_err();
-                }
-                if lost {
+                if !resend_due(&mut sink, &mut channel).await {
                     break;
                 }
             }

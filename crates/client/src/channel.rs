@@ -11,7 +11,7 @@ use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use steward_session::frame::{self, payload_type, Frame};
-use steward_session::payload::{HandshakeResponse, OpenDataChannelInput};
+use steward_session::payload::{HandshakeRequest, HandshakeResponse, OpenDataChannelInput};
 use steward_session::stream::{Accepted, Channel};
 use steward_session::WS_READ_BUFFER;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -74,6 +74,8 @@ pub struct DataChannel<'a> {
     client_id: String,
     socket: Socket,
     channel: Channel,
+    /// What the node's handshake asked for: the session type and its properties.
+    requested: Option<(String, Value)>,
 }
 
 async fn connect(config: &ClientConfig, started: &Started, client_id: &str) -> anyhow::Result<Socket> {
@@ -108,12 +110,21 @@ impl<'a> DataChannel<'a> {
     pub async fn open(config: &'a ClientConfig, started: Started) -> anyhow::Result<DataChannel<'a>> {
         let client_id = uuid::Uuid::new_v4().to_string();
         let socket = connect(config, &started, &client_id).await?;
-        Ok(DataChannel { config, started, client_id, socket, channel: Channel::new(frame::INPUT, frame::OUTPUT) })
+        let channel = Channel::new(frame::INPUT, frame::OUTPUT);
+        Ok(DataChannel { config, started, client_id, socket, channel, requested: None })
     }
 
     /// The session's id.
     pub fn session_id(&self) -> &str {
         &self.started.session_id
+    }
+
+    /// For a port session once the node's handshake asked for one, the document's
+    /// `properties.type` (`LocalPortForwarding`, or empty for a plain stream such as
+    /// AWS-StartSSHSession's).
+    pub fn port_type(&self) -> Option<&str> {
+        let (session_type, properties) = self.requested.as_ref()?;
+        (session_type == "Port").then(|| properties["type"].as_str().unwrap_or_default())
     }
 
     /// The next message from the server (cancel-safe: for a `select!` branch).
@@ -155,6 +166,14 @@ impl<'a> DataChannel<'a> {
                 let mut data = Vec::with_capacity(frames.len());
                 for f in frames {
                     if f.payload_type == payload_type::HANDSHAKE_REQUEST {
+                        if let Ok(request) = serde_json::from_slice::<HandshakeRequest>(&f.payload) {
+                            let asked =
+                                request.requested_client_actions.iter().find(|a| a.action_type == "SessionType");
+                            self.requested = asked.map(|a| {
+                                let p = &a.action_parameters;
+                                (p["SessionType"].as_str().unwrap_or_default().to_owned(), p["Properties"].clone())
+                            });
+                        }
                         let body = serde_json::to_vec(&HandshakeResponse::accepting(CLIENT_VERSION))?;
                         let bytes = self.channel.sender.send(payload_type::HANDSHAKE_RESPONSE, body, 0, now_ms());
                         self.socket.send(Message::Binary(bytes.into())).await?;

@@ -69,6 +69,10 @@ async fn run(args: &[String]) -> anyhow::Result<i32> {
     anyhow::ensure!(parameters["Target"].is_string(), "the StartSession parameters name no Target");
     let endpoint = args.get(6).filter(|e| !e.is_empty()).cloned();
     let config = ClientConfig::resolve(&Overrides { endpoint_url: endpoint, region, profile })?;
-    eprintln!("\nStarting session with SessionId: {}\n", started.session_id);
-    session::run(&config, started, Mode::Interactive).await
+    // A port-forwarding document's local port (`localPortNumber`, 0 or absent: any).
+    let local_port = parameters["Parameters"]["localPortNumber"][0].as_str().and_then(|p| p.parse().ok()).unwrap_or(0);
+    // On standard output, as AWS's plugin prints it (before a plain stream too: SSH clients
+    // skip lines before the server's version line).
+    println!("\nStarting session with SessionId: {}\n", started.session_id);
+    session::run(&config, started, Mode::Interactive, local_port).await
 }

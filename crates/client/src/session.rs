@@ -48,8 +48,10 @@ fn stdin_reader() -> mpsc::Receiver<Vec<u8>> {
     rx
 }
 
-/// Runs the session to its end; returns the exit code to leave with.
-pub async fn run(config: &ClientConfig, started: Started, mode: Mode) -> anyhow::Result<i32> {
+/// Runs the session to its end; returns the exit code to leave with. A port session (the
+/// node's handshake says which) forwards `local_port` on this machine (0: any free port),
+/// or standard input and output for a plain stream.
+pub async fn run(config: &ClientConfig, started: Started, mode: Mode, local_port: u16) -> anyhow::Result<i32> {
     let mut link = DataChannel::open(config, started).await?;
     let mut stdin = stdin_reader();
     let mut stdin_open = true;
@@ -91,6 +93,11 @@ pub async fn run(config: &ClientConfig, started: Started, mode: Mode) -> anyhow:
                     for f in frames {
                         match f.payload_type {
                             payload_type::HANDSHAKE_COMPLETE => {
+                                match link.port_type() {
+                                    Some("LocalPortForwarding") => return serve_ports(link, local_port).await,
+                                    Some(_) => return serve_stream(link, stdin).await,
+                                    None => {}
+                                }
                                 ready = true;
                                 if mode == Mode::Interactive {
                                     raw = Some(RawMode::enable());
@@ -152,7 +159,7 @@ pub async fn start(
     if mode == Mode::Interactive {
         eprintln!("\nStarting session with SessionId: {}\n", started.session_id);
     }
-    run(config, started, mode).await
+    run(config, started, mode, 0).await
 }
 
 /// Port forwarding: StartSession with a port-forwarding document, then every connection
@@ -179,10 +186,18 @@ pub async fn port_forward(
     .await?;
     let started = Started::from_json(&answer)?;
     eprintln!("\nStarting session with SessionId: {}", started.session_id);
-    let mut link = DataChannel::open(config, started).await?;
+    run(config, started, Mode::Interactive, local_port).await
+}
+
+/// A multiplexed port session after its handshake: every connection to `local_port` on
+/// this machine becomes a stream to the node's target. Runs until interrupted or the
+/// session ends.
+async fn serve_ports(mut link: DataChannel<'_>, local_port: u16) -> anyhow::Result<i32> {
     let (out, mut outgoing) = mpsc::channel::<Vec<u8>>(256);
     let mut tunnel = steward_session::tunnel::Tunnel::new(out, None);
-    let mut listener: Option<tokio::net::TcpListener> = None;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", local_port)).await?;
+    let port = listener.local_addr()?.port();
+    eprintln!("Port {port} opened for sessionId {}.\nWaiting for connections...", link.session_id());
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
@@ -193,7 +208,7 @@ pub async fn port_forward(
                 return Ok(0);
             }
             _ = ticker.tick() => link.resend_due().await,
-            accepted = async { listener.as_ref().expect("guarded").accept().await }, if listener.is_some() => {
+            accepted = listener.accept() => {
                 if let Ok((tcp, _)) = accepted {
                     let _ = tcp.set_nodelay(true);
                     tunnel.open(tcp).await;
@@ -202,26 +217,48 @@ pub async fn port_forward(
             Some(bytes) = outgoing.recv() => link.send(payload_type::OUTPUT, bytes).await,
             incoming = link.incoming() => match link.take(incoming).await? {
                 Arrived::Frames(frames) => {
-                    for f in frames {
-                        match f.payload_type {
-                            payload_type::HANDSHAKE_COMPLETE => {
-                                let bound = tokio::net::TcpListener::bind(("127.0.0.1", local_port)).await?;
-                                let port = bound.local_addr()?.port();
-                                let id = link.session_id();
-                                eprintln!("Port {port} opened for sessionId {id}.\nWaiting for connections...");
-                                listener = Some(bound);
-                            }
-                            payload_type::OUTPUT => {
-                                if let Err(e) = tunnel.incoming(&f.payload).await {
-                                    anyhow::bail!("bad stream data from the node: {e}");
-                                }
-                            }
-                            _ => {}
+                    for f in frames.into_iter().filter(|f| f.payload_type == payload_type::OUTPUT) {
+                        if let Err(e) = tunnel.incoming(&f.payload).await {
+                            anyhow::bail!("bad stream data from the node: {e}");
                         }
                     }
                 }
                 Arrived::Closed(_) => {
                     eprintln!("\nExiting session with sessionId: {}.\n", link.session_id());
+                    return Ok(0);
+                }
+                Arrived::TimedOut => anyhow::bail!("session {} timed out", link.session_id()),
+                Arrived::Nothing => {}
+            },
+        }
+    }
+}
+
+/// A plain-stream port session after its handshake (AWS-StartSSHSession: ssh's
+/// ProxyCommand): standard input goes to the node's target, what it sends back to standard
+/// output, until the node ends the session.
+async fn serve_stream(mut link: DataChannel<'_>, mut stdin: mpsc::Receiver<Vec<u8>>) -> anyhow::Result<i32> {
+    let mut stdout = std::io::stdout();
+    let mut stdin_open = true;
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => link.resend_due().await,
+            bytes = stdin.recv(), if stdin_open => match bytes {
+                Some(bytes) => link.send(payload_type::OUTPUT, bytes).await,
+                // As AWS's plugin: the end of input is not the end of the session; the
+                // target's hanging up is.
+                None => stdin_open = false,
+            },
+            incoming = link.incoming() => match link.take(incoming).await? {
+                Arrived::Frames(frames) => {
+                    for f in frames.into_iter().filter(|f| f.payload_type == payload_type::OUTPUT) {
+                        stdout.write_all(&f.payload)?;
+                    }
+                    stdout.flush()?;
+                }
+                Arrived::Closed(_) => {
+                    link.close().await;
                     return Ok(0);
                 }
                 Arrived::TimedOut => anyhow::bail!("session {} timed out", link.session_id()),

@@ -30,6 +30,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "Session",
         include_str!("builtin/AWS-StartPortForwardingSessionToRemoteHost.json"),
     ),
+    ("AWS-StartSSHSession", "Session", include_str!("builtin/AWS-StartSSHSession.json")),
     ("AWS-UpdateSSMAgent", "Command", include_str!("builtin/AWS-UpdateSSMAgent.json")),
     ("SSM-SessionManagerRunShell", "Session", include_str!("builtin/SSM-SessionManagerRunShell.json")),
 ];
