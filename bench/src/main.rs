@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use steward_api::sigv4::{self, Credentials, Signer};
 
+mod automation;
 mod edges;
 mod fleet;
 mod inventory;
@@ -552,6 +553,9 @@ async fn main() -> anyhow::Result<()> {
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("inventory")) {
         return inventory::inventory_figures(&args).await;
     }
+    if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("automation")) {
+        return automation::automation_figures(&args).await;
+    }
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("patch")) {
         return patch::patch_figures(&args).await;
     }
@@ -643,6 +647,7 @@ async fn main() -> anyhow::Result<()> {
         scheduler::scheduler_figures(&args).await?;
         inventory::inventory_figures(&args).await?;
         patch::patch_figures(&args).await?;
+        automation::automation_figures(&args).await?;
         sessions::session_figures(&args).await?;
         edges::edges_figures(&args).await?;
     }

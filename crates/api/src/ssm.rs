@@ -2,6 +2,7 @@
 //! capability. Field names follow the service model (PascalCase on the wire).
 
 pub mod associations;
+pub mod automation;
 pub mod commands;
 pub mod compliance;
 pub mod documents;

@@ -30,6 +30,7 @@ pub mod inventory;
 pub mod sessions;
 // Rank 3.
 pub mod associations;
+pub mod automation;
 pub mod patch;
 pub mod windows;
 

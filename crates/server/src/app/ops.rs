@@ -19,8 +19,8 @@ use super::{tags, App};
 use crate::base::arn::{association_arn, document_arn, group_arn, kms_arn, node_arn, parameter_arn, window_arn};
 use crate::base::{Ctx, Principal};
 use crate::{
-    associations, cloudtrail, commands, compliance, documents, fleet, groups, inventory, kms, parameters, patch,
-    sessions, windows,
+    associations, automation, cloudtrail, commands, compliance, documents, fleet, groups, inventory, kms, parameters,
+    patch, sessions, windows,
 };
 
 async fn invoke<Req, Resp, F, Fut>(ctx: Ctx, input: Value, handler: F) -> Result<Vec<u8>, ApiError>
@@ -220,6 +220,16 @@ pub async fn call(app: &App, ctx: Ctx, service: Service, operation: &str, input:
             invoke(ctx, input, patch::describe_effective_patches_for_patch_baseline).await
         }
         (Service::Ssm, "DescribePatchProperties") => invoke(ctx, input, patch::describe_patch_properties).await,
+        (Service::Ssm, "StartAutomationExecution") => invoke(ctx, input, automation::start_automation_execution).await,
+        (Service::Ssm, "GetAutomationExecution") => invoke(ctx, input, automation::get_automation_execution).await,
+        (Service::Ssm, "DescribeAutomationExecutions") => {
+            invoke(ctx, input, automation::describe_automation_executions).await
+        }
+        (Service::Ssm, "DescribeAutomationStepExecutions") => {
+            invoke(ctx, input, automation::describe_automation_step_executions).await
+        }
+        (Service::Ssm, "StopAutomationExecution") => invoke(ctx, input, automation::stop_automation_execution).await,
+        (Service::Ssm, "SendAutomationSignal") => invoke(ctx, input, automation::send_automation_signal).await,
         (Service::Ssm, "GetDeployablePatchSnapshotForInstance") => {
             invoke(ctx, input, patch::get_deployable_patch_snapshot_for_instance).await
         }
@@ -330,6 +340,25 @@ pub fn resources(p: &Principal, service: Service, op: &str, input: &Value) -> Ve
         (Service::Ssm, op) if op.contains("PatchBaseline") && input["BaselineId"].is_string() => {
             vec![patch_baseline_arn(p, input["BaselineId"].as_str().unwrap_or_default())]
         }
+        (Service::Ssm, "StartAutomationExecution") => vec![format!(
+            "arn:aws:ssm:{}:{}:automation-definition/{}:{}",
+            p.region,
+            p.account,
+            input["DocumentName"].as_str().unwrap_or_default(),
+            input["DocumentVersion"].as_str().unwrap_or("$DEFAULT")
+        )],
+        (
+            Service::Ssm,
+            "GetAutomationExecution"
+            | "StopAutomationExecution"
+            | "SendAutomationSignal"
+            | "DescribeAutomationStepExecutions",
+        ) => vec![format!(
+            "arn:aws:ssm:{}:{}:automation-execution/{}",
+            p.region,
+            p.account,
+            input["AutomationExecutionId"].as_str().unwrap_or_default()
+        )],
         (Service::Ssm, "DescribeInstancePatches" | "GetDeployablePatchSnapshotForInstance") => {
             vec![node_arn(p, input["InstanceId"].as_str().unwrap_or_default())]
         }

@@ -117,6 +117,7 @@ async fn pass(env: &Arc<Env>) -> anyhow::Result<bool> {
     let mut started = outcomes.into_iter().filter(|s| *s).count();
     started += associations::reconcile_dirty(env).await?;
     started += windows::advance_all(env).await?;
+    started += crate::automation::advance_all(env).await?;
     let exported = crate::inventory::export_pending(env).await?;
     if started > 0 {
         tracing::debug!(started, "Scheduler started runs.");

@@ -1,0 +1,263 @@
+//! Automation: runbook executions and their steps.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::commands::Target;
+
+/// Parameter values as Automation takes and answers them: each a list of strings.
+pub type ParameterMap = BTreeMap<String, Vec<String>>;
+
+/// StartAutomationExecution input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartAutomationExecutionRequest {
+    /// The runbook, by name or ARN.
+    pub document_name: String,
+    /// A number, `$LATEST` or `$DEFAULT`.
+    pub document_version: Option<String>,
+    /// The runbook's parameters.
+    pub parameters: Option<ParameterMap>,
+    /// Idempotency.
+    pub client_token: Option<String>,
+    /// `Auto` (default) or `Interactive`.
+    pub mode: Option<String>,
+    /// Rate-controlled executions (refused for now).
+    pub target_parameter_name: Option<String>,
+    /// Targets.
+    pub targets: Option<Vec<Target>>,
+    /// Target maps.
+    pub target_maps: Option<Vec<serde_json::Value>>,
+    /// Other accounts and regions (refused).
+    pub target_locations: Option<Vec<serde_json::Value>>,
+}
+
+/// StartAutomationExecution output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartAutomationExecutionResponse {
+    /// The execution.
+    pub automation_execution_id: String,
+}
+
+/// An execution named by id.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AutomationExecutionIdRequest {
+    /// Which.
+    pub automation_execution_id: String,
+}
+
+/// One step of an execution, as GetAutomationExecution and DescribeAutomationStepExecutions
+/// answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StepExecution {
+    /// Name.
+    pub step_name: String,
+    /// `aws:…`.
+    pub action: String,
+    /// Timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i64>,
+    /// `Abort`, `Continue` or `step:NAME`.
+    pub on_failure: String,
+    /// Attempts allowed.
+    pub max_attempts: i64,
+    /// Epoch seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_start_time: Option<f64>,
+    /// Epoch seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_end_time: Option<f64>,
+    /// Status.
+    pub step_status: String,
+    /// Inputs as JSON text each.
+    pub inputs: BTreeMap<String, String>,
+    /// Outputs.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: ParameterMap,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_message: Option<String>,
+    /// Its own id.
+    pub step_execution_id: String,
+    /// Whether the runbook ends after it.
+    pub is_end: bool,
+    /// The step after it, when named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_step: Option<String>,
+    /// Whether its failure fails the execution.
+    pub is_critical: bool,
+    /// Steps it may go to (a branch's choices).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub valid_next_steps: Vec<String>,
+}
+
+/// GetAutomationExecution's execution.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AutomationExecution {
+    /// Id.
+    pub automation_execution_id: String,
+    /// The runbook.
+    pub document_name: String,
+    /// Its version.
+    pub document_version: String,
+    /// Epoch seconds.
+    pub execution_start_time: f64,
+    /// Epoch seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_end_time: Option<f64>,
+    /// Status.
+    pub automation_execution_status: String,
+    /// Its steps so far.
+    pub step_executions: Vec<StepExecution>,
+    /// Whether steps were left out.
+    pub step_executions_truncated: bool,
+    /// The parameters it runs with.
+    pub parameters: ParameterMap,
+    /// The runbook's outputs.
+    pub outputs: ParameterMap,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_message: Option<String>,
+    /// `Auto` or `Interactive`.
+    pub mode: String,
+    /// Who started it.
+    pub executed_by: String,
+    /// The step running now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_step_name: Option<String>,
+    /// Its action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_action: Option<String>,
+}
+
+/// GetAutomationExecution output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetAutomationExecutionResponse {
+    /// The execution.
+    pub automation_execution: AutomationExecution,
+}
+
+/// A filter of DescribeAutomationExecutions or DescribeAutomationStepExecutions.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AutomationFilter {
+    /// Key.
+    pub key: String,
+    /// Values.
+    pub values: Vec<String>,
+}
+
+/// DescribeAutomationExecutions input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeAutomationExecutionsRequest {
+    /// Filters.
+    pub filters: Option<Vec<AutomationFilter>>,
+    /// Page size.
+    pub max_results: Option<usize>,
+    /// Paging.
+    pub next_token: Option<String>,
+}
+
+/// One execution in DescribeAutomationExecutions.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AutomationExecutionMetadata {
+    /// Id.
+    pub automation_execution_id: String,
+    /// The runbook.
+    pub document_name: String,
+    /// Its version.
+    pub document_version: String,
+    /// Status.
+    pub automation_execution_status: String,
+    /// Epoch seconds.
+    pub execution_start_time: f64,
+    /// Epoch seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_end_time: Option<f64>,
+    /// Who started it.
+    pub executed_by: String,
+    /// Outputs.
+    pub outputs: ParameterMap,
+    /// Mode.
+    pub mode: String,
+    /// The step running now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_step_name: Option<String>,
+    /// Its action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_action: Option<String>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_message: Option<String>,
+    /// `Local`.
+    pub automation_type: String,
+}
+
+/// DescribeAutomationExecutions output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeAutomationExecutionsResponse {
+    /// The executions.
+    pub automation_execution_metadata_list: Vec<AutomationExecutionMetadata>,
+    /// Paging.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// DescribeAutomationStepExecutions input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeAutomationStepExecutionsRequest {
+    /// Which execution.
+    pub automation_execution_id: String,
+    /// Filters.
+    pub filters: Option<Vec<AutomationFilter>>,
+    /// Paging.
+    pub next_token: Option<String>,
+    /// Page size.
+    pub max_results: Option<usize>,
+    /// Newest first.
+    pub reverse_order: Option<bool>,
+}
+
+/// DescribeAutomationStepExecutions output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeAutomationStepExecutionsResponse {
+    /// The steps.
+    pub step_executions: Vec<StepExecution>,
+    /// Paging.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// StopAutomationExecution input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StopAutomationExecutionRequest {
+    /// Which.
+    pub automation_execution_id: String,
+    /// `Cancel` (default) or `Complete`.
+    #[serde(rename = "Type")]
+    pub stop_type: Option<String>,
+}
+
+/// SendAutomationSignal input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SendAutomationSignalRequest {
+    /// Which.
+    pub automation_execution_id: String,
+    /// `Approve`, `Reject`, `Resume`, `StartStep`, `StopStep`, `Revoke`.
+    pub signal_type: String,
+    /// `Comment` for approvals, `StepName` for steps.
+    pub payload: Option<ParameterMap>,
+}

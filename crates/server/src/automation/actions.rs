@@ -1,0 +1,265 @@
+//! What each action does at one look: start, wait, or finish. An action is looked at when
+//! its step starts and at every scheduler pass after, until it finishes; what it starts
+//! (the command of `aws:runCommand`) goes in the same write as the step's record.
+
+use serde_json::Value;
+use steward_api::ssm::automation::ParameterMap;
+use steward_api::ssm::commands::SendCommandRequest;
+use steward_store::Op;
+
+use super::runbook::Step;
+use super::{branch, script, StepRecord};
+use crate::base::Ctx;
+
+/// The actions this server runs.
+pub const SUPPORTED: &[&str] =
+    &["aws:sleep", "aws:pause", "aws:approve", "aws:branch", "aws:runCommand", "aws:executeScript"];
+
+/// Longest `aws:sleep`, as SSM: seven days.
+const MAX_SLEEP_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// What a look at an action found.
+pub enum Outcome {
+    /// Not finished. `changed`: the step's record changed (write it, with `effect`).
+    Wait { changed: bool, effect: Vec<Op> },
+    /// Finished well: its outputs, and the step to go to when the action chose one.
+    Done { outputs: ParameterMap, next: Option<String> },
+    /// Finished badly: the step's status (`Failed`, `TimedOut`) and why.
+    Failed { status: &'static str, why: String },
+}
+
+fn failed(why: impl Into<String>) -> Outcome {
+    Outcome::Failed { status: "Failed", why: why.into() }
+}
+
+/// An ISO-8601 duration as `aws:sleep` takes it (`PT10S`, `PT5M`, `PT1H30M`, `P1D`), in ms.
+pub fn duration_ms(text: &str) -> Option<i64> {
+    let rest = text.trim().strip_prefix('P')?;
+    let (days, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, t),
+        None => (rest, ""),
+    };
+    let mut total = 0i64;
+    let mut take = |part: &str, units: &[(char, i64)]| -> Option<()> {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let (_, ms) = units.iter().find(|(u, _)| *u == c)?;
+            total = total.checked_add(number.parse::<i64>().ok()?.checked_mul(*ms)?)?;
+            number.clear();
+        }
+        number.is_empty().then_some(())
+    };
+    take(days, &[('D', 86_400_000)])?;
+    take(time, &[('H', 3_600_000), ('M', 60_000), ('S', 1_000)])?;
+    (rest != "T" && !rest.is_empty()).then_some(total)
+}
+
+/// When an `aws:sleep` step wakes, from its inputs; why not, when they say nothing sound.
+fn wake_at(inputs: &Value, start: i64) -> Result<i64, String> {
+    if let Some(d) = inputs["Duration"].as_str() {
+        let ms = duration_ms(d).ok_or_else(|| format!("Duration {d:?} is not an ISO-8601 duration such as PT5M."))?;
+        if ms > MAX_SLEEP_MS {
+            return Err("aws:sleep waits at most seven days.".into());
+        }
+        return Ok(start + ms);
+    }
+    if let Some(t) = inputs["Timestamp"].as_str() {
+        let at = steward_api::time::parse_iso8601(t)
+            .ok_or_else(|| format!("Timestamp {t:?} is not an ISO-8601 time such as 2026-12-31T23:59:00Z."))?;
+        return Ok((at * 1000).min(start + MAX_SLEEP_MS));
+    }
+    Err("aws:sleep needs Duration or Timestamp.".into())
+}
+
+/// SendCommand as an `aws:runCommand` step's inputs describe it.
+fn command_request(inputs: &Value) -> Result<SendCommandRequest, String> {
+    let mut body = inputs.clone();
+    // Parameters may give single values as plain strings; SendCommand takes lists.
+    if let Some(params) = body.get_mut("Parameters").and_then(Value::as_object_mut) {
+        for value in params.values_mut() {
+            if !value.is_array() {
+                let text = match &*value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                *value = Value::Array(vec![Value::String(text)]);
+            }
+        }
+    }
+    serde_json::from_value(body).map_err(|e| format!("The aws:runCommand inputs are not valid: {e}"))
+}
+
+fn single(value: impl Into<String>) -> Vec<String> {
+    vec![value.into()]
+}
+
+/// One look at `step`'s action, whose current run is `record`.
+pub async fn look(ctx: &Ctx, execution_id: &str, step: &Step, record: &mut StepRecord, now: i64) -> Outcome {
+    match step.action.as_str() {
+        "aws:sleep" => match record.wake_at {
+            None => match wake_at(&record.inputs, record.start) {
+                Ok(at) => {
+                    record.wake_at = Some(at);
+                    Outcome::Wait { changed: true, effect: vec![] }
+                }
+                Err(why) => failed(why),
+            },
+            Some(at) if now >= at => Outcome::Done { outputs: ParameterMap::new(), next: None },
+            Some(_) => Outcome::Wait { changed: false, effect: vec![] },
+        },
+        // Both wait for SendAutomationSignal, which finishes the step.
+        "aws:pause" | "aws:approve" => {
+            if record.status == "Waiting" {
+                Outcome::Wait { changed: false, effect: vec![] }
+            } else {
+                record.status = "Waiting".into();
+                Outcome::Wait { changed: true, effect: vec![] }
+            }
+        }
+        "aws:branch" => match branch::choose(&record.inputs) {
+            Ok(next) => Outcome::Done { outputs: ParameterMap::new(), next: Some(next) },
+            Err(why) => failed(why),
+        },
+        "aws:runCommand" => run_command(ctx, execution_id, record).await,
+        "aws:executeScript" => execute_script(step, record),
+        other => failed(format!("This server does not run {other} steps.")),
+    }
+}
+
+/// A declared output's value as Automation lists it.
+fn as_list(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) if items.iter().all(Value::is_string) => {
+            items.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+        }
+        other => vec![other.to_string()],
+    }
+}
+
+fn execute_script(step: &Step, record: &mut StepRecord) -> Outcome {
+    let Some(launcher) = record.launched_by.clone() else {
+        let runtime = record.inputs["Runtime"].as_str().unwrap_or_default();
+        if !script::supported_runtime(runtime) {
+            return failed(format!("Runtime {runtime:?} is not one this server runs (python3.x, bash)."));
+        }
+        if record.inputs["Script"].as_str().is_none_or(str::is_empty) {
+            return failed("aws:executeScript needs an inline Script.");
+        }
+        // Recorded first; the engine starts the script once this is written. (A retry starts
+        // afresh: an earlier attempt's result is dropped.)
+        script::forget(&record.id);
+        record.launched_by = Some(script::boot_id().to_owned());
+        return Outcome::Wait { changed: true, effect: vec![] };
+    };
+    if launcher != script::boot_id() {
+        return failed("The server running this script stopped before it finished; a script is never run twice.");
+    }
+    match script::state(&record.id) {
+        None | Some(None) => Outcome::Wait { changed: false, effect: vec![] },
+        // Kept until the step's end is written (`engine`), so a lost write loses nothing.
+        Some(Some(finished)) => match finished {
+            script::Finished::Failed(why) => failed(why),
+            script::Finished::Returned { payload, log } => {
+                let root = serde_json::json!({"Payload": payload});
+                let mut outputs = ParameterMap::new();
+                outputs.insert("OutputPayload".into(), single(root.to_string()));
+                if !log.is_empty() {
+                    outputs.insert("ExecutionLog".into(), single(log));
+                }
+                for (name, selector, _) in &step.outputs {
+                    match script::select(&root, selector) {
+                        Some(value) => {
+                            outputs.insert(name.clone(), as_list(value));
+                        }
+                        None => {
+                            return failed(format!("Output {name}: the script's result has nothing at {selector}."))
+                        }
+                    }
+                }
+                Outcome::Done { outputs, next: None }
+            }
+        },
+    }
+}
+
+async fn run_command(ctx: &Ctx, execution_id: &str, record: &mut StepRecord) -> Outcome {
+    let Some(command_id) = record.command_id.clone() else {
+        let request = match command_request(&record.inputs) {
+            Ok(r) => r,
+            Err(why) => return failed(why),
+        };
+        let origin = crate::commands::Origin {
+            kind: "Automation".into(),
+            id: execution_id.to_owned(),
+            execution_id: record.id.clone(),
+        };
+        // Sent as the execution's principal: its SendCommand rights on the document and
+        // every node are checked now.
+        return match crate::commands::plan(ctx, &request, Some(origin), None).await {
+            Ok(planned) => {
+                record.command_id = Some(planned.command.command_id.clone());
+                let mut effect = planned.invocations;
+                effect.extend(planned.commit);
+                Outcome::Wait { changed: true, effect }
+            }
+            Err(e) => failed(format!("{}: {}", e.code(), e.message())),
+        };
+    };
+    let p = &ctx.principal;
+    let key = crate::commands::command_key(&p.account, &p.region, &command_id);
+    let command = match ctx.env.store.get(&key).await {
+        Ok(Some(item)) => match crate::base::decode::<crate::commands::CommandRecord>(&key, &item.value) {
+            Ok(c) => c,
+            Err(e) => return failed(e.message().to_owned()),
+        },
+        Ok(None) => return failed(format!("Command {command_id} no longer exists.")),
+        Err(_) => return Outcome::Wait { changed: false, effect: vec![] },
+    };
+    if !matches!(command.status.as_str(), "Success" | "Failed" | "TimedOut" | "Cancelled") {
+        return Outcome::Wait { changed: false, effect: vec![] };
+    }
+    let invocations = crate::commands::invocations(ctx, &command_id).await.unwrap_or_default();
+    let output: String =
+        invocations.iter().flat_map(|i| i.plugins.iter()).map(|p| p.stdout.as_str()).collect::<Vec<_>>().join("");
+    let mut outputs = ParameterMap::new();
+    outputs.insert("CommandId".into(), single(&command_id));
+    outputs.insert("Status".into(), single(&command.status));
+    outputs.insert("Output".into(), single(output));
+    if let Some(code) = invocations.first().and_then(|i| i.plugins.first()).map(|p| p.response_code) {
+        outputs.insert("ResponseCode".into(), single(code.to_string()));
+    }
+    if command.status == "Success" {
+        Outcome::Done { outputs, next: None }
+    } else {
+        record.outputs = outputs;
+        failed(format!("Command {command_id} ended {}.", command.status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_iso_8601() {
+        assert_eq!(duration_ms("PT10S"), Some(10_000));
+        assert_eq!(duration_ms("PT1H30M"), Some(5_400_000));
+        assert_eq!(duration_ms("P1DT1S"), Some(86_401_000));
+        for bad in ["10S", "PT", "P", "PT5X", "PT5", ""] {
+            assert_eq!(duration_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn run_command_parameters_become_lists() {
+        let inputs = serde_json::json!({"DocumentName": "AWS-RunShellScript", "InstanceIds": ["mi-1"],
+            "Parameters": {"commands": ["echo hi"], "executionTimeout": 60}});
+        let req = command_request(&inputs).unwrap();
+        assert_eq!(req.parameters.unwrap()["executionTimeout"], vec!["60".to_string()]);
+    }
+}

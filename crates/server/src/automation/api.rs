@@ -1,0 +1,497 @@
+//! The Automation operations: start, read, list, stop, signal.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use steward_api::ssm::automation::*;
+use steward_api::ApiError;
+use steward_core::documents::content::{self, Format};
+use steward_core::documents::{interpolate, params};
+use steward_store::{prefix_end, Op, Start};
+
+use super::actions::{Outcome, SUPPORTED};
+use super::engine::conclude;
+use super::runbook::{self, Runbook};
+use super::{active_key, execution_key, queue_key, ExecutionRecord, StepRecord, MAX_QUEUED, MAX_RUNNING};
+use crate::base::paging::page;
+use crate::base::{decode, encode, store_fault, Ctx, Identity, RunAs};
+
+fn seconds(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new("AutomationExecutionNotFoundException", format!("Automation execution {id} does not exist."))
+}
+
+fn bad_parameters(message: impl Into<String>) -> ApiError {
+    ApiError::new("InvalidAutomationExecutionParametersException", message.into())
+}
+
+/// The execution `id` of the caller's account and region, with its revision.
+async fn load(ctx: &Ctx, id: &str) -> Result<(ExecutionRecord, i64), ApiError> {
+    let p = &ctx.principal;
+    let key = execution_key(&p.account, &p.region, id);
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?.ok_or_else(|| not_found(id))?;
+    Ok((decode(&key, &item.value)?, item.revision))
+}
+
+/// The runbook a request names, its version number and content.
+async fn runbook_of(ctx: &Ctx, name: &str, version: Option<&str>) -> Result<(String, i64, Value), ApiError> {
+    let missing = || {
+        ApiError::new("AutomationDefinitionNotFoundException", format!("Automation definition {name} does not exist."))
+    };
+    let found = crate::documents::find(ctx, name).await.map_err(|_| missing())?;
+    if found.head.doc_type != "Automation" {
+        return Err(missing());
+    }
+    let number = crate::documents::select(&found.head, version, None).map_err(|_| {
+        ApiError::new(
+            "AutomationDefinitionVersionNotFoundException",
+            format!("Version {} of automation definition {name} does not exist.", version.unwrap_or("$DEFAULT")),
+        )
+    })?;
+    let v = crate::documents::load_version(ctx, &found.head, number).await?;
+    let format = Format::parse(&v.format).unwrap_or(Format::Json);
+    let tree =
+        content::parse(&v.content, format).map_err(|f| ApiError::new("InvalidDocumentContent", f.to_string()))?;
+    Ok((found.head.name, number, tree))
+}
+
+/// Who the steps act as: the runbook's `assumeRole` (the caller must be allowed to pass
+/// it), else the caller.
+async fn principal_for(ctx: &Ctx, runbook: &Runbook, values: &BTreeMap<String, Value>) -> Result<RunAs, ApiError> {
+    let role = runbook
+        .assume_role
+        .as_ref()
+        .map(|r| interpolate::apply(&Value::String(r.clone()), values))
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .filter(|r| !r.is_empty() && !r.contains("{{"));
+    let Some(role) = role else { return RunAs::of(ctx).await };
+    ctx.pass_role(&role).await?;
+    let p = &ctx.principal;
+    let session = crate::base::iam_records::role_session(&p.account, &p.region, &role, "Automation")
+        .ok_or_else(|| bad_parameters(format!("{role} is not a role of this account that Automation can assume.")))?;
+    RunAs::of(&ctx.acting_as(session)).await
+}
+
+/// StartAutomationExecution.
+pub async fn start_automation_execution(
+    ctx: Ctx,
+    req: StartAutomationExecutionRequest,
+) -> Result<StartAutomationExecutionResponse, ApiError> {
+    if req.targets.is_some() || req.target_maps.is_some() || req.target_parameter_name.is_some() {
+        return Err(ApiError::validation("Rate-controlled executions (Targets, TargetMaps) are not supported yet."));
+    }
+    if req.target_locations.is_some() {
+        return Err(ApiError::validation("TargetLocations (other accounts and regions) are not supported."));
+    }
+    let mode = req.mode.clone().unwrap_or_else(|| "Auto".into());
+    if mode != "Auto" {
+        return Err(ApiError::validation("Interactive mode is not supported yet; use Mode Auto."));
+    }
+    let (name, version, tree) = runbook_of(&ctx, &req.document_name, req.document_version.as_deref()).await?;
+    let runbook = runbook::parse(&tree)?;
+    if let Some(step) = runbook.steps.iter().find(|s| !SUPPORTED.contains(&s.action.as_str())) {
+        return Err(bad_parameters(format!(
+            "Step {} uses {}, which this server does not run yet (it runs {}).",
+            step.name,
+            step.action,
+            SUPPORTED.join(", ")
+        )));
+    }
+    let defs = params::parse_definitions(tree.get("parameters")).map_err(|f| bad_parameters(f.to_string()))?;
+    let given = req.parameters.clone().unwrap_or_default();
+    let values = params::resolve(&defs, &given).map_err(|f| bad_parameters(f.to_string()))?;
+    let parameters: ParameterMap = values
+        .iter()
+        .map(|(k, v)| {
+            let list = match v {
+                Value::Array(items) => {
+                    items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect()
+                }
+                Value::String(s) => vec![s.clone()],
+                other => vec![other.to_string()],
+            };
+            (k.clone(), list)
+        })
+        .collect();
+    let run_as = principal_for(&ctx, &runbook, &values).await?;
+    let p = &ctx.principal;
+    // As SSM: 100 run at once per account and region; up to 1,000 more wait their turn.
+    let count = |prefix: String, limit: usize| {
+        let store = ctx.env.store.clone();
+        async move { store.range(Start::At(&prefix), &prefix_end(&prefix), limit + 1).await.map(|i| i.len()) }
+    };
+    let running = count(active_key(&p.account, &p.region, ""), MAX_RUNNING).await.map_err(store_fault)?;
+    let now = ctx.now();
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut queued = None;
+    if running >= MAX_RUNNING {
+        let waiting = count(format!("autoqueue/{}/{}/", p.account, p.region), MAX_QUEUED).await.map_err(store_fault)?;
+        if waiting >= MAX_QUEUED {
+            return Err(ApiError::new(
+                "AutomationExecutionLimitExceededException",
+                format!("{MAX_RUNNING} automation executions are running and {MAX_QUEUED} are waiting to run."),
+            ));
+        }
+        queued = Some(queue_key(&p.account, &p.region, now, &id));
+    }
+    let record = ExecutionRecord {
+        id: id.clone(),
+        account: p.account.clone(),
+        region: p.region.clone(),
+        document_name: name,
+        document_version: version.to_string(),
+        parameters,
+        values,
+        mode,
+        status: "Pending".into(),
+        start: now,
+        end: None,
+        executed_by: p.arn.clone(),
+        run_as,
+        runbook,
+        current: Some(0),
+        steps: vec![],
+        outputs: ParameterMap::new(),
+        failure_message: None,
+        client_token: req.client_token.clone(),
+        stop: None,
+        queued: queued.clone(),
+    };
+    let mut batch = vec![Op::put(execution_key(&p.account, &p.region, &id), encode(&record)).if_absent()];
+    match queued {
+        Some(q) => batch.push(Op::put(q, id.clone().into_bytes())),
+        None => batch.push(Op::put(active_key(&p.account, &p.region, &id), b"{}".to_vec())),
+    }
+    ctx.env.store.write(batch).await.map_err(store_fault)?;
+    ctx.env.wake.scheduler();
+    Ok(StartAutomationExecutionResponse { automation_execution_id: id })
+}
+
+fn step_view(execution: &ExecutionRecord, record: &StepRecord) -> StepExecution {
+    let step = &execution.runbook.steps[record.index];
+    let inputs = record
+        .inputs
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.to_string())).collect())
+        .unwrap_or_default();
+    StepExecution {
+        step_name: step.name.clone(),
+        action: step.action.clone(),
+        timeout_seconds: step.timeout_seconds,
+        on_failure: step.on_failure.clone(),
+        max_attempts: step.max_attempts as i64,
+        execution_start_time: Some(seconds(record.start)),
+        execution_end_time: record.end.map(seconds),
+        step_status: record.status.clone(),
+        inputs,
+        outputs: record.outputs.clone(),
+        failure_message: record.failure_message.clone(),
+        step_execution_id: record.id.clone(),
+        is_end: step.is_end,
+        next_step: record.next.clone().or_else(|| step.next_step.clone()),
+        is_critical: step.is_critical,
+        valid_next_steps: if step.action == "aws:branch" { super::branch::targets(&step.inputs) } else { vec![] },
+    }
+}
+
+fn current(execution: &ExecutionRecord) -> (Option<String>, Option<String>) {
+    match execution.current.filter(|_| !execution.finished()) {
+        Some(i) => {
+            let step = &execution.runbook.steps[i];
+            (Some(step.name.clone()), Some(step.action.clone()))
+        }
+        None => (None, None),
+    }
+}
+
+/// GetAutomationExecution.
+pub async fn get_automation_execution(
+    ctx: Ctx,
+    req: AutomationExecutionIdRequest,
+) -> Result<GetAutomationExecutionResponse, ApiError> {
+    let (e, _) = load(&ctx, &req.automation_execution_id).await?;
+    let (current_step_name, current_action) = current(&e);
+    Ok(GetAutomationExecutionResponse {
+        automation_execution: AutomationExecution {
+            automation_execution_id: e.id.clone(),
+            document_name: e.document_name.clone(),
+            document_version: e.document_version.clone(),
+            execution_start_time: seconds(e.start),
+            execution_end_time: e.end.map(seconds),
+            automation_execution_status: e.status.clone(),
+            step_executions: e.steps.iter().map(|s| step_view(&e, s)).collect(),
+            step_executions_truncated: false,
+            parameters: e.parameters.clone(),
+            outputs: e.outputs.clone(),
+            failure_message: e.failure_message.clone(),
+            mode: e.mode.clone(),
+            executed_by: e.executed_by.clone(),
+            current_step_name,
+            current_action,
+        },
+    })
+}
+
+/// One filter of DescribeAutomationExecutions, as a test of an execution.
+type ExecutionCheck = Box<dyn Fn(&ExecutionRecord) -> bool + Send>;
+
+fn time_filter(values: &[String]) -> Result<i64, ApiError> {
+    let text = values.first().map(String::as_str).unwrap_or_default();
+    steward_api::time::parse_iso8601(text)
+        .map(|s| s * 1000)
+        .ok_or_else(|| ApiError::new("InvalidFilterValue", format!("{text:?} is not an ISO-8601 time.")))
+}
+
+/// DescribeAutomationExecutions.
+pub async fn describe_automation_executions(
+    ctx: Ctx,
+    req: DescribeAutomationExecutionsRequest,
+) -> Result<DescribeAutomationExecutionsResponse, ApiError> {
+    let filters = req.filters.unwrap_or_default();
+    let mut checks: Vec<ExecutionCheck> = Vec::new();
+    for f in filters {
+        let values = f.values.clone();
+        if values.is_empty() {
+            return Err(ApiError::new("InvalidFilterValue", format!("Filter {} has no values.", f.key)));
+        }
+        checks.push(match f.key.as_str() {
+            "DocumentNamePrefix" => Box::new(move |e| values.iter().any(|v| e.document_name.starts_with(v.as_str()))),
+            "ExecutionStatus" => Box::new(move |e| values.iter().any(|v| v == &e.status)),
+            "ExecutionId" => Box::new(move |e| values.iter().any(|v| v == &e.id)),
+            "CurrentAction" => Box::new(move |e| current(e).1.is_some_and(|a| values.contains(&a))),
+            "StartTimeBefore" => {
+                let t = time_filter(&values)?;
+                Box::new(move |e| e.start < t)
+            }
+            "StartTimeAfter" => {
+                let t = time_filter(&values)?;
+                Box::new(move |e| e.start > t)
+            }
+            other => {
+                return Err(ApiError::new(
+                    "InvalidFilterKey",
+                    format!("{other} is not a filter of automation executions."),
+                ))
+            }
+        });
+    }
+    let p = &ctx.principal;
+    let prefix = format!("autoexec/{}/{}/", p.account, p.region);
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 10_000_000).await.map_err(store_fault)?;
+    let mut found = Vec::new();
+    for item in items {
+        let e: ExecutionRecord = decode(&item.key, &item.value)?;
+        if checks.iter().all(|c| c(&e)) {
+            found.push(e);
+        }
+    }
+    found.sort_by(|a, b| b.start.cmp(&a.start).then(a.id.cmp(&b.id)));
+    let (page, next_token) = page(found, req.max_results.map(|m| m as i64), &req.next_token)?;
+    let list = page
+        .iter()
+        .map(|e| {
+            let (current_step_name, current_action) = current(e);
+            AutomationExecutionMetadata {
+                automation_execution_id: e.id.clone(),
+                document_name: e.document_name.clone(),
+                document_version: e.document_version.clone(),
+                automation_execution_status: e.status.clone(),
+                execution_start_time: seconds(e.start),
+                execution_end_time: e.end.map(seconds),
+                executed_by: e.executed_by.clone(),
+                outputs: e.outputs.clone(),
+                mode: e.mode.clone(),
+                current_step_name,
+                current_action,
+                failure_message: e.failure_message.clone(),
+                automation_type: "Local".into(),
+            }
+        })
+        .collect();
+    Ok(DescribeAutomationExecutionsResponse { automation_execution_metadata_list: list, next_token })
+}
+
+/// DescribeAutomationStepExecutions.
+pub async fn describe_automation_step_executions(
+    ctx: Ctx,
+    req: DescribeAutomationStepExecutionsRequest,
+) -> Result<DescribeAutomationStepExecutionsResponse, ApiError> {
+    let (e, _) = load(&ctx, &req.automation_execution_id).await?;
+    let mut steps: Vec<StepExecution> = e.steps.iter().map(|s| step_view(&e, s)).collect();
+    for f in req.filters.unwrap_or_default() {
+        if f.values.is_empty() {
+            return Err(ApiError::new("InvalidFilterValue", format!("Filter {} has no values.", f.key)));
+        }
+        let v = &f.values;
+        match f.key.as_str() {
+            "StepName" => steps.retain(|s| v.contains(&s.step_name)),
+            "StepExecutionStatus" => steps.retain(|s| v.contains(&s.step_status)),
+            "StepExecutionId" => steps.retain(|s| v.contains(&s.step_execution_id)),
+            "Action" => steps.retain(|s| v.contains(&s.action)),
+            "StartTimeBefore" => {
+                let t = seconds(time_filter(v)?);
+                steps.retain(|s| s.execution_start_time.is_some_and(|st| st < t));
+            }
+            "StartTimeAfter" => {
+                let t = seconds(time_filter(v)?);
+                steps.retain(|s| s.execution_start_time.is_some_and(|st| st > t));
+            }
+            other => {
+                return Err(ApiError::new("InvalidFilterKey", format!("{other} is not a filter of step executions.")))
+            }
+        }
+    }
+    if req.reverse_order == Some(true) {
+        steps.reverse();
+    }
+    let (page, next_token) = page(steps, req.max_results.map(|m| m as i64), &req.next_token)?;
+    Ok(DescribeAutomationStepExecutionsResponse { step_executions: page, next_token })
+}
+
+/// Writes a changed execution back; the scheduler takes it on from there.
+async fn save(ctx: &Ctx, record: &ExecutionRecord, revision: i64) -> Result<(), ApiError> {
+    let key = execution_key(&record.account, &record.region, &record.id);
+    let mut batch = vec![Op::put(key, encode(record)).if_revision(revision)];
+    if record.finished() {
+        batch.push(Op::delete(active_key(&record.account, &record.region, &record.id)));
+    }
+    ctx.env.store.write(batch).await.map_err(|e| match e {
+        steward_store::StoreError::Conflict { .. } => {
+            ApiError::new("TooManyUpdates", "The execution changed meanwhile; try again.")
+        }
+        other => store_fault(other),
+    })?;
+    ctx.env.wake.scheduler();
+    Ok(())
+}
+
+/// StopAutomationExecution: Cancel stops it at its current step.
+pub async fn stop_automation_execution(
+    ctx: Ctx,
+    req: StopAutomationExecutionRequest,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    if req.stop_type.as_deref().is_some_and(|t| t != "Cancel") {
+        return Err(ApiError::new(
+            "InvalidAutomationStatusUpdateException",
+            "Type Complete ends change requests; stop a runbook's execution with Type Cancel.",
+        ));
+    }
+    let (mut e, revision) = load(&ctx, &req.automation_execution_id).await?;
+    if e.finished() || e.stop.is_some() {
+        return Err(ApiError::new(
+            "InvalidAutomationStatusUpdateException",
+            format!("Execution {} is {} and cannot be cancelled.", e.id, e.status),
+        ));
+    }
+    if let Some(queue_entry) = e.queued.take() {
+        // Never started: it ends here, and leaves the queue.
+        e.status = "Cancelled".into();
+        e.end = Some(ctx.now());
+        e.current = None;
+        let key = execution_key(&e.account, &e.region, &e.id);
+        let batch = vec![Op::delete(queue_entry), Op::put(key, encode(&e)).if_revision(revision)];
+        ctx.env.store.write(batch).await.map_err(store_fault)?;
+        return Ok(serde_json::Map::new());
+    }
+    e.stop = Some("Cancel".into());
+    e.status = "Cancelling".into();
+    save(&ctx, &e, revision).await?;
+    Ok(serde_json::Map::new())
+}
+
+fn invalid_signal(message: impl Into<String>) -> ApiError {
+    ApiError::new("InvalidAutomationSignalException", message.into())
+}
+
+/// Whether the caller is one of an approve step's `Approvers` (IAM user names, user ARNs,
+/// role ARNs; a role's session counts as the role).
+fn is_approver(ctx: &Ctx, approvers: &Value) -> bool {
+    let p = &ctx.principal;
+    let listed: Vec<String> = match approvers {
+        Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Value::String(s) => vec![s.clone()],
+        _ => vec![],
+    };
+    let mine: Vec<String> = match &p.identity {
+        Identity::Root => vec![p.arn.clone(), format!("arn:aws:iam::{}:root", p.account)],
+        Identity::User(name) => vec![name.clone(), p.arn.clone()],
+        Identity::Role { role, .. } => {
+            vec![role.clone(), format!("arn:aws:iam::{}:role/{role}", p.account), p.arn.clone()]
+        }
+    };
+    listed.iter().any(|l| mine.contains(l))
+}
+
+/// SendAutomationSignal: Approve or Reject a waiting `aws:approve` step, Resume a waiting
+/// `aws:pause` step.
+pub async fn send_automation_signal(
+    ctx: Ctx,
+    req: SendAutomationSignalRequest,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let (mut e, revision) = load(&ctx, &req.automation_execution_id).await?;
+    let Some(index) = e.current.filter(|_| !e.finished()) else {
+        return Err(invalid_signal(format!("Execution {} is {}: it takes no signals.", e.id, e.status)));
+    };
+    let step = e.runbook.steps[index].clone();
+    let waiting = e.steps.last().filter(|s| s.index == index && s.status == "Waiting").cloned();
+    let Some(mut record) = waiting else {
+        return Err(invalid_signal(format!("Step {} is not waiting for a signal.", step.name)));
+    };
+    let now = ctx.now();
+    let comment = req.payload.as_ref().and_then(|p| p.get("Comment")).and_then(|c| c.first()).cloned();
+    let outcome = match (req.signal_type.as_str(), step.action.as_str()) {
+        ("Resume", "aws:pause") => Outcome::Done { outputs: ParameterMap::new(), next: None },
+        ("Approve" | "Reject", "aws:approve") => {
+            if !is_approver(&ctx, &record.inputs["Approvers"]) {
+                return Err(invalid_signal(format!("{} is not an approver of step {}.", ctx.principal.arn, step.name)));
+            }
+            let decision = serde_json::json!({
+                "Approver": ctx.principal.arn,
+                "Decision": if req.signal_type == "Approve" { "Approved" } else { "Rejected" },
+                "Comment": comment.unwrap_or_default(),
+                "ApprovalDate": steward_api::time::format_iso8601(now),
+            });
+            if req.signal_type == "Reject" {
+                record.outputs.insert("ApprovalStatus".into(), vec!["Rejected".into()]);
+                record.outputs.entry("ApproverDecisions".into()).or_default().push(decision.to_string());
+                Outcome::Failed { status: "Failed", why: format!("Rejected by {}.", ctx.principal.arn) }
+            } else {
+                if record.approvals.contains(&ctx.principal.arn) {
+                    return Err(invalid_signal(format!(
+                        "{} has approved step {} already.",
+                        ctx.principal.arn, step.name
+                    )));
+                }
+                record.approvals.push(ctx.principal.arn.clone());
+                record.outputs.entry("ApproverDecisions".into()).or_default().push(decision.to_string());
+                let needed = record.inputs["MinRequiredApprovals"]
+                    .as_i64()
+                    .or_else(|| record.inputs["MinRequiredApprovals"].as_str().and_then(|s| s.parse().ok()))
+                    .unwrap_or(1)
+                    .max(1) as usize;
+                if record.approvals.len() >= needed {
+                    let mut outputs = record.outputs.clone();
+                    outputs.insert("ApprovalStatus".into(), vec!["Approved".into()]);
+                    Outcome::Done { outputs, next: None }
+                } else {
+                    Outcome::Wait { changed: true, effect: vec![] }
+                }
+            }
+        }
+        (signal, action) => {
+            return Err(invalid_signal(format!("Signal {signal} does not apply to step {} ({action}).", step.name)))
+        }
+    };
+    *e.steps.last_mut().expect("a step") = record;
+    if !matches!(outcome, Outcome::Wait { .. }) {
+        conclude(&mut e, outcome, now);
+        if !e.finished() && e.status == "Waiting" {
+            e.status = "InProgress".into();
+        }
+    }
+    save(&ctx, &e, revision).await?;
+    Ok(serde_json::Map::new())
+}

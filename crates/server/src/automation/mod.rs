@@ -1,0 +1,143 @@
+//! Automation: runbooks (documents of type Automation) executed step by step on the
+//! server, as whoever started them. An execution is one record holding its copy of the
+//! runbook, its parameters, and a record per step run; every step boundary is one write of
+//! that record, in the same batch as the step's effect (the command an `aws:runCommand`
+//! step sends), so a server killed at any moment resumes each execution where its record
+//! says, on any server sharing the store, without running a finished step again.
+//!
+//! Keys: `autoexec/<acct>/<region>/<id>` (the execution), `autoactive/<acct>/<region>/<id>`
+//! (the executions running: the scheduler's leader advances them each pass),
+//! `autoqueue/<acct>/<region>/<start>-<id>` (executions started while the account ran its
+//! limit, as SSM queues them; each pass moves the oldest in as running ones end).
+
+mod actions;
+mod api;
+mod branch;
+mod engine;
+mod runbook;
+mod script;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use steward_api::ssm::automation::ParameterMap;
+
+pub use api::{
+    describe_automation_executions, describe_automation_step_executions, get_automation_execution,
+    send_automation_signal, start_automation_execution, stop_automation_execution,
+};
+pub use engine::advance_all;
+
+use crate::base::RunAs;
+
+/// One run of a step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// A UUID.
+    pub id: String,
+    /// Which step of the runbook.
+    pub index: usize,
+    /// Pending, InProgress, Waiting, Success, Failed, TimedOut, Cancelled.
+    pub status: String,
+    /// Epoch ms.
+    pub start: i64,
+    /// Epoch ms.
+    pub end: Option<i64>,
+    /// Its inputs with every reference resolved.
+    pub inputs: Value,
+    /// Its outputs.
+    pub outputs: ParameterMap,
+    /// Why it failed.
+    pub failure_message: Option<String>,
+    /// Which attempt (from 1).
+    pub attempt: u32,
+    /// `aws:sleep`: when it wakes (epoch ms).
+    pub wake_at: Option<i64>,
+    /// `aws:runCommand`: the command it sent.
+    pub command_id: Option<String>,
+    /// `aws:approve`: who approved.
+    pub approvals: Vec<String>,
+    /// Where it goes next, when it decided (`aws:branch`, onFailure).
+    pub next: Option<String>,
+    /// `aws:executeScript`: the server process that launched its script.
+    #[serde(default)]
+    pub launched_by: Option<String>,
+}
+
+/// One execution.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// A UUID.
+    pub id: String,
+    /// Account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// The runbook's name.
+    pub document_name: String,
+    /// The version it runs.
+    pub document_version: String,
+    /// Parameters as given, defaults filled in, as text lists.
+    pub parameters: ParameterMap,
+    /// Parameters typed as the runbook declares them.
+    pub values: BTreeMap<String, Value>,
+    /// `Auto` or `Interactive`.
+    pub mode: String,
+    /// Pending, InProgress, Waiting, Success, Failed, TimedOut, Cancelling, Cancelled.
+    pub status: String,
+    /// Epoch ms.
+    pub start: i64,
+    /// Epoch ms.
+    pub end: Option<i64>,
+    /// The caller's ARN.
+    pub executed_by: String,
+    /// Who its steps act as.
+    pub run_as: RunAs,
+    /// Its copy of the runbook.
+    pub runbook: runbook::Runbook,
+    /// The step to run (an index into the runbook), none once it ended.
+    pub current: Option<usize>,
+    /// The steps run so far, in order.
+    pub steps: Vec<StepRecord>,
+    /// The runbook's outputs, once it ended.
+    pub outputs: ParameterMap,
+    /// Why it failed.
+    pub failure_message: Option<String>,
+    /// The ClientToken it was started with.
+    pub client_token: Option<String>,
+    /// StopAutomationExecution asked for this (`Cancel`).
+    pub stop: Option<String>,
+    /// While it waits for a free slot (the account runs its limit): its queue entry.
+    #[serde(default)]
+    pub queued: Option<String>,
+}
+
+impl ExecutionRecord {
+    /// Whether it ended.
+    pub fn finished(&self) -> bool {
+        is_final(&self.status)
+    }
+}
+
+/// Final statuses of executions and steps.
+pub fn is_final(status: &str) -> bool {
+    matches!(status, "Success" | "Failed" | "TimedOut" | "Cancelled" | "CompletedWithSuccess" | "CompletedWithFailure")
+}
+
+fn execution_key(account: &str, region: &str, id: &str) -> String {
+    format!("autoexec/{account}/{region}/{id}")
+}
+
+fn active_key(account: &str, region: &str, id: &str) -> String {
+    format!("autoactive/{account}/{region}/{id}")
+}
+
+fn queue_key(account: &str, region: &str, start: i64, id: &str) -> String {
+    format!("autoqueue/{account}/{region}/{start:015}-{id}")
+}
+
+/// Executions an account may run at once in a region, as SSM's quota.
+pub const MAX_RUNNING: usize = 100;
+/// Executions that may wait for a slot, as SSM's queue.
+pub const MAX_QUEUED: usize = 1_000;

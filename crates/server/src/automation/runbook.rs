@@ -1,0 +1,99 @@
+//! A runbook (an Automation document, schema 0.3) as an execution follows it: its steps
+//! with their controls, its declared outputs. The document itself was checked when it was
+//! created; an execution keeps its own copy, so editing the runbook never changes a run.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use steward_api::ApiError;
+
+/// One step and its controls.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    /// Unique in the runbook.
+    pub name: String,
+    /// `aws:…`.
+    pub action: String,
+    /// Before interpolation.
+    pub inputs: Value,
+    /// The step that follows; else the next one listed.
+    pub next_step: Option<String>,
+    /// The runbook ends after this step.
+    pub is_end: bool,
+    /// `Abort` (default), `Continue` or `step:NAME`.
+    pub on_failure: String,
+    /// Attempts before it fails (default 1).
+    pub max_attempts: u32,
+    /// How long one attempt may take.
+    pub timeout_seconds: Option<i64>,
+    /// Whether a failure fails the execution (default true).
+    pub is_critical: bool,
+    /// Outputs it declares: (Name, Selector, Type).
+    pub outputs: Vec<(String, String, String)>,
+}
+
+/// A runbook as executions follow it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Runbook {
+    /// The steps in the order listed.
+    pub steps: Vec<Step>,
+    /// `Step.Output` names the execution reports.
+    pub outputs: Vec<String>,
+    /// `assumeRole`, before interpolation.
+    pub assume_role: Option<String>,
+}
+
+impl Runbook {
+    /// The index of the step named `name`.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.name == name)
+    }
+}
+
+fn bad(message: String) -> ApiError {
+    ApiError::new("InvalidAutomationExecutionParametersException", message)
+}
+
+/// Reads a checked document's content.
+pub fn parse(doc: &Value) -> Result<Runbook, ApiError> {
+    let steps = doc["mainSteps"].as_array().cloned().unwrap_or_default();
+    let mut out = Vec::with_capacity(steps.len());
+    for step in &steps {
+        let name = step["name"].as_str().unwrap_or_default().to_owned();
+        let number = |key: &str| step[key].as_i64().or_else(|| step[key].as_str().and_then(|s| s.parse().ok()));
+        let flag = |key: &str, default: bool| {
+            step[key]
+                .as_bool()
+                .or_else(|| step[key].as_str().map(|s| s.eq_ignore_ascii_case("true")))
+                .unwrap_or(default)
+        };
+        let outputs = step["outputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|o| {
+                let text = |k: &str| o[k].as_str().unwrap_or_default().to_owned();
+                let kind = Some(text("Type")).filter(|t| !t.is_empty()).unwrap_or_else(|| "String".into());
+                (text("Name"), text("Selector"), kind)
+            })
+            .collect();
+        out.push(Step {
+            action: step["action"].as_str().unwrap_or_default().to_owned(),
+            inputs: step["inputs"].clone(),
+            next_step: step["nextStep"].as_str().map(str::to_owned),
+            is_end: flag("isEnd", false),
+            on_failure: step["onFailure"].as_str().unwrap_or("Abort").to_owned(),
+            max_attempts: number("maxAttempts").unwrap_or(1).clamp(1, 100) as u32,
+            timeout_seconds: number("timeoutSeconds"),
+            is_critical: flag("isCritical", true),
+            outputs,
+            name,
+        });
+    }
+    if out.is_empty() {
+        return Err(bad("The runbook has no steps.".into()));
+    }
+    let outputs =
+        doc["outputs"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+    let assume_role = doc["assumeRole"].as_str().filter(|r| !r.is_empty()).map(str::to_owned);
+    Ok(Runbook { steps: out, outputs, assume_role })
+}

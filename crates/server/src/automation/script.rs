@@ -1,0 +1,250 @@
+//! `aws:executeScript`: a Python 3 handler or a bash script, run on the server in a process
+//! of its own — an empty environment, its own temporary folder, an unprivileged user (the
+//! server must be root to drop to `nobody`), CPU-time, memory and file-size limits, killed at
+//! the step's timeout. The step's input payload goes in as JSON; what the handler returns
+//! (Python) or prints as JSON (bash) is the step's `Payload`.
+//!
+//! A script runs at most once: the step's record names the server process that launched it
+//! (a boot id), written before the process starts; a later look by another process (the
+//! first one died) fails the step instead of running the script again.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+/// What a finished script left.
+#[derive(Debug, Clone)]
+pub enum Finished {
+    /// The payload it returned, and what it printed.
+    Returned { payload: Value, log: String },
+    /// Why it failed.
+    Failed(String),
+}
+
+/// The server process's identity for scripts it launches.
+pub fn boot_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| uuid::Uuid::new_v4().to_string())
+}
+
+type Runs = Mutex<HashMap<String, Option<Finished>>>;
+
+fn runs() -> &'static Arc<Runs> {
+    static RUNS: OnceLock<Arc<Runs>> = OnceLock::new();
+    RUNS.get_or_init(Arc::default)
+}
+
+/// Where a script launched by this process is: None if this process never launched it.
+pub fn state(step_id: &str) -> Option<Option<Finished>> {
+    runs().lock().expect("script runs").get(step_id).cloned()
+}
+
+/// Forgets a finished script (its result is in the step's record now).
+pub fn forget(step_id: &str) {
+    runs().lock().expect("script runs").remove(step_id);
+}
+
+/// The most output kept of a script (stdout and stderr).
+const LOG_LIMIT: usize = 24_000;
+/// Address space of a script.
+const MEMORY_BYTES: u64 = 1 << 30;
+/// Largest file a script may write.
+const FILE_BYTES: u64 = 64 << 20;
+
+/// Python's side: load the script, call the handler with the payload, print the result as
+/// the last line, marked.
+const PYTHON_RUNNER: &str = r#"
+import json, runpy, sys
+events = json.load(open(sys.argv[2]))
+handler = runpy.run_path(sys.argv[1]).get(sys.argv[3])
+if handler is None:
+    sys.exit("the script defines no function named " + sys.argv[3])
+result = handler(events, None)
+sys.stdout.flush()
+sys.stdout.write("\n@@steward-payload@@" + json.dumps(result) + "\n")
+"#;
+
+const MARK: &str = "@@steward-payload@@";
+
+/// Whether `runtime` is one this server runs.
+pub fn supported_runtime(runtime: &str) -> bool {
+    runtime.starts_with("python3") || runtime == "bash"
+}
+
+/// Starts the script of a step (`inputs`: Runtime, Handler, Script, InputPayload) in the
+/// background; its result waits in this process until [`state`] takes it.
+pub fn launch(step_id: &str, inputs: &Value, timeout: Duration, done: impl FnOnce() + Send + 'static) {
+    runs().lock().expect("script runs").insert(step_id.to_owned(), None);
+    let (id, inputs) = (step_id.to_owned(), inputs.clone());
+    tokio::spawn(async move {
+        let finished = run(&inputs, timeout).await.unwrap_or_else(|e| Finished::Failed(format!("{e:#}")));
+        if let Some(slot) = runs().lock().expect("script runs").get_mut(&id) {
+            *slot = Some(finished);
+        }
+        done();
+    });
+}
+
+async fn run(inputs: &Value, timeout: Duration) -> anyhow::Result<Finished> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(Finished::Failed(
+            "aws:executeScript runs scripts as an unprivileged user: the server must run as root to switch to it."
+                .into(),
+        ));
+    }
+    let runtime = inputs["Runtime"].as_str().unwrap_or_default();
+    let script = inputs["Script"].as_str().unwrap_or_default();
+    let handler = inputs["Handler"].as_str().unwrap_or_default();
+    let payload = match &inputs["InputPayload"] {
+        Value::Null => Value::Object(Default::default()),
+        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::String(s.clone())),
+        other => other.clone(),
+    };
+    let dir = ScratchDir::new()?;
+    let (nobody_uid, nobody_gid) = (65534u32, 65534u32);
+    std::os::unix::fs::chown(dir.path(), Some(nobody_uid), Some(nobody_gid))?;
+    let script_path = dir.path().join(if runtime == "bash" { "script.sh" } else { "script.py" });
+    std::fs::write(&script_path, script)?;
+    let payload_path = dir.path().join("payload.json");
+    std::fs::write(&payload_path, serde_json::to_vec(&payload)?)?;
+    let mut command = if runtime == "bash" {
+        let mut c = tokio::process::Command::new("/bin/bash");
+        c.arg(&script_path);
+        c
+    } else {
+        let runner = dir.path().join("runner.py");
+        std::fs::write(&runner, PYTHON_RUNNER)?;
+        // Found where an unprivileged user can run it, not through the server's own PATH.
+        let python = ["/usr/local/bin/python3", "/usr/bin/python3", "/bin/python3"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .ok_or_else(|| anyhow::anyhow!("python3 is not installed on the server"))?;
+        let mut c = tokio::process::Command::new(python);
+        c.arg(&runner).arg(&script_path).arg(&payload_path).arg(handler);
+        c
+    };
+    let cpu = timeout.as_secs().max(1);
+    command
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", dir.path())
+        .env("TMPDIR", dir.path())
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = |resource, value: u64| {
+                let l = libc::rlimit { rlim_cur: value, rlim_max: value };
+                if libc::setrlimit(resource, &l) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            };
+            limit(libc::RLIMIT_CPU, cpu)?;
+            limit(libc::RLIMIT_AS, MEMORY_BYTES)?;
+            limit(libc::RLIMIT_FSIZE, FILE_BYTES)?;
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(nobody_gid) != 0
+                || libc::setuid(nobody_uid) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // bash scripts read their payload on standard input.
+        let _ = stdin.write_all(&serde_json::to_vec(&payload)?).await;
+    }
+    let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(out) => out?,
+        Err(_) => return Ok(Finished::Failed(format!("The script ran longer than {} seconds.", timeout.as_secs()))),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let mut log = format!("{stdout}{stderr}");
+    if !output.status.success() {
+        log.truncate(LOG_LIMIT);
+        return Ok(Finished::Failed(format!("The script failed ({}): {}", output.status, log.trim())));
+    }
+    let payload = if runtime == "bash" {
+        let text = stdout.trim();
+        serde_json::from_str(text).unwrap_or(Value::String(text.to_owned()))
+    } else {
+        let (printed, result) = stdout.rsplit_once(MARK).unwrap_or((&stdout, "null"));
+        log = format!("{}{stderr}", printed.trim_end_matches('\n'));
+        serde_json::from_str(result.trim()).unwrap_or(Value::Null)
+    };
+    log.truncate(LOG_LIMIT);
+    Ok(Finished::Returned { payload, log })
+}
+
+/// A script's own folder, removed with everything in it when the run ends.
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new() -> std::io::Result<ScratchDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let path = std::env::temp_dir().join(format!("steward-script-{}", uuid::Uuid::new_v4()));
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(ScratchDir(path))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Reads `selector` (`$.Payload.a.b[0]`) out of `root`.
+pub fn select<'a>(root: &'a Value, selector: &str) -> Option<&'a Value> {
+    let mut rest = selector.trim().strip_prefix('$')?;
+    let mut at = root;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            at = at.get(&after[..end])?;
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']')?;
+            at = at.get(after[..end].trim().parse::<usize>().ok()?)?;
+            rest = &after[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn selectors_read_paths() {
+        let v = json!({"Payload": {"a": {"b": [10, {"c": "x"}]}}});
+        assert_eq!(select(&v, "$.Payload.a.b[0]"), Some(&json!(10)));
+        assert_eq!(select(&v, "$.Payload.a.b[1].c"), Some(&json!("x")));
+        assert_eq!(select(&v, "$"), Some(&v));
+        assert_eq!(select(&v, "$.Payload.z"), None);
+        assert_eq!(select(&v, "Payload"), None);
+    }
+}

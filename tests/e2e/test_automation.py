@@ -1,0 +1,373 @@
+"""Automation end to end: runbooks (documents of type Automation) started with boto3 and the
+aws CLI, run step by step by the server as whoever started them — branches on parameters,
+sleeps, commands on a real agent, approvals by other IAM users, pauses, onFailure paths —
+and an execution that survives its server being killed in the middle of a step.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from conftest import Fleet, raises_aws, start_fleet, wait_until
+from test_iam import allow, as_user, make_user, policy, uid
+from test_sessions import client_env
+
+TAGS = {"a0": {"role": "automation"}}
+FINAL = ("Success", "Failed", "TimedOut", "Cancelled")
+
+
+@pytest.fixture(scope="module")
+def server(server_factory):
+    return server_factory(extra_args=("--agent-heartbeat", "1"))
+
+
+@pytest.fixture(scope="module")
+def fleet(server, agent_factory) -> Fleet:
+    return start_fleet(server, agent_factory, TAGS)
+
+
+@pytest.fixture(scope="module")
+def ssm(server, fleet):
+    return server.ssm()
+
+
+def runbook(ssm, steps: list[dict], parameters: dict | None = None, outputs: list[str] | None = None, **extra) -> str:
+    name = f"e2e-runbook-{uid()}"
+    content = {"schemaVersion": "0.3", "description": "an e2e runbook", "mainSteps": steps, **extra}
+    if parameters:
+        content["parameters"] = parameters
+    if outputs:
+        content["outputs"] = outputs
+    ssm.create_document(Name=name, DocumentType="Automation", Content=json.dumps(content))
+    return name
+
+
+def wait_final(ssm, execution_id: str, timeout: float = 60) -> dict:
+    def done():
+        e = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+        return e if e["AutomationExecutionStatus"] in FINAL else None
+
+    return wait_until(done, timeout, f"automation {execution_id} to end", interval=0.3)
+
+
+def wait_status(ssm, execution_id: str, status: str, timeout: float = 30) -> dict:
+    def there():
+        e = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+        return e if e["AutomationExecutionStatus"] == status else None
+
+    return wait_until(there, timeout, f"automation {execution_id} to be {status}", interval=0.3)
+
+
+def steps_of(execution: dict) -> list[tuple[str, str]]:
+    return [(s["StepName"], s["StepStatus"]) for s in execution["StepExecutions"]]
+
+
+def branching(ssm, node: str) -> str:
+    return runbook(
+        ssm,
+        [
+            {"name": "choose", "action": "aws:branch", "inputs": {
+                "Choices": [{"NextStep": "onProd", "Variable": "{{ Env }}", "StringEquals": "prod"}],
+                "Default": "onTest"}},
+            {"name": "onProd", "action": "aws:runCommand", "nextStep": "done", "inputs": {
+                "DocumentName": "AWS-RunShellScript", "InstanceIds": [node],
+                "Parameters": {"commands": ["echo deploy-{{ Message }}-{{ automation:EXECUTION_ID }}"]}}},
+            {"name": "onTest", "action": "aws:sleep", "nextStep": "done", "inputs": {"Duration": "PT1S"}},
+            {"name": "done", "action": "aws:sleep", "isEnd": True, "inputs": {"Duration": "PT0S"}},
+        ],
+        parameters={
+            "Env": {"type": "String", "allowedValues": ["prod", "test"]},
+            "Message": {"type": "String", "default": "hello"},
+        },
+        outputs=["onProd.Output", "onProd.CommandId"],
+    )
+
+
+def test_a_runbook_branches_on_a_parameter_and_runs_a_command(ssm, fleet):
+    node = fleet.id("a0")
+    name = branching(ssm, node)
+    prod = ssm.start_automation_execution(DocumentName=name, Parameters={"Env": ["prod"]})["AutomationExecutionId"]
+    e = wait_final(ssm, prod)
+    assert e["AutomationExecutionStatus"] == "Success", e
+    assert steps_of(e) == [("choose", "Success"), ("onProd", "Success"), ("done", "Success")]
+    assert e["Outputs"]["onProd.Output"] == [f"deploy-hello-{prod}\n"], e["Outputs"]
+    command_id = e["Outputs"]["onProd.CommandId"][0]
+    # The command is a real Run Command command, on the node named.
+    inv = ssm.get_command_invocation(CommandId=command_id, InstanceId=node)
+    assert inv["Status"] == "Success" and inv["StandardOutputContent"] == f"deploy-hello-{prod}\n"
+    assert e["Parameters"] == {"Env": ["prod"], "Message": ["hello"]}
+    assert e["ExecutedBy"].endswith(":root") or e["ExecutedBy"].startswith("arn:aws:")
+
+    test = ssm.start_automation_execution(DocumentName=name, Parameters={"Env": ["test"], "Message": ["x"]})
+    e = wait_final(ssm, test["AutomationExecutionId"])
+    assert steps_of(e) == [("choose", "Success"), ("onTest", "Success"), ("done", "Success")]
+    branch = e["StepExecutions"][0]
+    assert branch["NextStep"] == "onTest" and sorted(branch["ValidNextSteps"]) == ["onProd", "onTest"]
+
+    listed = ssm.describe_automation_executions(Filters=[{"Key": "DocumentNamePrefix", "Values": [name]}])
+    assert {m["AutomationExecutionId"] for m in listed["AutomationExecutionMetadataList"]} == {
+        prod, test["AutomationExecutionId"]}
+    steps = ssm.describe_automation_step_executions(
+        AutomationExecutionId=prod, Filters=[{"Key": "StepName", "Values": ["onProd"]}])["StepExecutions"]
+    assert [s["Action"] for s in steps] == ["aws:runCommand"]
+    assert json.loads(steps[0]["Inputs"]["InstanceIds"]) == [node]
+
+
+def test_the_aws_cli_starts_and_reads_an_execution(server, ssm, fleet):
+    name = branching(ssm, fleet.id("a0"))
+    run = lambda *args: json.loads(subprocess.run(  # noqa: E731
+        ["aws", "ssm", *args, "--endpoint-url", server.url, "--output", "json"],
+        env=client_env(server), capture_output=True, text=True, check=True, timeout=60).stdout)
+    started = run("start-automation-execution", "--document-name", name, "--parameters", "Env=test")
+    e = wait_final(ssm, started["AutomationExecutionId"])
+    assert e["AutomationExecutionStatus"] == "Success"
+    got = run("get-automation-execution", "--automation-execution-id", started["AutomationExecutionId"])
+    assert got["AutomationExecution"]["DocumentName"] == name
+
+
+def approving(ssm, approver_arn: str) -> str:
+    return runbook(ssm, [
+        {"name": "approve", "action": "aws:approve", "inputs": {
+            "Approvers": [approver_arn], "MinRequiredApprovals": 1, "Message": "Deploy?"}},
+        {"name": "after", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}},
+    ])
+
+
+def test_an_approval_by_a_second_user_and_not_by_a_third(server, ssm):
+    signal_policy = policy(allow(["ssm:SendAutomationSignal", "ssm:GetAutomationExecution"], ["*"]))
+    ak, sk, approver_arn = make_user(server, f"approver-{uid()}", signal_policy)
+    ak3, sk3, _ = make_user(server, f"bystander-{uid()}", signal_policy)
+    approver, bystander = as_user(server, "ssm", ak, sk), as_user(server, "ssm", ak3, sk3)
+    name = approving(ssm, approver_arn)
+
+    eid = ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
+    e = wait_status(ssm, eid, "Waiting")
+    assert e["CurrentStepName"] == "approve" and e["CurrentAction"] == "aws:approve"
+    with raises_aws("InvalidAutomationSignalException") as err:
+        bystander.send_automation_signal(AutomationExecutionId=eid, SignalType="Approve")
+    assert "not an approver" in str(err.value)
+    with raises_aws("InvalidAutomationSignalException"):
+        approver.send_automation_signal(AutomationExecutionId=eid, SignalType="Resume")
+    approver.send_automation_signal(AutomationExecutionId=eid, SignalType="Approve", Payload={"Comment": ["ship it"]})
+    e = wait_final(ssm, eid)
+    assert e["AutomationExecutionStatus"] == "Success", e
+    approve = e["StepExecutions"][0]
+    assert approve["Outputs"]["ApprovalStatus"] == ["Approved"]
+    decision = json.loads(approve["Outputs"]["ApproverDecisions"][0])
+    assert decision["Approver"] == approver_arn and decision["Comment"] == "ship it"
+
+    rejected = ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
+    wait_status(ssm, rejected, "Waiting")
+    approver.send_automation_signal(AutomationExecutionId=rejected, SignalType="Reject")
+    e = wait_final(ssm, rejected)
+    assert e["AutomationExecutionStatus"] == "Failed"
+    assert steps_of(e) == [("approve", "Failed")]
+    with raises_aws("InvalidAutomationSignalException"):
+        approver.send_automation_signal(AutomationExecutionId=rejected, SignalType="Approve")
+
+
+def test_on_failure_paths_and_retries(ssm, fleet):
+    node = fleet.id("a0")
+    failing = {"DocumentName": "AWS-RunShellScript", "InstanceIds": [node], "Parameters": {"commands": ["exit 3"]}}
+    name = runbook(ssm, [
+        {"name": "breaks", "action": "aws:runCommand", "maxAttempts": 2, "isCritical": False,
+         "onFailure": "step:recover", "inputs": failing},
+        {"name": "skipped", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}},
+        {"name": "recover", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}},
+    ])
+    e = wait_final(ssm, ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"])
+    assert e["AutomationExecutionStatus"] == "Success", e
+    assert steps_of(e) == [("breaks", "Failed"), ("recover", "Success")]
+    assert e["StepExecutions"][0]["Outputs"]["Status"] == ["Failed"]
+    # Two attempts: two commands ran on the node.
+    commands = ssm.list_commands(InstanceId=node)["Commands"]
+    assert sum(1 for c in commands if c["Parameters"].get("commands") == ["exit 3"]) >= 2
+
+    critical = runbook(ssm, [
+        {"name": "breaks", "action": "aws:runCommand", "onFailure": "Continue", "inputs": failing},
+        {"name": "goesOn", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}},
+    ])
+    e = wait_final(ssm, ssm.start_automation_execution(DocumentName=critical)["AutomationExecutionId"])
+    assert steps_of(e) == [("breaks", "Failed"), ("goesOn", "Success")]
+    assert e["AutomationExecutionStatus"] == "Failed" and "breaks" in e["FailureMessage"]
+
+
+PYTHON = """
+import os
+
+def handler(events, context):
+    print("seen", events["text"].strip())
+    return {"upper": events["text"].strip().upper(), "uid": os.getuid(),
+            "secrets": sorted(k for k in os.environ if k.startswith("AWS") or k.startswith("STEWARD"))}
+"""
+
+
+def test_scripts_run_on_the_previous_steps_output(ssm, fleet):
+    """aws:executeScript: Python on a command's output, as an unprivileged user with nothing
+    of the server's environment; bash reading its payload; a failing and a runaway script."""
+    node = fleet.id("a0")
+    name = runbook(ssm, [
+        {"name": "first", "action": "aws:runCommand", "inputs": {
+            "DocumentName": "AWS-RunShellScript", "InstanceIds": [node], "Parameters": {"commands": ["echo hello"]}}},
+        {"name": "shout", "action": "aws:executeScript", "inputs": {
+            "Runtime": "python3.11", "Handler": "handler", "Script": PYTHON,
+            "InputPayload": {"text": "{{ first.Output }}"}},
+         "outputs": [{"Name": "Upper", "Selector": "$.Payload.upper", "Type": "String"},
+                     {"Name": "Uid", "Selector": "$.Payload.uid", "Type": "Integer"},
+                     {"Name": "Secrets", "Selector": "$.Payload.secrets", "Type": "StringList"}]},
+        {"name": "count", "action": "aws:executeScript", "inputs": {
+            "Runtime": "bash", "Script": "read -r p; echo \"{\\\"got\\\": $p}\"",
+            "InputPayload": {"word": "{{ shout.Upper }}"}},
+         "outputs": [{"Name": "Word", "Selector": "$.Payload.got.word", "Type": "String"}]},
+    ], outputs=["shout.Upper", "count.Word"])
+    e = wait_final(ssm, ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"])
+    assert e["AutomationExecutionStatus"] == "Success", e
+    assert e["Outputs"] == {"shout.Upper": ["HELLO"], "count.Word": ["HELLO"]}
+    shout = e["StepExecutions"][1]["Outputs"]
+    assert shout["Uid"] == ["65534"], shout  # nobody, not the server's user
+    assert shout.get("Secrets", []) == [], shout  # nothing of the server's environment
+    assert "seen hello" in shout["ExecutionLog"][0]
+
+    failing = runbook(ssm, [{"name": "boom", "action": "aws:executeScript", "inputs": {
+        "Runtime": "python3.11", "Handler": "h", "Script": "def h(e, c):\n    raise ValueError('no good')\n"}}])
+    e = wait_final(ssm, ssm.start_automation_execution(DocumentName=failing)["AutomationExecutionId"])
+    assert e["AutomationExecutionStatus"] == "Failed" and "no good" in e["StepExecutions"][0]["FailureMessage"]
+    runaway = runbook(ssm, [{"name": "spin", "action": "aws:executeScript", "timeoutSeconds": 2, "inputs": {
+        "Runtime": "bash", "Script": "sleep 30"}}])
+    e = wait_final(ssm, ssm.start_automation_execution(DocumentName=runaway)["AutomationExecutionId"])
+    assert e["AutomationExecutionStatus"] in ("Failed", "TimedOut"), e
+    assert e["StepExecutions"][0]["StepStatus"] in ("Failed", "TimedOut")
+
+
+def test_pause_resume_and_cancel(ssm):
+    name = runbook(ssm, [
+        {"name": "hold", "action": "aws:pause", "inputs": {}},
+        {"name": "rest", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}},
+    ])
+    eid = ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
+    wait_status(ssm, eid, "Waiting")
+    ssm.send_automation_signal(AutomationExecutionId=eid, SignalType="Resume")
+    assert steps_of(wait_final(ssm, eid)) == [("hold", "Success"), ("rest", "Success")]
+
+    cancelled = ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
+    wait_status(ssm, cancelled, "Waiting")
+    ssm.stop_automation_execution(AutomationExecutionId=cancelled, Type="Cancel")
+    e = wait_final(ssm, cancelled)
+    assert e["AutomationExecutionStatus"] == "Cancelled" and steps_of(e) == [("hold", "Cancelled")]
+    with raises_aws("InvalidAutomationStatusUpdateException"):
+        ssm.stop_automation_execution(AutomationExecutionId=cancelled)
+
+
+def test_bad_input(ssm, fleet):
+    name = branching(ssm, fleet.id("a0"))
+    with raises_aws("AutomationDefinitionNotFoundException"):
+        ssm.start_automation_execution(DocumentName="no-such-runbook")
+    with raises_aws("AutomationDefinitionNotFoundException"):
+        ssm.start_automation_execution(DocumentName="AWS-RunShellScript")  # a Command document
+    with raises_aws("AutomationDefinitionVersionNotFoundException"):
+        ssm.start_automation_execution(DocumentName=name, DocumentVersion="9", Parameters={"Env": ["prod"]})
+    with raises_aws("InvalidAutomationExecutionParametersException"):
+        ssm.start_automation_execution(DocumentName=name)  # Env is required
+    for bad in ({"Env": ["staging"]}, {"Env": ["prod"], "Colour": ["blue"]}):
+        with raises_aws("InvalidAutomationExecutionParametersException"):
+            ssm.start_automation_execution(DocumentName=name, Parameters=bad)
+    calling = runbook(ssm, [{"name": "call", "action": "aws:executeAwsApi",
+                             "inputs": {"Service": "ssm", "Api": "DescribeDocument", "Name": "AWS-RunShellScript"}}])
+    with raises_aws("InvalidAutomationExecutionParametersException") as err:
+        ssm.start_automation_execution(DocumentName=calling)
+    assert "aws:executeAwsApi" in str(err.value)
+    with raises_aws("ValidationException"):
+        ssm.start_automation_execution(DocumentName=name, Parameters={"Env": ["prod"]}, Mode="Interactive")
+    with raises_aws("AutomationExecutionNotFoundException"):
+        ssm.get_automation_execution(AutomationExecutionId="00000000-0000-0000-0000-000000000000")
+    with raises_aws("AutomationExecutionNotFoundException"):
+        ssm.send_automation_signal(AutomationExecutionId="00000000-0000-0000-0000-000000000000", SignalType="Resume")
+    with raises_aws("InvalidFilterValue"):
+        ssm.describe_automation_executions(Filters=[{"Key": "StartTimeAfter", "Values": ["yesterday"]}])
+    with raises_aws("InvalidNextToken"):
+        ssm.describe_automation_executions(NextToken="not-a-token")
+    # Runbooks are checked when they are created.
+    for steps, words in [
+        ([{"name": "a", "action": "aws:sleep", "nextStep": "nowhere", "inputs": {"Duration": "PT1S"}}], "nowhere"),
+        ([{"name": "a", "action": "aws:teleport", "inputs": {}}], "aws:teleport"),
+    ]:
+        with raises_aws("InvalidDocumentContent") as err:
+            runbook(ssm, steps)
+        assert words in str(err.value)
+
+
+def test_a_limited_user_and_work_done_as_them(server, ssm, fleet):
+    name = branching(ssm, fleet.id("a0"))
+    ak, sk, _ = make_user(server, f"auto-reader-{uid()}", policy(allow(["ssm:GetAutomationExecution"], ["*"])))
+    reader = as_user(server, "ssm", ak, sk)
+    with raises_aws("AccessDeniedException"):
+        reader.start_automation_execution(DocumentName=name, Parameters={"Env": ["prod"]})
+    # Allowed to start runbooks but not to send commands: the command step fails as them.
+    ak2, sk2, _ = make_user(server, f"auto-starter-{uid()}", policy(
+        allow(["ssm:StartAutomationExecution", "ssm:GetAutomationExecution"], ["*"])))
+    starter = as_user(server, "ssm", ak2, sk2)
+    eid = starter.start_automation_execution(DocumentName=name, Parameters={"Env": ["prod"]})["AutomationExecutionId"]
+    e = wait_final(ssm, eid)
+    assert e["AutomationExecutionStatus"] == "Failed"
+    failed = e["StepExecutions"][1]
+    assert failed["StepName"] == "onProd" and "AccessDenied" in failed["FailureMessage"], failed
+
+
+def test_an_execution_survives_its_server_killed_mid_sleep(server, ssm, fleet):
+    """kill -9 during aws:sleep: after the restart the execution goes on from its record —
+    the command step that ran before is not run again, the sleep ends at its time."""
+    node = fleet.id("a0")
+    name = runbook(ssm, [
+        {"name": "first", "action": "aws:runCommand", "inputs": {
+            "DocumentName": "AWS-RunShellScript", "InstanceIds": [node],
+            "Parameters": {"commands": ["echo once-{{ automation:EXECUTION_ID }}"]}}},
+        {"name": "nap", "action": "aws:sleep", "inputs": {"Duration": "PT4S"}},
+        {"name": "last", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}},
+    ])
+    eid = ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
+
+    def napping():
+        e = ssm.get_automation_execution(AutomationExecutionId=eid)["AutomationExecution"]
+        return e if e.get("CurrentStepName") == "nap" else None
+
+    wait_until(napping, 60, "the execution to reach its sleep", interval=0.2)
+    server.kill9()
+    server.start()
+    ssm = server.ssm()
+    e = wait_final(ssm, eid, timeout=90)
+    assert e["AutomationExecutionStatus"] == "Success", e
+    assert steps_of(e) == [("first", "Success"), ("nap", "Success"), ("last", "Success")]
+    ran = [c for c in ssm.list_commands(InstanceId=node)["Commands"]
+           if c["Parameters"].get("commands") == [f"echo once-{eid}"]]
+    assert len(ran) == 1
+    nap = e["StepExecutions"][1]
+    assert (nap["ExecutionEndTime"] - nap["ExecutionStartTime"]).total_seconds() >= 3.9
+
+
+def test_executions_beyond_the_running_limit_wait_their_turn(ssm):
+    """As SSM: 100 executions run at once per account and region; more are queued as
+    Pending and start, oldest first, as running ones end. A queued one cancelled ends at once."""
+    name = runbook(ssm, [{"name": "hold", "action": "aws:pause", "inputs": {}}])
+    running = [ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"] for _ in range(100)]
+    queued = [ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"] for _ in range(2)]
+    try:
+        wait_status(ssm, running[-1], "Waiting")
+        time.sleep(1.5)  # scheduler passes: nothing is admitted while 100 run
+        for q in queued:
+            e = ssm.get_automation_execution(AutomationExecutionId=q)["AutomationExecution"]
+            assert e["AutomationExecutionStatus"] == "Pending" and e["StepExecutions"] == [], e
+        ssm.stop_automation_execution(AutomationExecutionId=queued[1])
+        assert wait_final(ssm, queued[1])["AutomationExecutionStatus"] == "Cancelled"
+        ssm.stop_automation_execution(AutomationExecutionId=running[0])
+        wait_final(ssm, running[0])
+        wait_status(ssm, queued[0], "Waiting")
+    finally:
+        for eid in running + queued:
+            try:
+                ssm.stop_automation_execution(AutomationExecutionId=eid)
+            except ssm.exceptions.InvalidAutomationStatusUpdateException:
+                pass
