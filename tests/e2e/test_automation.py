@@ -102,7 +102,14 @@ def test_a_runbook_branches_on_a_parameter_and_runs_a_command(ssm, fleet):
     assert e["Parameters"] == {"Env": ["prod"], "Message": ["hello"]}
     assert e["ExecutedBy"].endswith(":root") or e["ExecutedBy"].startswith("arn:aws:")
 
-    test = ssm.start_automation_execution(DocumentName=name, Parameters={"Env": ["test"], "Message": ["x"]})
+    token = "11111111-2222-3333-4444-" + uid()[:12].rjust(12, "0")
+    test = ssm.start_automation_execution(DocumentName=name, Parameters={"Env": ["test"], "Message": ["x"]},
+                                          ClientToken=token)
+    again = ssm.start_automation_execution(DocumentName=name, Parameters={"Env": ["test"], "Message": ["x"]},
+                                           ClientToken=token)
+    assert again["AutomationExecutionId"] == test["AutomationExecutionId"]
+    with raises_aws("IdempotentParameterMismatch"):
+        ssm.start_automation_execution(DocumentName=name, Parameters={"Env": ["prod"]}, ClientToken=token)
     e = wait_final(ssm, test["AutomationExecutionId"])
     assert steps_of(e) == [("choose", "Success"), ("onTest", "Success"), ("done", "Success")]
     branch = e["StepExecutions"][0]
@@ -243,6 +250,20 @@ def test_scripts_run_on_the_previous_steps_output(ssm, fleet):
     assert e["StepExecutions"][0]["StepStatus"] in ("Failed", "TimedOut")
 
 
+def test_parameter_store_values_in_steps(ssm):
+    """{{ ssm:NAME }} in a step's inputs reads Parameter Store as the execution's principal."""
+    name = f"/e2e/automation/{uid()}"
+    ssm.put_parameter(Name=name, Value="from-the-store", Type="String")
+    book = runbook(ssm, [{"name": "echo", "action": "aws:executeScript", "inputs": {
+        "Runtime": "bash", "Script": "cat", "InputPayload": {"v": "{{ ssm:%s }}" % name}},
+        "outputs": [{"Name": "V", "Selector": "$.Payload.v", "Type": "String"}]}], outputs=["echo.V"])
+    e = wait_final(ssm, ssm.start_automation_execution(DocumentName=book)["AutomationExecutionId"])
+    assert e["Outputs"] == {"echo.V": ["from-the-store"]}, e
+    missing = runbook(ssm, [{"name": "echo", "action": "aws:sleep", "inputs": {"Duration": "{{ ssm:/e2e/none }}"}}])
+    e = wait_final(ssm, ssm.start_automation_execution(DocumentName=missing)["AutomationExecutionId"])
+    assert e["AutomationExecutionStatus"] == "Failed" and "does not exist" in e["StepExecutions"][0]["FailureMessage"]
+
+
 def test_pause_resume_and_cancel(ssm):
     name = runbook(ssm, [
         {"name": "hold", "action": "aws:pause", "inputs": {}},
@@ -294,6 +315,12 @@ def test_bad_input(ssm, fleet):
     for steps, words in [
         ([{"name": "a", "action": "aws:sleep", "nextStep": "nowhere", "inputs": {"Duration": "PT1S"}}], "nowhere"),
         ([{"name": "a", "action": "aws:teleport", "inputs": {}}], "aws:teleport"),
+        ([{"name": "a", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}},
+          {"name": "b", "action": "aws:sleep", "nextStep": "a", "inputs": {"Duration": "PT1S"}}], "loop for ever"),
+        ([{"name": "a", "action": "aws:branch", "inputs": {
+            "Choices": [{"NextStep": "ghost", "Variable": "x", "StringEquals": "y"}]}}], "ghost"),
+        ([{"name": "a", "action": "aws:executeScript", "inputs": {"Runtime": "bash", "Script": "true"},
+           "outputs": [{"Name": "n", "Selector": "$.Payload", "Type": "Float"}]}], "Float"),
     ]:
         with raises_aws("InvalidDocumentContent") as err:
             runbook(ssm, steps)

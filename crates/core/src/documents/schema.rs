@@ -293,7 +293,7 @@ fn main_steps(doc: &Map<String, Value>, version: &str) -> Result<Shape, Fault> {
 fn automation(doc: &Map<String, Value>) -> Result<Shape, Fault> {
     let (steps, bodies) = check_steps(doc, |a| AUTOMATION_ACTIONS.contains(&a), "action")?;
     let names: BTreeSet<&str> = steps.iter().map(|s| s.name.as_str()).collect();
-    for (step, body) in steps.iter().zip(bodies) {
+    for (step, body) in steps.iter().zip(bodies.iter().copied()) {
         for key in ["onFailure", "nextStep"] {
             if let Some(target) = body.get(key).and_then(Value::as_str) {
                 let target = target.strip_prefix("step:").unwrap_or(target);
@@ -303,7 +303,30 @@ fn automation(doc: &Map<String, Value>) -> Result<Shape, Fault> {
                 }
             }
         }
+        if step.action == "aws:branch" {
+            let inputs = &body["inputs"];
+            let choices = inputs.get("Choices").and_then(Value::as_array);
+            let targets = choices
+                .into_iter()
+                .flatten()
+                .map(|c| c.get("NextStep").and_then(Value::as_str))
+                .chain(inputs.get("Default").map(Value::as_str));
+            for target in targets {
+                match target {
+                    Some(t) if names.contains(t) => {}
+                    Some(t) => return Err(bad(format!("Step {}: a choice goes to no step named {t}.", step.name))),
+                    None => {
+                        return Err(bad(format!("Step {}: every choice needs a NextStep naming a step.", step.name)))
+                    }
+                }
+            }
+            if choices.is_none_or(|c| c.is_empty()) {
+                return Err(bad(format!("Step {}: aws:branch needs a list of Choices.", step.name)));
+            }
+        }
+        check_outputs(&step.name, body)?;
     }
+    check_endless_loops(&steps, &bodies)?;
     if let Some(outputs) = doc.get("outputs") {
         let ok = outputs.as_array().is_some_and(|o| {
             o.iter().all(|x| x.as_str().and_then(|s| s.split_once('.')).is_some_and(|(st, _)| names.contains(st)))
@@ -313,6 +336,64 @@ fn automation(doc: &Map<String, Value>) -> Result<Shape, Fault> {
         }
     }
     Ok((steps, ALL_PLATFORMS.to_vec(), None))
+}
+
+/// Types a runbook step's outputs may have.
+const OUTPUT_TYPES: &[&str] = &["String", "Integer", "Boolean", "StringList", "StringMap", "MapList"];
+
+fn check_outputs(step: &str, body: &Map<String, Value>) -> Result<(), Fault> {
+    let Some(outputs) = body.get("outputs") else { return Ok(()) };
+    let Some(list) = outputs.as_array() else { return Err(bad(format!("Step {step}: outputs must be a list."))) };
+    for output in list {
+        let field = |k: &str| output.get(k).and_then(Value::as_str);
+        let (Some(name), Some(selector)) = (field("Name"), field("Selector")) else {
+            return Err(bad(format!("Step {step}: each output needs a Name and a Selector.")));
+        };
+        if !selector.starts_with('$') {
+            return Err(bad(format!("Step {step}: output {name}'s Selector {selector:?} must be a JSONPath from $.")));
+        }
+        let kind = field("Type").unwrap_or("String");
+        if !OUTPUT_TYPES.contains(&kind) {
+            return Err(bad(format!(
+                "Step {step}: output {name} has type {kind}; outputs are one of {}.",
+                OUTPUT_TYPES.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses runbooks that can never end: steps whose only way on (nextStep, or the next step
+/// listed) leads back to themselves without an aws:branch or isEnd on the way.
+fn check_endless_loops(steps: &[Step], bodies: &[&Map<String, Value>]) -> Result<(), Fault> {
+    let index = |name: &str| steps.iter().position(|s| s.name == name);
+    let successor = |i: usize| -> Option<usize> {
+        let body = bodies[i];
+        if steps[i].action == "aws:branch" || body.get("isEnd").and_then(Value::as_bool) == Some(true) {
+            return None;
+        }
+        match body.get("nextStep").and_then(Value::as_str) {
+            Some(next) => index(next),
+            None => Some(i + 1).filter(|n| *n < steps.len()),
+        }
+    };
+    for start in 0..steps.len() {
+        let mut path = vec![start];
+        let mut at = start;
+        while let Some(next) = successor(at) {
+            if let Some(from) = path.iter().position(|p| *p == next) {
+                let names: Vec<&str> = path[from..].iter().map(|i| steps[*i].name.as_str()).collect();
+                return Err(bad(format!(
+                    "Steps {} -> {} loop for ever: no aws:branch or isEnd on the way out.",
+                    names.join(" -> "),
+                    steps[next].name
+                )));
+            }
+            path.push(next);
+            at = next;
+        }
+    }
+    Ok(())
 }
 
 fn session(doc: &Map<String, Value>) -> Result<Shape, Fault> {
@@ -434,6 +515,26 @@ mod tests {
             {"name": "wait", "action": "aws:sleep", "inputs": {}, "nextStep": "nowhere"}]});
         assert_eq!(kind(analyze("Automation", &bad_auto)), "content");
         assert_eq!(kind(analyze("Automation", &json!({"schemaVersion": "2.2", "mainSteps": []}))), "content");
+        let step = |name: &str, extra: Value| {
+            let mut s = json!({"name": name, "action": "aws:sleep", "inputs": {"Duration": "PT1S"}});
+            s.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            s
+        };
+        let runbook = |steps: Vec<Value>| json!({"schemaVersion": "0.3", "mainSteps": steps});
+        // A loop with a branch on the way out is a loop a runbook may have; one without never ends.
+        let endless = runbook(vec![step("a", json!({})), step("b", json!({"nextStep": "a"}))]);
+        assert_eq!(kind(analyze("Automation", &endless)), "content");
+        let branch = json!({"name": "check", "action": "aws:branch", "inputs": {
+            "Choices": [{"NextStep": "a", "Variable": "x", "StringEquals": "y"}], "Default": "done"}});
+        let looping = runbook(vec![step("a", json!({})), branch, step("done", json!({"isEnd": true}))]);
+        assert_eq!(kind(analyze("Automation", &looping)), "ok");
+        let nowhere = json!({"name": "check", "action": "aws:branch", "inputs": {
+            "Choices": [{"NextStep": "gone", "Variable": "x", "StringEquals": "y"}]}});
+        assert_eq!(kind(analyze("Automation", &runbook(vec![nowhere]))), "content");
+        let typed =
+            |t: &str| runbook(vec![step("a", json!({"outputs": [{"Name": "o", "Selector": "$.x", "Type": t}]}))]);
+        assert_eq!(kind(analyze("Automation", &typed("StringList"))), "ok");
+        assert_eq!(kind(analyze("Automation", &typed("Float"))), "content");
         let int_in_script = json!({"schemaVersion": "2.2", "parameters": {"n": {"type": "Integer", "default": 3}},
             "mainSteps": [{"action": "aws:runShellScript", "name": "a", "inputs": {"runCommand": ["echo {{ n }}"]}}]});
         assert_eq!(kind(analyze("Command", &int_in_script)), "content");

@@ -116,8 +116,23 @@ pub async fn start_automation_execution(
             (k.clone(), list)
         })
         .collect();
-    let run_as = principal_for(&ctx, &runbook, &values).await?;
     let p = &ctx.principal;
+    // The same ClientToken starts nothing new: the execution it started is the answer.
+    let token_key = req.client_token.as_ref().map(|t| format!("autotoken/{}/{}/{t}", p.account, p.region));
+    if let Some(key) = &token_key {
+        if let Some(item) = ctx.env.store.get(key).await.map_err(store_fault)? {
+            let earlier = String::from_utf8_lossy(&item.value).into_owned();
+            let (e, _) = load(&ctx, &earlier).await?;
+            if e.document_name != name || e.parameters != parameters {
+                return Err(ApiError::new(
+                    "IdempotentParameterMismatch",
+                    "The ClientToken was used before with a different runbook or parameters.",
+                ));
+            }
+            return Ok(StartAutomationExecutionResponse { automation_execution_id: e.id });
+        }
+    }
+    let run_as = principal_for(&ctx, &runbook, &values).await?;
     // As SSM: 100 run at once per account and region; up to 1,000 more wait their turn.
     let count = |prefix: String, limit: usize| {
         let store = ctx.env.store.clone();
@@ -161,6 +176,9 @@ pub async fn start_automation_execution(
         queued: queued.clone(),
     };
     let mut batch = vec![Op::put(execution_key(&p.account, &p.region, &id), encode(&record)).if_absent()];
+    if let Some(key) = token_key {
+        batch.push(Op::put(key, id.clone().into_bytes()).if_absent());
+    }
     match queued {
         Some(q) => batch.push(Op::put(q, id.clone().into_bytes())),
         None => batch.push(Op::put(active_key(&p.account, &p.region, &id), b"{}".to_vec())),

@@ -179,6 +179,26 @@ fn typed_output(list: &[String], declared: Option<&str>) -> Value {
     }
 }
 
+/// `{{ ssm:NAME }}` references in a step's inputs: Parameter Store values read as the
+/// execution's principal (who must be allowed ssm:GetParameter on each), String and
+/// StringList only, as SSM's Automation reads them.
+async fn parameter_store_values(ctx: &crate::base::Ctx, inputs: &Value) -> Result<BTreeMap<String, Value>, String> {
+    let mut out = BTreeMap::new();
+    for reference in interpolate::references(inputs) {
+        let interpolate::Reference::Ssm(name) = reference else { continue };
+        let Some((record, _)) = crate::parameters::find(ctx, &name).await.ok().flatten() else {
+            return Err(format!("Parameter {name} does not exist."));
+        };
+        let arn = crate::base::arn::parameter_arn(&ctx.principal, &record.name);
+        ctx.authorize("ssm:GetParameter", &[arn], |r| r).await.map_err(|e| format!("{}: {}", e.code(), e.message()))?;
+        if record.kind == "SecureString" {
+            return Err(format!("Parameter {name} is a SecureString; runbooks read String and StringList parameters."));
+        }
+        out.insert(format!("ssm:{name}"), Value::String(record.value));
+    }
+    Ok(out)
+}
+
 /// Ends the execution: its outputs gathered, a critical failure met on the way failing it.
 fn finish(execution: &mut ExecutionRecord, status: &str, why: Option<String>, now: i64) {
     execution.status = status.to_owned();
@@ -238,8 +258,14 @@ async fn step_once(ctx: &crate::base::Ctx, execution: &mut ExecutionRecord, now:
     };
     let step = execution.runbook.steps[index].clone();
     let mut started = false;
+    let mut unresolved = None;
     if execution.steps.last().is_none_or(|s| s.index != index || is_final(&s.status)) {
-        let inputs = interpolate::apply(&step.inputs, &references(execution, now));
+        let mut values = references(execution, now);
+        match parameter_store_values(ctx, &step.inputs).await {
+            Ok(found) => values.extend(found),
+            Err(why) => unresolved = Some(why),
+        }
+        let inputs = interpolate::apply(&step.inputs, &values);
         execution.steps.push(StepRecord {
             id: uuid::Uuid::new_v4().to_string(),
             index,
@@ -262,7 +288,9 @@ async fn step_once(ctx: &crate::base::Ctx, execution: &mut ExecutionRecord, now:
     let id = execution.id.clone();
     let record = execution.steps.last_mut().expect("a step is running");
     let timed_out = step.timeout_seconds.is_some_and(|t| now > record.start + t * 1000);
-    let outcome = if timed_out {
+    let outcome = if let Some(why) = unresolved {
+        Outcome::Failed { status: "Failed", why }
+    } else if timed_out {
         Outcome::Failed {
             status: "TimedOut",
             why: format!("Step timed out after {} seconds.", step.timeout_seconds.unwrap_or(0)),

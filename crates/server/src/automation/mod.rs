@@ -8,7 +8,8 @@
 //! Keys: `autoexec/<acct>/<region>/<id>` (the execution), `autoactive/<acct>/<region>/<id>`
 //! (the executions running: the scheduler's leader advances them each pass),
 //! `autoqueue/<acct>/<region>/<start>-<id>` (executions started while the account ran its
-//! limit, as SSM queues them; each pass moves the oldest in as running ones end).
+//! limit, as SSM queues them; each pass moves the oldest in as running ones end),
+//! `autotoken/<acct>/<region>/<ClientToken>` (the execution a ClientToken started).
 
 mod actions;
 mod api;
