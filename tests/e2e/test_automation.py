@@ -296,11 +296,10 @@ def test_bad_input(ssm, fleet):
     for bad in ({"Env": ["staging"]}, {"Env": ["prod"], "Colour": ["blue"]}):
         with raises_aws("InvalidAutomationExecutionParametersException"):
             ssm.start_automation_execution(DocumentName=name, Parameters=bad)
-    calling = runbook(ssm, [{"name": "call", "action": "aws:executeAwsApi",
-                             "inputs": {"Service": "ssm", "Api": "DescribeDocument", "Name": "AWS-RunShellScript"}}])
+    launching = runbook(ssm, [{"name": "launch", "action": "aws:runInstances", "inputs": {"ImageId": "ami-1"}}])
     with raises_aws("InvalidAutomationExecutionParametersException") as err:
-        ssm.start_automation_execution(DocumentName=calling)
-    assert "aws:executeAwsApi" in str(err.value)
+        ssm.start_automation_execution(DocumentName=launching)
+    assert "aws:runInstances" in str(err.value)
     with raises_aws("ValidationException"):
         ssm.start_automation_execution(DocumentName=name, Parameters={"Env": ["prod"]}, Mode="Interactive")
     with raises_aws("AutomationExecutionNotFoundException"):
@@ -398,3 +397,213 @@ def test_executions_beyond_the_running_limit_wait_their_turn(ssm):
                 ssm.stop_automation_execution(AutomationExecutionId=eid)
             except ssm.exceptions.InvalidAutomationStatusUpdateException:
                 pass
+
+
+def api_step(name: str, service: str, api: str, outputs: list[tuple[str, str, str]] = (), action: str = "aws:executeAwsApi",
+             **inputs) -> dict:
+    step = {"name": name, "action": action, "inputs": {"Service": service, "Api": api, **inputs}}
+    if outputs:
+        step["outputs"] = [{"Name": n, "Selector": s, "Type": t} for n, s, t in outputs]
+    return step
+
+
+def test_steps_call_the_api_as_the_execution_principal(server, ssm, fleet):
+    """aws:executeAwsApi on ssm, sts and iam, aws:waitForAwsResourceProperty on a node's ping
+    status and aws:assertAwsResourceProperty: each a real call as the execution's principal,
+    audited as made by the service for it."""
+    node = fleet.id("a0")
+    param = f"/e2e/automation/api/{uid()}"
+    book = runbook(ssm, [
+        api_step("put", "ssm", "PutParameter", [("Version", "$.Version", "Integer")],
+                 Name=param, Value="v-{{ automation:EXECUTION_ID }}", Type="String", Overwrite=True),
+        api_step("get", "ssm", "get_parameter", [("Value", "$.Parameter.Value", "String")], Name=param),
+        api_step("online", "ssm", "DescribeInstanceInformation", action="aws:waitForAwsResourceProperty",
+                 Filters=[{"Key": "InstanceIds", "Values": [node]}],
+                 PropertySelector="$.InstanceInformationList[*].PingStatus", DesiredValues=["Online"]),
+        api_step("isString", "ssm", "GetParameter", action="aws:assertAwsResourceProperty", Name=param,
+                 PropertySelector="$.Parameter.Type", DesiredValues=["String"]),
+        api_step("whoami", "sts", "GetCallerIdentity", [("Arn", "$.Arn", "String")]),
+        api_step("users", "iam", "ListUsers", [("Names", "$.Users[*].UserName", "StringList")]),
+        api_step("keys", "kms", "ListKeys"),
+    ], outputs=["put.Version", "get.Value", "whoami.Arn", "users.Names"])
+    eid = ssm.start_automation_execution(DocumentName=book)["AutomationExecutionId"]
+    e = wait_final(ssm, eid)
+    assert e["AutomationExecutionStatus"] == "Success", e
+    assert e["Outputs"]["put.Version"] == ["1"] and e["Outputs"]["get.Value"] == [f"v-{eid}"], e["Outputs"]
+    assert e["Outputs"]["whoami.Arn"] == [e["ExecutedBy"]], e
+    assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == f"v-{eid}"
+
+    # The call is in the audit trail as the starter's, made by the service.
+    trail = server.client("cloudtrail")
+
+    def audited():
+        for ev in trail.lookup_events(LookupAttributes=[
+                {"AttributeKey": "EventName", "AttributeValue": "PutParameter"}])["Events"]:
+            body = json.loads(ev["CloudTrailEvent"])
+            if (body.get("requestParameters") or {}).get("Name") == param:
+                return body
+        return None
+
+    event = wait_until(audited, 20, "the runbook's PutParameter in the audit trail")
+    assert event["sourceIPAddress"] == "ssm.amazonaws.com" and event["userIdentity"]["arn"] == e["ExecutedBy"], event
+
+    # A property that does not hold: the assertion fails, the wait times out.
+    failing = runbook(ssm, [api_step("isSecure", "ssm", "GetParameter", action="aws:assertAwsResourceProperty",
+                                     Name=param, PropertySelector="$.Parameter.Type",
+                                     DesiredValues=["SecureString"])])
+    e = wait_final(ssm, ssm.start_automation_execution(DocumentName=failing)["AutomationExecutionId"])
+    assert e["AutomationExecutionStatus"] == "Failed" and "SecureString" in e["StepExecutions"][0]["FailureMessage"]
+    waiting = runbook(ssm, [{**api_step("offline", "ssm", "DescribeInstanceInformation",
+                                        action="aws:waitForAwsResourceProperty",
+                                        Filters=[{"Key": "InstanceIds", "Values": [node]}],
+                                        PropertySelector="$.InstanceInformationList[0].PingStatus",
+                                        DesiredValues=["ConnectionLost"]), "timeoutSeconds": 3}])
+    e = wait_final(ssm, ssm.start_automation_execution(DocumentName=waiting)["AutomationExecutionId"])
+    assert e["AutomationExecutionStatus"] == "TimedOut", e
+    assert e["StepExecutions"][0]["StepStatus"] == "TimedOut"
+
+
+def test_api_steps_refuse_what_the_principal_may_not_do_and_bad_calls(server, ssm):
+    param = f"/e2e/automation/denied/{uid()}"
+    book = runbook(ssm, [api_step("put", "ssm", "PutParameter", Name=param, Value="x", Type="String")])
+    ak, sk, _ = make_user(server, f"auto-api-{uid()}", policy(
+        allow(["ssm:StartAutomationExecution", "ssm:GetAutomationExecution"], ["*"])))
+    limited = as_user(server, "ssm", ak, sk)
+    e = wait_final(ssm, limited.start_automation_execution(DocumentName=book)["AutomationExecutionId"])
+    assert e["AutomationExecutionStatus"] == "Failed", e
+    assert "AccessDenied" in e["StepExecutions"][0]["FailureMessage"], e
+    with raises_aws("ParameterNotFound"):
+        ssm.get_parameter(Name=param)
+    # Made as root, the same call passes IAM but not the model's checks.
+    for step, words in [
+        (api_step("x", "ec2", "DescribeInstances"), "ec2"),
+        (api_step("x", "ssm", "Teleport"), "Teleport"),
+        (api_step("x", "ssm", "PutParameter", Name=param, Type="NotAType", Value="x"), "ValidationException"),
+        (api_step("x", "ssm", "GetParameter", [("V", "$.Parameter.Nothing", "String")], Name="/e2e/none"),
+         "ParameterNotFound"),
+        (api_step("x", "ssm", "DeleteParameter", action="aws:waitForAwsResourceProperty", Name=param,
+                  PropertySelector="$.X", DesiredValues=["y"]), "changes something"),
+    ]:
+        e = wait_final(ssm, ssm.start_automation_execution(DocumentName=runbook(ssm, [step]))["AutomationExecutionId"])
+        assert e["AutomationExecutionStatus"] == "Failed", e
+        assert words in e["StepExecutions"][0]["FailureMessage"], (words, e["StepExecutions"][0])
+
+
+def children_of(ssm, parent: str) -> list[dict]:
+    listed = ssm.describe_automation_executions(Filters=[{"Key": "ParentExecutionId", "Values": [parent]}])
+    return listed["AutomationExecutionMetadataList"]
+
+
+def most_at_once(children: list[dict]) -> int:
+    """The most children running at one moment, from their start and end times."""
+    edges = sorted([(c["ExecutionStartTime"], 1) for c in children] + [(c["ExecutionEndTime"], -1) for c in children],
+                   key=lambda e: (e[0], e[1]))
+    now = peak = 0
+    for _, d in edges:
+        now += d
+        peak = max(peak, now)
+    return peak
+
+
+def per_value(ssm) -> str:
+    """Sleeps a second for a good value; fails for one starting with `bad`."""
+    return runbook(ssm, [
+        {"name": "check", "action": "aws:branch", "inputs": {
+            "Choices": [{"NextStep": "fail", "Variable": "{{ Value }}", "StartsWith": "bad"}], "Default": "work"}},
+        {"name": "work", "action": "aws:sleep", "isEnd": True, "inputs": {"Duration": "PT1S"}},
+        {"name": "fail", "action": "aws:executeScript", "inputs": {"Runtime": "bash", "Script": "exit 3"}},
+    ], parameters={"Value": {"type": "String"}, "Note": {"type": "String", "default": "n"}})
+
+
+def test_rate_control_runs_one_child_per_target_a_few_at_a_time(ssm):
+    name = per_value(ssm)
+    values = ["a", "b", "c", "d", "e"]
+    parent = ssm.start_automation_execution(
+        DocumentName=name, TargetParameterName="Value", Parameters={"Note": ["shared"]},
+        Targets=[{"Key": "ParameterValues", "Values": values}], MaxConcurrency="2")["AutomationExecutionId"]
+    e = wait_final(ssm, parent, timeout=90)
+    assert e["AutomationExecutionStatus"] == "Success", e
+    assert e["ResolvedTargets"] == {"ParameterValues": values, "Truncated": False}
+    assert e["TargetParameterName"] == "Value" and e["MaxConcurrency"] == "2" and e["MaxErrors"] == "0"
+    assert [s["Action"] for s in e["StepExecutions"]] == ["aws:executeAutomation"] * 5
+    assert {s["StepStatus"] for s in e["StepExecutions"]} == {"Success"}
+    children = children_of(ssm, parent)
+    assert sorted(c["Target"] for c in children) == values
+    assert all(c["ParentAutomationExecutionId"] == parent for c in children)
+    assert most_at_once(children) <= 2
+    one = ssm.get_automation_execution(AutomationExecutionId=children[0]["AutomationExecutionId"])
+    assert one["AutomationExecution"]["Parameters"] == {"Value": [children[0]["Target"]], "Note": ["shared"]}
+
+    maps = ssm.start_automation_execution(DocumentName=name, TargetMaps=[{"Value": ["x"]}, {"Value": ["y"], "Note": ["m"]}])
+    e = wait_final(ssm, maps["AutomationExecutionId"], timeout=60)
+    assert e["AutomationExecutionStatus"] == "Success", e
+    params = sorted(
+        ssm.get_automation_execution(AutomationExecutionId=c["AutomationExecutionId"])["AutomationExecution"]["Parameters"]
+        ["Value"][0] for c in children_of(ssm, maps["AutomationExecutionId"]))
+    assert params == ["x", "y"]
+
+
+def test_rate_control_stops_starting_children_past_max_errors(ssm):
+    name = per_value(ssm)
+    parent = ssm.start_automation_execution(
+        DocumentName=name, TargetParameterName="Value", MaxConcurrency="1", MaxErrors="1",
+        Targets=[{"Key": "ParameterValues", "Values": ["bad1", "bad2", "ok1", "ok2"]}])["AutomationExecutionId"]
+    e = wait_final(ssm, parent, timeout=60)
+    assert e["AutomationExecutionStatus"] == "Failed", e
+    assert "MaxErrors" in e["FailureMessage"] and "2 were not started" in e["FailureMessage"], e["FailureMessage"]
+    assert sorted(c["Target"] for c in children_of(ssm, parent)) == ["bad1", "bad2"]
+
+
+def test_rate_control_over_tagged_nodes_and_cancel(ssm, fleet):
+    node = fleet.id("a0")
+    name = runbook(ssm, [
+        {"name": "hello", "action": "aws:runCommand", "inputs": {
+            "DocumentName": "AWS-RunShellScript", "InstanceIds": ["{{ InstanceId }}"],
+            "Parameters": {"commands": ["echo child-on-{{ InstanceId }}"]}}, "outputs": []},
+    ], parameters={"InstanceId": {"type": "String"}})
+    parent = ssm.start_automation_execution(DocumentName=name, TargetParameterName="InstanceId",
+                                            Targets=[{"Key": "tag:role", "Values": ["automation"]}])
+    e = wait_final(ssm, parent["AutomationExecutionId"], timeout=60)
+    assert e["AutomationExecutionStatus"] == "Success", e
+    assert e["ResolvedTargets"]["ParameterValues"] == [node]
+    [child] = children_of(ssm, parent["AutomationExecutionId"])
+    c = wait_final(ssm, child["AutomationExecutionId"])
+    assert c["StepExecutions"][0]["Outputs"]["Output"] == [f"child-on-{node}\n"]
+
+    holding = runbook(ssm, [{"name": "hold", "action": "aws:pause", "inputs": {}}],
+                      parameters={"Value": {"type": "String"}})
+    parent = ssm.start_automation_execution(DocumentName=holding, TargetParameterName="Value", MaxConcurrency="2",
+                                            Targets=[{"Key": "ParameterValues", "Values": ["1", "2", "3"]}])
+    pid = parent["AutomationExecutionId"]
+    wait_until(lambda: len(children_of(ssm, pid)) == 2 and all(
+        c["AutomationExecutionStatus"] == "Waiting" for c in children_of(ssm, pid)), 30, "two children waiting")
+    ssm.stop_automation_execution(AutomationExecutionId=pid)
+    e = wait_final(ssm, pid, timeout=30)
+    assert e["AutomationExecutionStatus"] == "Cancelled", e
+    assert {c["AutomationExecutionStatus"] for c in children_of(ssm, pid)} == {"Cancelled"}
+
+
+def test_rate_control_bad_input(ssm):
+    name = per_value(ssm)
+    checked = runbook(ssm, [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}}],
+                      parameters={"Env": {"type": "String", "allowedValues": ["prod", "test"]}})
+    values = [{"Key": "ParameterValues", "Values": ["a"]}]
+    for kwargs, words in [
+        ({"TargetParameterName": "Colour", "Targets": values}, "Colour"),
+        ({"Targets": values}, "TargetParameterName"),
+        ({"TargetParameterName": "Value"}, "Targets"),
+        ({"TargetParameterName": "Value", "Targets": values, "TargetMaps": [{"Value": ["b"]}]}, "not both"),
+        ({"TargetParameterName": "Value", "Targets": [{"Key": "ParameterValues", "Values": ["a"]},
+                                                      {"Key": "tag:x", "Values": ["y"]}]}, "combined"),
+        ({"TargetParameterName": "Value", "Targets": [{"Key": "Colour", "Values": ["y"]}]}, "Colour"),
+    ]:
+        with raises_aws("InvalidAutomationExecutionParametersException") as err:
+            ssm.start_automation_execution(DocumentName=name, **kwargs)
+        assert words in str(err.value), (kwargs, err.value)
+    with raises_aws("InvalidAutomationExecutionParametersException") as err:
+        ssm.start_automation_execution(DocumentName=checked, TargetParameterName="Env",
+                                       Targets=[{"Key": "ParameterValues", "Values": ["prod", "staging"]}])
+    assert "staging" in str(err.value)
+    for bad in ({"MaxConcurrency": "0"}, {"MaxErrors": "-1"}, {"MaxConcurrency": "101%"}):
+        with raises_aws("ValidationException"):
+            ssm.start_automation_execution(DocumentName=name, TargetParameterName="Value", Targets=values, **bad)

@@ -109,6 +109,8 @@ async fn audit_command(args: config::AuditArgs) -> anyhow::Result<()> {
                 .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("line {} is not JSON", i + 1)))
                 .collect::<anyhow::Result<Vec<serde_json::Value>>>()?
         }
+        // The store's chain is read with its checkpoint below.
+        config::AuditAction::Verify { file: None } => Vec::new(),
         _ => {
             let store = steward_store::open(&args.store_url()).await.context("cannot open the store")?;
             base::audit_export::all_events(&*store).await?
@@ -133,7 +135,7 @@ async fn audit_command(args: config::AuditArgs) -> anyhow::Result<()> {
         config::AuditAction::Verify { file: None } => {
             // The store's chain may have been pruned: it starts after the checkpoint.
             let store = steward_store::open(&args.store_url()).await.context("cannot open the store")?;
-            let checkpoint = base::audit_export::checkpoint(&*store).await?;
+            let (checkpoint, events) = base::audit_export::chain_with_checkpoint(&*store).await?;
             if let Some(cp) = &checkpoint {
                 println!("pruned up to event {} (checkpoint hash {})", cp.seq, cp.hash);
             }

@@ -23,14 +23,61 @@ pub struct StartAutomationExecutionRequest {
     pub client_token: Option<String>,
     /// `Auto` (default) or `Interactive`.
     pub mode: Option<String>,
-    /// Rate-controlled executions (refused for now).
+    /// Rate control: the parameter each target's value goes into.
     pub target_parameter_name: Option<String>,
     /// Targets.
     pub targets: Option<Vec<Target>>,
-    /// Target maps.
-    pub target_maps: Option<Vec<serde_json::Value>>,
+    /// Target maps: one child execution per map, with those parameters.
+    pub target_maps: Option<Vec<TargetMap>>,
+    /// Children running at once (`10`, `25%`).
+    pub max_concurrency: Option<String>,
+    /// Failed children before no more start (`0`, `10%`).
+    pub max_errors: Option<String>,
     /// Other accounts and regions (refused).
     pub target_locations: Option<Vec<serde_json::Value>>,
+}
+
+/// One target map: parameter name → values.
+pub type TargetMap = BTreeMap<String, Vec<String>>;
+
+/// The values a rate-controlled execution's targets resolved to.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResolvedTargets {
+    /// The values.
+    pub parameter_values: Vec<String>,
+    /// Whether the list was cut short.
+    pub truncated: bool,
+}
+
+/// What a rate-controlled execution, or a child of one, reports of its targets.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RateControlView {
+    /// The rate-controlled execution that started this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_automation_execution_id: Option<String>,
+    /// The parameter targets go into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_parameter_name: Option<String>,
+    /// Targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<Target>>,
+    /// Target maps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_maps: Option<Vec<TargetMap>>,
+    /// What they resolved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_targets: Option<ResolvedTargets>,
+    /// MaxConcurrency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<String>,
+    /// MaxErrors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_errors: Option<String>,
+    /// A child's target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// StartAutomationExecution output.
@@ -133,6 +180,9 @@ pub struct AutomationExecution {
     /// Its action.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_action: Option<String>,
+    /// Rate control.
+    #[serde(flatten)]
+    pub rate_control: RateControlView,
 }
 
 /// GetAutomationExecution output.
@@ -199,6 +249,9 @@ pub struct AutomationExecutionMetadata {
     pub failure_message: Option<String>,
     /// `Local`.
     pub automation_type: String,
+    /// Rate control.
+    #[serde(flatten)]
+    pub rate_control: RateControlView,
 }
 
 /// DescribeAutomationExecutions output.

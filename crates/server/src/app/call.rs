@@ -115,17 +115,31 @@ async fn handle(
     principal.request_host = call.headers.get("host").and_then(|h| h.to_str().ok()).map(str::to_owned);
     draft.principal = Some(principal.clone());
     let input = input_of().map_err(fail)?;
+    let ctx = Ctx { env: app.env.clone(), principal };
+    let out = run_checked(app, ctx, service, &op, input, draft).await.map_err(fail)?;
+    Ok((op, out))
+}
+
+/// The part of a call after its caller is known, shared with calls made from inside
+/// (`app::inside`): the input, secrets redacted, and the resources go in the audit draft;
+/// then model validation, IAM and the handler.
+pub async fn run_checked(
+    app: &App,
+    ctx: Ctx,
+    service: Service,
+    op: &str,
+    input: Value,
+    draft: &mut crate::base::audit::Draft,
+) -> Result<Vec<u8>, ApiError> {
     let model = Model::get(service);
     let mut shown = input.clone();
-    model.redact(&op, &mut shown);
-    ops::audit_view(service, &op, &mut shown);
+    model.redact(op, &mut shown);
+    ops::audit_view(service, op, &mut shown);
     draft.parameters = shown;
-    draft.resources = ops::resources(&principal, service, &op, &input);
-    model.validate(&op, &input).map_err(fail)?;
-    let ctx = Ctx { env: app.env.clone(), principal };
-    ops::check_operation(&ctx, service, &op, &input).await.map_err(fail)?;
-    let out = ops::call(app, ctx, service, &op, input).await.map_err(fail)?;
-    Ok((op, out))
+    draft.resources = ops::resources(&ctx.principal, service, op, &input);
+    model.validate(op, &input)?;
+    ops::check_operation(&ctx, service, op, &input).await?;
+    ops::call(app, ctx, service, op, input).await
 }
 
 /// A JSON answer with the headers every AWS JSON protocol sends: its content type, the

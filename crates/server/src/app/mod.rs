@@ -12,6 +12,8 @@
 //! - [`groups`]: which resources of every type a resource group's query finds.
 //! - [`tags`]: tagging every taggable resource, and resource tags for IAM conditions.
 //! - [`flows`]: operations that change several capabilities' records at once.
+//! - [`inside`]: calls the server makes on someone's behalf (runbook steps), checked and
+//!   audited as signed ones.
 //! - [`workers`]: the background loops (dispatcher, scheduler, sweepers).
 
 pub mod agent;
@@ -19,6 +21,7 @@ pub mod call;
 pub mod flows;
 pub mod groups;
 pub mod http;
+pub mod inside;
 pub mod nodes;
 pub mod ops;
 pub mod query;
@@ -116,7 +119,8 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         &endpoint,
         tls.as_ref().and_then(|t| t.ca_path.as_deref()),
     )?;
-    workers::start(&env, &args);
+    let app = App::new(env);
+    workers::start(&app, &args);
     tracing::info!(
         endpoint,
         store = store.backend(),
@@ -125,7 +129,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         admin_env = %args.data_dir.join("admin.env").display(),
         "Steward is serving."
     );
-    let app = http::router(App::new(env));
+    let app = http::router(app);
     let header_timeout = std::time::Duration::from_secs(args.header_timeout);
     match tls {
         Some(tls) => {

@@ -23,7 +23,7 @@ const SNS_NS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 
 /// A query-protocol API (by signing name).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Api {
+pub enum Api {
     Iam,
     Sts,
     Sns,
@@ -38,11 +38,26 @@ impl Api {
         }
     }
 
-    fn signing_name(self) -> &'static str {
+    /// Its signing name.
+    pub fn signing_name(self) -> &'static str {
         match self {
             Api::Iam => "iam",
             Api::Sts => "sts",
             Api::Sns => "sns",
+        }
+    }
+
+    /// The API a signing name names.
+    pub fn named(signing_name: &str) -> Option<Api> {
+        [Api::Iam, Api::Sts, Api::Sns].into_iter().find(|a| a.signing_name() == signing_name)
+    }
+
+    /// The resources an audit event of `params` names.
+    pub async fn resources(self, ctx: &Ctx, params: &Params) -> Vec<String> {
+        match self {
+            Api::Iam => crate::iam::resource_of(ctx, params).await.into_iter().collect(),
+            Api::Sns => crate::sns::resource_of(ctx, params).into_iter().collect(),
+            Api::Sts => vec![],
         }
     }
 }
@@ -131,24 +146,8 @@ pub async fn serve(
             principal.source_ip = source_ip;
             draft.principal = Some(principal.clone());
             let ctx = Ctx { env: env.clone(), principal };
-            match api {
-                Api::Iam => draft.resources = crate::iam::resource_of(&ctx, &params).await.into_iter().collect(),
-                Api::Sns => draft.resources = crate::sns::resource_of(&ctx, &params).into_iter().collect(),
-                Api::Sts => {}
-            }
-            match api {
-                Api::Iam => {
-                    let mut outcome = crate::iam::call(&ctx, &action, &params).await;
-                    if outcome.is_ok() && !crate::base::audit::read_only(&action) {
-                        if let Err(e) = crate::base::policy_cache::bump_generation(&ctx).await {
-                            outcome = Err(e);
-                        }
-                    }
-                    outcome
-                }
-                Api::Sts => crate::iam::sts_call(&ctx, &action, &params).await,
-                Api::Sns => crate::sns::call(&ctx, &action, &params).await,
-            }
+            draft.resources = api.resources(&ctx, &params).await;
+            run_action(&ctx, api, &action, &params).await
         }
         Err(e) => Err(query_auth_error(e)),
     };
@@ -174,6 +173,23 @@ pub async fn serve(
             tracing::debug!(request_id, action, code = e.code(), "Request refused.");
             error_xml(api, &e, request_id)
         }
+    }
+}
+
+/// Runs `action` of `api` for a known caller (shared with calls made from inside,
+/// `app::inside`); the inside of its `…Result` element. A change to IAM moves the policy
+/// generation, so every server drops what it cached.
+pub async fn run_action(ctx: &Ctx, api: Api, action: &str, params: &Params) -> Result<Option<String>, ApiError> {
+    match api {
+        Api::Iam => {
+            let outcome = crate::iam::call(ctx, action, params).await?;
+            if !crate::base::audit::read_only(action) {
+                crate::base::policy_cache::bump_generation(ctx).await?;
+            }
+            Ok(outcome)
+        }
+        Api::Sts => crate::iam::sts_call(ctx, action, params).await,
+        Api::Sns => crate::sns::call(ctx, action, params).await,
     }
 }
 

@@ -14,13 +14,14 @@ use crate::config::ServerArgs;
 use crate::{associations, commands, iam, parameters, windows};
 
 /// Starts every background worker of a server.
-pub fn start(env: &Arc<Env>, args: &ServerArgs) {
+pub fn start(app: &Arc<super::App>, args: &ServerArgs) {
+    let env = &app.env;
     tokio::spawn(parameters::run_policies(env.clone(), Duration::from_secs(args.policy_interval)));
     tokio::spawn(commands::run_dispatcher(env.clone(), associations::Follower));
     tokio::spawn(commands::run_expiry(env.clone()));
     tokio::spawn(crate::sessions::run_expiry(env.clone()));
     tokio::spawn(iam::run_sweeper(env.clone()));
-    tokio::spawn(scheduler(env.clone()));
+    tokio::spawn(scheduler(env.clone(), super::inside::Inside::new(app.clone())));
     // Servers sharing a store: a node deregistered through another is cut off here too.
     let cluster = env.clone();
     tokio::spawn(crate::base::sweeper::run_every(
@@ -45,7 +46,7 @@ const BATCH: usize = 500;
 const PARALLEL: usize = 32;
 
 /// Runs until the process ends.
-async fn scheduler(env: Arc<Env>) {
+async fn scheduler(env: Arc<Env>, inside: super::inside::Inside) {
     let me = uuid::Uuid::new_v4().to_string();
     let mut leading = false;
     loop {
@@ -63,7 +64,7 @@ async fn scheduler(env: Arc<Env>) {
         }
         let mut more = false;
         if leading {
-            match pass(&env).await {
+            match pass(&env, &inside).await {
                 Ok(full) => more = full,
                 Err(e) => tracing::warn!(error = %e, "Scheduler pass failed; will retry."),
             }
@@ -103,7 +104,7 @@ async fn start_due(env: &Arc<Env>, item: &steward_store::Item, nodes: &associati
 }
 
 /// One look at what is due. True when there may be more due right away.
-async fn pass(env: &Arc<Env>) -> anyhow::Result<bool> {
+async fn pass(env: &Arc<Env>, inside: &super::inside::Inside) -> anyhow::Result<bool> {
     let now = env.now();
     let items = schedule::due(env, now, BATCH).await?;
     let nodes = associations::NodeCache::default();
@@ -117,7 +118,7 @@ async fn pass(env: &Arc<Env>) -> anyhow::Result<bool> {
     let mut started = outcomes.into_iter().filter(|s| *s).count();
     started += associations::reconcile_dirty(env).await?;
     started += windows::advance_all(env).await?;
-    started += crate::automation::advance_all(env).await?;
+    started += crate::automation::advance_all(env, inside).await?;
     let exported = crate::inventory::export_pending(env).await?;
     if started > 0 {
         tracing::debug!(started, "Scheduler started runs.");

@@ -5,32 +5,27 @@
 use serde_json::Value;
 use steward_api::ssm::automation::ParameterMap;
 use steward_api::ssm::commands::SendCommandRequest;
-use steward_store::Op;
 
+use super::outcome::{as_list, failed, Outcome};
 use super::runbook::Step;
-use super::{branch, script, StepRecord};
+use super::{aws_api, branch, script, selector, OwnApi, StepRecord};
 use crate::base::Ctx;
 
 /// The actions this server runs.
-pub const SUPPORTED: &[&str] =
-    &["aws:sleep", "aws:pause", "aws:approve", "aws:branch", "aws:runCommand", "aws:executeScript"];
+pub const SUPPORTED: &[&str] = &[
+    "aws:sleep",
+    "aws:pause",
+    "aws:approve",
+    "aws:branch",
+    "aws:runCommand",
+    "aws:executeScript",
+    "aws:executeAwsApi",
+    "aws:waitForAwsResourceProperty",
+    "aws:assertAwsResourceProperty",
+];
 
 /// Longest `aws:sleep`, as SSM: seven days.
 const MAX_SLEEP_MS: i64 = 7 * 24 * 3600 * 1000;
-
-/// What a look at an action found.
-pub enum Outcome {
-    /// Not finished. `changed`: the step's record changed (write it, with `effect`).
-    Wait { changed: bool, effect: Vec<Op> },
-    /// Finished well: its outputs, and the step to go to when the action chose one.
-    Done { outputs: ParameterMap, next: Option<String> },
-    /// Finished badly: the step's status (`Failed`, `TimedOut`) and why.
-    Failed { status: &'static str, why: String },
-}
-
-fn failed(why: impl Into<String>) -> Outcome {
-    Outcome::Failed { status: "Failed", why: why.into() }
-}
 
 /// An ISO-8601 duration as `aws:sleep` takes it (`PT10S`, `PT5M`, `PT1H30M`, `P1D`), in ms.
 pub fn duration_ms(text: &str) -> Option<i64> {
@@ -98,7 +93,14 @@ fn single(value: impl Into<String>) -> Vec<String> {
 }
 
 /// One look at `step`'s action, whose current run is `record`.
-pub async fn look(ctx: &Ctx, execution_id: &str, step: &Step, record: &mut StepRecord, now: i64) -> Outcome {
+pub async fn look(
+    ctx: &Ctx,
+    own: &impl OwnApi,
+    execution_id: &str,
+    step: &Step,
+    record: &mut StepRecord,
+    now: i64,
+) -> Outcome {
     match step.action.as_str() {
         "aws:sleep" => match record.wake_at {
             None => match wake_at(&record.inputs, record.start) {
@@ -126,19 +128,17 @@ pub async fn look(ctx: &Ctx, execution_id: &str, step: &Step, record: &mut StepR
         },
         "aws:runCommand" => run_command(ctx, execution_id, record).await,
         "aws:executeScript" => execute_script(step, record),
+        "aws:executeAwsApi" => aws_api::execute(ctx, own, step, record).await,
+        "aws:waitForAwsResourceProperty" => aws_api::wait_for(ctx, own, record).await,
+        "aws:assertAwsResourceProperty" => aws_api::assert(ctx, own, record).await,
         other => failed(format!("This server does not run {other} steps.")),
     }
 }
 
-/// A declared output's value as Automation lists it.
-fn as_list(value: &Value) -> Vec<String> {
-    match value {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) if items.iter().all(Value::is_string) => {
-            items.iter().filter_map(Value::as_str).map(str::to_owned).collect()
-        }
-        other => vec![other.to_string()],
-    }
+/// Drops what this process holds for a step whose end is written.
+pub fn forget(step_id: &str) {
+    script::forget(step_id);
+    aws_api::forget(step_id);
 }
 
 fn execute_script(step: &Step, record: &mut StepRecord) -> Outcome {
@@ -172,9 +172,9 @@ fn execute_script(step: &Step, record: &mut StepRecord) -> Outcome {
                     outputs.insert("ExecutionLog".into(), single(log));
                 }
                 for (name, selector, _) in &step.outputs {
-                    match script::select(&root, selector) {
+                    match selector::select(&root, selector) {
                         Some(value) => {
-                            outputs.insert(name.clone(), as_list(value));
+                            outputs.insert(name.clone(), as_list(&value));
                         }
                         None => {
                             return failed(format!("Output {name}: the script's result has nothing at {selector}."))

@@ -9,10 +9,12 @@ use steward_core::documents::content::{self, Format};
 use steward_core::documents::{interpolate, params};
 use steward_store::{prefix_end, Op, Start};
 
-use super::actions::{Outcome, SUPPORTED};
+use super::actions::SUPPORTED;
 use super::engine::conclude;
+use super::outcome::Outcome;
 use super::runbook::{self, Runbook};
 use super::{active_key, execution_key, queue_key, ExecutionRecord, StepRecord, MAX_QUEUED, MAX_RUNNING};
+use super::{fan_out, Child, FanOut};
 use crate::base::paging::page;
 use crate::base::{decode, encode, store_fault, Ctx, Identity, RunAs};
 
@@ -80,9 +82,6 @@ pub async fn start_automation_execution(
     ctx: Ctx,
     req: StartAutomationExecutionRequest,
 ) -> Result<StartAutomationExecutionResponse, ApiError> {
-    if req.targets.is_some() || req.target_maps.is_some() || req.target_parameter_name.is_some() {
-        return Err(ApiError::validation("Rate-controlled executions (Targets, TargetMaps) are not supported yet."));
-    }
     if req.target_locations.is_some() {
         return Err(ApiError::validation("TargetLocations (other accounts and regions) are not supported."));
     }
@@ -102,20 +101,20 @@ pub async fn start_automation_execution(
     }
     let defs = params::parse_definitions(tree.get("parameters")).map_err(|f| bad_parameters(f.to_string()))?;
     let given = req.parameters.clone().unwrap_or_default();
-    let values = params::resolve(&defs, &given).map_err(|f| bad_parameters(f.to_string()))?;
-    let parameters: ParameterMap = values
-        .iter()
-        .map(|(k, v)| {
-            let list = match v {
-                Value::Array(items) => {
-                    items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect()
-                }
-                Value::String(s) => vec![s.clone()],
-                other => vec![other.to_string()],
-            };
-            (k.clone(), list)
-        })
-        .collect();
+    // A rate-controlled execution runs each target's parameters in a child; its own are as given.
+    let fan_out = match fan_out::requested(&req) {
+        true => Some(fan_out::plan(&ctx, &req, &defs, &given).await?),
+        false => None,
+    };
+    let values = match fan_out {
+        Some(_) => BTreeMap::new(),
+        None => params::resolve(&defs, &given).map_err(|f| bad_parameters(f.to_string()))?,
+    };
+    let parameters = match fan_out {
+        Some(_) => given.clone(),
+        None => fan_out::as_text(&values),
+    };
+    let rate_controlled = fan_out.is_some();
     let p = &ctx.principal;
     // The same ClientToken starts nothing new: the execution it started is the answer.
     let token_key = req.client_token.as_ref().map(|t| format!("autotoken/{}/{}/{t}", p.account, p.region));
@@ -167,13 +166,16 @@ pub async fn start_automation_execution(
         executed_by: p.arn.clone(),
         run_as,
         runbook,
-        current: Some(0),
+        // A rate-controlled execution runs no step itself: its children do.
+        current: (!rate_controlled).then_some(0),
         steps: vec![],
         outputs: ParameterMap::new(),
         failure_message: None,
         client_token: req.client_token.clone(),
         stop: None,
         queued: queued.clone(),
+        fan_out,
+        parent: None,
     };
     let mut batch = vec![Op::put(execution_key(&p.account, &p.region, &id), encode(&record)).if_absent()];
     if let Some(key) = token_key {
@@ -215,6 +217,62 @@ fn step_view(execution: &ExecutionRecord, record: &StepRecord) -> StepExecution 
     }
 }
 
+/// A rate-controlled execution's steps: one `aws:executeAutomation` per child started.
+fn child_view(fan: &FanOut, index: usize, child: &Child) -> StepExecution {
+    let mut outputs = ParameterMap::new();
+    outputs.insert("ExecutionId".into(), vec![child.id.clone()]);
+    outputs.insert("Status".into(), vec![child.status.clone()]);
+    StepExecution {
+        step_name: format!("Invocation for {}", fan.runs[index].target),
+        action: "aws:executeAutomation".into(),
+        timeout_seconds: None,
+        on_failure: "Abort".into(),
+        max_attempts: 1,
+        execution_start_time: Some(seconds(child.start)),
+        execution_end_time: child.end.map(seconds),
+        step_status: child.status.clone(),
+        inputs: BTreeMap::new(),
+        outputs,
+        failure_message: None,
+        step_execution_id: child.id.clone(),
+        is_end: false,
+        next_step: None,
+        is_critical: true,
+        valid_next_steps: vec![],
+    }
+}
+
+/// The steps GetAutomationExecution and DescribeAutomationStepExecutions show.
+fn steps_view(e: &ExecutionRecord) -> Vec<StepExecution> {
+    match &e.fan_out {
+        Some(fan) => fan.children.iter().enumerate().map(|(i, c)| child_view(fan, i, c)).collect(),
+        None => e.steps.iter().map(|s| step_view(e, s)).collect(),
+    }
+}
+
+/// What an execution reports of rate control.
+fn rate_control_view(e: &ExecutionRecord) -> RateControlView {
+    let mut view = RateControlView::default();
+    if let Some((parent, target)) = &e.parent {
+        view.parent_automation_execution_id = Some(parent.clone());
+        view.target = Some(target.clone());
+    }
+    if let Some(fan) = &e.fan_out {
+        view.target_parameter_name = fan.target_parameter_name.clone();
+        view.targets = Some(fan.targets.clone()).filter(|t| !t.is_empty());
+        view.target_maps = Some(fan.target_maps.clone()).filter(|t| !t.is_empty());
+        // SSM lists at most 100 resolved values.
+        let values: Vec<String> = fan.runs.iter().map(|r| r.target.clone()).collect();
+        view.resolved_targets = Some(ResolvedTargets {
+            truncated: values.len() > 100,
+            parameter_values: values.into_iter().take(100).collect(),
+        });
+        view.max_concurrency = Some(fan.max_concurrency.clone());
+        view.max_errors = Some(fan.max_errors.clone());
+    }
+    view
+}
+
 fn current(execution: &ExecutionRecord) -> (Option<String>, Option<String>) {
     match execution.current.filter(|_| !execution.finished()) {
         Some(i) => {
@@ -240,7 +298,7 @@ pub async fn get_automation_execution(
             execution_start_time: seconds(e.start),
             execution_end_time: e.end.map(seconds),
             automation_execution_status: e.status.clone(),
-            step_executions: e.steps.iter().map(|s| step_view(&e, s)).collect(),
+            step_executions: steps_view(&e),
             step_executions_truncated: false,
             parameters: e.parameters.clone(),
             outputs: e.outputs.clone(),
@@ -249,6 +307,7 @@ pub async fn get_automation_execution(
             executed_by: e.executed_by.clone(),
             current_step_name,
             current_action,
+            rate_control: rate_control_view(&e),
         },
     })
 }
@@ -279,6 +338,7 @@ pub async fn describe_automation_executions(
             "DocumentNamePrefix" => Box::new(move |e| values.iter().any(|v| e.document_name.starts_with(v.as_str()))),
             "ExecutionStatus" => Box::new(move |e| values.iter().any(|v| v == &e.status)),
             "ExecutionId" => Box::new(move |e| values.iter().any(|v| v == &e.id)),
+            "ParentExecutionId" => Box::new(move |e| e.parent.as_ref().is_some_and(|(p, _)| values.contains(p))),
             "CurrentAction" => Box::new(move |e| current(e).1.is_some_and(|a| values.contains(&a))),
             "StartTimeBefore" => {
                 let t = time_filter(&values)?;
@@ -326,6 +386,7 @@ pub async fn describe_automation_executions(
                 current_action,
                 failure_message: e.failure_message.clone(),
                 automation_type: "Local".into(),
+                rate_control: rate_control_view(e),
             }
         })
         .collect();
@@ -338,7 +399,7 @@ pub async fn describe_automation_step_executions(
     req: DescribeAutomationStepExecutionsRequest,
 ) -> Result<DescribeAutomationStepExecutionsResponse, ApiError> {
     let (e, _) = load(&ctx, &req.automation_execution_id).await?;
-    let mut steps: Vec<StepExecution> = e.steps.iter().map(|s| step_view(&e, s)).collect();
+    let mut steps: Vec<StepExecution> = steps_view(&e);
     for f in req.filters.unwrap_or_default() {
         if f.values.is_empty() {
             return Err(ApiError::new("InvalidFilterValue", format!("Filter {} has no values.", f.key)));

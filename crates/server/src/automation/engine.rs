@@ -11,9 +11,10 @@ use steward_api::ssm::automation::ParameterMap;
 use steward_core::documents::interpolate;
 use steward_store::{prefix_end, Op, Start};
 
-use super::actions::{self, Outcome};
-use super::script;
-use super::{active_key, execution_key, is_final, ExecutionRecord, StepRecord, MAX_RUNNING};
+use super::actions;
+use super::outcome::Outcome;
+use super::{active_key, execution_key, is_final, ExecutionRecord, OwnApi, StepRecord, MAX_RUNNING};
+use super::{fan_out, script};
 use crate::base::{decode, encode, run_as, Env};
 
 /// Transitions of one execution in one pass at most: a runbook looping without waiting
@@ -21,13 +22,14 @@ use crate::base::{decode, encode, run_as, Env};
 const TRANSITIONS_PER_PASS: usize = 100;
 
 /// Advances every execution not finished. Returns how many transitions were written.
-pub async fn advance_all(env: &Arc<Env>) -> anyhow::Result<usize> {
+/// Steps that call the API call it through `own`.
+pub async fn advance_all(env: &Arc<Env>, own: &impl OwnApi) -> anyhow::Result<usize> {
     admit_queued(env).await?;
     let prefix = "autoactive/";
     let mut moved = 0;
     for item in env.store.range(Start::At(prefix), &prefix_end(prefix), 100_000).await? {
         let Some((account, region, id)) = parse_active(&item.key) else { continue };
-        match advance(env, &account, &region, &id).await {
+        match advance(env, own, &account, &region, &id).await {
             Ok(n) => moved += n,
             Err(e) => tracing::warn!(execution_id = id, error = %e, "Could not advance an automation execution."),
         }
@@ -79,7 +81,13 @@ fn parse_active(key: &str) -> Option<(String, String, String)> {
 }
 
 /// Takes `id` as far as it goes now.
-pub async fn advance(env: &Arc<Env>, account: &str, region: &str, id: &str) -> anyhow::Result<usize> {
+pub async fn advance(
+    env: &Arc<Env>,
+    own: &impl OwnApi,
+    account: &str,
+    region: &str,
+    id: &str,
+) -> anyhow::Result<usize> {
     let key = execution_key(account, region, id);
     let active = active_key(account, region, id);
     let mut moved = 0;
@@ -95,7 +103,8 @@ pub async fn advance(env: &Arc<Env>, account: &str, region: &str, id: &str) -> a
         }
         let now = env.now();
         let effect = match run_as::resume(env, account, region, Some(&execution.run_as)).await {
-            Ok(ctx) => step_once(&ctx, &mut execution, now).await,
+            Ok(_) if execution.fan_out.is_some() => fan_out::advance_once(env, &mut execution, now).await?,
+            Ok(ctx) => step_once(&ctx, own, &mut execution, now).await,
             Err(e) => {
                 // Whoever started it is gone: it stops, as their other scheduled work does.
                 fail_current(&mut execution, "Failed", e.message(), now);
@@ -116,10 +125,12 @@ pub async fn advance(env: &Arc<Env>, account: &str, region: &str, id: &str) -> a
         }
         if sent_commands {
             env.wake.dispatcher();
+            // Children a rate-controlled execution started run from the next pass.
+            env.wake.scheduler();
         }
         launch_recorded_script(env, &execution);
         if let Some(ended) = execution.steps.last().filter(|s| is_final(&s.status)) {
-            script::forget(&ended.id);
+            actions::forget(&ended.id);
         }
         if execution.finished() {
             tracing::info!(execution_id = id, status = execution.status, "Automation execution ended.");
@@ -246,7 +257,12 @@ fn next_index(execution: &ExecutionRecord, index: usize, chosen: Option<&str>) -
 }
 
 /// One transition of `execution`: the writes that go with it, or None when nothing changed.
-async fn step_once(ctx: &crate::base::Ctx, execution: &mut ExecutionRecord, now: i64) -> Option<Vec<Op>> {
+async fn step_once(
+    ctx: &crate::base::Ctx,
+    own: &impl OwnApi,
+    execution: &mut ExecutionRecord,
+    now: i64,
+) -> Option<Vec<Op>> {
     if execution.stop.is_some() {
         fail_current(execution, "Cancelled", "The execution was cancelled.", now);
         finish(execution, "Cancelled", None, now);
@@ -296,7 +312,7 @@ async fn step_once(ctx: &crate::base::Ctx, execution: &mut ExecutionRecord, now:
             why: format!("Step timed out after {} seconds.", step.timeout_seconds.unwrap_or(0)),
         }
     } else {
-        actions::look(ctx, &id, &step, record, now).await
+        actions::look(ctx, own, &id, &step, record, now).await
     };
     if let Outcome::Wait { changed, effect } = outcome {
         execution.status = if record.status == "Waiting" { "Waiting" } else { "InProgress" }.into();
@@ -347,7 +363,12 @@ pub fn conclude(execution: &mut ExecutionRecord, outcome: Outcome, now: i64) {
                     go_on(execution, index, Some(&name), now);
                 }
                 _ => {
-                    let status = if step.is_critical { "Failed" } else { "Success" };
+                    // A critical step that timed out times the execution out, as SSM reports it.
+                    let status = match (step.is_critical, status) {
+                        (false, _) => "Success",
+                        (true, "TimedOut") => "TimedOut",
+                        (true, _) => "Failed",
+                    };
                     finish(execution, status, None, now);
                 }
             }

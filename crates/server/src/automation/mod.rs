@@ -13,16 +13,22 @@
 
 mod actions;
 mod api;
+mod aws_api;
 mod branch;
 mod engine;
+mod fan_out;
+mod outcome;
 mod runbook;
 mod script;
+mod selector;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use steward_api::ssm::automation::ParameterMap;
+use steward_api::ApiError;
 
 pub use api::{
     describe_automation_executions, describe_automation_step_executions, get_automation_execution,
@@ -30,7 +36,24 @@ pub use api::{
 };
 pub use engine::advance_all;
 
-use crate::base::RunAs;
+use crate::base::{Ctx, RunAs};
+
+/// Steward's own API as runbook steps call it (`aws:executeAwsApi`,
+/// `aws:waitForAwsResourceProperty`, `aws:assertAwsResourceProperty`): the operation runs
+/// as the execution's principal, validated, authorised and audited as a signed call from
+/// it would be. The operation table lives above this rank; `app` implements this hook.
+pub trait OwnApi: Send + Sync + 'static {
+    /// Runs operation `api` of `service` (its signing name: `ssm`, `kms`, `iam`, `sts`,
+    /// `sns`, `resource-groups`) with `input` (PascalCase JSON, as SDKs take it); the
+    /// answer as JSON.
+    fn call(
+        &self,
+        ctx: &Ctx,
+        service: &str,
+        api: &str,
+        input: Value,
+    ) -> impl Future<Output = Result<Value, ApiError>> + Send;
+}
 
 /// One run of a step.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,7 +84,8 @@ pub struct StepRecord {
     pub approvals: Vec<String>,
     /// Where it goes next, when it decided (`aws:branch`, onFailure).
     pub next: Option<String>,
-    /// `aws:executeScript`: the server process that launched its script.
+    /// `aws:executeScript` and changing `aws:executeAwsApi` calls: the server process that
+    /// started the script or the call.
     #[serde(default)]
     pub launched_by: Option<String>,
 }
@@ -112,6 +136,57 @@ pub struct ExecutionRecord {
     /// While it waits for a free slot (the account runs its limit): its queue entry.
     #[serde(default)]
     pub queued: Option<String>,
+    /// A rate-controlled execution: its targets and the children it runs for them.
+    #[serde(default)]
+    pub fan_out: Option<FanOut>,
+    /// A child: the rate-controlled execution that started it, and the value it runs for.
+    #[serde(default)]
+    pub parent: Option<(String, String)>,
+}
+
+/// One run a rate-controlled execution makes: the target value it is for, its parameters
+/// (as given and typed, checked when the execution started).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlannedRun {
+    /// The value of the target parameter (or the target map, as text).
+    pub target: String,
+    /// Its parameters as text lists.
+    pub parameters: ParameterMap,
+    /// Its parameters typed.
+    pub values: BTreeMap<String, Value>,
+}
+
+/// A child execution as its parent last saw it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Child {
+    /// Its execution id.
+    pub id: String,
+    /// Its status when last looked at.
+    pub status: String,
+    /// Epoch ms.
+    pub start: i64,
+    /// Epoch ms, once it ended.
+    pub end: Option<i64>,
+}
+
+/// Rate control: one child execution per target, at most MaxConcurrency at once, none
+/// started once more than MaxErrors failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FanOut {
+    /// The parameter target values go into.
+    pub target_parameter_name: Option<String>,
+    /// Targets as given.
+    pub targets: Vec<steward_api::ssm::commands::Target>,
+    /// Target maps as given.
+    pub target_maps: Vec<steward_api::ssm::automation::TargetMap>,
+    /// As given (or the default).
+    pub max_concurrency: String,
+    /// As given (or the default).
+    pub max_errors: String,
+    /// Every run, in order.
+    pub runs: Vec<PlannedRun>,
+    /// The children started, in the order of `runs`.
+    pub children: Vec<Child>,
 }
 
 impl ExecutionRecord {

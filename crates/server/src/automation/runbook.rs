@@ -76,14 +76,17 @@ pub fn parse(doc: &Value) -> Result<Runbook, ApiError> {
                 (text("Name"), text("Selector"), kind)
             })
             .collect();
+        let action = step["action"].as_str().unwrap_or_default().to_owned();
+        // A wait ends within an hour unless the runbook says otherwise, as SSM's does.
+        let default_timeout = (action == "aws:waitForAwsResourceProperty").then_some(3600);
         out.push(Step {
-            action: step["action"].as_str().unwrap_or_default().to_owned(),
+            timeout_seconds: number("timeoutSeconds").or(default_timeout),
+            action,
             inputs: step["inputs"].clone(),
             next_step: step["nextStep"].as_str().map(str::to_owned),
             is_end: flag("isEnd", false),
             on_failure: step["onFailure"].as_str().unwrap_or("Abort").to_owned(),
             max_attempts: number("maxAttempts").unwrap_or(1).clamp(1, 100) as u32,
-            timeout_seconds: number("timeoutSeconds"),
             is_critical: flag("isCritical", true),
             outputs,
             name,

@@ -123,6 +123,21 @@ pub async fn checkpoint(store: &dyn Store) -> anyhow::Result<Option<Checkpoint>>
     })
 }
 
+/// The checkpoint and the events after it, read so that they agree: a prune committing
+/// between the two reads (a server runs beside `steward audit verify`) moves the checkpoint,
+/// so the pair is read again until the checkpoint holds still across the events' read.
+pub async fn chain_with_checkpoint(store: &dyn Store) -> anyhow::Result<(Option<Checkpoint>, Vec<Value>)> {
+    let mut before = checkpoint(store).await?;
+    loop {
+        let events = all_events(store).await?;
+        let after = checkpoint(store).await?;
+        if after == before {
+            return Ok((after, events));
+        }
+        before = after;
+    }
+}
+
 /// Checks the store's events: from the genesis, or from the checkpoint left by pruning.
 /// Unlike an export (which may be any stretch of the chain), the store's chain must start
 /// at one of those: its oldest events cannot be removed unnoticed.
