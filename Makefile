@@ -10,12 +10,20 @@ DATA_DIR ?= $(CURDIR)/.steward
 LISTEN ?= 127.0.0.1:7717
 export STEWARD_BIN STEWARD_AGENT_BIN
 
-.PHONY: build run test unit e2e bench lint fmt fmt-check clean
+.PHONY: build console run test unit e2e bench lint fmt fmt-check clean
 
-build:
+build: console
 	$(CARGO) build --workspace --all-targets $(TEST_FEATURES)
 
-run:
+# The web console's bundle (console/dist), which the server embeds when it is built. Without
+# npm the server builds without it and /console says so.
+console:
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd console && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } \
+	  && npm run --silent build; \
+	else echo "npm not found: building the server without its web console"; fi
+
+run: console
 	$(CARGO) build -p steward-server -p steward-agent
 	BIN=$(TARGET_DIR)/debug DATA_DIR=$(DATA_DIR) LISTEN=$(LISTEN) tools/run.sh
 

@@ -8,6 +8,7 @@ Fleet (tags):  w0 role=web   w1 role=web   w2 role=db
 from __future__ import annotations
 
 import json
+import uuid
 import time
 from pathlib import Path
 
@@ -197,3 +198,52 @@ def test_windows_carry_tags(ssm, fleet):
         ssm.add_tags_to_resource(
             ResourceType="MaintenanceWindow", ResourceId="mw-0123456789abcdef0", Tags=[{"Key": "a", "Value": "b"}]
         )
+
+
+def new_runbook(ssm, steps: list[dict], parameters: dict) -> str:
+    name = f"e2e-window-runbook-{uuid.uuid4().hex[:8]}"
+    content = {"schemaVersion": "0.3", "parameters": parameters, "mainSteps": steps}
+    ssm.create_document(Name=name, DocumentType="Automation", Content=json.dumps(content))
+    return name
+
+
+def test_automation_tasks_run_a_runbook_per_target_and_once_without_targets(server, ssm, fleet, tmp_path):
+    log = tmp_path / "log"
+    per_node = new_runbook(ssm, [{"name": "touch", "action": "aws:runCommand", "inputs": {
+        "DocumentName": "AWS-RunShellScript", "InstanceIds": ["{{ InstanceId }}"],
+        "Parameters": {"commands": [f"echo auto {{{{ InstanceId }}}} {{{{ Owner }}}} >> {log}"]}}}],
+        {"InstanceId": {"type": "String"}, "Owner": {"type": "String"}})
+    param = f"/e2e/windows/automation/{uuid.uuid4().hex[:8]}"
+    once = new_runbook(ssm, [{"name": "note", "action": "aws:executeAwsApi", "inputs": {
+        "Service": "ssm", "Api": "PutParameter", "Name": param, "Value": "{{ Run }}", "Type": "String"}}],
+        {"Run": {"type": "String"}})
+    window, target = new_window(ssm, "automation")
+    ssm.register_task_with_maintenance_window(
+        WindowId=window, Targets=[{"Key": "WindowTargetIds", "Values": [target]}], TaskArn=per_node,
+        TaskType="AUTOMATION", Priority=1, MaxConcurrency="2", MaxErrors="0",
+        TaskInvocationParameters={"Automation": {"Parameters": {
+            "InstanceId": ["{{RESOURCE_ID}}"], "Owner": ["{{OWNER_INFORMATION}}"]}}})
+    ssm.register_task_with_maintenance_window(
+        WindowId=window, TaskArn=once, TaskType="AUTOMATION", Priority=2,
+        TaskInvocationParameters={"Automation": {"DocumentVersion": "1",
+                                                 "Parameters": {"Run": ["{{WINDOW_EXECUTION_ID}}"]}}})
+    open_window(server, ssm, window)
+    run = only_execution(ssm, window)
+    assert run["Status"] == "SUCCESS", run
+    lines = sorted(log.read_text().splitlines())
+    assert lines == sorted(f"auto {fleet.id(n)} team-a" for n in ("w0", "w1")), lines
+    assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == run["WindowExecutionId"]
+
+    tasks = ssm.describe_maintenance_window_execution_tasks(WindowExecutionId=run["WindowExecutionId"])[
+        "WindowExecutionTaskIdentities"]
+    assert {t["TaskType"] for t in tasks} == {"AUTOMATION"} and {t["Status"] for t in tasks} == {"SUCCESS"}
+    counts = []
+    for t in tasks:
+        invocations = ssm.describe_maintenance_window_execution_task_invocations(
+            WindowExecutionId=run["WindowExecutionId"], TaskId=t["TaskExecutionId"]
+        )["WindowExecutionTaskInvocationIdentities"]
+        counts.append(len(invocations))
+        for inv in invocations:
+            execution = ssm.get_automation_execution(AutomationExecutionId=inv["ExecutionId"])["AutomationExecution"]
+            assert execution["AutomationExecutionStatus"] == "Success" and inv["TaskType"] == "AUTOMATION"
+    assert sorted(counts) == [1, 2]

@@ -328,11 +328,12 @@ def test_task_types_documents_and_targets_are_checked(ssm):
             WindowId=window, TaskType="LAMBDA", TaskArn="arn:aws:lambda:us-east-1:123456789012:function:f",
             Targets=by_target(target), MaxConcurrency="1", MaxErrors="0",
         )
-    with raises_aws("FeatureNotAvailableException"):
-        ssm.register_task_with_maintenance_window(
-            WindowId=window, TaskType="AUTOMATION", TaskArn="AWS-RestartEC2Instance",
-            Targets=by_target(target), MaxConcurrency="1", MaxErrors="0",
-        )
+    for not_a_runbook in ("AWS-RestartEC2Instance", "AWS-RunShellScript"):
+        with raises_aws("InvalidDocument"):
+            ssm.register_task_with_maintenance_window(
+                WindowId=window, TaskType="AUTOMATION", TaskArn=not_a_runbook,
+                Targets=by_target(target), MaxConcurrency="1", MaxErrors="0",
+            )
     with raises_aws("InvalidDocument"):
         shell_task(ssm, window, by_target(target), ["true"], TaskArn="e2e-no-such-document-" + uuid.uuid4().hex[:8])
     with raises_aws("DoesNotExistException"):

@@ -16,7 +16,8 @@ const CAPABILITIES: &[(&str, u8)] = &[
     ("documents", 1), ("parameters", 1), ("fleet", 1), ("iam", 1), ("kms", 1), ("cloudtrail", 1), ("sns", 1),
     ("groups", 1),
     ("commands", 2), ("sessions", 2), ("compliance", 2), ("inventory", 2),
-    ("associations", 3), ("windows", 3), ("patch", 3), ("automation", 3),
+    ("patch", 3), ("automation", 3),
+    ("associations", 4), ("windows", 4),
 ];
 
 /// Top-level files that parse flags and start the process; like `app`, they may import anything.

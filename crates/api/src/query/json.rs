@@ -139,6 +139,11 @@ fn unescape(text: &str) -> String {
 
 fn node_value(node: Node) -> Value {
     match node {
+        // An empty list is written as an empty element, like an empty string: lists are
+        // named in the plural (Users, Tags, PolicyNames), so an empty plural is a list.
+        Node::Leaf(name, text) if text.is_empty() && name.ends_with('s') && !name.ends_with("ss") => {
+            Value::Array(vec![])
+        }
         Node::Leaf(_, text) => Value::String(text),
         Node::Parent(_, children) => elements_to_value(children),
     }
@@ -216,6 +221,7 @@ mod tests {
         assert_eq!(v["Tags"], json!([{"Key": "t1"}, {"Key": "t2"}]));
         assert_eq!(v["Attributes"], json!({"k": "v"}));
         assert_eq!(v["Empty"], json!(""));
+        assert_eq!(json_from_xml("<Users></Users><Address></Address>"), json!({"Users": [], "Address": ""}));
         assert_eq!(json_from_xml("<a><b>1</b><b>2</b></a><broken"), json!({"a": {"b": ["1", "2"]}}));
     }
 }

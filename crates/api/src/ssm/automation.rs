@@ -10,7 +10,7 @@ use super::commands::Target;
 pub type ParameterMap = BTreeMap<String, Vec<String>>;
 
 /// StartAutomationExecution input.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct StartAutomationExecutionRequest {
     /// The runbook, by name or ARN.

@@ -143,6 +143,18 @@ pub struct RunCommandParameters {
     pub cloud_watch_output_config: Option<serde_json::Value>,
 }
 
+/// Automation settings of a task.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AutomationParameters {
+    /// The runbook's version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_version: Option<String>,
+    /// The runbook's parameters (pseudo-parameters such as `{{RESOURCE_ID}}` allowed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<BTreeMap<String, Vec<String>>>,
+}
+
 /// A task's invocation parameters by task type.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -150,9 +162,9 @@ pub struct TaskInvocationParameters {
     /// RUN_COMMAND.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_command: Option<RunCommandParameters>,
-    /// AUTOMATION (not yet available).
+    /// AUTOMATION.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub automation: Option<serde_json::Value>,
+    pub automation: Option<AutomationParameters>,
     /// STEP_FUNCTIONS (not available).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_functions: Option<serde_json::Value>,

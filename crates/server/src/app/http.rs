@@ -1,5 +1,6 @@
 //! The HTTP surface: `POST /` for the AWS JSON 1.1 APIs (routed by `X-Amz-Target`), the
-//! REST-JSON routes of [`super::rest`], the agent and session routes, `GET /healthz`.
+//! REST-JSON routes of [`super::rest`], the agent and session routes, the web console
+//! (`/console`), `GET /healthz`.
 //!
 //! Every API call takes the same path ([`super::call::Call`]): request id → target →
 //! SigV4 → JSON → model validation → capability handler → JSON or SSM error. JSON 1.1
@@ -56,8 +57,9 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crat
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
 
-/// Builds the router; tests drive it without a socket.
-pub fn router(app: Arc<App>) -> Router {
+/// Builds the router; tests drive it without a socket. `region` is the one the console
+/// signs in to unless told otherwise.
+pub fn router(app: Arc<App>, region: String) -> Router {
     let agents = Router::new()
         .route(steward_protocol::REGISTER_PATH, post(crate::fleet::register))
         .route(steward_protocol::CONNECT_PATH, get(super::agent::connect))
@@ -72,6 +74,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(crate::sns::routes(app.env.clone()))
         .merge(crate::patch::routes(app.env.clone()))
         .merge(super::testclock::routes(app.env.clone()))
+        .merge(super::console::routes(app.clone(), region))
 }
 
 /// `GET /?Action=…`: the URLs SNS messages carry (confirm, unsubscribe).

@@ -4,6 +4,7 @@
 //!
 //! - [`ops`]: which handler serves each operation, and the IAM action and resources of each.
 //! - [`call`]: one signed API call, authenticated, checked, run and audited.
+//! - [`console`]: the web console: its bundle, sessions, API door and live progress.
 //! - [`http`]: the HTTP surface (JSON 1.1 APIs, agent routes, session routes).
 //! - [`query`]: the IAM/STS query protocol front door.
 //! - [`agent`]: the agents' control channel, routing their messages to capabilities.
@@ -18,6 +19,7 @@
 
 pub mod agent;
 pub mod call;
+pub mod console;
 pub mod flows;
 pub mod groups;
 pub mod http;
@@ -129,7 +131,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         admin_env = %args.data_dir.join("admin.env").display(),
         "Steward is serving."
     );
-    let app = http::router(app);
+    let app = http::router(app, args.region.clone());
     let header_timeout = std::time::Duration::from_secs(args.header_timeout);
     match tls {
         Some(tls) => {

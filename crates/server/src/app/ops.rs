@@ -340,12 +340,10 @@ pub fn resources(p: &Principal, service: Service, op: &str, input: &Value) -> Ve
         (Service::Ssm, op) if op.contains("PatchBaseline") && input["BaselineId"].is_string() => {
             vec![patch_baseline_arn(p, input["BaselineId"].as_str().unwrap_or_default())]
         }
-        (Service::Ssm, "StartAutomationExecution") => vec![format!(
-            "arn:aws:ssm:{}:{}:automation-definition/{}:{}",
-            p.region,
-            p.account,
+        (Service::Ssm, "StartAutomationExecution") => vec![crate::base::arn::automation_definition_arn(
+            p,
             input["DocumentName"].as_str().unwrap_or_default(),
-            input["DocumentVersion"].as_str().unwrap_or("$DEFAULT")
+            input["DocumentVersion"].as_str().unwrap_or("$DEFAULT"),
         )],
         (
             Service::Ssm,

@@ -16,7 +16,7 @@ use super::runbook::{self, Runbook};
 use super::{active_key, execution_key, queue_key, ExecutionRecord, StepRecord, MAX_QUEUED, MAX_RUNNING};
 use super::{fan_out, Child, FanOut};
 use crate::base::paging::page;
-use crate::base::{decode, encode, store_fault, Ctx, Identity, RunAs};
+use crate::base::{decode, encode, store_fault, Ctx, Env, Identity, RunAs};
 
 fn seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
@@ -82,6 +82,36 @@ pub async fn start_automation_execution(
     ctx: Ctx,
     req: StartAutomationExecutionRequest,
 ) -> Result<StartAutomationExecutionResponse, ApiError> {
+    let (id, batch) = prepare_start(&ctx, &req).await?;
+    if !batch.is_empty() {
+        ctx.env.store.write(batch).await.map_err(store_fault)?;
+        ctx.env.wake.scheduler();
+    }
+    Ok(StartAutomationExecutionResponse { automation_execution_id: id })
+}
+
+/// An execution started for someone by scheduled work (a maintenance-window task, an
+/// association): checked as them — `ssm:StartAutomationExecution` on the runbook, as the
+/// API would — and returned as the writes that start it, for the caller's own batch.
+pub async fn start_for(ctx: &Ctx, req: &StartAutomationExecutionRequest) -> Result<(String, Vec<Op>), ApiError> {
+    let version = req.document_version.as_deref().unwrap_or("$DEFAULT");
+    let arn = crate::base::arn::automation_definition_arn(&ctx.principal, &req.document_name, version);
+    ctx.authorize("ssm:StartAutomationExecution", &[arn], |r| r).await?;
+    prepare_start(ctx, req).await
+}
+
+/// What became of execution `id` (for work that follows executions it started): its
+/// status, or None when it no longer exists.
+pub async fn execution_status(env: &Env, account: &str, region: &str, id: &str) -> anyhow::Result<Option<String>> {
+    let key = execution_key(account, region, id);
+    let Some(item) = env.store.get(&key).await? else { return Ok(None) };
+    let record: ExecutionRecord = decode(&key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(record.status))
+}
+
+/// The execution a request starts and the writes that start it (none when its ClientToken
+/// started one already).
+async fn prepare_start(ctx: &Ctx, req: &StartAutomationExecutionRequest) -> Result<(String, Vec<Op>), ApiError> {
     if req.target_locations.is_some() {
         return Err(ApiError::validation("TargetLocations (other accounts and regions) are not supported."));
     }
@@ -89,7 +119,7 @@ pub async fn start_automation_execution(
     if mode != "Auto" {
         return Err(ApiError::validation("Interactive mode is not supported yet; use Mode Auto."));
     }
-    let (name, version, tree) = runbook_of(&ctx, &req.document_name, req.document_version.as_deref()).await?;
+    let (name, version, tree) = runbook_of(ctx, &req.document_name, req.document_version.as_deref()).await?;
     let runbook = runbook::parse(&tree)?;
     if let Some(step) = runbook.steps.iter().find(|s| !SUPPORTED.contains(&s.action.as_str())) {
         return Err(bad_parameters(format!(
@@ -102,8 +132,8 @@ pub async fn start_automation_execution(
     let defs = params::parse_definitions(tree.get("parameters")).map_err(|f| bad_parameters(f.to_string()))?;
     let given = req.parameters.clone().unwrap_or_default();
     // A rate-controlled execution runs each target's parameters in a child; its own are as given.
-    let fan_out = match fan_out::requested(&req) {
-        true => Some(fan_out::plan(&ctx, &req, &defs, &given).await?),
+    let fan_out = match fan_out::requested(req) {
+        true => Some(fan_out::plan(ctx, req, &defs, &given).await?),
         false => None,
     };
     let values = match fan_out {
@@ -121,17 +151,17 @@ pub async fn start_automation_execution(
     if let Some(key) = &token_key {
         if let Some(item) = ctx.env.store.get(key).await.map_err(store_fault)? {
             let earlier = String::from_utf8_lossy(&item.value).into_owned();
-            let (e, _) = load(&ctx, &earlier).await?;
+            let (e, _) = load(ctx, &earlier).await?;
             if e.document_name != name || e.parameters != parameters {
                 return Err(ApiError::new(
                     "IdempotentParameterMismatch",
                     "The ClientToken was used before with a different runbook or parameters.",
                 ));
             }
-            return Ok(StartAutomationExecutionResponse { automation_execution_id: e.id });
+            return Ok((e.id, vec![]));
         }
     }
-    let run_as = principal_for(&ctx, &runbook, &values).await?;
+    let run_as = principal_for(ctx, &runbook, &values).await?;
     // As SSM: 100 run at once per account and region; up to 1,000 more wait their turn.
     let count = |prefix: String, limit: usize| {
         let store = ctx.env.store.clone();
@@ -185,9 +215,7 @@ pub async fn start_automation_execution(
         Some(q) => batch.push(Op::put(q, id.clone().into_bytes())),
         None => batch.push(Op::put(active_key(&p.account, &p.region, &id), b"{}".to_vec())),
     }
-    ctx.env.store.write(batch).await.map_err(store_fault)?;
-    ctx.env.wake.scheduler();
-    Ok(StartAutomationExecutionResponse { automation_execution_id: id })
+    Ok((id, batch))
 }
 
 fn step_view(execution: &ExecutionRecord, record: &StepRecord) -> StepExecution {

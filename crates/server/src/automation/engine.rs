@@ -164,7 +164,7 @@ fn references(execution: &ExecutionRecord, now: i64) -> BTreeMap<String, Value> 
     values.insert("global:ACCOUNT_ID".into(), Value::String(execution.account.clone()));
     values.insert("global:REGION".into(), Value::String(execution.region.clone()));
     values.insert("global:AWS_PARTITION".into(), Value::String("aws".into()));
-    let stamp = steward_api::time::format_iso8601(now); // 2026-12-07T11:50:02.123Z
+    let stamp = steward_api::time::format_iso8601(now / 1000); // 2026-12-07T11:50:02Z
     let (date, time) = stamp.split_once('T').unwrap_or((&stamp, ""));
     let hms = time.get(..8).unwrap_or_default().replace(':', ".");
     values.insert("global:DATE".into(), Value::String(date.to_owned()));

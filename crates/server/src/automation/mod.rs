@@ -31,8 +31,8 @@ use steward_api::ssm::automation::ParameterMap;
 use steward_api::ApiError;
 
 pub use api::{
-    describe_automation_executions, describe_automation_step_executions, get_automation_execution,
-    send_automation_signal, start_automation_execution, stop_automation_execution,
+    describe_automation_executions, describe_automation_step_executions, execution_status, get_automation_execution,
+    send_automation_signal, start_automation_execution, start_for, stop_automation_execution,
 };
 pub use engine::advance_all;
 

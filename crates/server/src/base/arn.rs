@@ -18,6 +18,12 @@ pub fn parameter_arn(p: &Principal, name: &str) -> String {
     format!("arn:aws:ssm:{}:{}:parameter/{}", p.region, p.account, bare.trim_start_matches('/'))
 }
 
+/// The ARN IAM policies name a runbook's version by when it is started
+/// (`automation-definition/NAME:VERSION`, the version `$DEFAULT` unless given).
+pub fn automation_definition_arn(p: &Principal, name: &str, version: &str) -> String {
+    format!("arn:aws:ssm:{}:{}:automation-definition/{name}:{version}", p.region, p.account)
+}
+
 /// The ARN of a document. Built-in `AWS-*` documents belong to no account; the Session
 /// Manager preferences document `SSM-SessionManagerRunShell` is the account's own (its
 /// built-in form only stands in until the account writes one), so policies name it with

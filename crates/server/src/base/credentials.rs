@@ -222,6 +222,45 @@ impl Credentials {
         Ok(Some(known))
     }
 
+    /// The caller an access key stands for, without a request signature: the console's
+    /// sign-in shows the secret itself (`secret`, compared in constant time), and each later
+    /// call of a console session names the key it signed in with (`None`), so a key
+    /// deactivated or deleted since ends the session. Temporary keys do not sign in.
+    pub async fn principal_of_key(
+        &self,
+        access_key_id: &str,
+        secret: Option<&str>,
+        region: &str,
+    ) -> Result<Principal, ApiError> {
+        if let Some(account) = &self.dev_account {
+            let valid = access_key_id.len() >= 3 && access_key_id.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !valid {
+                return Err(unrecognized());
+            }
+            return Ok(Principal { access_key_id: access_key_id.to_owned(), ..Principal::root(account, region) });
+        }
+        let Some(known) = self.lookup(access_key_id).await? else {
+            return Err(unrecognized());
+        };
+        if known.record.status != "Active" || known.record.session_token_hash.is_some() {
+            return Err(unrecognized());
+        }
+        if let Some(secret) = secret {
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(secret.as_bytes(), known.secret.as_bytes())) {
+                return Err(ApiError::new("InvalidSignatureException", "The secret access key does not match."));
+            }
+        }
+        Ok(Principal {
+            account: known.record.account.clone(),
+            region: region.to_owned(),
+            arn: known.record.arn.clone(),
+            access_key_id: access_key_id.to_owned(),
+            identity: known.record.identity(),
+            source_ip: None,
+            request_host: None,
+        })
+    }
+
     /// Verifies the request's signature for the service signing as `signing_name` and
     /// returns the caller.
     pub async fn authenticate(

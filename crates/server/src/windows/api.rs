@@ -506,15 +506,17 @@ pub async fn describe_targets(ctx: Ctx, req: WindowQuery) -> Result<serde_json::
 
 /// Checks a task: its type, its document and its targets.
 async fn check_task(ctx: &Ctx, window: &WindowRecord, task: &WindowTask) -> Result<(), ApiError> {
-    match task.task_type.as_deref().unwrap_or("RUN_COMMAND") {
-        "RUN_COMMAND" => {}
+    let task_type = task.task_type.as_deref().unwrap_or("RUN_COMMAND");
+    let wanted_document = match task_type {
+        "RUN_COMMAND" => "Command",
+        "AUTOMATION" => "Automation",
         other => {
             return Err(ApiError::new(
                 "FeatureNotAvailableException",
-                format!("{other} tasks are not available in Steward yet; use RUN_COMMAND."),
+                format!("{other} tasks are not available in Steward; use RUN_COMMAND or AUTOMATION."),
             ))
         }
-    }
+    };
     if task.alarm_configuration.is_some() {
         return Err(ApiError::validation("AlarmConfiguration is not supported: there are no CloudWatch alarms."));
     }
@@ -537,11 +539,12 @@ async fn check_task(ctx: &Ctx, window: &WindowRecord, task: &WindowTask) -> Resu
     }
     let arn = task.task_arn.as_deref().unwrap_or_default();
     let found = crate::documents::find(ctx, arn).await?;
-    if found.head.doc_type != "Command" {
-        return Err(ApiError::new("InvalidDocument", format!("{arn} is not a Command document.")));
+    if found.head.doc_type != wanted_document {
+        return Err(ApiError::new("InvalidDocument", format!("{arn} is not a {wanted_document} document.")));
     }
     let targets = task.targets.clone().unwrap_or_default();
-    if targets.is_empty() {
+    // An AUTOMATION task without targets runs its runbook once per window run.
+    if targets.is_empty() && task_type == "RUN_COMMAND" {
         return Err(ApiError::validation("RUN_COMMAND tasks need Targets (WindowTargetIds or InstanceIds)."));
     }
     let registered = window_targets(ctx, window.id()).await?;

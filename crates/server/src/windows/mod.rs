@@ -126,6 +126,12 @@ pub struct TaskRun {
     pub cutoff_behavior: String,
     /// Run Command settings.
     pub run_command: RunCommandParameters,
+    /// `RUN_COMMAND` (also when empty, as runs recorded before other types were) or `AUTOMATION`.
+    #[serde(default)]
+    pub task_type: String,
+    /// Automation settings.
+    #[serde(default)]
+    pub automation: Option<steward_api::ssm::windows::AutomationParameters>,
     /// Status.
     pub status: String,
     /// Why.
@@ -138,6 +144,22 @@ pub struct TaskRun {
     pub pending: Vec<PendingTarget>,
     /// Nodes started.
     pub invocations: Vec<InvocationRun>,
+}
+
+impl TaskRun {
+    /// Whether it starts automation executions rather than commands.
+    pub fn is_automation(&self) -> bool {
+        self.task_type == "AUTOMATION"
+    }
+
+    /// Its type as SSM names it.
+    pub fn kind(&self) -> &str {
+        if self.task_type.is_empty() {
+            "RUN_COMMAND"
+        } else {
+            &self.task_type
+        }
+    }
 }
 
 /// A node a task still has to run on.
@@ -156,7 +178,7 @@ pub struct PendingTarget {
 pub struct InvocationRun {
     /// UUID.
     pub id: String,
-    /// The command.
+    /// The command, or the automation execution of an AUTOMATION task.
     pub command_id: String,
     /// Node.
     pub node_id: String,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use steward_api::ssm::automation::{StartAutomationExecutionRequest, StopAutomationExecutionRequest};
 use steward_api::ssm::commands::{CancelCommandRequest, SendCommandRequest};
 use steward_api::ssm::windows::WindowTask;
 use steward_core::commands::limit;
@@ -43,6 +44,8 @@ fn new_task_run(record: &TaskRecord, window: &WindowRecord) -> TaskRun {
         max_errors: task.max_errors.clone().unwrap_or_else(|| "0".into()),
         cutoff_behavior: task.cutoff_behavior.clone().unwrap_or_else(|| "CONTINUE_TASK".into()),
         run_command,
+        task_type: task.task_type.clone().unwrap_or_else(|| "RUN_COMMAND".into()),
+        automation: task.task_invocation_parameters.as_ref().and_then(|p| p.automation.clone()),
         status: "PENDING".into(),
         status_details: String::new(),
         start: None,
@@ -151,6 +154,18 @@ fn status_of(command: &CommandRecord) -> &'static str {
     }
 }
 
+/// SSM's maintenance-window status of an automation execution.
+fn automation_status_of(status: &str) -> &'static str {
+    match status {
+        "Success" => "SUCCESS",
+        "Failed" => "FAILED",
+        "TimedOut" => "TIMED_OUT",
+        "Cancelled" => "CANCELLED",
+        "Cancelling" => "CANCELLING",
+        _ => "IN_PROGRESS",
+    }
+}
+
 /// The nodes a task runs on: its window targets' nodes (with their owner information) or
 /// the node ids it names.
 async fn resolve(ctx: &Ctx, window_id: &str, task: &WindowTask) -> anyhow::Result<Vec<PendingTarget>> {
@@ -230,6 +245,24 @@ fn substitute(
         .collect()
 }
 
+impl InvocationRun {
+    /// A run starting now on `target`, with what it sends (`sent`, JSON text).
+    fn starting(target: &PendingTarget, sent: String, now: i64) -> InvocationRun {
+        InvocationRun {
+            id: uuid::Uuid::new_v4().to_string(),
+            command_id: String::new(),
+            node_id: target.node_id.clone(),
+            window_target_id: target.window_target_id.clone(),
+            owner_information: target.owner_information.clone(),
+            parameters: sent,
+            status: "IN_PROGRESS".into(),
+            status_details: "InProgress".into(),
+            start: now,
+            end: None,
+        }
+    }
+}
+
 /// Starts the task's command on one node (or records why it could not start).
 async fn launch(
     ctx: &Ctx,
@@ -258,7 +291,6 @@ async fn launch(
         service_role_arn: task.service_role.clone(),
         notification_config: rc.notification_config.clone(),
     };
-    let invocation_id = uuid::Uuid::new_v4().to_string();
     let origin = Origin {
         kind: "MaintenanceWindow".into(),
         id: run_ids.window_id.clone(),
@@ -272,18 +304,7 @@ async fn launch(
         "maxErrors": "0",
     })
     .to_string();
-    let mut run = InvocationRun {
-        id: invocation_id,
-        command_id: String::new(),
-        node_id: target.node_id.clone(),
-        window_target_id: target.window_target_id.clone(),
-        owner_information: target.owner_information.clone(),
-        parameters: sent,
-        status: "IN_PROGRESS".into(),
-        status_details: "InProgress".into(),
-        start: now,
-        end: None,
-    };
+    let mut run = InvocationRun::starting(&target, sent, now);
     let planned = match task_principal(ctx, task).await {
         Ok(as_task) => plan(&as_task, &request, Some(origin), None).await,
         Err(e) => Err(e),
@@ -297,6 +318,44 @@ async fn launch(
         Err(e) => {
             run.status = "FAILED".into();
             run.status_details = e.message().to_owned();
+            run.end = Some(now);
+        }
+    }
+    run
+}
+
+/// Starts the task's runbook for one target (or once, for a task without targets), as
+/// the task's principal, who must be allowed to start it; or records why it could not start.
+async fn launch_automation(
+    ctx: &Ctx,
+    run_ids: &RunIds,
+    task: &TaskRun,
+    target: PendingTarget,
+    now: i64,
+    batch: &mut Vec<Op>,
+) -> InvocationRun {
+    let settings = task.automation.clone().unwrap_or_default();
+    let parameters = substitute(&settings.parameters.clone().unwrap_or_default(), run_ids, task, &target);
+    let request = StartAutomationExecutionRequest {
+        document_name: task.task_arn.clone(),
+        document_version: settings.document_version.clone(),
+        parameters: Some(parameters.clone()),
+        ..Default::default()
+    };
+    let sent = serde_json::json!({"documentName": task.task_arn, "parameters": parameters}).to_string();
+    let mut run = InvocationRun::starting(&target, sent, now);
+    let started = match task_principal(ctx, task).await {
+        Ok(as_task) => crate::automation::start_for(&as_task, &request).await,
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok((id, writes)) => {
+            run.command_id = id;
+            batch.extend(writes);
+        }
+        Err(e) => {
+            run.status = "FAILED".into();
+            run.status_details = format!("{}: {}", e.code(), e.message());
             run.end = Some(now);
         }
     }
@@ -334,9 +393,22 @@ async fn advance(env: &Arc<Env>, active: &str, ekey: &str) -> anyhow::Result<usi
     let mut started = 0;
     let mut cancels = Vec::new();
 
-    // Statuses from the commands.
+    // Statuses from the commands and automation executions.
     for task in &mut execution.tasks {
+        let automation = task.is_automation();
         for inv in task.invocations.iter_mut().filter(|i| !is_final(&i.status) && !i.command_id.is_empty()) {
+            if automation {
+                let found =
+                    crate::automation::execution_status(env, &execution.account, &execution.region, &inv.command_id)
+                        .await?;
+                let status = found.unwrap_or_else(|| "Failed".into());
+                inv.status = automation_status_of(&status).into();
+                inv.status_details = status;
+                if is_final(&inv.status) {
+                    inv.end = Some(now);
+                }
+                continue;
+            }
             let key = command_key(&execution.account, &execution.region, &inv.command_id);
             let Some(c) = env.store.get(&key).await? else { continue };
             let command: CommandRecord = decode(&key, &c.value).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -381,7 +453,12 @@ async fn advance(env: &Arc<Env>, active: &str, ekey: &str) -> anyhow::Result<usi
                 task.end = Some(now);
                 continue;
             };
-            task.pending = resolve(&ctx, &execution.window_id, definition).await?;
+            task.pending = if task.is_automation() && definition.targets.as_ref().is_none_or(Vec::is_empty) {
+                // Once per window run, for no node in particular.
+                vec![PendingTarget { node_id: String::new(), window_target_id: None, owner_information: None }]
+            } else {
+                resolve(&ctx, &execution.window_id, definition).await?
+            };
             task.status = "IN_PROGRESS".into();
             task.start = Some(now);
         }
@@ -403,7 +480,11 @@ async fn advance(env: &Arc<Env>, active: &str, ekey: &str) -> anyhow::Result<usi
             && started < MAX_LAUNCHES_PER_PASS
         {
             let target = task.pending.remove(0);
-            let run = launch(&ctx, &run_ids, task, target, now, &mut batch).await;
+            let run = if task.is_automation() {
+                launch_automation(&ctx, &run_ids, task, target, now, &mut batch).await
+            } else {
+                launch(&ctx, &run_ids, task, target, now, &mut batch).await
+            };
             if !run.command_id.is_empty() {
                 started += 1;
                 in_flight += 1;
@@ -430,9 +511,20 @@ async fn advance(env: &Arc<Env>, active: &str, ekey: &str) -> anyhow::Result<usi
             task.end = Some(now);
         }
     }
-    for command_id in cancels.into_iter().filter(|c| !c.is_empty()) {
-        let request = CancelCommandRequest { command_id, instance_ids: None };
-        crate::commands::cancel_command(ctx.clone(), request).await.ok();
+    let executions: Vec<&str> = execution
+        .tasks
+        .iter()
+        .filter(|t| t.is_automation())
+        .flat_map(|t| t.invocations.iter().map(|i| i.command_id.as_str()))
+        .collect();
+    for id in cancels.into_iter().filter(|c| !c.is_empty()) {
+        if executions.contains(&id.as_str()) {
+            let request = StopAutomationExecutionRequest { automation_execution_id: id, stop_type: None };
+            crate::automation::stop_automation_execution(ctx.clone(), request).await.ok();
+        } else {
+            let request = CancelCommandRequest { command_id: id, instance_ids: None };
+            crate::commands::cancel_command(ctx.clone(), request).await.ok();
+        }
     }
     let all_done = execution.tasks.iter().all(|t| is_final(&t.status));
     if all_done || past_end {

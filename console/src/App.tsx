@@ -1,0 +1,95 @@
+import { useEffect, useState } from "react";
+import AppLayout from "@cloudscape-design/components/app-layout";
+import SideNavigation from "@cloudscape-design/components/side-navigation";
+import TopNavigation from "@cloudscape-design/components/top-navigation";
+import Spinner from "@cloudscape-design/components/spinner";
+import { applyMode, Mode } from "@cloudscape-design/global-styles";
+import { currentSession, onSignedOut, Session, signOut } from "./api";
+import { go, useRoute } from "./route";
+import SignIn from "./pages/SignIn";
+import Fleet from "./pages/Fleet";
+import RunCommand from "./pages/RunCommand";
+import CommandDetail from "./pages/CommandDetail";
+import Parameters from "./pages/Parameters";
+import ParameterDetail from "./pages/ParameterDetail";
+
+const DARK = "steward-console-dark";
+
+function Page({ route }: { route: string }) {
+  const [, section, rest] = route.match(/^\/([^/]*)\/?(.*)$/) ?? [];
+  switch (section) {
+    case "run":
+      return <RunCommand />;
+    case "commands":
+      return <CommandDetail commandId={decodeURIComponent(rest)} />;
+    case "parameters":
+      return rest ? <ParameterDetail name={decodeURIComponent(rest)} /> : <Parameters />;
+    default:
+      return <Fleet />;
+  }
+}
+
+export default function App() {
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [dark, setDark] = useState(() => localStorage.getItem(DARK) === "1");
+  const route = useRoute();
+
+  useEffect(() => {
+    onSignedOut(() => setSession(null));
+    currentSession()
+      .then(setSession)
+      .catch(() => setSession(null));
+  }, []);
+  useEffect(() => {
+    applyMode(dark ? Mode.Dark : Mode.Light);
+    localStorage.setItem(DARK, dark ? "1" : "0");
+  }, [dark]);
+
+  if (session === undefined) return <Spinner size="large" />;
+  if (session === null) return <SignIn onSignedIn={setSession} />;
+
+  const active = "#/" + (route.split("/")[1] || "fleet");
+  return (
+    <>
+      <div id="top-nav">
+        <TopNavigation
+          identity={{ href: "#/fleet", title: "Steward" }}
+          utilities={[
+            { type: "button", text: dark ? "Light mode" : "Dark mode", onClick: () => setDark(!dark) },
+            {
+              type: "menu-dropdown",
+              text: session.arn.split(":").pop() ?? session.arn,
+              description: `${session.account} · ${session.region}`,
+              iconName: "user-profile",
+              items: [{ id: "signout", text: "Sign out" }],
+              onItemClick: async () => {
+                await signOut();
+                setSession(null);
+              },
+            },
+          ]}
+        />
+      </div>
+      <AppLayout
+        toolsHide
+        headerSelector="#top-nav"
+        navigation={
+          <SideNavigation
+            header={{ href: "#/fleet", text: "Systems manager" }}
+            activeHref={active}
+            onFollow={(e) => {
+              e.preventDefault();
+              go(e.detail.href.replace(/^#/, ""));
+            }}
+            items={[
+              { type: "link", text: "Fleet", href: "#/fleet" },
+              { type: "link", text: "Run Command", href: "#/run" },
+              { type: "link", text: "Parameter Store", href: "#/parameters" },
+            ]}
+          />
+        }
+        content={<Page route={route} />}
+      />
+    </>
+  );
+}

@@ -1,0 +1,138 @@
+// The console in a real browser (Debian's chromium driven by playwright-core), against a real
+// server and agent that tests/e2e/test_console.py starts. One scenario per run:
+//   node console/tests/console.mjs <scenario>
+// Environment: STEWARD_URL, KEY_ID, SECRET, NODE_ID, and per scenario LIMITED_KEY_ID,
+// LIMITED_SECRET, PARAMETER, SECRET_VALUE, NONCE; SCREENSHOTS (a directory); CHROMIUM.
+// Prints one line `RESULT {json}` with what it measured; exits non-zero with the reason.
+
+import { chromium } from "playwright-core";
+import path from "node:path";
+
+const env = process.env;
+const base = env.STEWARD_URL.replace(/\/$/, "") + "/console/";
+const WAIT = 20_000;
+
+function fail(why) {
+  throw new Error(why);
+}
+
+async function signIn(page, keyId, secret) {
+  await page.goto(base);
+  await page.getByLabel("Access key ID").fill(keyId);
+  await page.getByLabel("Secret access key").fill(secret);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function shot(page, name) {
+  if (env.SCREENSHOTS) await page.screenshot({ path: path.join(env.SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Counts the page's API calls from now on. */
+function countCalls(page) {
+  const seen = [];
+  page.on("request", (r) => {
+    if (r.url().includes("/console/api/call")) seen.push(JSON.parse(r.postData() || "{}").operation);
+  });
+  return seen;
+}
+
+const scenarios = {
+  // Sign in, see the node Online in the fleet; time to the first row and API calls made.
+  async fleet(page) {
+    const calls = countCalls(page);
+    const started = Date.now();
+    await signIn(page, env.KEY_ID, env.SECRET);
+    const row = page.getByRole("row", { name: new RegExp(env.NODE_ID) });
+    await row.waitFor({ timeout: WAIT });
+    await row.getByText("Online").waitFor({ timeout: WAIT });
+    const toFleet = Date.now() - started;
+    await shot(page, "fleet");
+    // Dark mode, as Cloudscape draws it.
+    await page.getByRole("button", { name: "Dark mode" }).click();
+    await page.getByRole("button", { name: "Light mode" }).waitFor({ timeout: WAIT });
+    await shot(page, "fleet-dark");
+    return { signInToFleetMs: toFleet, apiCallsOnFleet: calls.length, operations: calls };
+  },
+
+  // Run a command from the form and read its output as it streams in.
+  async run(page) {
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.goto(base + "#/run");
+    await page.getByText("Choose a document").click();
+    await page.getByRole("option", { name: /^AWS-RunShellScript/ }).click();
+    const commands = page.locator("textarea").first();
+    await commands.waitFor({ timeout: WAIT });
+    await commands.fill(`echo hello-console-${env.NONCE}`);
+    await page.getByText("Choose nodes").last().click();
+    await page.getByRole("option", { name: new RegExp(env.NODE_ID) }).click();
+    await page.keyboard.press("Escape");
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    await page.waitForURL(/#\/commands\//, { timeout: WAIT });
+    await page.locator("pre.output", { hasText: `hello-console-${env.NONCE}` }).waitFor({ timeout: WAIT });
+    await page.getByText("Success").first().waitFor({ timeout: WAIT });
+    await shot(page, "run-command");
+    return { commandUrl: page.url() };
+  },
+
+  // A SecureString is shown only on demand, and only to a user allowed to decrypt it.
+  async secret(page) {
+    const url = base + "#/parameters/" + encodeURIComponent(env.PARAMETER);
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.goto(url);
+    await page.getByRole("button", { name: "Reveal value" }).waitFor({ timeout: WAIT });
+    if ((await page.content()).includes(env.SECRET_VALUE)) fail("the secret was on the page before it was revealed");
+    await page.getByRole("button", { name: "Reveal value" }).click();
+    await page.getByText(env.SECRET_VALUE).waitFor({ timeout: WAIT });
+    await shot(page, "secret-revealed");
+    await page.getByRole("button", { name: /root|user/ }).first().click();
+    await page.getByText("Sign out").click();
+    await page.getByLabel("Access key ID").waitFor({ timeout: WAIT });
+
+    await signIn(page, env.LIMITED_KEY_ID, env.LIMITED_SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.goto(url);
+    await page.getByRole("button", { name: "Reveal value" }).click();
+    await page.getByText("The value cannot be shown").waitFor({ timeout: WAIT });
+    await page.getByText(/AccessDenied/).first().waitFor({ timeout: WAIT });
+    if ((await page.content()).includes(env.SECRET_VALUE)) fail("a user without decrypt permission saw the secret");
+    await shot(page, "secret-denied");
+    return {};
+  },
+
+  // A wrong secret is refused on the page; nothing else is shown.
+  async wrong(page) {
+    await signIn(page, env.KEY_ID, env.SECRET + "x");
+    await page.getByText(/not valid/).first().waitFor({ timeout: WAIT });
+    if (await page.getByRole("heading", { name: "Fleet" }).count()) fail("a wrong secret reached the fleet");
+    return {};
+  },
+};
+
+const name = process.argv[2];
+const scenario = scenarios[name] ?? fail(`no scenario ${name}; there are ${Object.keys(scenarios).join(", ")}`);
+const browser = await chromium.launch({
+  executablePath: env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/status of (401|403|400)/.test(m.text())) errors.push(m.text());
+  });
+  page.on("response", (r) => {
+    if (r.status() === 404 || r.status() >= 500) errors.push(`${r.status()} ${r.url()}`);
+  });
+  const result = await scenario(page);
+  if (errors.length) fail(`the page logged errors: ${errors.join(" | ")}`);
+  console.log("RESULT " + JSON.stringify(result));
+} catch (e) {
+  console.error(String(e && e.stack ? e.stack : e));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,214 @@
+"""The web console end to end: the bundle embedded in the real ``steward``, a real agent, and
+Debian's chromium driven by playwright-core (``console/tests/console.mjs``) — sign in, see
+the node Online, run a command and read its output as it streams, reveal a SecureString
+only with permission (a limited user sees the denial). The session's edges are tried
+directly over HTTP: a forged cookie, a missing CSRF token, an expired session, a wrong
+secret, oversized and malformed input — each refused, none a 500.
+
+Screenshots go to ``$STEWARD_ARTIFACTS/console`` (else the test's temporary directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import REPO_ROOT, start_fleet
+from test_iam import allow, deny, make_user, policy
+
+TAGS = {"c0": {"role": "console"}}
+SCRIPT = REPO_ROOT / "console" / "tests" / "console.mjs"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def server(server_factory):
+    return server_factory(extra_args=("--agent-heartbeat", "1", "--test-clock"))
+
+
+@pytest.fixture(scope="module")
+def fleet(server, agent_factory):
+    return start_fleet(server, agent_factory, TAGS)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    root = os.environ.get("STEWARD_ARTIFACTS")
+    where = Path(root) / "console" if root else tmp_path_factory.mktemp("console-shots")
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def browse(server, scenario: str, shots: Path, **env: str) -> dict:
+    """Runs one browser scenario; what it measured."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
+    if not (REPO_ROOT / "console" / "node_modules" / "playwright-core").exists():
+        pytest.fail("console/node_modules is missing: run `make console`")
+    full = {
+        **os.environ,
+        "STEWARD_URL": server.url,
+        "KEY_ID": server.access_key,
+        "SECRET": server.secret_key,
+        "SCREENSHOTS": str(shots),
+        "CHROMIUM": CHROMIUM,
+        **env,
+    }
+    proc = subprocess.run(["node", str(SCRIPT), scenario], capture_output=True, text=True, timeout=180, env=full)
+    assert proc.returncode == 0, f"browser scenario {scenario} failed:\n{proc.stdout}\n{proc.stderr}"
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def test_the_console_is_served_with_its_security_headers(server):
+    page = requests.get(f"{server.url}/console/", timeout=10)
+    assert page.status_code == 200 and "<div id=\"root\">" in page.text
+    policy_header = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy_header and "frame-ancestors 'none'" in policy_header
+    assert page.headers["x-content-type-options"] == "nosniff"
+    deep = requests.get(f"{server.url}/console/fleet/anything", timeout=10)
+    assert deep.status_code == 200 and deep.text == page.text  # the app's own routes
+    assert requests.get(f"{server.url}/console/assets/nothing.js", timeout=10).status_code == 404
+
+
+def test_sign_in_and_see_the_fleet(server, fleet, shots):
+    result = browse(server, "fleet", shots, NODE_ID=fleet.id("c0"))
+    assert result["apiCallsOnFleet"] >= 1
+    print("console figures:", json.dumps(result))
+
+
+def test_run_a_command_and_read_its_output_live(server, fleet, shots):
+    browse(server, "run", shots, NODE_ID=fleet.id("c0"), NONCE=uuid.uuid4().hex[:8])
+
+
+def test_a_secret_is_revealed_only_with_permission(server, fleet, shots):
+    ssm = server.ssm()
+    name = f"/e2e/console/{uuid.uuid4().hex[:8]}/db-password"
+    value = "s3cret-" + uuid.uuid4().hex[:10]
+    ssm.put_parameter(Name=name, Value=value, Type="SecureString")
+    # May list and read parameters, but not decrypt them.
+    ak, sk, _ = make_user(server, f"console-reader-{uuid.uuid4().hex[:6]}", policy(
+        allow(["ssm:DescribeParameters", "ssm:GetParameter", "ssm:GetParameterHistory",
+               "ssm:DescribeInstanceInformation"], ["*"]),
+        deny(["kms:Decrypt"], ["*"]),
+    ))
+    browse(server, "secret", shots, NODE_ID=fleet.id("c0"), PARAMETER=name, SECRET_VALUE=value,
+           LIMITED_KEY_ID=ak, LIMITED_SECRET=sk)
+
+
+def test_a_wrong_secret_is_refused(server, fleet, shots):
+    browse(server, "wrong", shots)
+
+
+# ----------------------------------------------------------------- the session's edges
+
+
+def sign_in(server, key: str | None = None, secret: str | None = None) -> requests.Session:
+    s = requests.Session()
+    r = s.post(f"{server.url}/console/api/signin", json={
+        "accessKeyId": key or server.access_key, "secretAccessKey": secret or server.secret_key}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert "HttpOnly" in r.headers["set-cookie"] and "SameSite=Strict" in r.headers["set-cookie"]
+    s.headers["x-steward-csrf"] = r.json()["csrf"]
+    return s
+
+
+def api(s: requests.Session, server, service: str, operation: str, **input) -> requests.Response:
+    return s.post(f"{server.url}/console/api/call",
+                  json={"service": service, "operation": operation, "input": input}, timeout=10)
+
+
+def test_calls_run_as_the_signed_in_user(server, fleet):
+    admin = sign_in(server)
+    who = api(admin, server, "sts", "GetCallerIdentity")
+    assert who.status_code == 200 and who.json()["Account"]
+    ak, sk, arn = make_user(server, f"console-nobody-{uuid.uuid4().hex[:6]}", policy(
+        allow(["ssm:DescribeInstanceInformation"], ["*"])))
+    limited = sign_in(server, ak, sk)
+    assert api(limited, server, "ssm", "DescribeInstanceInformation").status_code == 200
+    denied = api(limited, server, "ssm", "PutParameter", Name="/e2e/console/nope", Value="x", Type="String")
+    assert denied.status_code == 400 and denied.json()["__type"] == "AccessDeniedException", denied.text
+    assert arn.split("/")[-1] in denied.json()["message"]
+    # The model's checks apply as they do to the CLI.
+    bad = api(admin, server, "ssm", "PutParameter", Name="/e2e/console/x", Value="x", Type="Nope")
+    assert bad.status_code == 400 and bad.json()["__type"] == "ValidationException", bad.text
+    # Deactivating the key ends the session at its next call.
+    iam = server.client("iam")
+    user = arn.split("/")[-1]
+    iam.update_access_key(UserName=user, AccessKeyId=ak, Status="Inactive")
+    gone = api(limited, server, "ssm", "DescribeInstanceInformation")
+    assert gone.status_code == 401 and gone.json()["__type"] == "NotSignedIn"
+
+
+def test_live_progress_is_checked_and_refuses_unknown_commands(server, fleet):
+    admin = sign_in(server)
+    unknown = admin.get(f"{server.url}/console/api/commands/{uuid.uuid4()}/events", timeout=10)
+    assert unknown.status_code == 400 and unknown.json()["__type"] == "InvalidCommandId", unknown.text
+    assert admin.get(f"{server.url}/console/api/commands/not-an-id/events", timeout=10).status_code == 400
+    sent = server.ssm().send_command(DocumentName="AWS-RunShellScript", InstanceIds=[fleet.id("c0")],
+                                     Parameters={"commands": ["echo streamed"]})["Command"]["CommandId"]
+    with admin.get(f"{server.url}/console/api/commands/{sent}/events", stream=True, timeout=30) as r:
+        assert r.status_code == 200 and r.headers["content-type"] == "text/event-stream"
+        text = ""
+        for chunk in r.iter_content(chunk_size=None, decode_unicode=True):
+            text += chunk
+            if "event: end" in text:
+                break
+    assert "streamed" in text and '"Status": "Success"' in text.replace('":"', '": "')
+
+
+def test_forged_cookies_missing_csrf_and_bad_input_are_refused(server, fleet):
+    url = f"{server.url}/console/api"
+    assert requests.get(f"{url}/session", timeout=10).status_code == 401
+    forged = requests.Session()
+    forged.cookies.set("steward_console", "0" * 64, path="/console")
+    r = forged.post(f"{url}/call", json={"service": "sts", "operation": "GetCallerIdentity"},
+                    headers={"x-steward-csrf": "whatever"}, timeout=10)
+    assert r.status_code == 401 and r.json()["__type"] == "NotSignedIn"
+
+    s = sign_in(server)
+    csrf = s.headers.pop("x-steward-csrf")
+    for headers in ({}, {"x-steward-csrf": "0" * len(csrf)}):
+        r = s.post(f"{url}/call", json={"service": "sts", "operation": "GetCallerIdentity"}, headers=headers,
+                   timeout=10)
+        assert r.status_code == 403 and r.json()["__type"] == "InvalidCsrfToken"
+    assert s.post(f"{url}/signout", timeout=10).status_code == 403
+    s.headers["x-steward-csrf"] = csrf
+    for body, code in [
+        (b"not json", 400),
+        (json.dumps({"service": "ec2", "operation": "DescribeInstances"}).encode(), 400),
+        (json.dumps({"service": "ssm", "operation": "../../x"}).encode(), 400),
+        (json.dumps({"service": "ssm", "operation": "GetParameter", "input": [1]}).encode(), 400),
+        (b"{" + b" " * (3 << 19) + b"}", 413),
+    ]:
+        r = s.post(f"{url}/call", data=body, headers={"content-type": "application/json"}, timeout=30)
+        assert r.status_code == code, (body[:60], r.status_code, r.text[:200])
+        assert r.json()["__type"]
+    for form, code in [
+        ({"accessKeyId": server.access_key, "secretAccessKey": "wrong"}, 401),
+        ({"accessKeyId": "AKIANOSUCHKEY0000000", "secretAccessKey": "x"}, 401),
+        ({"accessKeyId": server.access_key, "secretAccessKey": server.secret_key, "region": "../etc"}, 400),
+        ({"nothing": 1}, 400),
+    ]:
+        r = requests.post(f"{url}/signin", json=form, timeout=10)
+        assert r.status_code == code, (form, r.text)
+    assert requests.post(f"{url}/signin", data=b"x" * 10_000, timeout=10).status_code == 413
+
+    # Signing out ends the session for good.
+    assert s.post(f"{url}/signout", timeout=10).status_code == 204
+    assert api(s, server, "sts", "GetCallerIdentity").status_code == 401
+
+
+def test_a_session_expires(server, fleet):
+    s = sign_in(server)
+    assert api(s, server, "sts", "GetCallerIdentity").status_code == 200
+    server.advance_clock(13 * 3600)
+    r = api(s, server, "sts", "GetCallerIdentity")
+    assert r.status_code == 401 and "expired" in r.json()["message"]
