@@ -17,7 +17,13 @@ build: console
 
 # The web console's bundle (console/dist), which the server embeds when it is built. Without
 # npm the server builds without it and /console says so.
-console:
+# Rebuilt only when its sources change, so Rust-only work never re-embeds it.
+CONSOLE_SOURCES := $(shell find console/src console/index.html console/vite.config.ts console/tsconfig.json \
+	console/package.json console/package-lock.json -type f 2>/dev/null)
+
+console: console/dist/index.html
+
+console/dist/index.html: $(CONSOLE_SOURCES)
 	@if command -v npm >/dev/null 2>&1; then \
 	  cd console && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } \
 	  && npm run --silent build; \

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { lazy, Suspense, useEffect, useState } from "react";
 import AppLayout from "@cloudscape-design/components/app-layout";
 import SideNavigation from "@cloudscape-design/components/side-navigation";
 import TopNavigation from "@cloudscape-design/components/top-navigation";
@@ -12,8 +12,16 @@ import RunCommand from "./pages/RunCommand";
 import CommandDetail from "./pages/CommandDetail";
 import Parameters from "./pages/Parameters";
 import ParameterDetail from "./pages/ParameterDetail";
+import Sessions from "./pages/Sessions";
+import Documents from "./pages/Documents";
+import DocumentDetail, { NewDocument } from "./pages/DocumentDetail";
+import Automation from "./pages/Automation";
+import AutomationDetail from "./pages/AutomationDetail";
 
 const DARK = "steward-console-dark";
+
+// The terminal (xterm.js) loads only when a shell opens, keeping the first load small.
+const Shell = lazy(() => import("./pages/Shell"));
 
 function Page({ route }: { route: string }) {
   const [, section, rest] = route.match(/^\/([^/]*)\/?(.*)$/) ?? [];
@@ -24,6 +32,19 @@ function Page({ route }: { route: string }) {
       return <CommandDetail commandId={decodeURIComponent(rest)} />;
     case "parameters":
       return rest ? <ParameterDetail name={decodeURIComponent(rest)} /> : <Parameters />;
+    case "documents":
+      if (rest === "new") return <NewDocument />;
+      return rest ? <DocumentDetail name={decodeURIComponent(rest)} /> : <Documents />;
+    case "sessions":
+      return rest ? (
+        <Suspense fallback={<Spinner size="large" />}>
+          <Shell node={decodeURIComponent(rest)} />
+        </Suspense>
+      ) : (
+        <Sessions />
+      );
+    case "automation":
+      return rest ? <AutomationDetail id={decodeURIComponent(rest)} /> : <Automation />;
     default:
       return <Fleet />;
   }
@@ -84,7 +105,10 @@ export default function App() {
             items={[
               { type: "link", text: "Fleet", href: "#/fleet" },
               { type: "link", text: "Run Command", href: "#/run" },
+              { type: "link", text: "Documents", href: "#/documents" },
               { type: "link", text: "Parameter Store", href: "#/parameters" },
+              { type: "link", text: "Session Manager", href: "#/sessions" },
+              { type: "link", text: "Automation", href: "#/automation" },
             ]}
           />
         }

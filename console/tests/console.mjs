@@ -101,6 +101,68 @@ const scenarios = {
     return {};
   },
 
+  // A shell on the node in the browser: type a command, read its output.
+  async shell(page) {
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.goto(base + "#/sessions");
+    await page.getByRole("button", { name: `Start a session on ${env.NODE_ID}` }).click();
+    await page.getByText("Connected").waitFor({ timeout: WAIT });
+    await page.locator(".xterm").click();
+    await page.keyboard.type(`echo hi-$((6*7))-${env.NONCE}`);
+    await page.keyboard.press("Enter");
+    await page.locator(".xterm-rows", { hasText: `hi-42-${env.NONCE}` }).waitFor({ timeout: WAIT });
+    await shot(page, "shell");
+    const rows = await page.locator(".xterm-rows").innerText();
+    await page.getByRole("button", { name: "Terminate" }).click();
+    await page.getByRole("heading", { name: "Session Manager" }).waitFor({ timeout: WAIT });
+    return { lines: rows.split("\n").filter((l) => l.includes(env.NONCE)).length };
+  },
+
+  // An execution waiting for approval, approved from its page by a listed approver.
+  async approve(page) {
+    await signIn(page, env.LIMITED_KEY_ID, env.LIMITED_SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.goto(base + "#/automation/" + env.EXECUTION_ID);
+    await page.getByRole("button", { name: "Approve", exact: true }).click();
+    await page.getByRole("cell", { name: "Success" }).first().waitFor({ timeout: WAIT });
+    await page.getByText("ApprovalStatus: Approved").waitFor({ timeout: WAIT });
+    await shot(page, "automation-approved");
+    return {};
+  },
+
+  // A document with errors: each refusal shown at its line; fixed, it is created.
+  async document(page) {
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.goto(base + "#/documents/new");
+    await page.getByLabel("Name").fill(env.DOCUMENT);
+    const content = page.locator("textarea").first();
+    const create = page.getByRole("button", { name: "Create document" });
+    const lines = ['schemaVersion: "2.2"', "description: from the console", "mainSteps:",
+      "  - action: aws:runShellScript", "    name: hello", "    inputs:", "      runCommand: [echo hi"];
+    await content.fill(lines.join("\n") + "\n");
+    await create.click();
+    await page.getByText(/not well-formed/).first().waitFor({ timeout: WAIT });
+    await page.getByLabel("Lines around the error").waitFor({ timeout: WAIT });
+    lines[6] = "      runCommand: [echo hi]";
+    lines[3] = "  - action: aws:teleport";
+    await content.fill(lines.join("\n") + "\n");
+    await create.click();
+    await page.getByText("Line 4", { exact: true }).waitFor({ timeout: WAIT });
+    const around = await page.getByLabel("Lines around the error").innerText();
+    if (!around.split("\n").some((l) => l.startsWith("→") && l.includes("aws:teleport")))
+      fail(`the error is not marked at its line: ${around}`);
+    await shot(page, "document-error");
+    lines[3] = "  - action: aws:runShellScript";
+    await content.fill(lines.join("\n") + "\n");
+    await create.click();
+    await page.waitForURL(new RegExp(`#/documents/${env.DOCUMENT}$`), { timeout: WAIT });
+    await page.getByRole("heading", { name: env.DOCUMENT }).waitFor({ timeout: WAIT });
+    await page.getByText("Command · YAML").waitFor({ timeout: WAIT });
+    return {};
+  },
+
   // A wrong secret is refused on the page; nothing else is shown.
   async wrong(page) {
     await signIn(page, env.KEY_ID, env.SECRET + "x");
@@ -116,9 +178,10 @@ const browser = await chromium.launch({
   executablePath: env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-dev-shm-usage"],
 });
+let page;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-  const page = await context.newPage();
+  page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on("console", (m) => {
@@ -132,6 +195,7 @@ try {
   console.log("RESULT " + JSON.stringify(result));
 } catch (e) {
   console.error(String(e && e.stack ? e.stack : e));
+  if (page) await shot(page, `failed-${name}`).catch(() => {});
   process.exitCode = 1;
 } finally {
   await browser.close();

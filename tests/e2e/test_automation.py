@@ -374,6 +374,37 @@ def test_an_execution_survives_its_server_killed_mid_sleep(server, ssm, fleet):
     assert (nap["ExecutionEndTime"] - nap["ExecutionStartTime"]).total_seconds() >= 3.9
 
 
+def test_an_execution_survives_its_server_killed_during_a_command(server, ssm, fleet):
+    """kill -9 while an aws:runCommand step's command runs on the node: after the restart the
+    step follows the command it sent (never sends it again) and the execution ends once."""
+    node = fleet.id("a0")
+    name = runbook(ssm, [
+        {"name": "slow", "action": "aws:runCommand", "inputs": {
+            "DocumentName": "AWS-RunShellScript", "InstanceIds": [node],
+            "Parameters": {"commands": ["sleep 3", "echo ran-{{ automation:EXECUTION_ID }}"]}}},
+        {"name": "after", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}},
+    ], outputs=["slow.Output"])
+    eid = ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
+
+    def sent():
+        e = ssm.get_automation_execution(AutomationExecutionId=eid)["AutomationExecution"]
+        steps = e["StepExecutions"]
+        return e if steps and steps[0]["StepStatus"] == "InProgress" and e.get("CurrentStepName") == "slow" else None
+
+    wait_until(sent, 30, "the command step to be running", interval=0.1)
+    time.sleep(0.5)  # the command reaches the node
+    server.kill9()
+    server.start()
+    ssm = server.ssm()
+    e = wait_final(ssm, eid, timeout=90)
+    assert e["AutomationExecutionStatus"] == "Success", e
+    assert steps_of(e) == [("slow", "Success"), ("after", "Success")]
+    assert e["Outputs"]["slow.Output"] == [f"ran-{eid}\n"], e["Outputs"]
+    ran = [c for c in ssm.list_commands(InstanceId=node)["Commands"]
+           if c["Parameters"].get("commands", [""])[-1] == f"echo ran-{eid}"]
+    assert len(ran) == 1, ran
+
+
 def test_executions_beyond_the_running_limit_wait_their_turn(ssm):
     """As SSM: 100 executions run at once per account and region; more are queued as
     Pending and start, oldest first, as running ones end. A queued one cancelled ends at once."""
@@ -545,13 +576,18 @@ def test_rate_control_runs_one_child_per_target_a_few_at_a_time(ssm):
 
 def test_rate_control_stops_starting_children_past_max_errors(ssm):
     name = per_value(ssm)
+    # Ten targets, one at a time, at most 20% (two) failures: the third failure stops new starts.
+    values = ["ok1", "bad1", "ok2", "bad2", "bad3", "ok3", "ok4", "ok5", "ok6", "ok7"]
     parent = ssm.start_automation_execution(
-        DocumentName=name, TargetParameterName="Value", MaxConcurrency="1", MaxErrors="1",
-        Targets=[{"Key": "ParameterValues", "Values": ["bad1", "bad2", "ok1", "ok2"]}])["AutomationExecutionId"]
-    e = wait_final(ssm, parent, timeout=60)
+        DocumentName=name, TargetParameterName="Value", MaxConcurrency="1", MaxErrors="20%",
+        Targets=[{"Key": "ParameterValues", "Values": values}])["AutomationExecutionId"]
+    e = wait_final(ssm, parent, timeout=90)
     assert e["AutomationExecutionStatus"] == "Failed", e
-    assert "MaxErrors" in e["FailureMessage"] and "2 were not started" in e["FailureMessage"], e["FailureMessage"]
-    assert sorted(c["Target"] for c in children_of(ssm, parent)) == ["bad1", "bad2"]
+    assert "MaxErrors" in e["FailureMessage"] and "5 were not started" in e["FailureMessage"], e["FailureMessage"]
+    children = children_of(ssm, parent)
+    assert sorted(c["Target"] for c in children) == sorted(values[:5])
+    statuses = {c["Target"]: c["AutomationExecutionStatus"] for c in children}
+    assert [statuses[v] for v in values[:5]] == ["Success", "Failed", "Success", "Failed", "Failed"]
 
 
 def test_rate_control_over_tagged_nodes_and_cancel(ssm, fleet):

@@ -103,6 +103,37 @@ def test_a_secret_is_revealed_only_with_permission(server, fleet, shots):
            LIMITED_KEY_ID=ak, LIMITED_SECRET=sk)
 
 
+def test_a_shell_in_the_browser(server, fleet, shots):
+    result = browse(server, "shell", shots, NODE_ID=fleet.id("c0"), NONCE=uuid.uuid4().hex[:8])
+    assert result["lines"] >= 2  # the command as typed and its output
+    ssm = server.ssm()
+    sessions = ssm.describe_sessions(State="History")["Sessions"]
+    assert any(s["Target"] == fleet.id("c0") for s in sessions)
+
+
+def test_an_approval_from_the_execution_page(server, fleet, shots):
+    ssm = server.ssm()
+    ak, sk, arn = make_user(server, f"console-approver-{uuid.uuid4().hex[:6]}", policy(
+        allow(["ssm:DescribeInstanceInformation", "ssm:GetAutomationExecution", "ssm:SendAutomationSignal"], ["*"])))
+    name = f"console-approval-{uuid.uuid4().hex[:8]}"
+    ssm.create_document(Name=name, DocumentType="Automation", Content=json.dumps({
+        "schemaVersion": "0.3",
+        "mainSteps": [{"name": "approve", "action": "aws:approve", "inputs": {"Approvers": [arn]}},
+                      {"name": "after", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}}]}))
+    eid = ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
+    browse(server, "approve", shots, EXECUTION_ID=eid, LIMITED_KEY_ID=ak, LIMITED_SECRET=sk)
+    e = ssm.get_automation_execution(AutomationExecutionId=eid)["AutomationExecution"]
+    assert e["AutomationExecutionStatus"] == "Success"
+    assert json.loads(e["StepExecutions"][0]["Outputs"]["ApproverDecisions"][0])["Approver"] == arn
+
+
+def test_a_document_with_errors_is_refused_at_the_line(server, fleet, shots):
+    name = f"console-doc-{uuid.uuid4().hex[:8]}"
+    browse(server, "document", shots, DOCUMENT=name)
+    d = server.ssm().describe_document(Name=name)["Document"]
+    assert d["DocumentType"] == "Command" and d["DocumentFormat"] == "YAML" and d["LatestVersion"] == "1"
+
+
 def test_a_wrong_secret_is_refused(server, fleet, shots):
     browse(server, "wrong", shots)
 

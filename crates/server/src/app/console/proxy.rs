@@ -35,8 +35,10 @@ pub async fn call(app: &App, peer: IpAddr, headers: &HeaderMap, body: &Bytes) ->
         Ok(ctx) => ctx,
         Err(response) => return response,
     };
-    // IAM conditions on aws:SourceIp see the browser's address.
+    // IAM conditions on aws:SourceIp see the browser's address; StartSession's stream URL
+    // names the host the browser reached.
     ctx.principal.source_ip = Some(peer);
+    ctx.principal.request_host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
     if body.len() > MAX_CALL {
         return refusal(StatusCode::PAYLOAD_TOO_LARGE, "ValidationException", "The call is too large.");
     }
