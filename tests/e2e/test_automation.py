@@ -301,7 +301,7 @@ def test_bad_input(ssm, fleet):
         ssm.start_automation_execution(DocumentName=launching)
     assert "aws:runInstances" in str(err.value)
     with raises_aws("ValidationException"):
-        ssm.start_automation_execution(DocumentName=name, Parameters={"Env": ["prod"]}, Mode="Interactive")
+        ssm.start_automation_execution(DocumentName=name, Parameters={"Env": ["prod"]}, Mode="Manual")
     with raises_aws("AutomationExecutionNotFoundException"):
         ssm.get_automation_execution(AutomationExecutionId="00000000-0000-0000-0000-000000000000")
     with raises_aws("AutomationExecutionNotFoundException"):
@@ -643,3 +643,108 @@ def test_rate_control_bad_input(ssm):
     for bad in ({"MaxConcurrency": "0"}, {"MaxErrors": "-1"}, {"MaxConcurrency": "101%"}):
         with raises_aws("ValidationException"):
             ssm.start_automation_execution(DocumentName=name, TargetParameterName="Value", Targets=values, **bad)
+
+
+def test_an_association_runs_a_runbook_over_its_targets(server, ssm, fleet):
+    """A State Manager association of a runbook: each run is an automation execution, rate
+    controlled over the association's targets (AutomationTargetParameterName), and the
+    association takes its outcome."""
+    node = fleet.id("a0")
+    name = runbook(ssm, [{"name": "hello", "action": "aws:runCommand", "inputs": {
+        "DocumentName": "AWS-RunShellScript", "InstanceIds": ["{{ InstanceId }}"],
+        "Parameters": {"commands": ["echo assoc-{{ InstanceId }}"]}}}],
+        parameters={"InstanceId": {"type": "String"}})
+    assoc = ssm.create_association(Name=name, Targets=[{"Key": "tag:role", "Values": ["automation"]}],
+                                   AutomationTargetParameterName="InstanceId", MaxConcurrency="1",
+                                   MaxErrors="0")["AssociationDescription"]
+
+    def settled():
+        d = ssm.describe_association(AssociationId=assoc["AssociationId"])["AssociationDescription"]
+        return d if d["Overview"]["Status"] in ("Success", "Failed") else None
+
+    d = wait_until(settled, 60, "the association's run to end", interval=0.5)
+    assert d["Overview"]["Status"] == "Success", d
+    runs = ssm.describe_association_executions(AssociationId=assoc["AssociationId"])["AssociationExecutions"]
+    assert len(runs) == 1 and runs[0]["Status"] == "Success", runs
+    parents = ssm.describe_automation_executions(Filters=[{"Key": "DocumentNamePrefix", "Values": [name]}])
+    parent = next(e for e in parents["AutomationExecutionMetadataList"] if "ParentAutomationExecutionId" not in e)
+    assert parent["ResolvedTargets"]["ParameterValues"] == [node] and parent["TargetParameterName"] == "InstanceId"
+    [child] = children_of(ssm, parent["AutomationExecutionId"])
+    out = ssm.get_automation_execution(AutomationExecutionId=child["AutomationExecutionId"])["AutomationExecution"]
+    assert out["StepExecutions"][0]["Outputs"]["Output"] == [f"assoc-{node}\n"]
+
+    # Without AutomationTargetParameterName the runbook runs once per run, with the parameters.
+    once = runbook(ssm, [{"name": "nap", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}}],
+                   parameters={"Note": {"type": "String"}})
+    plain = ssm.create_association(Name=once, Parameters={"Note": ["hi"]})["AssociationDescription"]
+    d = wait_until(lambda: (lambda x: x if x["Overview"]["Status"] in ("Success", "Failed") else None)(
+        ssm.describe_association(AssociationId=plain["AssociationId"])["AssociationDescription"]), 60, "one run")
+    assert d["Overview"]["Status"] == "Success", d
+
+    # Checked when created: the parameter, the targets, the runbook's own parameters, IAM.
+    with raises_aws("InvalidParameters"):
+        ssm.create_association(Name=name, Targets=[{"Key": "tag:role", "Values": ["automation"]}],
+                               AutomationTargetParameterName="Nope")
+    with raises_aws("InvalidTarget"):
+        ssm.create_association(Name=name, AutomationTargetParameterName="InstanceId")
+    with raises_aws("InvalidParameters"):
+        ssm.create_association(Name=once, Parameters={"Colour": ["blue"]})
+    ak, sk, _ = make_user(server, f"assoc-runbook-{uid()}", policy(allow(["ssm:CreateAssociation"], ["*"])))
+    with raises_aws("AccessDeniedException"):
+        as_user(server, "ssm", ak, sk).create_association(Name=once, Parameters={"Note": ["x"]})
+    for a in (assoc, plain):
+        ssm.delete_association(AssociationId=a["AssociationId"])
+
+
+def test_interactive_mode_runs_each_step_when_told(ssm):
+    name = runbook(ssm, [
+        {"name": "first", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}},
+        {"name": "long", "action": "aws:sleep", "inputs": {"Duration": "PT60S"}},
+        {"name": "last", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}},
+    ])
+    eid = ssm.start_automation_execution(DocumentName=name, Mode="Interactive")["AutomationExecutionId"]
+    e = wait_status(ssm, eid, "Waiting")
+    assert e["Mode"] == "Interactive" and e["StepExecutions"] == [], e
+    time.sleep(1.5)  # nothing starts by itself
+    assert ssm.get_automation_execution(AutomationExecutionId=eid)["AutomationExecution"]["StepExecutions"] == []
+
+    def signal(kind: str, **payload):
+        ssm.send_automation_signal(AutomationExecutionId=eid, SignalType=kind,
+                                   Payload={k: [v] for k, v in payload.items()})
+
+    signal("StartStep", StepName="long")  # any step, in any order
+    e = wait_until(lambda: (lambda x: x if x["StepExecutions"] and x["StepExecutions"][-1]["StepStatus"] == "InProgress"
+                            else None)(ssm.get_automation_execution(AutomationExecutionId=eid)["AutomationExecution"]),
+                   20, "the long step to run")
+    with raises_aws("InvalidAutomationSignalException"):
+        signal("StartStep", StepName="first")  # one at a time
+    signal("StopStep", StepExecutionId=e["StepExecutions"][-1]["StepExecutionId"])
+    e = wait_status(ssm, eid, "Waiting")
+    assert steps_of(e) == [("long", "Cancelled")]
+    signal("StartStep", StepName="first")
+    wait_until(lambda: steps_of(ssm.get_automation_execution(AutomationExecutionId=eid)["AutomationExecution"])
+               == [("long", "Cancelled"), ("first", "Success")], 20, "the first step to run")
+    signal("StartStep", StepName="last")
+    e = wait_final(ssm, eid)
+    assert e["AutomationExecutionStatus"] == "Success", e
+    assert steps_of(e) == [("long", "Cancelled"), ("first", "Success"), ("last", "Success")]
+
+    with raises_aws("InvalidAutomationSignalException"):
+        signal("StartStep", StepName="first")  # it ended
+    auto = ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
+    with raises_aws("InvalidAutomationSignalException"):
+        ssm.send_automation_signal(AutomationExecutionId=auto, SignalType="StartStep",
+                                   Payload={"StepName": ["first"]})
+    ssm.stop_automation_execution(AutomationExecutionId=auto)
+    again = ssm.start_automation_execution(DocumentName=name, Mode="Interactive")["AutomationExecutionId"]
+    wait_status(ssm, again, "Waiting")
+    for payload in ({"Payload": {"StepName": ["ghost"]}}, {}):
+        with raises_aws("InvalidAutomationSignalException"):
+            ssm.send_automation_signal(AutomationExecutionId=again, SignalType="StartStep", **payload)
+    with raises_aws("InvalidAutomationSignalException"):
+        ssm.send_automation_signal(AutomationExecutionId=again, SignalType="StopStep",
+                                   Payload={"StepExecutionId": ["00000000-0000-0000-0000-000000000000"]})
+    with raises_aws("ValidationException"):
+        ssm.start_automation_execution(DocumentName=name, Mode="Interactive", TargetParameterName="X",
+                                       Targets=[{"Key": "ParameterValues", "Values": ["a"]}])
+    ssm.stop_automation_execution(AutomationExecutionId=again)

@@ -119,6 +119,7 @@ async fn pass(env: &Arc<Env>, inside: &super::inside::Inside) -> anyhow::Result<
     started += associations::reconcile_dirty(env).await?;
     started += windows::advance_all(env).await?;
     started += crate::automation::advance_all(env, inside).await?;
+    started += associations::follow_runbooks(env).await?;
     let exported = crate::inventory::export_pending(env).await?;
     if started > 0 {
         tracing::debug!(started, "Scheduler started runs.");

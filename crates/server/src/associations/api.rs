@@ -113,6 +113,12 @@ async fn build(
         (None, None) => return Err(ApiError::validation("Name is required.")),
     };
     let instance_id = base.map(|b| b.instance_id.clone()).unwrap_or_else(|| input.instance_id.clone());
+    // A runbook's association runs an automation execution: once, or over its targets.
+    let runbook = crate::documents::find(ctx, &name).await.is_ok_and(|f| f.head.doc_type == "Automation");
+    let automation_target_parameter_name = input
+        .automation_target_parameter_name
+        .clone()
+        .or_else(|| base.and_then(|b| b.automation_target_parameter_name.clone()));
     let targets = match (&input.targets, &instance_id, base) {
         (Some(_), Some(_), None) => {
             return Err(ApiError::validation("Specify either InstanceId or Targets, not both."));
@@ -120,12 +126,15 @@ async fn build(
         (Some(t), _, _) => t.clone(),
         (None, Some(id), _) => vec![Target { key: Some("InstanceIds".into()), values: Some(vec![id.clone()]) }],
         (None, None, Some(b)) => b.targets.clone(),
+        (None, None, None) if runbook => vec![],
         (None, None, None) => return Err(ApiError::validation("Specify InstanceId or Targets.")),
     };
-    if targets.is_empty() {
+    if targets.is_empty() && (!runbook || automation_target_parameter_name.is_some()) {
         return Err(ApiError::new("InvalidTarget", "Targets must name at least one target."));
     }
-    check_target_keys(&targets).map_err(|e| ApiError::new("InvalidTarget", e.message().to_owned()))?;
+    if !runbook {
+        check_target_keys(&targets).map_err(|e| ApiError::new("InvalidTarget", e.message().to_owned()))?;
+    }
     crate::groups::check_targets(ctx, &targets).await?;
     if base.is_none() {
         if let Some(id) = &instance_id {
@@ -138,11 +147,13 @@ async fn build(
         }
     }
     let parameters = input.parameters.clone().unwrap_or_default();
-    check_document(ctx, &name, input.document_version.as_deref(), parameters.clone()).await?;
+    if !runbook {
+        check_document(ctx, &name, input.document_version.as_deref(), parameters.clone()).await?;
+    }
     let apply_only = input.apply_only_at_cron_interval.unwrap_or(false);
     check_schedule(input.schedule_expression.as_deref(), input.schedule_offset, apply_only, now)?;
     check_output(&input.output_location)?;
-    Ok(AssociationRecord {
+    let record = AssociationRecord {
         id: base.map(|b| b.id.clone()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         account: p.account.clone(),
         region: p.region.clone(),
@@ -163,7 +174,8 @@ async fn build(
         association_name: input.association_name.clone().or_else(|| base.and_then(|b| b.association_name.clone())),
         duration: input.duration,
         calendar_names: input.calendar_names.clone().unwrap_or_default(),
-        automation_target_parameter_name: input.automation_target_parameter_name.clone(),
+        automation_target_parameter_name,
+        runbook,
         created: base.map(|b| b.created).unwrap_or(now),
         updated: now,
         last_execution: base.and_then(|b| b.last_execution),
@@ -176,6 +188,23 @@ async fn build(
             Some(b) => b.tags.clone(),
             None => crate::base::tags::tag_pairs(input.tags.as_deref().unwrap_or_default()),
         },
+    };
+    if record.runbook {
+        check_runbook(ctx, &record).await?;
+    }
+    Ok(record)
+}
+
+/// Checks a runbook's association as its runs will start it: the runbook, its parameters and
+/// the targets' values, the caller allowed to start it (and to pass its role).
+async fn check_runbook(ctx: &Ctx, assoc: &AssociationRecord) -> Result<(), ApiError> {
+    let request = super::run::runbook_request(assoc);
+    crate::automation::check_start(ctx, &request).await.map_err(|e| match e.code() {
+        "InvalidAutomationExecutionParametersException" => ApiError::new("InvalidParameters", e.message().to_owned()),
+        "AutomationDefinitionNotFoundException" | "AutomationDefinitionVersionNotFoundException" => {
+            ApiError::new("InvalidDocument", e.message().to_owned())
+        }
+        _ => e,
     })
 }
 

@@ -23,7 +23,7 @@ pub use api::{
     create_association, create_association_batch, delete_association, describe_association, list_association_versions,
     list_associations, start_associations_once, update_association,
 };
-pub use run::{on_due, reconcile_dirty, NodeCache};
+pub use run::{follow_runbooks, on_due, reconcile_dirty, NodeCache};
 pub use status::{
     describe_association_execution_targets, describe_association_executions, describe_effective_instance_associations,
     describe_instance_associations_status, update_association_status,
@@ -92,6 +92,11 @@ pub struct AssociationRecord {
     pub calendar_names: Vec<String>,
     /// Automation target parameter (kept).
     pub automation_target_parameter_name: Option<String>,
+    /// Whether its document is a runbook (type Automation): a run is then an automation
+    /// execution, rate-controlled over the targets when AutomationTargetParameterName names
+    /// the parameter they go into.
+    #[serde(default)]
+    pub runbook: bool,
     /// Epoch ms of creation.
     pub created: i64,
     /// Epoch ms of this version.
@@ -151,6 +156,9 @@ pub struct ExecutionRecord {
     /// Why it could not start.
     #[serde(default)]
     pub message: String,
+    /// The automation execution behind it, for a runbook's association.
+    #[serde(default)]
+    pub automation_execution_id: Option<String>,
 }
 
 /// An association's last result on one node.
@@ -193,6 +201,11 @@ pub fn version_key(account: &str, region: &str, id: &str, version: u32) -> Strin
 /// Store key of an execution: newest first under the association.
 pub fn execution_key(account: &str, region: &str, id: &str, created: i64, execution: &str) -> String {
     format!("assocexec/{account}/{region}/{id}/{:013}-{execution}", 9_999_999_999_999 - created)
+}
+
+/// Store key of a runbook association's run still followed: its value is the execution's key.
+pub fn following_key(account: &str, region: &str, id: &str, execution: &str) -> String {
+    format!("assocauto/{account}/{region}/{id}/{execution}")
 }
 
 /// Store key of an association's result on a node.

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use steward_api::ssm::automation::StartAutomationExecutionRequest;
 use steward_api::ssm::commands::SendCommandRequest;
 use steward_core::schedule::Schedule;
 use steward_store::{prefix_end, Op, Start};
@@ -65,6 +66,25 @@ fn put_node_status(assoc: &AssociationRecord, status: &NodeStatus, batch: &mut V
     batch.push(Op::put(node_index_key(a, r, &status.instance_id, &assoc.id), b"{}".to_vec()));
 }
 
+impl ExecutionRecord {
+    /// A run of `assoc` starting now.
+    fn starting(assoc: &AssociationRecord, id: &str, now: i64) -> ExecutionRecord {
+        ExecutionRecord {
+            id: id.to_owned(),
+            association_id: assoc.id.clone(),
+            association_version: assoc.version,
+            status: "InProgress".into(),
+            detailed_status: "InProgress".into(),
+            created: now,
+            finished: None,
+            command_id: String::new(),
+            counts: BTreeMap::new(),
+            message: String::new(),
+            automation_execution_id: None,
+        }
+    }
+}
+
 /// The writes that start a run: `ahead` (invocations and per-node statuses, one or more per
 /// node) may go before `commit` (the execution and its command) when they do not fit one
 /// store batch together; see `base::write_staged`.
@@ -115,18 +135,7 @@ pub async fn start_execution(
     };
     let origin = Origin { kind: "Association".into(), id: assoc.id.clone(), execution_id: execution_id.clone() };
     let mut launch = Launch::default();
-    let mut execution = ExecutionRecord {
-        id: execution_id.clone(),
-        association_id: assoc.id.clone(),
-        association_version: assoc.version,
-        status: "InProgress".into(),
-        detailed_status: "InProgress".into(),
-        created: now,
-        finished: None,
-        command_id: String::new(),
-        counts: BTreeMap::new(),
-        message: String::new(),
-    };
+    let mut execution = ExecutionRecord::starting(assoc, &execution_id, now);
     let planned = match &ctx {
         Ok(ctx) => plan(ctx, &request, Some(origin), Some(nodes.clone())).await,
         Err(e) => Err(e.clone()),
@@ -178,6 +187,115 @@ pub async fn start_execution(
     Ok(launch)
 }
 
+/// The automation execution a runbook's association starts: its runbook and parameters,
+/// and — when AutomationTargetParameterName names the parameter — its targets, put into that
+/// parameter one child execution each, with the association's rate control.
+pub fn runbook_request(assoc: &AssociationRecord) -> StartAutomationExecutionRequest {
+    let rate_controlled = assoc.automation_target_parameter_name.is_some();
+    StartAutomationExecutionRequest {
+        document_name: assoc.name.clone(),
+        document_version: assoc.document_version.clone(),
+        parameters: Some(assoc.parameters.clone()),
+        target_parameter_name: assoc.automation_target_parameter_name.clone(),
+        targets: rate_controlled.then(|| assoc.targets.clone()),
+        max_concurrency: assoc.max_concurrency.clone().filter(|_| rate_controlled),
+        max_errors: assoc.max_errors.clone().filter(|_| rate_controlled),
+        ..Default::default()
+    }
+}
+
+/// Starts a run of a runbook's association: an automation execution started as whoever set
+/// the association up, in the run's batch, and followed (`follow_runbooks`) to its end.
+async fn start_runbook(env: &Arc<Env>, assoc: &mut AssociationRecord, now: i64) -> anyhow::Result<Launch> {
+    let ctx = crate::base::run_as::resume(env, &assoc.account, &assoc.region, assoc.run_as.as_ref()).await;
+    if let Err(e) = &ctx {
+        if e.status() >= 500 {
+            anyhow::bail!("{}", e.message());
+        }
+    }
+    let request = runbook_request(assoc);
+    let started = match &ctx {
+        Ok(ctx) => crate::automation::start_for(ctx, &request).await,
+        Err(e) => Err(e.clone()),
+    };
+    let mut execution = ExecutionRecord::starting(assoc, &uuid::Uuid::new_v4().to_string(), now);
+    let (a, r) = (assoc.account.clone(), assoc.region.clone());
+    let key = execution_key(&a, &r, &assoc.id, now, &execution.id);
+    let mut launch = Launch::default();
+    match started {
+        Ok((automation_id, writes)) => {
+            execution.automation_execution_id = Some(automation_id);
+            launch.commit.extend(writes);
+            launch.commit.push(Op::put(following_key(&a, &r, &assoc.id, &execution.id), key.clone().into_bytes()));
+            assoc.overview =
+                Overview { status: "Pending".into(), detailed_status: "InProgress".into(), counts: BTreeMap::new() };
+        }
+        Err(e) => {
+            execution.status = "Failed".into();
+            execution.detailed_status = e.message().to_owned();
+            execution.message = e.message().to_owned();
+            execution.finished = Some(now);
+            execution.counts.insert("Failed".into(), 1);
+            assoc.overview = Overview {
+                status: "Failed".into(),
+                detailed_status: "Failed".into(),
+                counts: BTreeMap::from([("Failed".to_owned(), 1)]),
+            };
+        }
+    }
+    launch.commit.push(Op::put(key, encode(&execution)));
+    assoc.last_execution = Some(now);
+    Ok(launch)
+}
+
+/// Follows the runs of runbooks' associations: when an automation execution ends, its
+/// association's run and overview take its outcome. Returns how many ended.
+pub async fn follow_runbooks(env: &Arc<Env>) -> anyhow::Result<usize> {
+    let prefix = "assocauto/";
+    let mut ended = 0;
+    for item in env.store.range(Start::At(prefix), &prefix_end(prefix), 10_000).await? {
+        let parts: Vec<&str> = item.key[prefix.len()..].splitn(4, '/').collect();
+        let [account, region, association, _] = parts.as_slice() else { continue };
+        let exec_key = String::from_utf8_lossy(&item.value).into_owned();
+        let Some(exec_item) = env.store.get(&exec_key).await? else {
+            env.store.write(vec![Op::delete(&item.key)]).await.ok();
+            continue;
+        };
+        let mut execution: ExecutionRecord = decode(&exec_key, &exec_item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let Some(automation_id) = execution.automation_execution_id.clone() else { continue };
+        let status = crate::automation::execution_status(env, account, region, &automation_id).await?;
+        let status = status.unwrap_or_else(|| "Failed".into());
+        if !crate::automation::is_final(&status) {
+            continue;
+        }
+        let now = env.now();
+        let outcome = if status == "Success" { "Success" } else { "Failed" };
+        execution.status = outcome.into();
+        execution.detailed_status = status.clone();
+        execution.finished = Some(now);
+        execution.counts = BTreeMap::from([(outcome.to_owned(), 1)]);
+        let mut batch = vec![
+            Op::delete(&item.key).if_revision(item.revision),
+            Op::put(&exec_key, encode(&execution)).if_revision(exec_item.revision),
+        ];
+        let assoc_key = association_key(account, region, association);
+        if let Some(current) = env.store.get(&assoc_key).await? {
+            let mut assoc: AssociationRecord =
+                decode(&assoc_key, &current.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+            assoc.overview =
+                Overview { status: outcome.into(), detailed_status: status.clone(), counts: execution.counts.clone() };
+            if outcome == "Success" {
+                assoc.last_success = Some(now);
+            }
+            batch.push(Op::put(&assoc_key, encode(&assoc)).if_revision(current.revision));
+        }
+        if env.store.write(batch).await.is_ok() {
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
 /// Runs a due entry of an association: a scheduled run (which also books the next one) or
 /// a run asked for now.
 pub async fn on_due(env: &Arc<Env>, due: &Due, nodes: &NodeCache) -> anyhow::Result<bool> {
@@ -206,10 +324,14 @@ pub async fn on_due(env: &Arc<Env>, due: &Due, nodes: &NodeCache) -> anyhow::Res
             ));
         }
     }
-    let fleet = nodes.of(env, &assoc.account, &assoc.region).await?;
-    let node_targets = as_node_targets(&*env.store, &assoc.account, &assoc.region, &assoc.targets).await?;
-    let targets: Vec<NodeRecord> = fleet.iter().filter(|n| node_matches(n, &node_targets)).cloned().collect();
-    let launch = start_execution(env, &mut assoc, targets, now).await?;
+    let launch = if assoc.runbook {
+        start_runbook(env, &mut assoc, now).await?
+    } else {
+        let fleet = nodes.of(env, &assoc.account, &assoc.region).await?;
+        let node_targets = as_node_targets(&*env.store, &assoc.account, &assoc.region, &assoc.targets).await?;
+        let targets: Vec<NodeRecord> = fleet.iter().filter(|n| node_matches(n, &node_targets)).cloned().collect();
+        start_execution(env, &mut assoc, targets, now).await?
+    };
     batch.extend(launch.commit);
     batch.push(Op::put(&key, encode(&assoc)).if_revision(item.revision));
     if crate::base::write_staged(&*env.store, launch.ahead, batch).await.is_err() {
@@ -247,7 +369,8 @@ pub async fn reconcile_dirty(env: &Arc<Env>) -> anyhow::Result<usize> {
             }
             let now = env.now();
             for (cached, node_targets) in &associations[&scope] {
-                if cached.apply_only_at_cron_interval || !node_matches(&node, node_targets) {
+                // A runbook's association runs on its schedule, not per node.
+                if cached.runbook || cached.apply_only_at_cron_interval || !node_matches(&node, node_targets) {
                     continue;
                 }
                 if env.store.get(&node_status_key(account, region, &cached.id, node_id)).await?.is_some() {

@@ -13,7 +13,7 @@ use super::actions::SUPPORTED;
 use super::engine::conclude;
 use super::outcome::Outcome;
 use super::runbook::{self, Runbook};
-use super::{active_key, execution_key, queue_key, ExecutionRecord, StepRecord, MAX_QUEUED, MAX_RUNNING};
+use super::{active_key, execution_key, is_final, queue_key, ExecutionRecord, StepRecord, MAX_QUEUED, MAX_RUNNING};
 use super::{fan_out, Child, FanOut};
 use crate::base::paging::page;
 use crate::base::{decode, encode, store_fault, Ctx, Env, Identity, RunAs};
@@ -100,6 +100,12 @@ pub async fn start_for(ctx: &Ctx, req: &StartAutomationExecutionRequest) -> Resu
     prepare_start(ctx, req).await
 }
 
+/// Checks a start as `ctx` now, without starting anything (an association of the runbook
+/// is checked when it is created).
+pub async fn check_start(ctx: &Ctx, req: &StartAutomationExecutionRequest) -> Result<(), ApiError> {
+    start_for(ctx, req).await.map(|_| ())
+}
+
 /// What became of execution `id` (for work that follows executions it started): its
 /// status, or None when it no longer exists.
 pub async fn execution_status(env: &Env, account: &str, region: &str, id: &str) -> anyhow::Result<Option<String>> {
@@ -116,8 +122,11 @@ async fn prepare_start(ctx: &Ctx, req: &StartAutomationExecutionRequest) -> Resu
         return Err(ApiError::validation("TargetLocations (other accounts and regions) are not supported."));
     }
     let mode = req.mode.clone().unwrap_or_else(|| "Auto".into());
-    if mode != "Auto" {
-        return Err(ApiError::validation("Interactive mode is not supported yet; use Mode Auto."));
+    if mode != "Auto" && mode != "Interactive" {
+        return Err(ApiError::validation(format!("Mode {mode} is not Auto or Interactive.")));
+    }
+    if mode == "Interactive" && fan_out::requested(req) {
+        return Err(ApiError::validation("Rate-controlled executions run in Mode Auto; Interactive runs one."));
     }
     let (name, version, tree) = runbook_of(ctx, &req.document_name, req.document_version.as_deref()).await?;
     let runbook = runbook::parse(&tree)?;
@@ -206,6 +215,7 @@ async fn prepare_start(ctx: &Ctx, req: &StartAutomationExecutionRequest) -> Resu
         queued: queued.clone(),
         fan_out,
         parent: None,
+        granted: None,
     };
     let mut batch = vec![Op::put(execution_key(&p.account, &p.region, &id), encode(&record)).if_absent()];
     if let Some(key) = token_key {
@@ -480,13 +490,39 @@ pub async fn stop_automation_execution(
     ctx: Ctx,
     req: StopAutomationExecutionRequest,
 ) -> Result<serde_json::Map<String, Value>, ApiError> {
+    retry_races(|| stop_once(&ctx, &req)).await
+}
+
+/// Runs a change of an execution again when the engine moved the execution between its
+/// read and its write (the write's revision check refused it): a caller never sees that race.
+async fn retry_races<F, Fut>(mut change: F) -> Result<serde_json::Map<String, Value>, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<serde_json::Map<String, Value>, ApiError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match change().await {
+            Err(e) if e.code() == "TooManyUpdates" && attempt < 10 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn stop_once(
+    ctx: &Ctx,
+    req: &StopAutomationExecutionRequest,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
     if req.stop_type.as_deref().is_some_and(|t| t != "Cancel") {
         return Err(ApiError::new(
             "InvalidAutomationStatusUpdateException",
             "Type Complete ends change requests; stop a runbook's execution with Type Cancel.",
         ));
     }
-    let (mut e, revision) = load(&ctx, &req.automation_execution_id).await?;
+    let (mut e, revision) = load(ctx, &req.automation_execution_id).await?;
     if e.finished() || e.stop.is_some() {
         return Err(ApiError::new(
             "InvalidAutomationStatusUpdateException",
@@ -505,7 +541,7 @@ pub async fn stop_automation_execution(
     }
     e.stop = Some("Cancel".into());
     e.status = "Cancelling".into();
-    save(&ctx, &e, revision).await?;
+    save(ctx, &e, revision).await?;
     Ok(serde_json::Map::new())
 }
 
@@ -532,13 +568,60 @@ fn is_approver(ctx: &Ctx, approvers: &Value) -> bool {
     listed.iter().any(|l| mine.contains(l))
 }
 
+/// StartStep and StopStep, which drive an execution in Interactive mode: StartStep
+/// (`Payload StepName`) lets the named step start next; StopStep (`Payload StepExecutionId`)
+/// cancels the running step, and the execution waits for the next StartStep.
+fn step_signal(e: &mut ExecutionRecord, req: &SendAutomationSignalRequest, now: i64) -> Result<(), ApiError> {
+    if e.mode != "Interactive" {
+        return Err(invalid_signal(format!("{} applies to executions in Interactive mode.", req.signal_type)));
+    }
+    if e.finished() {
+        return Err(invalid_signal(format!("Execution {} is {}: it takes no signals.", e.id, e.status)));
+    }
+    let first = |key: &str| req.payload.as_ref().and_then(|p| p.get(key)).and_then(|v| v.first()).cloned();
+    let running = e.steps.last().filter(|s| !is_final(&s.status)).map(|s| (s.id.clone(), s.index));
+    if req.signal_type == "StartStep" {
+        let name = first("StepName").ok_or_else(|| invalid_signal("StartStep needs the Payload StepName."))?;
+        let index = e.runbook.index(&name).ok_or_else(|| invalid_signal(format!("There is no step named {name}.")))?;
+        if let Some((_, at)) = running {
+            let busy = &e.runbook.steps[at].name;
+            return Err(invalid_signal(format!("Step {busy} is running; stop it (StopStep) before starting another.")));
+        }
+        e.current = Some(index);
+        e.granted = Some(index);
+        e.status = "InProgress".into();
+        return Ok(());
+    }
+    let id = first("StepExecutionId").ok_or_else(|| invalid_signal("StopStep needs the Payload StepExecutionId."))?;
+    match running {
+        Some((running_id, _)) if running_id == id => {
+            let record = e.steps.last_mut().expect("a step is running");
+            record.status = "Cancelled".into();
+            record.failure_message = Some("Stopped by a StopStep signal.".into());
+            record.end = Some(now);
+            e.status = "Waiting".into();
+            Ok(())
+        }
+        _ => Err(invalid_signal(format!("Step execution {id} is not running."))),
+    }
+}
+
 /// SendAutomationSignal: Approve or Reject a waiting `aws:approve` step, Resume a waiting
 /// `aws:pause` step.
 pub async fn send_automation_signal(
     ctx: Ctx,
     req: SendAutomationSignalRequest,
 ) -> Result<serde_json::Map<String, Value>, ApiError> {
-    let (mut e, revision) = load(&ctx, &req.automation_execution_id).await?;
+    retry_races(|| signal_once(&ctx, &req)).await
+}
+
+async fn signal_once(ctx: &Ctx, req: &SendAutomationSignalRequest) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let (mut e, revision) = load(ctx, &req.automation_execution_id).await?;
+    if matches!(req.signal_type.as_str(), "StartStep" | "StopStep") {
+        step_signal(&mut e, req, ctx.now())?;
+        save(ctx, &e, revision).await?;
+        return Ok(serde_json::Map::new());
+    }
     let Some(index) = e.current.filter(|_| !e.finished()) else {
         return Err(invalid_signal(format!("Execution {} is {}: it takes no signals.", e.id, e.status)));
     };
@@ -552,14 +635,14 @@ pub async fn send_automation_signal(
     let outcome = match (req.signal_type.as_str(), step.action.as_str()) {
         ("Resume", "aws:pause") => Outcome::Done { outputs: ParameterMap::new(), next: None },
         ("Approve" | "Reject", "aws:approve") => {
-            if !is_approver(&ctx, &record.inputs["Approvers"]) {
+            if !is_approver(ctx, &record.inputs["Approvers"]) {
                 return Err(invalid_signal(format!("{} is not an approver of step {}.", ctx.principal.arn, step.name)));
             }
             let decision = serde_json::json!({
                 "Approver": ctx.principal.arn,
                 "Decision": if req.signal_type == "Approve" { "Approved" } else { "Rejected" },
                 "Comment": comment.unwrap_or_default(),
-                "ApprovalDate": steward_api::time::format_iso8601(now),
+                "ApprovalDate": steward_api::time::format_iso8601(now / 1000),
             });
             if req.signal_type == "Reject" {
                 record.outputs.insert("ApprovalStatus".into(), vec!["Rejected".into()]);
@@ -599,6 +682,6 @@ pub async fn send_automation_signal(
             e.status = "InProgress".into();
         }
     }
-    save(&ctx, &e, revision).await?;
+    save(ctx, &e, revision).await?;
     Ok(serde_json::Map::new())
 }

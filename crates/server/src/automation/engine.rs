@@ -276,6 +276,13 @@ async fn step_once(
     let mut started = false;
     let mut unresolved = None;
     if execution.steps.last().is_none_or(|s| s.index != index || is_final(&s.status)) {
+        // Interactive mode: a step starts only when a StartStep signal names it.
+        if execution.mode == "Interactive" && execution.granted != Some(index) {
+            let changed = execution.status != "Waiting";
+            execution.status = "Waiting".into();
+            return changed.then(Vec::new);
+        }
+        execution.granted = None;
         let mut values = references(execution, now);
         match parameter_store_values(ctx, &step.inputs).await {
             Ok(found) => values.extend(found),

@@ -165,6 +165,7 @@ fn child(parent: &ExecutionRecord, run: &PlannedRun, now: i64) -> ExecutionRecor
         queued: None,
         fan_out: None,
         parent: Some((parent.id.clone(), run.target.clone())),
+        granted: None,
         ..parent.clone()
     }
 }

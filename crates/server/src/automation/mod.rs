@@ -31,8 +31,8 @@ use steward_api::ssm::automation::ParameterMap;
 use steward_api::ApiError;
 
 pub use api::{
-    describe_automation_executions, describe_automation_step_executions, execution_status, get_automation_execution,
-    send_automation_signal, start_automation_execution, start_for, stop_automation_execution,
+    check_start, describe_automation_executions, describe_automation_step_executions, execution_status,
+    get_automation_execution, send_automation_signal, start_automation_execution, start_for, stop_automation_execution,
 };
 pub use engine::advance_all;
 
@@ -142,6 +142,9 @@ pub struct ExecutionRecord {
     /// A child: the rate-controlled execution that started it, and the value it runs for.
     #[serde(default)]
     pub parent: Option<(String, String)>,
+    /// Interactive mode: the step a StartStep signal let start (each waits for one).
+    #[serde(default)]
+    pub granted: Option<usize>,
 }
 
 /// One run a rate-controlled execution makes: the target value it is for, its parameters
