@@ -748,3 +748,46 @@ def test_interactive_mode_runs_each_step_when_told(ssm):
         ssm.start_automation_execution(DocumentName=name, Mode="Interactive", TargetParameterName="X",
                                        Targets=[{"Key": "ParameterValues", "Values": ["a"]}])
     ssm.stop_automation_execution(AutomationExecutionId=again)
+
+
+def test_a_step_runs_another_runbook_and_tags_resources(ssm, fleet):
+    node = fleet.id("a0")
+    inner = runbook(ssm, [{"name": "say", "action": "aws:executeScript", "inputs": {
+        "Runtime": "python3.11", "Handler": "handler", "InputPayload": {"m": "{{ Msg }}"},
+        "Script": "def handler(events, context):\n    return {'echo': events['m']}\n"},
+        "outputs": [{"Name": "Echo", "Selector": "$.Payload.echo", "Type": "String"}]}],
+        parameters={"Msg": {"type": "String"}}, outputs=["say.Echo"])
+    outer = runbook(ssm, [
+        {"name": "call", "action": "aws:executeAutomation", "inputs": {
+            "DocumentName": inner, "RuntimeParameters": {"Msg": "hello-{{ automation:EXECUTION_ID }}"}}},
+        {"name": "tag", "action": "aws:createTags", "inputs": {
+            "ResourceType": "ManagedInstance", "ResourceIds": [node],
+            "Tags": [{"Key": "touched-by", "Value": "{{ automation:EXECUTION_ID }}"}]}},
+    ], outputs=["call.ExecutionId", "call.Output", "call.Status"])
+    eid = ssm.start_automation_execution(DocumentName=outer)["AutomationExecutionId"]
+    e = wait_final(ssm, eid)
+    assert e["AutomationExecutionStatus"] == "Success", e
+    child = e["Outputs"]["call.ExecutionId"][0]
+    assert e["Outputs"]["call.Status"] == ["Success"]
+    assert json.loads(e["Outputs"]["call.Output"][0]) == {"say.Echo": [f"hello-{eid}"]}
+    inner_run = ssm.get_automation_execution(AutomationExecutionId=child)["AutomationExecution"]
+    assert inner_run["DocumentName"] == inner and inner_run["AutomationExecutionStatus"] == "Success"
+    tags = ssm.list_tags_for_resource(ResourceType="ManagedInstance", ResourceId=node)["TagList"]
+    assert {"Key": "touched-by", "Value": eid} in tags
+
+    # A runbook starting itself stops at the nesting limit instead of filling the account.
+    name = f"e2e-runbook-self-{uid()}"
+    ssm.create_document(Name=name, DocumentType="Automation", Content=json.dumps({
+        "schemaVersion": "0.3", "mainSteps": [{"name": "again", "action": "aws:executeAutomation",
+                                                "inputs": {"DocumentName": name}}]}))
+    e = wait_final(ssm, ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"], timeout=90)
+    assert e["AutomationExecutionStatus"] == "Failed", e
+    runs = ssm.describe_automation_executions(Filters=[{"Key": "DocumentNamePrefix", "Values": [name]}])
+    runs = runs["AutomationExecutionMetadataList"]
+    assert len(runs) == 6, [r["AutomationExecutionStatus"] for r in runs]
+    assert any("at most 5 deep" in (r.get("FailureMessage") or "") for r in runs)
+
+    ec2 = runbook(ssm, [{"name": "tag", "action": "aws:createTags", "inputs": {
+        "ResourceType": "EC2", "ResourceIds": ["i-0123"], "Tags": [{"Key": "a", "Value": "b"}]}}])
+    e = wait_final(ssm, ssm.start_automation_execution(DocumentName=ec2)["AutomationExecutionId"])
+    assert e["AutomationExecutionStatus"] == "Failed" and "EC2" in e["StepExecutions"][0]["FailureMessage"]

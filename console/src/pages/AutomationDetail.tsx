@@ -30,14 +30,10 @@ export default function AutomationDetail({ id }: { id: string }) {
     return () => window.clearTimeout(timer);
   }, [id, tick]);
 
-  const signal = async (SignalType: string) => {
+  const signal = async (SignalType: string, Payload: Record<string, string[]> = { Comment: ["From the Steward console"] }) => {
     setSignalError("");
     try {
-      await call("ssm", "SendAutomationSignal", {
-        AutomationExecutionId: id,
-        SignalType,
-        Payload: { Comment: ["From the Steward console"] },
-      });
+      await call("ssm", "SendAutomationSignal", { AutomationExecutionId: id, SignalType, Payload });
       setTick((t) => t + 1);
     } catch (e) {
       setSignalError(why(e));
@@ -54,6 +50,7 @@ export default function AutomationDetail({ id }: { id: string }) {
 
   const e = execution;
   const waiting = e && e.AutomationExecutionStatus === "Waiting";
+  const stepRunning = (e?.StepExecutions ?? []).some((s: any) => ["InProgress", "Waiting"].includes(s.StepStatus));
   return (
     <SpaceBetween size="l">
       <Header
@@ -70,6 +67,11 @@ export default function AutomationDetail({ id }: { id: string }) {
                     Approve
                   </Button>
                 </>
+              )}
+              {waiting && e.Mode === "Interactive" && e.CurrentStepName && !stepRunning && (
+                <Button variant="primary" onClick={() => signal("StartStep", { StepName: [e.CurrentStepName] })}>
+                  Run step {e.CurrentStepName}
+                </Button>
               )}
               {waiting && e.CurrentAction === "aws:pause" && (
                 <Button variant="primary" onClick={() => signal("Resume")}>

@@ -4,25 +4,13 @@
 
 use serde_json::Value;
 use steward_api::ssm::automation::ParameterMap;
+use steward_api::ssm::automation::StartAutomationExecutionRequest;
 use steward_api::ssm::commands::SendCommandRequest;
 
 use super::outcome::{as_list, failed, Outcome};
 use super::runbook::Step;
-use super::{aws_api, branch, script, selector, OwnApi, StepRecord};
+use super::{aws_api, branch, script, selector, start, OwnApi, StepRecord, MAX_NESTING};
 use crate::base::Ctx;
-
-/// The actions this server runs.
-pub const SUPPORTED: &[&str] = &[
-    "aws:sleep",
-    "aws:pause",
-    "aws:approve",
-    "aws:branch",
-    "aws:runCommand",
-    "aws:executeScript",
-    "aws:executeAwsApi",
-    "aws:waitForAwsResourceProperty",
-    "aws:assertAwsResourceProperty",
-];
 
 /// Longest `aws:sleep`, as SSM: seven days.
 const MAX_SLEEP_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -70,11 +58,10 @@ fn wake_at(inputs: &Value, start: i64) -> Result<i64, String> {
     Err("aws:sleep needs Duration or Timestamp.".into())
 }
 
-/// SendCommand as an `aws:runCommand` step's inputs describe it.
-fn command_request(inputs: &Value) -> Result<SendCommandRequest, String> {
-    let mut body = inputs.clone();
-    // Parameters may give single values as plain strings; SendCommand takes lists.
-    if let Some(params) = body.get_mut("Parameters").and_then(Value::as_object_mut) {
+/// Parameters as steps may give them (a single value as a plain string or number) made
+/// the lists the APIs take.
+fn as_parameter_lists(params: Option<&mut Value>) {
+    if let Some(params) = params.and_then(Value::as_object_mut) {
         for value in params.values_mut() {
             if !value.is_array() {
                 let text = match &*value {
@@ -85,7 +72,66 @@ fn command_request(inputs: &Value) -> Result<SendCommandRequest, String> {
             }
         }
     }
+}
+
+/// SendCommand as an `aws:runCommand` step's inputs describe it.
+fn command_request(inputs: &Value) -> Result<SendCommandRequest, String> {
+    let mut body = inputs.clone();
+    as_parameter_lists(body.get_mut("Parameters"));
     serde_json::from_value(body).map_err(|e| format!("The aws:runCommand inputs are not valid: {e}"))
+}
+
+/// StartAutomationExecution as an `aws:executeAutomation` step's inputs describe it
+/// (`RuntimeParameters` are the runbook's parameters).
+fn automation_request(inputs: &Value) -> Result<StartAutomationExecutionRequest, String> {
+    let mut body = inputs.clone();
+    if let Some(object) = body.as_object_mut() {
+        if let Some(runtime) = object.remove("RuntimeParameters") {
+            object.insert("Parameters".into(), runtime);
+        }
+    }
+    as_parameter_lists(body.get_mut("Parameters"));
+    serde_json::from_value(body).map_err(|e| format!("The aws:executeAutomation inputs are not valid: {e}"))
+}
+
+/// `aws:executeAutomation`: starts the runbook as the execution's principal, in the same
+/// batch as the step's record (so a server dying never starts it twice), and follows it.
+async fn execute_automation(ctx: &Ctx, depth: u32, record: &mut StepRecord) -> Outcome {
+    let Some(child) = record.child.clone() else {
+        if depth >= MAX_NESTING {
+            return failed(format!("Runbooks start runbooks at most {MAX_NESTING} deep."));
+        }
+        let request = match automation_request(&record.inputs) {
+            Ok(r) => r,
+            Err(why) => return failed(why),
+        };
+        return match start::start_nested(ctx, &request, depth + 1).await {
+            Ok((id, writes)) => {
+                record.child = Some(id);
+                Outcome::Wait { changed: true, effect: writes }
+            }
+            Err(e) => failed(format!("{}: {}", e.code(), e.message())),
+        };
+    };
+    let p = &ctx.principal;
+    let found = match start::load_execution(&ctx.env, &p.account, &p.region, &child).await {
+        Ok(found) => found,
+        Err(_) => return Outcome::Wait { changed: false, effect: vec![] },
+    };
+    let Some(done) = found else { return failed(format!("Execution {child} no longer exists.")) };
+    if !super::is_final(&done.status) {
+        return Outcome::Wait { changed: false, effect: vec![] };
+    }
+    let mut outputs = ParameterMap::new();
+    outputs.insert("ExecutionId".into(), single(&child));
+    outputs.insert("Status".into(), single(&done.status));
+    outputs.insert("Output".into(), single(serde_json::to_string(&done.outputs).unwrap_or_default()));
+    if done.status == "Success" {
+        Outcome::Done { outputs, next: None }
+    } else {
+        record.outputs = outputs;
+        failed(format!("Execution {child} ended {}.", done.status))
+    }
 }
 
 fn single(value: impl Into<String>) -> Vec<String> {
@@ -96,7 +142,7 @@ fn single(value: impl Into<String>) -> Vec<String> {
 pub async fn look(
     ctx: &Ctx,
     own: &impl OwnApi,
-    execution_id: &str,
+    (execution_id, depth): (&str, u32),
     step: &Step,
     record: &mut StepRecord,
     now: i64,
@@ -131,6 +177,8 @@ pub async fn look(
         "aws:executeAwsApi" => aws_api::execute(ctx, own, step, record).await,
         "aws:waitForAwsResourceProperty" => aws_api::wait_for(ctx, own, record).await,
         "aws:assertAwsResourceProperty" => aws_api::assert(ctx, own, record).await,
+        "aws:createTags" => aws_api::create_tags(ctx, own, record).await,
+        "aws:executeAutomation" => execute_automation(ctx, depth, record).await,
         other => failed(format!("This server does not run {other} steps.")),
     }
 }

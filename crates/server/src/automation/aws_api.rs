@@ -107,30 +107,17 @@ pub async fn execute(ctx: &Ctx, own: &impl OwnApi, step: &Step, record: &mut Ste
     let answer = if reads_only(&call.api) {
         own.call(ctx, &call.service, &call.api, call.input.clone()).await
     } else {
-        match record.launched_by.as_deref() {
-            None => {
-                // Recorded as started before it is made; the call follows once that is written.
-                forget(&record.id);
-                record.launched_by = Some(script::boot_id().to_owned());
-                return Outcome::Wait { changed: true, effect: vec![] };
+        match once(record, &call.api, || own.call(ctx, &call.service, &call.api, call.input.clone())).await {
+            Some(answer) => answer,
+            None if record.launched_by.as_deref() == Some(script::boot_id()) => {
+                return Outcome::Wait { changed: true, effect: vec![] }
             }
-            Some(launcher) if launcher != script::boot_id() => {
+            None => {
                 return failed(format!(
                     "The server making the {} call stopped before its answer was recorded; a call that \
                      changes something is never made twice.",
                     call.api
                 ))
-            }
-            Some(_) => {
-                let known = memory().lock().expect("api memory").answers.get(&record.id).cloned();
-                match known {
-                    Some(answer) => answer,
-                    None => {
-                        let answer = own.call(ctx, &call.service, &call.api, call.input.clone()).await;
-                        memory().lock().expect("api memory").answers.insert(record.id.clone(), answer.clone());
-                        answer
-                    }
-                }
             }
         }
     };
@@ -148,6 +135,73 @@ pub async fn execute(ctx: &Ctx, own: &impl OwnApi, step: &Step, record: &mut Ste
         }
     }
     Outcome::Done { outputs, next: None }
+}
+
+/// A call that changes something, made at most once: the first look records this process
+/// as making it (None: write that first); the next makes it and keeps the answer until the
+/// step's end is written; a record naming another process also gives None (its answer is
+/// unknown: the caller fails the step).
+async fn once<F, Fut>(record: &mut StepRecord, what: &str, call: F) -> Option<Result<Value, ApiError>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Value, ApiError>>,
+{
+    match record.launched_by.as_deref() {
+        None => {
+            forget(&record.id);
+            record.launched_by = Some(script::boot_id().to_owned());
+            None
+        }
+        Some(launcher) if launcher != script::boot_id() => {
+            tracing::info!(step_execution_id = record.id, what, "A call started by another server is not made again.");
+            None
+        }
+        Some(_) => {
+            let known = memory().lock().expect("api memory").answers.get(&record.id).cloned();
+            if known.is_some() {
+                return known;
+            }
+            let answer = call().await;
+            memory().lock().expect("api memory").answers.insert(record.id.clone(), answer.clone());
+            Some(answer)
+        }
+    }
+}
+
+/// Resource types `aws:createTags` tags here (SSM's, less EC2).
+const TAGGABLE: &[&str] = &["ManagedInstance", "MaintenanceWindow", "Parameter", "Document", "PatchBaseline"];
+
+/// `aws:createTags`: ResourceIds of one ResourceType (default ManagedInstance) get Tags,
+/// through AddTagsToResource as the execution's principal; made once, like any change.
+pub async fn create_tags(ctx: &Ctx, own: &impl OwnApi, record: &mut StepRecord) -> Outcome {
+    let kind = record.inputs["ResourceType"].as_str().unwrap_or("ManagedInstance").to_owned();
+    if !TAGGABLE.contains(&kind.as_str()) {
+        return failed(format!("ResourceType {kind} is not one Steward tags ({}).", TAGGABLE.join(", ")));
+    }
+    let ids: Vec<String> = match &record.inputs["ResourceIds"] {
+        Value::Array(items) => items.iter().flat_map(as_list).collect(),
+        Value::String(s) => vec![s.clone()],
+        _ => vec![],
+    };
+    let tags = record.inputs["Tags"].clone();
+    if ids.is_empty() || !tags.is_array() {
+        return failed("aws:createTags needs ResourceIds and Tags ([{\"Key\": …, \"Value\": …}]).");
+    }
+    let tag_all = || async {
+        for id in &ids {
+            let input = serde_json::json!({"ResourceType": kind, "ResourceId": id, "Tags": tags});
+            own.call(ctx, "ssm", "AddTagsToResource", input).await?;
+        }
+        Ok(Value::Null)
+    };
+    match once(record, "AddTagsToResource", tag_all).await {
+        Some(Ok(_)) => Outcome::Done { outputs: ParameterMap::new(), next: None },
+        Some(Err(e)) => failed(format!("AddTagsToResource was refused: {}: {}", e.code(), e.message())),
+        None if record.launched_by.as_deref() == Some(script::boot_id()) => {
+            Outcome::Wait { changed: true, effect: vec![] }
+        }
+        None => failed("The server tagging stopped before it recorded the result; tags are never applied twice."),
+    }
 }
 
 /// What a property check reads: the call, the selector, the values wanted.

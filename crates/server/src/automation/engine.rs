@@ -304,11 +304,12 @@ async fn step_once(
             approvals: vec![],
             next: None,
             launched_by: None,
+            child: None,
         });
         execution.status = "InProgress".into();
         started = true;
     }
-    let id = execution.id.clone();
+    let (id, depth) = (execution.id.clone(), execution.depth);
     let record = execution.steps.last_mut().expect("a step is running");
     let timed_out = step.timeout_seconds.is_some_and(|t| now > record.start + t * 1000);
     let outcome = if let Some(why) = unresolved {
@@ -319,7 +320,7 @@ async fn step_once(
             why: format!("Step timed out after {} seconds.", step.timeout_seconds.unwrap_or(0)),
         }
     } else {
-        actions::look(ctx, own, &id, &step, record, now).await
+        actions::look(ctx, own, (&id, depth), &step, record, now).await
     };
     if let Outcome::Wait { changed, effect } = outcome {
         execution.status = if record.status == "Waiting" { "Waiting" } else { "InProgress" }.into();
@@ -353,6 +354,7 @@ pub fn conclude(execution: &mut ExecutionRecord, outcome: Outcome, now: i64) {
                 record.wake_at = None;
                 record.command_id = None;
                 record.launched_by = None;
+                record.child = None;
                 record.status = "InProgress".into();
                 return;
             }

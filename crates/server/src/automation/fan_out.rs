@@ -166,6 +166,7 @@ fn child(parent: &ExecutionRecord, run: &PlannedRun, now: i64) -> ExecutionRecor
         fan_out: None,
         parent: Some((parent.id.clone(), run.target.clone())),
         granted: None,
+        depth: parent.depth,
         ..parent.clone()
     }
 }

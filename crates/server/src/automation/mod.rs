@@ -21,6 +21,7 @@ mod outcome;
 mod runbook;
 mod script;
 mod selector;
+mod start;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -31,10 +32,11 @@ use steward_api::ssm::automation::ParameterMap;
 use steward_api::ApiError;
 
 pub use api::{
-    check_start, describe_automation_executions, describe_automation_step_executions, execution_status,
-    get_automation_execution, send_automation_signal, start_automation_execution, start_for, stop_automation_execution,
+    describe_automation_executions, describe_automation_step_executions, get_automation_execution,
+    send_automation_signal, start_automation_execution, stop_automation_execution,
 };
 pub use engine::advance_all;
+pub use start::{check_start, execution_status, start_for};
 
 use crate::base::{Ctx, RunAs};
 
@@ -84,6 +86,9 @@ pub struct StepRecord {
     pub approvals: Vec<String>,
     /// Where it goes next, when it decided (`aws:branch`, onFailure).
     pub next: Option<String>,
+    /// `aws:executeAutomation`: the execution it started.
+    #[serde(default)]
+    pub child: Option<String>,
     /// `aws:executeScript` and changing `aws:executeAwsApi` calls: the server process that
     /// started the script or the call.
     #[serde(default)]
@@ -145,6 +150,9 @@ pub struct ExecutionRecord {
     /// Interactive mode: the step a StartStep signal let start (each waits for one).
     #[serde(default)]
     pub granted: Option<usize>,
+    /// How deep `aws:executeAutomation` steps nest it (0: started otherwise).
+    #[serde(default)]
+    pub depth: u32,
 }
 
 /// One run a rate-controlled execution makes: the target value it is for, its parameters
@@ -215,6 +223,10 @@ fn active_key(account: &str, region: &str, id: &str) -> String {
 fn queue_key(account: &str, region: &str, start: i64, id: &str) -> String {
     format!("autoqueue/{account}/{region}/{start:015}-{id}")
 }
+
+/// How deep runbooks may start runbooks (`aws:executeAutomation`): a runbook starting
+/// itself stops there rather than fill the account's slots.
+pub const MAX_NESTING: u32 = 5;
 
 /// Executions an account may run at once in a region, as SSM's quota.
 pub const MAX_RUNNING: usize = 100;

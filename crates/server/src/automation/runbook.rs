@@ -6,6 +6,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use steward_api::ApiError;
 
+/// The actions this server runs.
+pub const SUPPORTED: &[&str] = &[
+    "aws:sleep",
+    "aws:pause",
+    "aws:approve",
+    "aws:branch",
+    "aws:runCommand",
+    "aws:executeScript",
+    "aws:executeAwsApi",
+    "aws:waitForAwsResourceProperty",
+    "aws:assertAwsResourceProperty",
+    "aws:executeAutomation",
+    "aws:createTags",
+];
+
 /// One step and its controls.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
