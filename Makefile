@@ -5,7 +5,7 @@ STEWARD_BIN ?= $(TARGET_DIR)/debug/steward
 STEWARD_AGENT_BIN ?= $(TARGET_DIR)/debug/steward-agent
 PYTHON ?= python3
 # The test build carries the test clock (never `make run` or release builds).
-TEST_FEATURES := --features steward-server/test-clock
+TEST_FEATURES := --features steward-server/test-clock,steward-agent/test-version
 DATA_DIR ?= $(CURDIR)/.steward
 LISTEN ?= 127.0.0.1:7717
 export STEWARD_BIN STEWARD_AGENT_BIN

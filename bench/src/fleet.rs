@@ -77,7 +77,7 @@ async fn live(
     let signature = hex::encode(key.sign(&hello_payload(&instance_id, &nonce)).to_bytes());
     ws.send(text(&AgentMessage::Hello { instance_id, signature, version: VERSION, platform: platform(i) })).await?;
     let welcome = ws.next().await.context("closed")??;
-    let ServerMessage::Welcome { heartbeat_seconds } = serde_json::from_str(welcome.to_text()?)? else {
+    let ServerMessage::Welcome { heartbeat_seconds, .. } = serde_json::from_str(welcome.to_text()?)? else {
         anyhow::bail!("no welcome");
     };
     counters.connected.fetch_add(1, Ordering::Relaxed);

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use steward_api::sigv4::{self, Credentials, Signer};
 
 mod automation;
+mod distributor;
 mod edges;
 mod fleet;
 mod inventory;
@@ -162,7 +163,8 @@ impl Client {
         let mut headers = vec![("host", self.addr.as_str())];
         headers.extend_from_slice(extra);
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
-        let unsigned = sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: &body };
+        let unsigned =
+            sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: &body, payload_hash: None };
         let (date, authorization) = self.signer.sign(&unsigned, now);
         let mut builder = http::Request::post("/");
         for (k, v) in &headers {
@@ -514,6 +516,32 @@ async fn fleet_figures(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Registers a real agent with `activation` (state in `state`) and starts it, quiet.
+fn start_real_agent(
+    agent_bin: &std::path::Path,
+    server: &Server,
+    activation: &Value,
+    state: &std::path::Path,
+) -> anyhow::Result<Child> {
+    let status = Command::new(agent_bin)
+        .arg("--state-dir")
+        .arg(state)
+        .args(["register", "--server", &format!("http://{}", server.addr)])
+        .args(["--code", activation["ActivationCode"].as_str().unwrap_or_default()])
+        .args(["--id", activation["ActivationId"].as_str().unwrap_or_default()])
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "agent registration failed");
+    let child = Command::new(agent_bin)
+        .arg("--state-dir")
+        .arg(state)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    child.context("cannot start steward-agent")
+}
+
 /// The real agent's idle RSS and binary size.
 async fn agent_figures(args: &Args) -> anyhow::Result<()> {
     let agent_bin = args.steward.with_file_name("steward-agent");
@@ -522,16 +550,7 @@ async fn agent_figures(args: &Args) -> anyhow::Result<()> {
     let mut client = Client::connect(&server).await?;
     let activation = client.call("CreateActivation", &json!({"IamRole": "Bench"})).await?;
     let state = server.data_dir.join("agent");
-    let status = Command::new(&agent_bin)
-        .arg("--state-dir")
-        .arg(&state)
-        .args(["register", "--server", &format!("http://{}", server.addr)])
-        .args(["--code", activation["ActivationCode"].as_str().unwrap_or_default()])
-        .args(["--id", activation["ActivationId"].as_str().unwrap_or_default()])
-        .stdout(Stdio::null())
-        .status()?;
-    anyhow::ensure!(status.success(), "agent registration failed");
-    let mut agent = Command::new(&agent_bin).arg("--state-dir").arg(&state).arg("run").stderr(Stdio::null()).spawn()?;
+    let mut agent = start_real_agent(&agent_bin, &server, &activation, &state)?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss = rss_kb(agent.id(), "VmRSS:");
     let _ = agent.kill();
@@ -555,6 +574,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("automation")) {
         return automation::automation_figures(&args).await;
+    }
+    if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("distributor")) {
+        return distributor::distributor_figures(&args).await;
     }
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("patch")) {
         return patch::patch_figures(&args).await;
@@ -648,6 +670,7 @@ async fn main() -> anyhow::Result<()> {
         inventory::inventory_figures(&args).await?;
         patch::patch_figures(&args).await?;
         automation::automation_figures(&args).await?;
+        distributor::distributor_figures(&args).await?;
         sessions::session_figures(&args).await?;
         edges::edges_figures(&args).await?;
     }

@@ -652,6 +652,8 @@ class Agent:
         self.log_path = self.base / "agent.log"
         self.extra_env = dict(env or {})
         self.proc: subprocess.Popen | None = None
+        # The binary ``start`` runs (default: the build's); agent-update tests run a copy.
+        self.binary: Path | None = None
         self.instance_id: str | None = None
         self.account: str | None = None
         self.region: str | None = None
@@ -724,7 +726,7 @@ class Agent:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self, *, state_dir: str | Path | None = None, cwd: Path | None = None) -> "Agent":
-        binary = agent_bin()
+        binary = self.binary or agent_bin()
         if not binary.exists():
             raise RuntimeError(
                 f"steward-agent binary not found at {binary}; build it or set STEWARD_AGENT_BIN"

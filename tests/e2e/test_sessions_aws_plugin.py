@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Fleet, start_fleet, steward_bin
+from conftest import Fleet, start_fleet, steward_bin, wait_until
 from test_sessions import Terminal, client_env, web_root  # noqa: F401 (web_root: a fixture)
 
 PLUGIN = Path(__file__).resolve().parents[3] / "shared" / "tools" / "aws-session-manager-plugin" / "session-manager-plugin"
@@ -268,6 +268,7 @@ class Replier:
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.connections = 0
+        self.closed = 0
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self):
@@ -281,8 +282,14 @@ class Replier:
             self.connections += 1
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
+    def _answer(self, conn):
+        try:
+            self._answer_once(conn)
+        finally:
+            self.closed += 1
+
     @staticmethod
-    def _answer(conn):
+    def _answer_once(conn):
         with conn:
             head = b""
             while len(head) < 8:
@@ -382,8 +389,11 @@ def test_an_old_client_gets_a_plain_stream_and_reconnects(server, fleet, replier
             return got
 
         assert exchange(b"first") == b"first"
-        # The port hung up after answering; the next data dials it again.
+        # The port hung up after answering (data sent before it did would go unread, as
+        # with any server that closes); the next data dials it again.
+        wait_until(lambda: replier.closed >= 1, 10, "the port to hang up")
         assert exchange(b"second") == b"second"
+        wait_until(lambda: replier.closed >= 2, 10, "the port to hang up again")
         ch.send(encode(INPUT, sequence, 0, 10, (1).to_bytes(4, "big")))  # DisconnectToPort
         sequence += 1
         assert exchange(b"third") == b"third"

@@ -114,7 +114,10 @@ async fn session(
     socket.send(text(&hello)).await?;
     let answer = socket.next().await.context("the server closed after the hello")??;
     let heartbeat = match serde_json::from_str::<ServerMessage>(answer.to_text()?)? {
-        ServerMessage::Welcome { heartbeat_seconds } => Duration::from_secs(heartbeat_seconds.max(1)),
+        ServerMessage::Welcome { heartbeat_seconds, release_key } => {
+            crate::update::on_welcome(work_dir.parent().unwrap_or(work_dir), release_key.as_deref());
+            Duration::from_secs(heartbeat_seconds.max(1))
+        }
         ServerMessage::Goodbye { reason } => return Ok(End::Refused(reason)),
         other => anyhow::bail!("expected a welcome, got {other:?}"),
     };
@@ -168,7 +171,8 @@ async fn session(
                     Ok(answer @ ServerMessage::SecureValues { request_id, .. })
                     | Ok(answer @ ServerMessage::InventoryStored { request_id, .. })
                     | Ok(answer @ ServerMessage::PatchSnapshot { request_id, .. })
-                    | Ok(answer @ ServerMessage::PatchStateStored { request_id, .. }) => calls.answer(request_id, answer),
+                    | Ok(answer @ ServerMessage::PatchStateStored { request_id, .. })
+                    | Ok(answer @ ServerMessage::FileChunk { request_id, .. }) => calls.answer(request_id, answer),
                     Ok(ServerMessage::Cancel { invocation_id }) => running.cancel(&invocation_id),
                     Ok(ServerMessage::Goodbye { reason }) => break End::Refused(reason),
                     Ok(ServerMessage::StartSession(start)) => {

@@ -60,6 +60,22 @@ pub enum Command {
         #[arg(long)]
         no_update: bool,
     },
+    /// Watches a freshly updated agent and rolls it back if it does not come up (run by
+    /// the update itself, with the previous binary).
+    #[command(hide = true)]
+    UpdateWatch {
+        #[arg(long)]
+        pid: u32,
+        #[arg(long)]
+        invocation: String,
+        #[arg(long)]
+        exe: PathBuf,
+        #[arg(long)]
+        deadline_seconds: u64,
+        /// The agent's own arguments, to start it again with.
+        #[arg(last = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Gather this machine's inventory as `aws:softwareInventory` would, and print it as
     /// JSON (nothing is sent).
     Inventory {
@@ -81,6 +97,11 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
                     .await
                     .context("registration failed")?;
             println!("Registered as {} in account {} ({}).", identity.instance_id, identity.account, identity.region);
+            Ok(())
+        }
+        Command::UpdateWatch { pid, invocation, exe, deadline_seconds, args } => {
+            let deadline = std::time::Duration::from_secs(deadline_seconds);
+            crate::update::watch(&cli.state_dir, pid, &invocation, &exe, deadline, &args);
             Ok(())
         }
         Command::Inventory { files } => {

@@ -26,6 +26,7 @@ pub struct Running {
     env: Arc<Vec<(String, String)>>,
     reboot_command: Arc<Vec<String>>,
     reboots: Arc<Mutex<std::collections::HashSet<String>>>,
+    restarts: Arc<Mutex<HashMap<String, crate::update::Swap>>>,
 }
 
 impl Running {
@@ -51,6 +52,15 @@ impl Running {
 
     fn take_reboot(&self, invocation_id: &str) -> bool {
         self.reboots.lock().expect("running lock").remove(invocation_id)
+    }
+
+    /// A step put a new agent in place: the process restarts into it once the step ends.
+    fn request_restart(&self, invocation_id: &str, swap: crate::update::Swap) {
+        self.restarts.lock().expect("running lock").insert(invocation_id.to_owned(), swap);
+    }
+
+    fn take_restart(&self, invocation_id: &str) -> Option<crate::update::Swap> {
+        self.restarts.lock().expect("running lock").remove(invocation_id)
     }
 
     /// Kills the invocation's processes; it will end Cancelled.
@@ -168,6 +178,16 @@ pub async fn resume(
             Err(why) => finished(step, "Failed", 1, String::new(), why, started),
         };
         plugins.push(result);
+        if let Some(swap) = running.take_restart(&invocation.invocation_id) {
+            // Returns only when the new agent could not take over.
+            let state_dir = work_dir.parent().unwrap_or(work_dir);
+            let why = crate::update::restart(state_dir, &invocation.invocation_id, &plugins, &swap);
+            if let Some(last) = plugins.last_mut() {
+                last.status = "Failed".into();
+                last.response_code = 1;
+                last.stderr.push_str(&why);
+            }
+        }
         if running.take_reboot(&invocation.invocation_id) {
             reboot_now(&invocation.invocation_id, work_dir, &running, &mut plugins).await;
         }
@@ -266,6 +286,44 @@ async fn run_step(
                 Err(why) => finished(step, "Failed", 1, String::new(), why, started),
             };
         }
+        "aws:configurePackage" => {
+            let state_dir = work_dir.parent().unwrap_or(work_dir).to_path_buf();
+            let timeout = seconds(&step.inputs["timeoutSeconds"]).unwrap_or(invocation.execution_timeout_seconds);
+            let ctx = crate::package::Context {
+                state_dir: &state_dir,
+                invocation_id: &invocation.invocation_id,
+                command_id: &invocation.command_id,
+                timeout,
+                running,
+                calls,
+            };
+            return match crate::package::run(&step.inputs, ctx).await {
+                Ok(report) => finished(step, "Success", 0, report, String::new(), started),
+                Err(why) => finished(step, "Failed", 1, String::new(), why, started),
+            };
+        }
+        "aws:updateSsmAgent" => {
+            let state_dir = work_dir.parent().unwrap_or(work_dir).to_path_buf();
+            let ctx = crate::package::Context {
+                state_dir: &state_dir,
+                invocation_id: &invocation.invocation_id,
+                command_id: &invocation.command_id,
+                timeout: invocation.execution_timeout_seconds,
+                running,
+                calls,
+            };
+            return match crate::update::run(&step.inputs, &ctx).await {
+                Ok(crate::update::Outcome::Done(report)) => {
+                    finished(step, "Success", 0, report, String::new(), started)
+                }
+                Ok(crate::update::Outcome::Restart(swap)) => {
+                    let report = swap.report.clone();
+                    running.request_restart(&invocation.invocation_id, swap);
+                    finished(step, "Success", 0, report, String::new(), started)
+                }
+                Err(why) => finished(step, "Failed", 1, String::new(), why, started),
+            };
+        }
         "aws:runShellScript" => ("sh", vec![]),
         "aws:runPowerShellScript" => {
             if which("pwsh").is_none() {
@@ -305,40 +363,67 @@ async fn run_step(
         Some(d) => PathBuf::from(d),
         None => dir.clone(),
     };
+    let mut argv: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    argv.push(script_path.as_os_str());
+    let ran = run_program(running, &invocation.invocation_id, program, &argv, &cwd, &[], timeout, &dir).await;
+    // The script may hold resolved secrets: it does not outlive the step.
+    let _ = std::fs::remove_file(&script_path);
+    let Ran { status, code, stdout, stderr } = match ran {
+        Ok(ran) => ran,
+        Err(why) => return finished(step, "Failed", 1, String::new(), why, started),
+    };
+    finished(step, status, code, stdout, stderr, started)
+}
+
+/// How a program ended: Success, Failed or TimedOut, its exit code (-1 when none), and
+/// its output.
+pub struct Ran {
+    /// Success, Failed, TimedOut.
+    pub status: &'static str,
+    /// The exit code, -1 when none.
+    pub code: i64,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `program` with `args` in `cwd`, in its own process group registered under
+/// `invocation_id` (a cancel kills it), with the node's environment plus `extra_env`,
+/// killed at `timeout` seconds. `marker_dir` holds the group's file while it runs, so an
+/// agent that starts after this one died ends it.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_program(
+    running: &Running,
+    invocation_id: &str,
+    program: &str,
+    args: &[&std::ffi::OsStr],
+    cwd: &Path,
+    extra_env: &[(String, String)],
+    timeout: u64,
+    marker_dir: &Path,
+) -> Result<Ran, String> {
     let mut command = Command::new(program);
     command
-        .args(&args)
-        .arg(&script_path)
-        .current_dir(&cwd)
-        .envs(running.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(args)
+        .current_dir(cwd)
+        .envs(running.env.iter().chain(extra_env).map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = match command.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return finished(
-                step,
-                "Failed",
-                1,
-                String::new(),
-                format!("Cannot start {program} in {}: {e}", cwd.display()),
-                started,
-            )
-        }
-    };
+    let mut child = command.spawn().map_err(|e| format!("Cannot start {program} in {}: {e}", cwd.display()))?;
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
-    running.set(&invocation.invocation_id, pgid);
+    running.set(invocation_id, pgid);
     // If the agent dies, its next start finds this and ends the group it left behind.
-    let group_file = dir.join(GROUP_FILE);
+    let group_file = marker_dir.join(GROUP_FILE);
     if let Some(started) = process_start(pgid) {
         let _ = std::fs::write(&group_file, format!("{pgid} {started}"));
     }
     let stdout_task = tokio::spawn(read_all(child.stdout.take().expect("piped")));
     let stderr_task = tokio::spawn(read_all(child.stderr.take().expect("piped")));
-    let waited = tokio::time::timeout(Duration::from_secs(timeout), child.wait()).await;
+    let waited = tokio::time::timeout(Duration::from_secs(timeout.max(1)), child.wait()).await;
     let (status, code) = match waited {
         Ok(Ok(exit)) => {
             let code = exit.code().map(i64::from).unwrap_or(-1);
@@ -354,14 +439,12 @@ async fn run_step(
     // The group may have children still holding the pipes open; end them too.
     kill_group(pgid);
     let _ = std::fs::remove_file(&group_file);
-    // The script may hold resolved secrets: it does not outlive the step.
-    let _ = std::fs::remove_file(&script_path);
     let stdout = stdout_task.await.unwrap_or_default();
     let mut stderr = stderr_task.await.unwrap_or_default();
     if status == "TimedOut" {
         stderr.push_str(&format!("\nThe step ran past its timeout of {timeout} seconds and was stopped."));
     }
-    finished(step, status, code, stdout, stderr, started)
+    Ok(Ran { status, code, stdout, stderr })
 }
 
 /// `aws:runDocument`: the nested document's steps (expanded by the server) in order, as one

@@ -10,6 +10,7 @@ mod cli;
 mod executor;
 mod identity;
 mod inventory;
+mod package;
 mod patch;
 mod piped;
 mod platform;
@@ -21,6 +22,7 @@ mod runas;
 mod secure;
 mod session;
 mod tls;
+mod update;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

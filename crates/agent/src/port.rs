@@ -97,6 +97,21 @@ enum Forwarding {
     Plain(PlainStream),
 }
 
+/// The target closed the plain stream's connection `generation`: a redialling stream dials
+/// again on the next data; otherwise the session ends once the client has what the target
+/// wrote last (ssh ended).
+fn target_hung_up(forwarding: &mut Forwarding, generation: u64, target_gone: &mut Option<std::time::Instant>) {
+    if let Forwarding::Plain(plain) = forwarding {
+        if generation == plain.generation {
+            if plain.redial {
+                plain.disconnect();
+            } else if target_gone.is_none() {
+                *target_gone = Some(std::time::Instant::now());
+            }
+        }
+    }
+}
+
 /// Serves a port session after its handshake with a client of `client_version`.
 pub(crate) async fn forward(id: &str, start: &SessionStart, client_version: &str, parts: Parts) {
     let Parts { mut sink, mut stream, mut channel, early, mut stopped, mut notices } = parts;
@@ -145,6 +160,11 @@ pub(crate) async fn forward(id: &str, start: &SessionStart, client_version: &str
                 break;
             }
         }
+        // A hang-up the target's reader already noticed counts before the client's next data
+        // (both may be ready at once, and data written to the closed connection is lost).
+        while let Ok(generation) = target_ended.try_recv() {
+            target_hung_up(&mut forwarding, generation, &mut target_gone);
+        }
         for f in pending.drain(..) {
             let flag = (f.payload_type == payload_type::FLAG)
                 .then(|| f.payload.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
@@ -181,19 +201,7 @@ pub(crate) async fn forward(id: &str, start: &SessionStart, client_version: &str
                     break;
                 }
             }
-            Some(generation) = target_ended.recv() => {
-                if let Forwarding::Plain(plain) = &mut forwarding {
-                    if generation == plain.generation {
-                        if plain.redial {
-                            plain.disconnect();
-                        } else {
-                            // The target hung up (ssh ended): so does the session, once the
-                            // client has what the target wrote last.
-                            target_gone = Some(std::time::Instant::now());
-                        }
-                    }
-                }
-            }
+            Some(generation) = target_ended.recv() => target_hung_up(&mut forwarding, generation, &mut target_gone),
             _ = stopped.changed() => break,
             Some(_) = notices.recv() => {}
             incoming = stream.next() => {

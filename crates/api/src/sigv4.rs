@@ -33,6 +33,9 @@ pub struct Request<'a> {
     pub headers: &'a [(&'a str, &'a str)],
     /// The body exactly as received.
     pub body: &'a [u8],
+    /// The body's SHA-256 (hex) when the body is not at hand — an upload streamed to disk
+    /// and checked against this hash once it has all arrived; `None`: hash `body`.
+    pub payload_hash: Option<&'a str>,
 }
 
 /// A parsed `Authorization: AWS4-HMAC-SHA256 …` header.
@@ -240,8 +243,9 @@ pub fn string_to_sign(req: &Request<'_>, auth: &Authorization, amz_date: &str) -
     canonical.push('\n');
     canonical.push_str(&auth.signed_headers.join(";"));
     canonical.push('\n');
-    let payload_hash = match header(req, "x-amz-content-sha256") {
-        Some("UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_owned(),
+    let payload_hash = match (header(req, "x-amz-content-sha256"), req.payload_hash) {
+        (Some("UNSIGNED-PAYLOAD"), _) => "UNSIGNED-PAYLOAD".to_owned(),
+        (_, Some(hash)) => hash.to_owned(),
         _ => hex::encode(Sha256::digest(req.body)),
     };
     canonical.push_str(&payload_hash);
@@ -352,7 +356,7 @@ mod tests {
     #[test]
     fn matches_the_published_vanilla_vector() {
         let headers = [("Host", "example.amazonaws.com"), ("X-Amz-Date", "20150830T123600Z")];
-        let req = Request { method: "GET", path: "/", query: "", headers: &headers, body: b"" };
+        let req = Request { method: "GET", path: "/", query: "", headers: &headers, body: b"", payload_hash: None };
         let auth = Authorization {
             access_key_id: "AKIDEXAMPLE".into(),
             date: "20150830".into(),
@@ -381,7 +385,7 @@ mod tests {
     fn signed_request(body: &'static [u8]) -> (Vec<(String, String)>, Credentials) {
         let creds = Credentials { access_key_id: "AKIAEXAMPLE".into(), secret_access_key: "secret".into() };
         let headers = [("host", "127.0.0.1:7717"), ("x-amz-target", "AmazonSSM.GetParameter")];
-        let req = Request { method: "POST", path: "/", query: "", headers: &headers, body };
+        let req = Request { method: "POST", path: "/", query: "", headers: &headers, body, payload_hash: None };
         let (date, authz) = sign(&req, &creds, "us-east-1", "ssm", 1_700_000_000);
         let mut all: Vec<(String, String)> = headers.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
         all.push(("X-Amz-Date".into(), date));
@@ -393,7 +397,7 @@ mod tests {
     fn sign_then_verify_round_trips_and_detects_tampering() {
         let (headers, creds) = signed_request(b"{}");
         let refs: Vec<(&str, &str)> = headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        let req = Request { method: "POST", path: "/", query: "", headers: &refs, body: b"{}" };
+        let req = Request { method: "POST", path: "/", query: "", headers: &refs, body: b"{}", payload_hash: None };
         let auth = parse_authorization(&req).unwrap();
         assert_eq!((auth.region.as_str(), auth.service.as_str()), ("us-east-1", "ssm"));
         let date = check_clock(&req, &auth, 1_700_000_100).unwrap();
@@ -409,7 +413,7 @@ mod tests {
     fn stale_and_future_dates_are_refused() {
         let (headers, _) = signed_request(b"{}");
         let refs: Vec<(&str, &str)> = headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        let req = Request { method: "POST", path: "/", query: "", headers: &refs, body: b"{}" };
+        let req = Request { method: "POST", path: "/", query: "", headers: &refs, body: b"{}", payload_hash: None };
         let auth = parse_authorization(&req).unwrap();
         let stale = check_clock(&req, &auth, 1_700_000_000 + 16 * 60).unwrap_err();
         assert_eq!(stale.code(), "InvalidSignatureException");
@@ -429,7 +433,7 @@ mod tests {
             ),
         ];
         for (headers, code) in cases {
-            let req = Request { method: "POST", path: "/", query: "", headers, body: b"" };
+            let req = Request { method: "POST", path: "/", query: "", headers, body: b"", payload_hash: None };
             assert_eq!(parse_authorization(&req).unwrap_err().code(), code, "{headers:?}");
         }
     }

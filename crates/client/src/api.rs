@@ -97,12 +97,47 @@ impl std::error::Error for ApiFailure {}
 
 /// Calls `AmazonSSM.<operation>` with `body`, signed with the configured credentials.
 pub async fn call(config: &ClientConfig, operation: &str, body: &Value) -> anyhow::Result<Value> {
-    let url = Url::parse(&config.endpoint)?;
     let payload = serde_json::to_vec(body)?;
-    let host = url.authority();
     let target = format!("AmazonSSM.{operation}");
-    let mut headers: Vec<(&str, &str)> =
-        vec![("host", &host), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", &target)];
+    let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target.as_str())];
+    let url = Url::parse(&config.endpoint)?;
+    let (status, bytes) = signed(config, "POST", &url.path, &headers, payload).await?;
+    answer(status, &bytes)
+}
+
+/// PUTs `body` at `path` of the endpoint (a package file upload), signed with its SHA-256
+/// in `x-amz-content-sha256`, and reads the JSON answer.
+pub async fn upload(config: &ClientConfig, path: &str, body: Vec<u8>) -> anyhow::Result<Value> {
+    use sha2::{Digest, Sha256};
+    let hash = hex::encode(Sha256::digest(&body));
+    let headers = [("content-type", "application/octet-stream"), ("x-amz-content-sha256", hash.as_str())];
+    let (status, bytes) = signed(config, "PUT", path, &headers, body).await?;
+    answer(status, &bytes)
+}
+
+/// The JSON of an answer, or its SSM error.
+fn answer(status: u16, bytes: &[u8]) -> anyhow::Result<Value> {
+    let answer: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    if status >= 300 {
+        let code = answer["__type"].as_str().unwrap_or("Error").rsplit('#').next().unwrap_or("Error").to_owned();
+        let message = answer["message"].as_str().or(answer["Message"].as_str()).unwrap_or_default().to_owned();
+        return Err(ApiFailure { code, message }.into());
+    }
+    Ok(answer)
+}
+
+/// Sends one SigV4-signed request (service `ssm`) to the configured endpoint.
+async fn signed(
+    config: &ClientConfig,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    payload: Vec<u8>,
+) -> anyhow::Result<(u16, Vec<u8>)> {
+    let url = Url::parse(&config.endpoint)?;
+    let host = url.authority();
+    let mut headers: Vec<(&str, &str)> = vec![("host", &host)];
+    headers.extend_from_slice(extra);
     if let Some(token) = &config.session_token {
         headers.push(("x-amz-security-token", token));
     }
@@ -111,9 +146,9 @@ pub async fn call(config: &ClientConfig, operation: &str, body: &Value) -> anyho
         access_key_id: config.access_key_id.clone(),
         secret_access_key: config.secret_access_key.clone(),
     };
-    let request = Request { method: "POST", path: &url.path, query: "", headers: &headers, body: &payload };
+    let request = Request { method, path, query: "", headers: &headers, body: &payload, payload_hash: None };
     let (amz_date, authorization) = Signer::new(creds, &config.region, "ssm").sign(&request, now);
-    let mut builder = http::Request::post(url.path.clone());
+    let mut builder = http::Request::builder().method(method).uri(path);
     for (k, v) in &headers {
         builder = builder.header(*k, *v);
     }
@@ -123,20 +158,13 @@ pub async fn call(config: &ClientConfig, operation: &str, body: &Value) -> anyho
         .body(Full::new(Bytes::from(payload)))?;
     let tcp =
         TcpStream::connect((url.host.as_str(), url.port)).await.with_context(|| format!("cannot reach {host}"))?;
-    let (status, bytes) = if url.secure {
+    if url.secure {
         let name = ServerName::try_from(url.host.clone())?;
         let stream = tokio_rustls::TlsConnector::from(tls_config(config)?).connect(name, tcp).await?;
-        send(TokioIo::new(stream), http_request).await?
+        send(TokioIo::new(stream), http_request).await
     } else {
-        send(TokioIo::new(tcp), http_request).await?
-    };
-    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if status >= 300 {
-        let code = answer["__type"].as_str().unwrap_or("Error").rsplit('#').next().unwrap_or("Error").to_owned();
-        let message = answer["message"].as_str().or(answer["Message"].as_str()).unwrap_or_default().to_owned();
-        return Err(ApiFailure { code, message }.into());
+        send(TokioIo::new(tcp), http_request).await
     }
-    Ok(answer)
 }
 
 async fn send<IO>(io: IO, request: http::Request<Full<Bytes>>) -> anyhow::Result<(u16, Vec<u8>)>

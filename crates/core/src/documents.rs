@@ -7,5 +7,6 @@
 
 pub mod content;
 pub mod interpolate;
+pub mod package;
 pub mod params;
 pub mod schema;

@@ -89,6 +89,10 @@ pub enum ServerMessage {
     Welcome {
         /// Seconds between heartbeats.
         heartbeat_seconds: u64,
+        /// The server's release key (Ed25519, base64): the agent keeps the first it is told
+        /// and installs only agent builds signed with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        release_key: Option<String>,
     },
     /// Run this.
     Invoke(Invocation),
@@ -147,6 +151,21 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         snapshot: Option<Box<steward_patching::Snapshot>>,
         /// Why there is none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ErrorBody>,
+    },
+    /// The answer to [`AgentMessage::GetFileChunk`]: up to 1 MiB of the file from the
+    /// offset asked for, base64, with the file's whole size; or why not.
+    FileChunk {
+        /// The request answered.
+        request_id: u64,
+        /// The bytes, base64 (empty at or past the end).
+        #[serde(default)]
+        data: String,
+        /// The file's whole size.
+        #[serde(default)]
+        size: u64,
+        /// Why nothing was read.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<ErrorBody>,
     },
@@ -233,6 +252,18 @@ pub enum AgentMessage {
         /// The node's product (`Debian12`, `Ubuntu22.04`, …).
         product: String,
     },
+    /// Reads part of a package file a running invocation of this node names (by its
+    /// SHA-256): downloads resume from any offset.
+    GetFileChunk {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The command whose step names the file.
+        command_id: String,
+        /// The file's SHA-256, hex.
+        sha256: String,
+        /// Where to read from.
+        offset: u64,
+    },
     /// The outcome of a scan or an install: the node's patch states.
     PutPatchState {
         /// Echoed in the answer.
@@ -314,6 +345,26 @@ pub struct InvocationResult {
     pub status: String,
     /// Per step.
     pub plugins: Vec<PluginResult>,
+}
+
+/// Agent versions compared as the server and agents both order them: dotted parts, numbers
+/// as numbers (`1.10.0 > 1.9.2`), other parts as text.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |v: &str| -> Vec<(u64, String)> {
+        v.split(['.', '-', '+'])
+            .map(|p| match p.parse::<u64>() {
+                Ok(n) => (n, String::new()),
+                Err(_) => (0, p.to_owned()),
+            })
+            .collect()
+    };
+    parts(a).cmp(&parts(b))
+}
+
+/// The bytes the release key signs for an agent build: its version, architecture and
+/// SHA-256 (hex).
+pub fn release_payload(version: &str, arch: &str, sha256: &str) -> Vec<u8> {
+    format!("steward-agent-release/v1\n{version}\n{arch}\n{sha256}").into_bytes()
 }
 
 /// The bytes an agent signs to answer a challenge.

@@ -79,11 +79,32 @@ pub fn account_key(account: &str) -> String {
     format!("account/{account}")
 }
 
+/// `steward agent publish|list`: agent builds for AWS-UpdateSSMAgent, signed with the
+/// store's release key (which the master key unseals), kept in the data directory's blobs.
+pub async fn agent_command(args: crate::config::AgentArgs) -> anyhow::Result<()> {
+    let store = steward_store::open(&args.server.store_url()).await.context("cannot open the store")?;
+    match args.action {
+        crate::config::AgentAction::List => {
+            for r in crate::fleet::all_releases(store.as_ref()).await.map_err(|e| anyhow::anyhow!("{}", e.message()))? {
+                println!("{}\t{}\t{}\t{}", r.version, r.arch, r.size, r.sha256);
+            }
+            Ok(())
+        }
+        crate::config::AgentAction::Publish { binary, version, arch } => {
+            let master = read_master_key(&args.server.master_key_path())?;
+            let blobs = steward_store::blob::LocalBlobs::new(args.server.data_dir.join("blobs"));
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+            let release =
+                crate::fleet::publish_release(store.as_ref(), &blobs, &master, &binary, &version, &arch, now).await?;
+            println!("{}", serde_json::to_string_pretty(&release)?);
+            Ok(())
+        }
+    }
+}
+
 /// `steward account create|list`.
 pub async fn account_command(args: crate::config::AccountArgs) -> anyhow::Result<()> {
-    let store_url =
-        args.store.clone().unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("steward.db").display()));
-    let store = steward_store::open(&store_url).await.context("cannot open the store")?;
+    let store = steward_store::open(&args.server.store_url()).await.context("cannot open the store")?;
     match args.action {
         crate::config::AccountAction::List => {
             let prefix = "account/";
@@ -95,8 +116,7 @@ pub async fn account_command(args: crate::config::AccountArgs) -> anyhow::Result
             Ok(())
         }
         crate::config::AccountAction::Create { account_id } => {
-            let path = args.master_key_file.clone().unwrap_or_else(|| args.data_dir.join("master.key"));
-            let master = read_master_key(&path)?;
+            let master = read_master_key(&args.server.master_key_path())?;
             let account = match account_id {
                 Some(id) => {
                     anyhow::ensure!(

@@ -25,15 +25,47 @@ pub enum Command {
     Account(AccountArgs),
     /// Open a session on a node: a shell, or one command.
     Session(SessionArgs),
+    /// Publish Distributor packages.
+    Package(PackageArgs),
+    /// Publish agent builds for AWS-UpdateSSMAgent (on the server's host).
+    Agent(AgentArgs),
 }
 
-/// Flags of `steward session`; the server and credentials are found as the aws CLI finds
-/// them (flags, `AWS_*` variables, the shared config and credentials files).
+/// Flags of `steward agent`: the store and master key, as for `steward server`.
 #[derive(Debug, Clone, Args)]
-pub struct SessionArgs {
+pub struct AgentArgs {
     /// What to do.
     #[command(subcommand)]
-    pub action: SessionAction,
+    pub action: AgentAction,
+    /// The server's store, master key and blobs.
+    #[command(flatten)]
+    pub server: StoreFlags,
+}
+
+/// `steward agent` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AgentAction {
+    /// Sign a steward-agent build with the store's release key and publish it: nodes then
+    /// install it with AWS-UpdateSSMAgent.
+    Publish {
+        /// The binary.
+        #[arg(long)]
+        binary: PathBuf,
+        /// Its version (e.g. 0.2.0).
+        #[arg(long)]
+        version: String,
+        /// Its architecture (x86_64, aarch64, …; default this machine's).
+        #[arg(long, default_value = std::env::consts::ARCH)]
+        arch: String,
+    },
+    /// List the published builds.
+    List,
+}
+
+/// The flags of commands that call a server as a client: the server and credentials are
+/// found as the aws CLI finds them, these flags first.
+#[derive(Debug, Clone, Args)]
+pub struct ClientFlags {
     /// The server's URL (else AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL, the profile's endpoint_url).
     #[arg(long, global = true)]
     pub endpoint_url: Option<String>,
@@ -43,6 +75,67 @@ pub struct SessionArgs {
     /// Profile of the shared config and credentials files.
     #[arg(long, global = true)]
     pub profile: Option<String>,
+}
+
+impl ClientFlags {
+    /// The client configuration these flags, the environment and the shared files give.
+    pub fn resolve(&self) -> anyhow::Result<steward_client::config::ClientConfig> {
+        let overrides = steward_client::config::Overrides {
+            endpoint_url: self.endpoint_url.clone(),
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        };
+        steward_client::config::ClientConfig::resolve(&overrides)
+    }
+}
+
+/// Flags of `steward package`; the server and credentials are found as the aws CLI finds
+/// them.
+#[derive(Debug, Clone, Args)]
+pub struct PackageArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: PackageAction,
+    /// Where the server is and who calls it.
+    #[command(flatten)]
+    pub client: ClientFlags,
+}
+
+/// `steward package` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum PackageAction {
+    /// Zip folders (each with install.sh, uninstall.sh, optional update.sh and the payload)
+    /// into a package version and publish it: the document is created, or gets a new version.
+    Create {
+        /// The package (document) name.
+        #[arg(long)]
+        name: String,
+        /// The package version (e.g. 1.2.0).
+        #[arg(long)]
+        version: String,
+        /// PLATFORM/VERSION/ARCH=DIR, e.g. ubuntu/22.04/x86_64=./dist/ubuntu; `_any` matches
+        /// every platform, version or architecture. Repeatable.
+        #[arg(long = "platform", required = true)]
+        platforms: Vec<String>,
+        /// Who publishes it.
+        #[arg(long)]
+        publisher: Option<String>,
+        /// Make this version the document's default (a new document's first version is).
+        #[arg(long)]
+        default: bool,
+    },
+}
+
+/// Flags of `steward session`; the server and credentials are found as the aws CLI finds
+/// them (flags, `AWS_*` variables, the shared config and credentials files).
+#[derive(Debug, Clone, Args)]
+pub struct SessionArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: SessionAction,
+    /// Where the server is and who calls it.
+    #[command(flatten)]
+    pub client: ClientFlags,
 }
 
 /// `steward session` actions.
@@ -83,13 +176,10 @@ pub enum SessionAction {
     },
 }
 
-/// Flags of `steward account`.
+/// Where a server keeps its state, for commands run beside it on its host.
 #[derive(Debug, Clone, Args)]
-pub struct AccountArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub action: AccountAction,
-    /// The server's data directory (master key, default SQLite store).
+pub struct StoreFlags {
+    /// The server's data directory (master key, default SQLite store, blobs).
     #[arg(long, global = true, env = "STEWARD_DATA_DIR", default_value = "./.steward")]
     pub data_dir: PathBuf,
     /// Store URL, as for `steward server`.
@@ -98,6 +188,29 @@ pub struct AccountArgs {
     /// The master key file, as for `steward server`.
     #[arg(long, global = true, env = "STEWARD_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+}
+
+impl StoreFlags {
+    /// The store URL: `--store`, else the data directory's SQLite file.
+    pub fn store_url(&self) -> String {
+        self.store.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("steward.db").display()))
+    }
+
+    /// The master key file: `--master-key-file`, else the data directory's.
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+}
+
+/// Flags of `steward account`.
+#[derive(Debug, Clone, Args)]
+pub struct AccountArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: AccountAction,
+    /// The server's store and master key.
+    #[command(flatten)]
+    pub server: StoreFlags,
 }
 
 /// `steward account` subcommands.
@@ -194,6 +307,10 @@ pub struct ServerArgs {
     /// before it is closed.
     #[arg(long, env = "STEWARD_HEADER_TIMEOUT", default_value_t = 30)]
     pub header_timeout: u64,
+    /// The largest file a Distributor package may carry, in MiB (uploads and SourceUrl
+    /// downloads past it are refused).
+    #[arg(long, env = "STEWARD_MAX_ATTACHMENT_MB", default_value_t = 1024)]
+    pub max_attachment_mb: u64,
     /// Emulator mode: accept any well-formed SigV4 key without checking the signature.
     #[arg(long, env = "STEWARD_DEV")]
     pub dev: bool,
@@ -269,6 +386,10 @@ impl ServerArgs {
             "--max-pending-connections and --max-pending-per-source must be at least 1"
         );
         anyhow::ensure!(self.header_timeout >= 1, "--header-timeout must be at least 1 second");
+        anyhow::ensure!(
+            (1..=65536).contains(&self.max_attachment_mb),
+            "--max-attachment-mb must be between 1 and 65536"
+        );
         anyhow::ensure!(self.audit_sample_seconds >= 1, "--audit-sample-seconds must be at least 1 second");
         if let Some(url) = &self.advertise_url {
             anyhow::ensure!(

@@ -11,6 +11,7 @@ pub mod app;
 pub mod base;
 pub mod bootstrap;
 pub mod config;
+pub mod package_cli;
 pub mod tls;
 
 // Capabilities, by rank: each imports only `base` and lower ranks (tests/layers.rs).
@@ -55,6 +56,14 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(audit_command(args))
         }
+        Command::Agent(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(bootstrap::agent_command(args))
+        }
+        Command::Package(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(package_cli::run(args))
+        }
         Command::Session(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
             let code = runtime.block_on(session_command(args))?;
@@ -66,12 +75,7 @@ pub fn run(cli: config::Cli) -> anyhow::Result<()> {
 /// `steward session start|exec`.
 async fn session_command(args: config::SessionArgs) -> anyhow::Result<i32> {
     use steward_client::session::{start, Mode};
-    let overrides = steward_client::config::Overrides {
-        endpoint_url: args.endpoint_url.clone(),
-        region: args.region.clone(),
-        profile: args.profile.clone(),
-    };
-    let client = steward_client::config::ClientConfig::resolve(&overrides)?;
+    let client = args.client.resolve()?;
     match args.action {
         config::SessionAction::Start { target, document_name } => {
             start(&client, &target, document_name.as_deref(), serde_json::json!({}), Mode::Interactive).await

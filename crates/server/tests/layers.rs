@@ -21,7 +21,7 @@ const CAPABILITIES: &[(&str, u8)] = &[
 ];
 
 /// Top-level files that parse flags and start the process; like `app`, they may import anything.
-const PROCESS: &[&str] = &["main.rs", "lib.rs", "config.rs", "bootstrap.rs", "tls.rs"];
+const PROCESS: &[&str] = &["main.rs", "lib.rs", "config.rs", "bootstrap.rs", "tls.rs", "package_cli.rs"];
 
 /// The only files that build an `Env` (`app::serve`, `Env::for_tests`).
 const ENV_BUILDERS: &[&str] = &["app/mod.rs", "base/env.rs"];

@@ -62,7 +62,9 @@ fn gather(inputs: &Value, state_dir: &Path, instance_id: &str) -> Result<(Vec<Ga
     };
     add("AWS:InstanceInformation", "1.0", system::instance_information(instance_id));
     if enabled(inputs, "applications") {
-        add("AWS:Application", "1.1", packages::applications());
+        let mut applications = packages::applications();
+        applications.extend(crate::package::installed_applications(state_dir));
+        add("AWS:Application", "1.1", applications);
     }
     if enabled(inputs, "awsComponents") {
         add("AWS:AWSComponent", "1.0", system::components());

@@ -34,7 +34,7 @@ pub fn components() -> Vec<Entry> {
         ("Name", "steward-agent".to_owned()),
         ("ApplicationType", "Component".to_owned()),
         ("Publisher", "Steward".to_owned()),
-        ("Version", platform::AGENT_VERSION.to_owned()),
+        ("Version", platform::agent_version()),
         ("Architecture", std::env::consts::ARCH.to_owned()),
     ])]
 }

@@ -110,6 +110,9 @@ pub struct GetDocumentResponse {
     /// Requirements.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requires: Option<Vec<DocumentRequires>>,
+    /// The files of a Package version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments_content: Option<Vec<AttachmentContent>>,
 }
 
 /// DescribeDocument / DeleteDocument / ListDocumentVersions input naming a version.
@@ -190,6 +193,31 @@ pub struct DocumentDescription {
     /// Requirements.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requires: Option<Vec<DocumentRequires>>,
+    /// The files of a Package version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments_information: Option<Vec<AttachmentInformation>>,
+}
+
+/// A file of a document version, by name.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttachmentInformation {
+    /// Its name.
+    pub name: String,
+}
+
+/// A file of a document version, with its size and hash.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttachmentContent {
+    /// Its name.
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// Its hash.
+    pub hash: String,
+    /// Sha256.
+    pub hash_type: String,
 }
 
 /// CreateDocument / UpdateDocument output.

@@ -424,15 +424,7 @@ fn session(doc: &Map<String, Value>) -> Result<Shape, Fault> {
 }
 
 fn package(doc: &Map<String, Value>) -> Result<Shape, Fault> {
-    if !doc.get("version").is_some_and(Value::is_string) {
-        return Err(bad("A package manifest needs a version string."));
-    }
-    if !doc.get("packages").is_some_and(Value::is_object) {
-        return Err(bad("A package manifest needs a packages object (platform → architecture → file)."));
-    }
-    if !doc.get("files").is_some_and(Value::is_object) {
-        return Err(bad("A package manifest needs a files object (file name → checksums)."));
-    }
+    super::package::parse(doc)?;
     Ok((Vec::new(), ALL_PLATFORMS.to_vec(), None))
 }
 
@@ -551,7 +543,10 @@ mod tests {
             "content"
         );
         assert_eq!(kind(analyze("Session", &json!({"schemaVersion": "2.0", "sessionType": "Port"}))), "schema");
-        let pkg = json!({"schemaVersion": "2.0", "version": "1.0", "packages": {}, "files": {}});
+        let sha = "ab".repeat(32);
+        let pkg = json!({"schemaVersion": "2.0", "version": "1.0",
+            "packages": {"_any": {"_any": {"_any": {"file": "p.zip"}}}},
+            "files": {"p.zip": {"checksums": {"sha256": sha}}}});
         assert_eq!(kind(analyze("Package", &pkg)), "ok");
         assert_eq!(kind(analyze("Package", &json!({"schemaVersion": "2.0"}))), "content");
         assert_eq!(kind(analyze("ChangeCalendar", &json!({}))), "content");

@@ -100,7 +100,9 @@ async fn channel(mut pending: Pending, pass: Pass, env: Arc<Env>) {
     let serial = env.agents.attach(&instance_id, tx);
     crate::fleet::touch(&env, &instance_id, true, Some(&platform)).await;
     let heartbeat = env.agents.heartbeat_seconds;
-    let _ = socket.send(text(&ServerMessage::Welcome { heartbeat_seconds: heartbeat })).await;
+    // Agents pin the release key they are first told; a store without one tells nothing yet.
+    let release_key = crate::base::release_key::public(env.store.as_ref()).await.ok().flatten();
+    let _ = socket.send(text(&ServerMessage::Welcome { heartbeat_seconds: heartbeat, release_key })).await;
     tracing::info!(instance_id, "Agent connected.");
     env.wake.dispatcher();
 
@@ -159,6 +161,14 @@ async fn channel(mut pending: Pending, pass: Pass, env: Arc<Env>) {
                             Err(e) => (None, Some(e)),
                         };
                         env.agents.send(&instance_id, ServerMessage::PatchSnapshot { request_id, snapshot, error });
+                    }
+                    Ok(AgentMessage::GetFileChunk { request_id, command_id, sha256, offset }) => {
+                        let answer = file_chunk(&env, &instance_id, &command_id, &sha256, offset).await;
+                        let message = match answer {
+                            Ok((data, size)) => ServerMessage::FileChunk { request_id, data, size, error: None },
+                            Err(e) => ServerMessage::FileChunk { request_id, data: String::new(), size: 0, error: Some(e) },
+                        };
+                        env.agents.send(&instance_id, message);
                     }
                     Ok(AgentMessage::PutPatchState { request_id, report }) => {
                         let error = put_patch_state(&env, &instance_id, *report).await.err();
@@ -227,6 +237,42 @@ async fn patch_snapshot(
     crate::patch::snapshot_for_node(&ctx, &node.tags, snapshot_id, operating_system, product)
         .await
         .map_err(|e| error_body(&e))
+}
+
+/// A chunk of a package file or agent build for a node: only one that a running invocation
+/// of the node names; base64 and the file's size.
+async fn file_chunk(
+    env: &Arc<Env>,
+    instance_id: &str,
+    command_id: &str,
+    sha256: &str,
+    offset: u64,
+) -> Result<(String, u64), steward_protocol::ErrorBody> {
+    use base64::Engine;
+    let Some((node, _, _)) = crate::fleet::locate(env, instance_id).await else { return Err(not_registered()) };
+    let location = crate::commands::file_location(env, &node.account, &node.region, instance_id, command_id, sha256)
+        .await
+        .map_err(|e| error_body(&e))?;
+    let (bucket, key) = match location {
+        crate::commands::FileLocation::Package { owner } => {
+            (crate::documents::PACKAGE_BUCKET, crate::documents::file_key(&owner, sha256))
+        }
+        crate::commands::FileLocation::AgentRelease => {
+            (crate::fleet::RELEASE_BUCKET, crate::fleet::release_blob_key(sha256))
+        }
+    };
+    let read = env.blobs.read_range(bucket, &key, offset, crate::documents::PACKAGE_CHUNK).await;
+    match read {
+        Ok(Some((bytes, size))) => Ok((base64::engine::general_purpose::STANDARD.encode(bytes), size)),
+        Ok(None) => Err(steward_protocol::ErrorBody {
+            code: "InvalidDocument".into(),
+            message: "The package file is no longer stored.".into(),
+        }),
+        Err(e) => {
+            tracing::warn!(instance_id, error = %e, "Could not read a package file.");
+            Err(steward_protocol::ErrorBody { code: "InternalServerError".into(), message: "read failed".into() })
+        }
+    }
 }
 
 /// Stores what a node reported of its patches. Like its inventory, a node writes only its

@@ -74,6 +74,7 @@ pub fn router(app: Arc<App>, region: String) -> Router {
         .merge(crate::sns::routes(app.env.clone()))
         .merge(crate::patch::routes(app.env.clone()))
         .merge(super::testclock::routes(app.env.clone()))
+        .merge(super::uploads::routes(app.clone()))
         .merge(super::console::routes(app.clone(), region))
 }
 

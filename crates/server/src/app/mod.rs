@@ -32,6 +32,7 @@ pub mod rest;
 pub mod serve;
 pub mod tags;
 pub mod testclock;
+pub mod uploads;
 pub mod workers;
 
 use std::sync::Arc;
@@ -78,6 +79,11 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     };
     #[cfg(not(feature = "test-clock"))]
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Every agent's welcome names the release key, so agents pin it before any build is
+    // published: it exists from the first start.
+    crate::base::release_key::load_or_create(store.as_ref(), &master_key)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot make the release key: {}", e.message()))?;
     let boot_credentials = Credentials::new(store.clone(), master_key, None);
     let (boot, secret) =
         crate::bootstrap::ensure_root(&*store, &boot_credentials, args.account_id.as_deref(), clock.now_millis())
@@ -111,6 +117,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         resource_tags: Box::new(tags::AllResourceTags),
         wake: Default::default(),
         pre_auth: Arc::new(crate::base::ws::Gate::new(args.max_pending_connections, args.max_pending_per_source)),
+        max_attachment_bytes: args.max_attachment_mb << 20,
         #[cfg(feature = "test-clock")]
         test_clock: test_clock.clone(),
     });

@@ -10,7 +10,14 @@ pub fn signed_request<'a>(
     headers: &'a [(&'a str, &'a str)],
     body: &'a [u8],
 ) -> Request<'a> {
-    Request { method: method.as_str(), path: uri.path(), query: uri.query().unwrap_or(""), headers, body }
+    Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers,
+        body,
+        payload_hash: None,
+    }
 }
 
 /// The headers as the SigV4 verifier reads them (values that are not text are skipped).

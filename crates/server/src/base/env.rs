@@ -47,6 +47,8 @@ pub struct Env {
     pub wake: Wake,
     /// The cap on WebSocket connections that have not authenticated yet.
     pub pre_auth: Arc<super::ws::Gate>,
+    /// The largest file a package (document attachment) may have, in bytes.
+    pub max_attachment_bytes: u64,
     /// The clock tests move forward (`--test-clock`; test builds only).
     #[cfg(feature = "test-clock")]
     pub test_clock: Option<Arc<steward_core::clock::OffsetClock>>,
@@ -77,6 +79,7 @@ impl Env {
             fallback_account: account.to_owned(),
             wake: Wake::default(),
             pre_auth: Arc::new(super::ws::Gate::new(1024, 128)),
+            max_attachment_bytes: 64 << 20,
             #[cfg(feature = "test-clock")]
             test_clock: None,
         }

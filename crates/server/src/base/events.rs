@@ -94,6 +94,11 @@ impl Events {
         Events { queues, client, in_flight: Default::default(), rules }
     }
 
+    /// The client outbound calls go through (http:// only; every address checked).
+    pub fn client(&self) -> HttpClient {
+        self.client.clone()
+    }
+
     /// Why the outbound rules refuse `addr`, if they do (a literal address can be refused
     /// when it is named, before anything is sent).
     pub fn refusal(&self, addr: std::net::SocketAddr) -> Option<String> {
@@ -164,7 +169,8 @@ impl Events {
     }
 }
 
-type HttpClient = Client<GuardedConnector, Full<Bytes>>;
+/// The HTTP client every outbound call shares (its connections follow the outbound rules).
+pub type HttpClient = Client<GuardedConnector, Full<Bytes>>;
 
 /// Sends each event once, in order; an event that fails is retried in the background so
 /// that a failing webhook does not hold back the events behind it.
@@ -205,8 +211,8 @@ async fn attempt(client: &HttpClient, url: &str, headers: &[(String, String)], b
     };
     match tokio::time::timeout(ATTEMPT_TIMEOUT, client.request(request)).await {
         Ok(Ok(r)) if r.status().is_success() => return true,
-        Ok(Err(e)) if refusal(&e).is_some() => {
-            let why = refusal(&e).unwrap_or_default();
+        Ok(Err(e)) if outbound_refusal(&e).is_some() => {
+            let why = outbound_refusal(&e).unwrap_or_default();
             tracing::warn!(url, why, "Delivery refused by the outbound rules; not retried.");
             return true; // Retrying cannot help.
         }
@@ -218,7 +224,7 @@ async fn attempt(client: &HttpClient, url: &str, headers: &[(String, String)], b
 }
 
 /// Why a failed request was stopped by the outbound rules, if it was (not worth retrying).
-fn refusal(e: &hyper_util::client::legacy::Error) -> Option<String> {
+pub fn outbound_refusal(e: &hyper_util::client::legacy::Error) -> Option<String> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {

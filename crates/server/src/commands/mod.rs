@@ -10,12 +10,14 @@
 
 mod dispatch;
 mod expiry;
+mod packages;
 mod query;
 mod results;
 mod send;
 
 pub use dispatch::{notify_invocation, pass as dispatch_pass, run as run_dispatcher};
 pub use expiry::{run as run_expiry, sweep as sweep_expired, HISTORY_MILLIS};
+pub use packages::{file_location, FileLocation};
 pub use query::{cancel_command, get_command_invocation, list_command_invocations, list_commands, to_wire};
 pub use results::{on_ack, on_result};
 pub use send::{check_document, plan, send_command, Planned};

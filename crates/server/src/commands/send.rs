@@ -172,6 +172,13 @@ async fn document_steps(
             Box::pin(document_steps(ctx, &path, None, None, nested_given, depth + 1, RUN_COMMAND_TYPES)).await?;
         plugin.inputs["steps"] = serde_json::to_value(&nested).expect("steps serialise");
     }
+    for plugin in plugins.iter_mut() {
+        match plugin.action.as_str() {
+            super::packages::ACTION => super::packages::resolve(ctx, plugin).await?,
+            super::packages::UPDATE_ACTION => super::packages::resolve_update(ctx, plugin).await?,
+            _ => {}
+        }
+    }
     Ok((plugins, values))
 }
 

@@ -25,17 +25,39 @@ fn format_of(requested: Option<&str>) -> Result<Format, ApiError> {
         .ok_or_else(|| ApiError::validation("DocumentFormat must be JSON, YAML or TEXT."))
 }
 
-fn unsupported_attachments(attachments: &Option<serde_json::Value>) -> Result<(), ApiError> {
-    if attachments.as_ref().and_then(|a| a.as_array()).is_some_and(|a| !a.is_empty()) {
-        return Err(ApiError::new("InvalidDocumentOperation", "Steward does not support document attachments yet."));
+/// The files of a new version: a Package's from its manifest and sources; other types take
+/// none yet.
+async fn version_files(
+    ctx: &Ctx,
+    doc_type: &str,
+    text: &str,
+    format: Format,
+    attachments: &Option<serde_json::Value>,
+) -> Result<Vec<super::Attachment>, ApiError> {
+    if doc_type == "Package" {
+        return super::attachments::ingest(ctx, text, format, attachments.as_ref()).await;
     }
-    Ok(())
+    if attachments.as_ref().and_then(|a| a.as_array()).is_some_and(|a| !a.is_empty()) {
+        return Err(ApiError::new(
+            "InvalidDocumentOperation",
+            "Steward supports attachments for documents of type Package only so far.",
+        ));
+    }
+    Ok(Vec::new())
+}
+
+/// A Package version is named by its manifest's version unless the caller names it.
+fn package_version_name(doc_type: &str, text: &str, format: Format) -> Option<String> {
+    if doc_type != "Package" {
+        return None;
+    }
+    let tree = content::parse(text, format).ok()?;
+    tree.get("version").and_then(|v| v.as_str()).map(str::to_owned)
 }
 
 /// CreateDocument.
 pub async fn create_document(ctx: Ctx, req: CreateDocumentRequest) -> Result<DocumentDescriptionResponse, ApiError> {
     check_name(&req.name)?;
-    unsupported_attachments(&req.attachments)?;
     let p = &ctx.principal;
     if builtin::head(&req.name).is_some() && !builtin::OVERRIDABLE.contains(&req.name.as_str()) {
         return Err(ApiError::new(
@@ -48,7 +70,7 @@ pub async fn create_document(ctx: Ctx, req: CreateDocumentRequest) -> Result<Doc
     let now = ctx.env.now();
     let mut version = analyze(&req.content, format, &doc_type, now)?;
     version.version = 1;
-    version.version_name = req.version_name.clone();
+    version.version_name = req.version_name.clone().or_else(|| package_version_name(&doc_type, &req.content, format));
     version.display_name = req.display_name.clone();
     version.target_type = req.target_type.clone();
     version.requires = req.requires.clone();
@@ -68,6 +90,7 @@ pub async fn create_document(ctx: Ctx, req: CreateDocumentRequest) -> Result<Doc
             format!("You can have at most {MAX_DOCUMENTS} documents in a region. Delete some and try again."),
         ));
     }
+    version.attachments = version_files(&ctx, &doc_type, &req.content, format, &req.attachments).await?;
     let head = DocHead {
         name: req.name.clone(),
         owner: p.account.clone(),
@@ -125,6 +148,17 @@ pub async fn get_document(ctx: Ctx, req: GetDocumentRequest) -> Result<GetDocume
         document_type: found.head.doc_type.clone(),
         document_format: wanted.as_str().into(),
         requires: v.requires.clone(),
+        attachments_content: (!v.attachments.is_empty()).then(|| {
+            v.attachments
+                .iter()
+                .map(|a| AttachmentContent {
+                    name: a.name.clone(),
+                    size: a.size,
+                    hash: a.sha256.clone(),
+                    hash_type: "Sha256".into(),
+                })
+                .collect()
+        }),
     })
 }
 
@@ -152,7 +186,6 @@ async fn owned(ctx: &Ctx, name: &str) -> Result<(DocHead, i64), ApiError> {
 
 /// UpdateDocument: a new latest version; the default version stays.
 pub async fn update_document(ctx: Ctx, req: UpdateDocumentRequest) -> Result<DocumentDescriptionResponse, ApiError> {
-    unsupported_attachments(&req.attachments)?;
     let p = &ctx.principal;
     let (mut head, revision) = owned(&ctx, &req.name).await?;
     match req.document_version.as_deref() {
@@ -181,7 +214,8 @@ pub async fn update_document(ctx: Ctx, req: UpdateDocumentRequest) -> Result<Doc
             "The content of the document matches another version of it. Change the content and try again.",
         ));
     }
-    if let Some(name) = &req.version_name {
+    let version_name = req.version_name.clone().or_else(|| package_version_name(&head.doc_type, &req.content, format));
+    if let Some(name) = &version_name {
         if head.versions.iter().any(|v| v.name.as_deref() == Some(name)) {
             return Err(ApiError::new(
                 "DuplicateDocumentVersionName",
@@ -195,8 +229,9 @@ pub async fn update_document(ctx: Ctx, req: UpdateDocumentRequest) -> Result<Doc
             format!("The document has {MAX_VERSIONS} versions, the most allowed. Delete some and try again."),
         ));
     }
+    version.attachments = version_files(&ctx, &head.doc_type, &req.content, format, &req.attachments).await?;
     version.version = head.next_version;
-    version.version_name = req.version_name.clone();
+    version.version_name = version_name;
     version.display_name = req.display_name.clone().or(latest.display_name.clone());
     version.target_type = req.target_type.clone().or(latest.target_type.clone());
     version.requires = latest.requires.clone();

@@ -9,6 +9,7 @@
 //! ([`builtin`]), owner `Amazon`.
 
 mod api;
+mod attachments;
 mod builtin;
 mod list;
 mod sharing;
@@ -16,12 +17,13 @@ mod sharing;
 pub use api::{
     create_document, delete_document, describe_document, get_document, update_document, update_document_default_version,
 };
+pub use attachments::{file_key, scratch_path, Attachment, BUCKET as PACKAGE_BUCKET, CHUNK as PACKAGE_CHUNK};
 pub use list::{list_document_versions, list_documents};
 pub use sharing::{describe_document_permission, modify_document_permission};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use steward_api::ssm::documents::{DocumentDescription, DocumentParameter, DocumentRequires};
+use steward_api::ssm::documents::{AttachmentInformation, DocumentDescription, DocumentParameter, DocumentRequires};
 use steward_api::ssm::Tag;
 use steward_api::ApiError;
 use steward_core::documents::content::{self, Format};
@@ -68,6 +70,9 @@ pub struct DocVersion {
     pub parameters: Vec<(String, String, Option<String>, Option<String>)>,
     /// Platforms.
     pub platform_types: Vec<String>,
+    /// The files of a Package version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 /// A version's place in the head.
@@ -175,6 +180,7 @@ pub fn analyze(text: &str, format: Format, doc_type: &str, now: i64) -> Result<D
             .map(|p| (p.name.clone(), p.kind.as_str().to_owned(), p.description.clone(), p.default_text()))
             .collect(),
         platform_types: analysis.platform_types.iter().map(|p| p.to_string()).collect(),
+        attachments: Vec::new(),
     })
 }
 
@@ -291,5 +297,7 @@ pub fn describe(ctx: &Ctx, head: &DocHead, v: &DocVersion, status: &str) -> Docu
         target_type: v.target_type.clone(),
         tags: head.tags.iter().map(|(key, value)| Tag { key: key.clone(), value: value.clone() }).collect(),
         requires: v.requires.clone(),
+        attachments_information: (!v.attachments.is_empty())
+            .then(|| v.attachments.iter().map(|a| AttachmentInformation { name: a.name.clone() }).collect()),
     }
 }

@@ -10,6 +10,7 @@
 mod activations;
 mod nodes;
 mod registration;
+mod releases;
 mod targets;
 
 pub use activations::{create_activation, delete_activation, describe_activations};
@@ -18,6 +19,10 @@ pub use nodes::{
     update_managed_instance_role,
 };
 pub use registration::{parse_public_key, register};
+pub use releases::{
+    all as all_releases, blob_key as release_blob_key, find as find_releases, publish as publish_release, Release,
+    BUCKET as RELEASE_BUCKET,
+};
 pub use targets::{check_target_keys, invalid_instance, node_matches, target_nodes};
 
 use serde::{Deserialize, Serialize};
