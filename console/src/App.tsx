@@ -17,13 +17,14 @@ import Documents from "./pages/Documents";
 import DocumentDetail, { NewDocument } from "./pages/DocumentDetail";
 import Automation from "./pages/Automation";
 import AutomationDetail from "./pages/AutomationDetail";
+import Distributor, { PackageDetail } from "./pages/Distributor";
 
 const DARK = "steward-console-dark";
 
 // The terminal (xterm.js) loads only when a shell opens, keeping the first load small.
 const Shell = lazy(() => import("./pages/Shell"));
 
-function Page({ route }: { route: string }) {
+function Page({ route, region }: { route: string; region: string }) {
   const [, section, rest] = route.match(/^\/([^/]*)\/?(.*)$/) ?? [];
   switch (section) {
     case "run":
@@ -45,6 +46,8 @@ function Page({ route }: { route: string }) {
       );
     case "automation":
       return rest ? <AutomationDetail id={decodeURIComponent(rest)} /> : <Automation />;
+    case "distributor":
+      return rest ? <PackageDetail name={decodeURIComponent(rest)} /> : <Distributor region={region} />;
     default:
       return <Fleet />;
   }
@@ -109,10 +112,11 @@ export default function App() {
               { type: "link", text: "Parameter Store", href: "#/parameters" },
               { type: "link", text: "Session Manager", href: "#/sessions" },
               { type: "link", text: "Automation", href: "#/automation" },
+              { type: "link", text: "Distributor", href: "#/distributor" },
             ]}
           />
         }
-        content={<Page route={route} />}
+        content={<Page route={route} region={session.region} />}
       />
     </>
   );

@@ -119,6 +119,24 @@ const scenarios = {
     return { lines: rows.split("\n").filter((l) => l.includes(env.NONCE)).length };
   },
 
+  // Install a package on the node from its Distributor page and read the agent's report.
+  async package(page) {
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.goto(base + "#/distributor");
+    await page.getByRole("link", { name: env.PACKAGE, exact: true }).click();
+    await page.getByText("SHA-256").first().waitFor({ timeout: WAIT });
+    await shot(page, "package");
+    await page.getByText("Choose nodes").last().click();
+    await page.getByRole("option", { name: new RegExp(env.NODE_ID) }).click();
+    await page.keyboard.press("Escape");
+    await page.getByRole("button", { name: "Install", exact: true }).click();
+    await page.waitForURL(/#\/commands\//, { timeout: WAIT });
+    await page.locator("pre.output", { hasText: `Installed ${env.PACKAGE} 1.0` }).waitFor({ timeout: WAIT });
+    await shot(page, "package-installed");
+    return { commandUrl: page.url() };
+  },
+
   // An execution waiting for approval, approved from its page by a listed approver.
   async approve(page) {
     await signIn(page, env.LIMITED_KEY_ID, env.LIMITED_SECRET);

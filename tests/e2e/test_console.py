@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import REPO_ROOT, start_fleet
+from conftest import REPO_ROOT, start_fleet, steward_bin
 from test_iam import allow, deny, make_user, policy
 
 TAGS = {"c0": {"role": "console"}}
@@ -109,6 +109,23 @@ def test_a_shell_in_the_browser(server, fleet, shots):
     ssm = server.ssm()
     sessions = ssm.describe_sessions(State="History")["Sessions"]
     assert any(s["Target"] == fleet.id("c0") for s in sessions)
+
+
+def test_a_package_installed_from_its_page(server, fleet, shots, tmp_path):
+    name = f"console-tool-{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "tool"
+    folder.mkdir()
+    (folder / "install.sh").write_text("echo installing\n")
+    (folder / "uninstall.sh").write_text("echo uninstalling\n")
+    done = subprocess.run([str(steward_bin()), "package", "create", "--name", name, "--version", "1.0",
+                           "--platform", f"_any/_any/_any={folder}"], capture_output=True, text=True, timeout=60,
+                          env=server.env())
+    assert done.returncode == 0, done.stderr
+    browse(server, "package", shots, NODE_ID=fleet.id("c0"), PACKAGE=name)
+    ssm = server.ssm()
+    [cmd] = [c for c in ssm.list_commands()["Commands"] if c["DocumentName"] == "AWS-ConfigureAWSPackage"
+             and c["Parameters"]["name"] == [name]]
+    assert cmd["Status"] == "Success"
 
 
 def test_an_approval_from_the_execution_page(server, fleet, shots):

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import threading
 import urllib.error
@@ -38,6 +39,7 @@ from conftest import (
 from test_accounts import account_cli, parse_exports
 from test_commands import wait_invocation
 from test_inventory import gather
+from test_tls import make_certificate
 from test_iam import allow, as_user, make_user, policy, uid
 
 MAX_MB = 2
@@ -45,8 +47,15 @@ TAGS = {"d0": {"role": "tools"}, "d1": {"role": "tools"}}
 
 
 @pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory(extra_args=("--agent-heartbeat", "1", "--max-attachment-mb", str(MAX_MB)))
+def https_cert(tmp_path_factory) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that the module's server trusts (--outbound-ca-file)."""
+    return make_certificate(tmp_path_factory.mktemp("distributor-tls"))
+
+
+@pytest.fixture(scope="module")
+def server(server_factory, https_cert):
+    return server_factory(extra_args=("--agent-heartbeat", "1", "--max-attachment-mb", str(MAX_MB),
+                                      "--outbound-ca-file", str(https_cert[0])))
 
 
 @pytest.fixture(scope="module")
@@ -142,12 +151,18 @@ def signed_upload(server, document: str, file: str, body: bytes, *, ak=None, sk=
 
 
 class FileServer:
-    """A loopback http:// server of a folder, as a SourceUrl."""
+    """A loopback http:// server of a folder, as a SourceUrl; https:// with `tls` (cert, key)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, tls: tuple[Path, Path] | None = None):
         handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **kw)  # noqa: E731
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self):
@@ -344,6 +359,30 @@ def test_source_url_s3_file_url_and_attachment_reference(ssm, files_at):
         {"Name": "tool.zip"}]
 
 
+def test_https_source_urls_must_be_trusted(ssm, https_cert, tmp_path):
+    body = zip_bytes({"install.sh": f"echo {uid()}\n"})
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "tool.zip").write_bytes(body)
+    trusted = FileServer(site, tls=https_cert)
+    (tmp_path / "other").mkdir()
+    stranger = FileServer(site, tls=make_certificate(tmp_path / "other"))
+    try:
+        name = f"https-{uid()}"
+        d = ssm.create_document(Name=name, DocumentType="Package", Content=manifest({"tool.zip": body}),
+                                Attachments=[{"Key": "SourceUrl", "Values": [trusted.url]}])["DocumentDescription"]
+        assert d["AttachmentsInformation"] == [{"Name": "tool.zip"}]
+        other = zip_bytes({"install.sh": f"echo {uid()}\n"})
+        (site / "other.zip").write_bytes(other)
+        with raises_aws("InvalidDocumentContent") as e:
+            ssm.create_document(Name=f"https-{uid()}", DocumentType="Package", Content=manifest({"other.zip": other}),
+                                Attachments=[{"Key": "SourceUrl", "Values": [stranger.url]}])
+        assert "TLS" in e.value.response["Error"]["Message"]
+    finally:
+        trusted.close()
+        stranger.close()
+
+
 def test_bad_attachments_are_refused(ssm, files_at):
     body = zip_bytes({"install.sh": f"echo {uid()}\n"})
     good = manifest({"tool.zip": body})
@@ -363,7 +402,8 @@ def test_bad_attachments_are_refused(ssm, files_at):
     empty = files_at({"other.zip": body})
     assert "404" in refused("InvalidDocumentContent", Attachments=[{"Key": "SourceUrl", "Values": [empty]}])
     # Where the server never fetches from.
-    for where in ["http://169.254.169.254/latest", "http://10.1.2.3/pkgs", "s3://bucket/prefix", "ftp://x/y"]:
+    for where in ["http://169.254.169.254/latest", "http://10.1.2.3/pkgs", "s3://bucket/prefix", "ftp://x/y",
+                  "https://169.254.169.254/latest", "https://[::ffff:169.254.169.254]/x"]:
         refused("InvalidDocumentContent", Attachments=[{"Key": "SourceUrl", "Values": [where]}])
     refused("InvalidDocumentContent", Attachments=[{"Key": "AttachmentReference", "Values": ["nodoc/1/tool.zip"]}])
     refused("InvalidDocumentContent", Attachments=[{"Key": "AttachmentReference", "Values": ["no-slashes"]}])

@@ -3,11 +3,11 @@ import Alert from "@cloudscape-design/components/alert";
 import Button from "@cloudscape-design/components/button";
 import Header from "@cloudscape-design/components/header";
 import Link from "@cloudscape-design/components/link";
-import SegmentedControl from "@cloudscape-design/components/segmented-control";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Table from "@cloudscape-design/components/table";
 import { callAll, why } from "../api";
 import { go } from "../route";
+import { OwnerFilter } from "./pickers";
 
 /** Documents: the account's own, those shared with it, the built-in ones. */
 export default function Documents() {
@@ -47,18 +47,7 @@ export default function Documents() {
             Documents
           </Header>
         }
-        filter={
-          <SegmentedControl
-            selectedId={owner}
-            label="Owner"
-            onChange={({ detail }) => setOwner(detail.selectedId)}
-            options={[
-              { id: "Self", text: "Owned by me" },
-              { id: "Private", text: "Shared with me" },
-              { id: "Amazon", text: "Built in" },
-            ]}
-          />
-        }
+        filter={<OwnerFilter owner={owner} onChange={setOwner} builtIn />}
         empty="No documents."
         columnDefinitions={[
           {

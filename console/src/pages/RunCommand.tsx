@@ -5,13 +5,14 @@ import Form from "@cloudscape-design/components/form";
 import FormField from "@cloudscape-design/components/form-field";
 import Header from "@cloudscape-design/components/header";
 import Input from "@cloudscape-design/components/input";
-import Multiselect, { MultiselectProps } from "@cloudscape-design/components/multiselect";
+import { MultiselectProps } from "@cloudscape-design/components/multiselect";
 import RadioGroup from "@cloudscape-design/components/radio-group";
 import Select, { SelectProps } from "@cloudscape-design/components/select";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Textarea from "@cloudscape-design/components/textarea";
 import { call, callAll, why } from "../api";
 import { go } from "../route";
+import { NodePicker } from "./pickers";
 
 interface DocParameter {
   Name: string;
@@ -47,7 +48,6 @@ export default function RunCommand() {
   const [document, setDocument] = useState<SelectProps.Option | null>(null);
   const [params, setParams] = useState<DocParameter[]>([]);
   const [values, setValues] = useState<Record<string, string>>({});
-  const [nodes, setNodes] = useState<MultiselectProps.Option[]>([]);
   const [chosen, setChosen] = useState<readonly MultiselectProps.Option[]>([]);
   const [how, setHow] = useState("nodes");
   const [tagKey, setTagKey] = useState("");
@@ -61,17 +61,6 @@ export default function RunCommand() {
     const filters = [{ Key: "DocumentType", Values: ["Command"] }];
     callAll<any>("ssm", "ListDocuments", { Filters: filters, MaxResults: 50 }, "DocumentIdentifiers")
       .then((docs) => setDocuments(docs.map((d) => ({ label: d.Name, value: d.Name, description: d.Owner }))))
-      .catch((e) => setError(why(e)));
-    callAll<any>("ssm", "DescribeInstanceInformation", { MaxResults: 50 }, "InstanceInformationList")
-      .then((list) =>
-        setNodes(
-          list.map((n) => ({
-            label: n.InstanceId,
-            value: n.InstanceId,
-            description: [n.ComputerName, n.PingStatus].filter(Boolean).join(" · "),
-          })),
-        ),
-      )
       .catch((e) => setError(why(e)));
   }, []);
 
@@ -170,13 +159,7 @@ export default function RunCommand() {
               />
               {how === "nodes" ? (
                 <FormField label="Nodes">
-                  <Multiselect
-                    selectedOptions={chosen}
-                    options={nodes}
-                    filteringType="auto"
-                    placeholder="Choose nodes"
-                    onChange={({ detail }) => setChosen(detail.selectedOptions)}
-                  />
+                  <NodePicker selected={chosen} onChange={setChosen} onError={setError} />
                 </FormField>
               ) : (
                 <SpaceBetween direction="horizontal" size="s">

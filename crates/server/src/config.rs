@@ -307,6 +307,10 @@ pub struct ServerArgs {
     /// before it is closed.
     #[arg(long, env = "STEWARD_HEADER_TIMEOUT", default_value_t = 30)]
     pub header_timeout: u64,
+    /// Authorities (PEM) trusted for outbound `https://` calls besides the system's, e.g.
+    /// for package SourceUrls on an internal server.
+    #[arg(long, env = "STEWARD_OUTBOUND_CA_FILE")]
+    pub outbound_ca_file: Option<PathBuf>,
     /// The largest file a Distributor package may carry, in MiB (uploads and SourceUrl
     /// downloads past it are refused).
     #[arg(long, env = "STEWARD_MAX_ATTACHMENT_MB", default_value_t = 1024)]

@@ -118,6 +118,7 @@ pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         wake: Default::default(),
         pre_auth: Arc::new(crate::base::ws::Gate::new(args.max_pending_connections, args.max_pending_per_source)),
         max_attachment_bytes: args.max_attachment_mb << 20,
+        outbound_tls: crate::base::download::tls_config(args.outbound_ca_file.as_deref())?,
         #[cfg(feature = "test-clock")]
         test_clock: test_clock.clone(),
     });

@@ -1,19 +1,30 @@
 //! Downloads for someone (package attachments from a SourceUrl): streamed to a local file
-//! while hashed, never held whole in memory, cut off past a size limit or a time limit, and
-//! through the outbound client, so the outbound rules apply to every address.
+//! while hashed, never held whole in memory, cut off past a size limit or a time limit. Every
+//! connection goes through the outbound rules (`http://` through the shared outbound client,
+//! `https://` over a connection `outbound::connect` made), and `https://` servers must prove
+//! themselves against the system's authorities or `--outbound-ca-file`.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::events::HttpClient;
+use super::events::Events;
 
 /// How long one download may take in all.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+/// Where distributions keep their authorities.
+const SYSTEM_BUNDLES: &[&str] =
+    &["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
 
 /// What a finished download was.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,11 +35,44 @@ pub struct Downloaded {
     pub size: u64,
 }
 
+/// The TLS settings of outbound `https://` calls: the system's authorities, and those of
+/// `extra` (the operator's own).
+pub fn tls_config(extra: Option<&Path>) -> anyhow::Result<Arc<ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    let system = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.exists());
+    for source in system.into_iter().chain(extra) {
+        let certs = CertificateDer::pem_file_iter(source)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", source.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| anyhow::anyhow!("{} is not a PEM certificate file: {e}", source.display()))?;
+            // A system bundle may hold certificates rustls cannot use; skip those.
+            let _ = roots.add(cert);
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// GETs `url` into `dest` (created or replaced). The error is a sentence for the caller:
-/// not found, refused by the outbound rules, too big, too slow. A failed download leaves
-/// no file.
-pub async fn to_file(client: &HttpClient, url: &str, dest: &Path, max_bytes: u64) -> Result<Downloaded, String> {
-    let outcome = tokio::time::timeout(DOWNLOAD_TIMEOUT, fetch(client, url, dest, max_bytes)).await;
+/// not found, refused by the outbound rules, not trusted, too big, too slow. A failed
+/// download leaves no file.
+pub async fn to_file(
+    events: &Events,
+    tls: &Arc<ClientConfig>,
+    url: &str,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<Downloaded, String> {
+    let fetched = async {
+        let response =
+            if url.starts_with("https://") { get_tls(events, tls, url).await? } else { get(events, url).await? };
+        save(response, url, dest, max_bytes).await
+    };
+    let outcome = tokio::time::timeout(DOWNLOAD_TIMEOUT, fetched).await;
     let outcome = outcome.unwrap_or_else(|_| Err(format!("{url} did not finish within {DOWNLOAD_TIMEOUT:?}")));
     if outcome.is_err() {
         let _ = tokio::fs::remove_file(dest).await;
@@ -36,13 +80,46 @@ pub async fn to_file(client: &HttpClient, url: &str, dest: &Path, max_bytes: u64
     outcome
 }
 
-async fn fetch(client: &HttpClient, url: &str, dest: &Path, max_bytes: u64) -> Result<Downloaded, String> {
+async fn get(events: &Events, url: &str) -> Result<http::Response<Incoming>, String> {
     let request =
         http::Request::get(url).body(Full::new(Bytes::new())).map_err(|_| format!("{url} is not a usable URL"))?;
-    let response = client.request(request).await.map_err(|e| match super::events::outbound_refusal(&e) {
+    events.client().request(request).await.map_err(|e| match super::events::outbound_refusal(&e) {
         Some(why) => format!("{url} cannot be reached: {why}"),
         None => format!("{url} cannot be reached"),
-    })?;
+    })
+}
+
+async fn get_tls(events: &Events, tls: &Arc<ClientConfig>, url: &str) -> Result<http::Response<Incoming>, String> {
+    let uri: http::Uri = url.parse().map_err(|_| format!("{url} is not a usable URL"))?;
+    let host = uri.host().ok_or_else(|| format!("{url} has no host"))?.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(443);
+    let tcp = super::outbound::connect(events.rules(), host, port)
+        .await
+        .map_err(|e| format!("{url} cannot be reached: {e}"))?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|_| format!("{url}: {host} is not a TLS name"))?;
+    let stream = tokio_rustls::TlsConnector::from(tls.clone())
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("{url}: the TLS handshake failed ({e})"))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("{url} cannot be reached: {e}"))?;
+    tokio::spawn(connection);
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or(host);
+    let request = http::Request::get(path)
+        .header("host", authority)
+        .body(Full::new(Bytes::new()))
+        .map_err(|_| format!("{url} is not a usable URL"))?;
+    sender.send_request(request).await.map_err(|e| format!("{url} broke off: {e}"))
+}
+
+async fn save(
+    response: http::Response<Incoming>,
+    url: &str,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<Downloaded, String> {
     match response.status().as_u16() {
         200 => {}
         404 => return Err(format!("{url} was not found (404)")),

@@ -49,6 +49,8 @@ pub struct Env {
     pub pre_auth: Arc<super::ws::Gate>,
     /// The largest file a package (document attachment) may have, in bytes.
     pub max_attachment_bytes: u64,
+    /// TLS settings of outbound `https://` calls (package SourceUrls).
+    pub outbound_tls: Arc<rustls::ClientConfig>,
     /// The clock tests move forward (`--test-clock`; test builds only).
     #[cfg(feature = "test-clock")]
     pub test_clock: Option<Arc<steward_core::clock::OffsetClock>>,
@@ -80,6 +82,7 @@ impl Env {
             wake: Wake::default(),
             pre_auth: Arc::new(super::ws::Gate::new(1024, 128)),
             max_attachment_bytes: 64 << 20,
+            outbound_tls: super::download::tls_config(None).expect("the system's authorities load"),
             #[cfg(feature = "test-clock")]
             test_clock: None,
         }

@@ -94,6 +94,11 @@ impl Events {
         Events { queues, client, in_flight: Default::default(), rules }
     }
 
+    /// The rules every outbound connection follows.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
     /// The client outbound calls go through (http:// only; every address checked).
     pub fn client(&self) -> HttpClient {
         self.client.clone()

@@ -103,8 +103,8 @@ fn parse_sources(attachments: Option<&Value>) -> Result<Vec<Source>, ApiError> {
     Ok(sources)
 }
 
-/// The URLs the server fetches from: `http://` to a loopback address only (it carries no
-/// protection), and not yet `https://` or `s3://`, which say so.
+/// The URLs the server fetches from: `https://`, and `http://` to a loopback address only
+/// (it carries no protection); not yet `s3://`, which says so.
 fn check_url(url: &str) -> Result<&str, ApiError> {
     if let Some(rest) = url.strip_prefix("http://") {
         let authority = rest.split('/').next().unwrap_or_default();
@@ -119,10 +119,13 @@ fn check_url(url: &str) -> Result<&str, ApiError> {
         }
         return Ok(url);
     }
-    if url.starts_with("https://") || url.starts_with("s3://") {
+    if url.starts_with("https://") {
+        return Ok(url);
+    }
+    if url.starts_with("s3://") {
         return Err(refused(format!(
-            "{url}: this server fetches attachments over loopback http:// only so far; upload the files with \
-             `steward package create` (or PUT /distributor/v1/uploads) instead."
+            "{url}: this server has no S3-compatible store configured; give an https:// SourceUrl, or upload \
+             the files with `steward package create` (PUT /distributor/v1/uploads)."
         )));
     }
     Err(refused(format!("{url} is not a URL the server can fetch attachments from.")))
@@ -168,10 +171,10 @@ async fn fetch(ctx: &Ctx, file: &PackageFile, sources: &[Source]) -> Result<u64,
             _ => continue,
         };
         let scratch = scratch_path();
-        let got =
-            crate::base::download::to_file(&ctx.env.events.client(), &url, &scratch, ctx.env.max_attachment_bytes)
-                .await
-                .map_err(|why| refused(format!("The file {} could not be fetched: {why}.", file.name)))?;
+        let (env, limit) = (&ctx.env, ctx.env.max_attachment_bytes);
+        let got = crate::base::download::to_file(&env.events, &env.outbound_tls, &url, &scratch, limit)
+            .await
+            .map_err(|why| refused(format!("The file {} could not be fetched: {why}.", file.name)))?;
         if got.sha256 != file.sha256 {
             let _ = tokio::fs::remove_file(&scratch).await;
             return Err(refused(format!(
