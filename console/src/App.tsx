@@ -8,6 +8,7 @@ import { currentSession, onSignedOut, Session, signOut } from "./api";
 import { go, useRoute } from "./route";
 import SignIn from "./pages/SignIn";
 import Fleet from "./pages/Fleet";
+import NodeDetail from "./pages/NodeDetail";
 import RunCommand from "./pages/RunCommand";
 import CommandDetail from "./pages/CommandDetail";
 import Parameters from "./pages/Parameters";
@@ -48,6 +49,8 @@ function Page({ route, region }: { route: string; region: string }) {
       return rest ? <AutomationDetail id={decodeURIComponent(rest)} /> : <Automation />;
     case "distributor":
       return rest ? <PackageDetail name={decodeURIComponent(rest)} /> : <Distributor region={region} />;
+    case "fleet":
+      return rest ? <NodeDetail id={decodeURIComponent(rest)} /> : <Fleet />;
     default:
       return <Fleet />;
   }

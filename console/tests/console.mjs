@@ -119,6 +119,21 @@ const scenarios = {
     return { lines: rows.split("\n").filter((l) => l.includes(env.NONCE)).length };
   },
 
+  // A node's page from the fleet: what it is and its recent commands; API calls it makes.
+  async node(page) {
+    const calls = countCalls(page);
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.getByRole("link", { name: env.NODE_ID, exact: true }).first().waitFor({ timeout: WAIT });
+    const before = calls.length;
+    await page.getByRole("link", { name: env.NODE_ID, exact: true }).first().click();
+    await page.getByRole("heading", { name: env.NODE_ID, exact: true }).waitFor({ timeout: WAIT });
+    await page.getByText("Online").first().waitFor({ timeout: WAIT });
+    await page.getByRole("link", { name: env.COMMAND_ID, exact: true }).waitFor({ timeout: WAIT });
+    await shot(page, "node");
+    return { apiCallsOnNode: calls.length - before, operations: calls.slice(before) };
+  },
+
   // Install a package on the node from its Distributor page and read the agent's report.
   async package(page) {
     await signIn(page, env.KEY_ID, env.SECRET);

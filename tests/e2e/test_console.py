@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from conftest import REPO_ROOT, start_fleet, steward_bin
+from test_commands import wait_invocation
 from test_iam import allow, deny, make_user, policy
 
 TAGS = {"c0": {"role": "console"}}
@@ -109,6 +110,18 @@ def test_a_shell_in_the_browser(server, fleet, shots):
     ssm = server.ssm()
     sessions = ssm.describe_sessions(State="History")["Sessions"]
     assert any(s["Target"] == fleet.id("c0") for s in sessions)
+
+
+def test_a_node_page_shows_the_node_and_its_commands(server, fleet, shots):
+    ssm = server.ssm()
+    node = fleet.id("c0")
+    cid = ssm.send_command(DocumentName="AWS-RunShellScript", InstanceIds=[node],
+                           Parameters={"commands": ["echo node-page"]})["Command"]["CommandId"]
+    wait_invocation(ssm, cid, node)
+    result = browse(server, "node", shots, NODE_ID=node, COMMAND_ID=cid)
+    # One call per section: the node, tags, commands, associations, patches, applications, sessions.
+    assert result["apiCallsOnNode"] == 7, result["operations"]
+    print("node page:", json.dumps(result))
 
 
 def test_a_package_installed_from_its_page(server, fleet, shots, tmp_path):

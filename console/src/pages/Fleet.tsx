@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState } from "react";
 import Alert from "@cloudscape-design/components/alert";
 import Button from "@cloudscape-design/components/button";
 import Header from "@cloudscape-design/components/header";
+import Link from "@cloudscape-design/components/link";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import StatusIndicator, { StatusIndicatorProps } from "@cloudscape-design/components/status-indicator";
 import Table from "@cloudscape-design/components/table";
@@ -98,7 +99,12 @@ export default function Fleet() {
         }
         empty="No managed nodes. Register one with steward-agent register."
         columnDefinitions={[
-          { id: "id", header: "Node ID", cell: (n) => n.InstanceId, isRowHeader: true },
+          {
+            id: "id",
+            header: "Node ID",
+            cell: (n) => <Link href={`#/fleet/${encodeURIComponent(n.InstanceId)}`}>{n.InstanceId}</Link>,
+            isRowHeader: true,
+          },
           { id: "name", header: "Name", cell: (n) => n.Name || n.ComputerName || "-" },
           {
             id: "ping",
