@@ -19,6 +19,10 @@ import DocumentDetail, { NewDocument } from "./pages/DocumentDetail";
 import Automation from "./pages/Automation";
 import AutomationDetail from "./pages/AutomationDetail";
 import Distributor, { PackageDetail } from "./pages/Distributor";
+import Associations from "./pages/Associations";
+import AssociationDetail from "./pages/AssociationDetail";
+import Windows from "./pages/Windows";
+import WindowDetail from "./pages/WindowDetail";
 
 const DARK = "steward-console-dark";
 
@@ -45,8 +49,12 @@ function Page({ route, region }: { route: string; region: string }) {
       ) : (
         <Sessions />
       );
+    case "associations":
+      return rest ? <AssociationDetail id={decodeURIComponent(rest)} /> : <Associations />;
     case "automation":
       return rest ? <AutomationDetail id={decodeURIComponent(rest)} /> : <Automation />;
+    case "windows":
+      return rest ? <WindowDetail id={decodeURIComponent(rest)} /> : <Windows />;
     case "distributor":
       return rest ? <PackageDetail name={decodeURIComponent(rest)} /> : <Distributor region={region} />;
     case "fleet":
@@ -111,10 +119,12 @@ export default function App() {
             items={[
               { type: "link", text: "Fleet", href: "#/fleet" },
               { type: "link", text: "Run Command", href: "#/run" },
+              { type: "link", text: "State Manager", href: "#/associations" },
               { type: "link", text: "Documents", href: "#/documents" },
               { type: "link", text: "Parameter Store", href: "#/parameters" },
               { type: "link", text: "Session Manager", href: "#/sessions" },
               { type: "link", text: "Automation", href: "#/automation" },
+              { type: "link", text: "Maintenance windows", href: "#/windows" },
               { type: "link", text: "Distributor", href: "#/distributor" },
             ]}
           />

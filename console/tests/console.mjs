@@ -2,7 +2,8 @@
 // server and agent that tests/e2e/test_console.py starts. One scenario per run:
 //   node console/tests/console.mjs <scenario>
 // Environment: STEWARD_URL, KEY_ID, SECRET, NODE_ID, and per scenario LIMITED_KEY_ID,
-// LIMITED_SECRET, PARAMETER, SECRET_VALUE, NONCE; SCREENSHOTS (a directory); CHROMIUM.
+// LIMITED_SECRET, PARAMETER, SECRET_VALUE, NONCE, ASSOCIATION, WINDOW (and the window's ids,
+// NEXT_RUN); SCREENSHOTS (a directory); CHROMIUM.
 // Prints one line `RESULT {json}` with what it measured; exits non-zero with the reason.
 
 import { chromium } from "playwright-core";
@@ -194,6 +195,56 @@ const scenarios = {
     await page.getByRole("heading", { name: env.DOCUMENT }).waitFor({ timeout: WAIT });
     await page.getByText("Command · YAML").waitFor({ timeout: WAIT });
     return {};
+  },
+
+  // State Manager from the side navigation: the association listed, its page with the run and
+  // the node reaching Success, then applied again from the page.
+  async association(page) {
+    const calls = countCalls(page);
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.getByRole("link", { name: "State Manager", exact: true }).first().click();
+    const listed = page.getByRole("row", { name: new RegExp(env.ASSOCIATION) });
+    await listed.getByText("AWS-RunShellScript").waitFor({ timeout: WAIT });
+    await shot(page, "associations");
+    const before = calls.length;
+    await page.getByRole("link", { name: env.ASSOCIATION, exact: true }).click();
+    await page.getByRole("heading", { name: env.ASSOCIATION, exact: true }).waitFor({ timeout: WAIT });
+    // The page re-reads while the run is under way: the node's row, then the run's, say Success.
+    const nodeRow = page.getByRole("row", { name: new RegExp(env.NODE_ID) });
+    await nodeRow.getByText("Success", { exact: true }).first().waitFor({ timeout: WAIT });
+    const succeeded = page.getByRole("row", { name: /Success/ });
+    await succeeded.nth(1).waitFor({ timeout: WAIT });
+    await page.locator('a[href^="#/commands/"]').first().waitFor({ timeout: WAIT });
+    await shot(page, "association");
+    await page.getByRole("button", { name: "Apply association now" }).click();
+    // Two runs in the history and the newer one's node row, all Success.
+    await succeeded.nth(2).waitFor({ timeout: WAIT });
+    return { operations: [...new Set(calls.slice(before))] };
+  },
+
+  // A maintenance window listed with its next run; its page with targets, tasks, the run and
+  // the run's task; API calls the page makes.
+  async window(page) {
+    const calls = countCalls(page);
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.getByRole("link", { name: "Maintenance windows", exact: true }).first().click();
+    // The next run as this browser writes it, which is how the page writes it.
+    const next = await page.evaluate((iso) => new Date(Date.parse(iso)).toLocaleString(), env.NEXT_RUN);
+    await page.getByRole("row", { name: new RegExp(env.WINDOW_ID) }).getByText(next).waitFor({ timeout: WAIT });
+    await shot(page, "windows");
+    const before = calls.length;
+    await page.getByRole("link", { name: env.WINDOW, exact: true }).click();
+    await page.getByRole("heading", { name: env.WINDOW, exact: true }).waitFor({ timeout: WAIT });
+    await page.getByRole("row", { name: new RegExp(env.TARGET_ID) }).first().waitFor({ timeout: WAIT });
+    await page.getByRole("row", { name: new RegExp(env.TASK_ID) }).first().waitFor({ timeout: WAIT });
+    for (const id of [env.EXECUTION_ID, env.TASK_EXECUTION_ID]) {
+      const row = page.getByRole("row", { name: new RegExp(id) });
+      await row.getByText("SUCCESS", { exact: true }).first().waitFor({ timeout: WAIT });
+    }
+    await shot(page, "window");
+    return { apiCallsOnWindow: calls.length - before, operations: calls.slice(before) };
   },
 
   // A wrong secret is refused on the page; nothing else is shown.

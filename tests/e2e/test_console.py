@@ -1,9 +1,10 @@
 """The web console end to end: the bundle embedded in the real ``steward``, a real agent, and
 Debian's chromium driven by playwright-core (``console/tests/console.mjs``) — sign in, see
 the node Online, run a command and read its output as it streams, reveal a SecureString
-only with permission (a limited user sees the denial). The session's edges are tried
-directly over HTTP: a forged cookie, a missing CSRF token, an expired session, a wrong
-secret, oversized and malformed input — each refused, none a 500.
+only with permission (a limited user sees the denial), follow an association's runs and a
+maintenance window's. The session's edges are tried directly over HTTP: a forged cookie, a
+missing CSRF token, an expired session, a wrong secret, oversized and malformed input — each
+refused, none a 500.
 
 Screenshots go to ``$STEWARD_ARTIFACTS/console`` (else the test's temporary directory).
 """
@@ -20,9 +21,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import REPO_ROOT, start_fleet, steward_bin
+from conftest import REPO_ROOT, start_fleet, steward_bin, wait_until
 from test_commands import wait_invocation
 from test_iam import allow, deny, make_user, policy
+from test_windows import only_execution, open_window
 
 TAGS = {"c0": {"role": "console"}}
 SCRIPT = REPO_ROOT / "console" / "tests" / "console.mjs"
@@ -166,6 +168,56 @@ def test_a_document_with_errors_is_refused_at_the_line(server, fleet, shots):
 
 def test_a_wrong_secret_is_refused(server, fleet, shots):
     browse(server, "wrong", shots)
+
+
+def test_an_association_from_state_manager(server, fleet, shots):
+    ssm = server.ssm()
+    name = f"console-assoc-{uuid.uuid4().hex[:8]}"
+    aid = ssm.create_association(
+        Name="AWS-RunShellScript", AssociationName=name, ScheduleExpression="rate(30 minutes)",
+        Targets=[{"Key": "InstanceIds", "Values": [fleet.id("c0")]}],
+        Parameters={"commands": ["echo from-state-manager"]})["AssociationDescription"]["AssociationId"]
+    try:
+        result = browse(server, "association", shots, NODE_ID=fleet.id("c0"), ASSOCIATION=name)
+        # One call per section (re-read while a run is under way), and the button's.
+        assert set(result["operations"]) == {"DescribeAssociation", "DescribeAssociationExecutions",
+                                             "DescribeAssociationExecutionTargets", "StartAssociationsOnce"}, result
+
+        def both_succeeded():
+            runs = ssm.describe_association_executions(AssociationId=aid)["AssociationExecutions"]
+            return [r["Status"] for r in runs] == ["Success", "Success"]
+
+        wait_until(both_succeeded, 20, "the association's two runs to succeed")
+    finally:
+        ssm.delete_association(AssociationId=aid)
+
+
+def test_a_maintenance_window_and_its_run(server, fleet, shots):
+    ssm = server.ssm()
+    name = f"console-window-{uuid.uuid4().hex[:8]}"
+    window = ssm.create_maintenance_window(Name=name, Schedule="cron(0 2 ? * * *)", Duration=3, Cutoff=1,
+                                           AllowUnassociatedTargets=False)["WindowId"]
+    try:
+        target = ssm.register_target_with_maintenance_window(
+            WindowId=window, ResourceType="INSTANCE", Targets=[{"Key": "InstanceIds", "Values": [fleet.id("c0")]}],
+        )["WindowTargetId"]
+        task = ssm.register_task_with_maintenance_window(
+            WindowId=window, TaskArn="AWS-RunShellScript", TaskType="RUN_COMMAND", Priority=1,
+            Targets=[{"Key": "WindowTargetIds", "Values": [target]}], MaxConcurrency="1", MaxErrors="0",
+            TaskInvocationParameters={"RunCommand": {"Parameters": {"commands": ["echo from-a-window"]}}},
+        )["WindowTaskId"]
+        open_window(server, ssm, window)
+        run = only_execution(ssm, window)
+        assert run["Status"] == "SUCCESS", run
+        [ran] = ssm.describe_maintenance_window_execution_tasks(
+            WindowExecutionId=run["WindowExecutionId"])["WindowExecutionTaskIdentities"]
+        result = browse(server, "window", shots, WINDOW=name, WINDOW_ID=window, TARGET_ID=target, TASK_ID=task,
+                        NEXT_RUN=ssm.get_maintenance_window(WindowId=window)["NextExecutionTime"],
+                        EXECUTION_ID=run["WindowExecutionId"], TASK_EXECUTION_ID=ran["TaskExecutionId"])
+        # One call per section: the window, targets, tasks, history and the newest run's tasks.
+        assert result["apiCallsOnWindow"] == 5, result["operations"]
+    finally:
+        ssm.delete_maintenance_window(WindowId=window)
 
 
 # ----------------------------------------------------------------- the session's edges

@@ -1,4 +1,3 @@
-import { ReactNode, useEffect, useState } from "react";
 import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
@@ -9,30 +8,9 @@ import Link from "@cloudscape-design/components/link";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import StatusIndicator from "@cloudscape-design/components/status-indicator";
 import Table from "@cloudscape-design/components/table";
-import { call, when, why } from "../api";
+import { call, when } from "../api";
 import { go } from "../route";
-
-/** One section's data: what was read, or why it could not be (each section asks for itself,
- * so a user refused one of them still sees the others). */
-function useSection<T>(read: () => Promise<T>, deps: unknown[]): { data?: T; error?: string } {
-  const [state, setState] = useState<{ data?: T; error?: string }>({});
-  useEffect(() => {
-    read()
-      .then((data) => setState({ data }))
-      .catch((e) => setState({ error: why(e) }));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, deps);
-  return state;
-}
-
-function Field({ label, children }: { label: string; children: ReactNode }) {
-  return (
-    <div>
-      <Box variant="awsui-key-label">{label}</Box>
-      <div>{children || "-"}</div>
-    </div>
-  );
-}
+import { Field, Section, useSection } from "./sections";
 
 /** A managed node: what it is, its tags, recent commands, associations, patch state,
  * installed applications and sessions. */
@@ -200,13 +178,5 @@ export default function NodeDetail({ id }: { id: string }) {
         />
       </Section>
     </SpaceBetween>
-  );
-}
-
-function Section({ title, error, children }: { title: string; error?: string; children: ReactNode }) {
-  return (
-    <Container header={<Header variant="h2">{title}</Header>}>
-      {error ? <Alert type="warning">{error}</Alert> : children}
-    </Container>
   );
 }

@@ -15,6 +15,9 @@ use crate::calls::Calls;
 use crate::records::now_ms;
 use crate::secure;
 
+/// Cancels of invocations not (yet) running that an agent remembers.
+const EARLY_CANCELS: usize = 64;
+
 /// Most bytes of stdout or stderr kept per step.
 const OUTPUT_CAP: usize = 8 << 20;
 
@@ -23,6 +26,9 @@ const OUTPUT_CAP: usize = 8 << 20;
 #[derive(Clone, Default)]
 pub struct Running {
     groups: Arc<Mutex<HashMap<String, (i32, bool)>>>,
+    /// Cancels that came before their invocation's first process (the server may send the
+    /// cancel just as the invocation is delivered): the newest few, honoured when it starts.
+    early: Arc<Mutex<std::collections::VecDeque<String>>>,
     env: Arc<Vec<(String, String)>>,
     reboot_command: Arc<Vec<String>>,
     reboots: Arc<Mutex<std::collections::HashSet<String>>>,
@@ -69,6 +75,14 @@ impl Running {
         if let Some((pgid, cancelled)) = groups.get_mut(invocation_id) {
             *cancelled = true;
             kill_group(*pgid);
+            return;
+        }
+        let mut early = self.early.lock().expect("running lock");
+        if !early.iter().any(|id| id == invocation_id) {
+            if early.len() >= EARLY_CANCELS {
+                early.pop_front();
+            }
+            early.push_back(invocation_id.to_owned());
         }
     }
 
@@ -79,14 +93,23 @@ impl Running {
 
     fn is_cancelled(&self, invocation_id: &str) -> bool {
         self.groups.lock().expect("running lock").get(invocation_id).is_some_and(|(_, c)| *c)
+            || self.early.lock().expect("running lock").iter().any(|id| id == invocation_id)
     }
 
     fn set(&self, invocation_id: &str, pgid: i32) {
-        self.groups.lock().expect("running lock").insert(invocation_id.to_owned(), (pgid, false));
+        let cancelled = self.is_cancelled(invocation_id);
+        self.groups.lock().expect("running lock").insert(invocation_id.to_owned(), (pgid, cancelled));
+        if cancelled {
+            kill_group(pgid);
+        }
     }
 
     fn take(&self, invocation_id: &str) -> bool {
-        self.groups.lock().expect("running lock").remove(invocation_id).is_some_and(|(_, c)| c)
+        let mut early = self.early.lock().expect("running lock");
+        let was_early = early.iter().position(|id| id == invocation_id).map(|at| early.remove(at)).is_some();
+        drop(early);
+        let cancelled = self.groups.lock().expect("running lock").remove(invocation_id).is_some_and(|(_, c)| c);
+        cancelled || was_early
     }
 }
 
@@ -166,6 +189,9 @@ pub async fn resume(
     let skip = done.len();
     let mut plugins = done;
     for step in invocation.plugins.iter().skip(skip) {
+        if running.is_cancelled(&invocation.invocation_id) {
+            break; // Cancelled before this step began.
+        }
         let started = now_ms();
         let result = match secure::resolve_inputs(&step.inputs, &calls).await {
             Ok((inputs, secrets)) => {

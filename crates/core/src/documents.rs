@@ -3,10 +3,12 @@
 //!
 //! [`content`] reads and renders, [`schema`] checks a parsed document and describes it
 //! ([`schema::Analysis`]), [`params`] checks supplied values against definitions,
-//! [`interpolate`] substitutes `{{ name }}` references.
+//! [`interpolate`] substitutes `{{ name }}` references, [`runbook`] checks the steps of
+//! Automation documents.
 
 pub mod content;
 pub mod interpolate;
 pub mod package;
 pub mod params;
+pub mod runbook;
 pub mod schema;

@@ -314,3 +314,109 @@ pub struct SendAutomationSignalRequest {
     /// `Comment` for approvals, `StepName` for steps.
     pub payload: Option<ParameterMap>,
 }
+
+/// StartExecutionPreview input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartExecutionPreviewRequest {
+    /// The runbook, by name or ARN.
+    pub document_name: String,
+    /// A number, `$LATEST` or `$DEFAULT`.
+    pub document_version: Option<String>,
+    /// What the execution would be started with.
+    pub execution_inputs: Option<ExecutionInputs>,
+}
+
+/// The inputs a preview is made for.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecutionInputs {
+    /// An Automation execution's.
+    pub automation: Option<AutomationExecutionInputs>,
+}
+
+/// StartAutomationExecution's inputs, as a preview takes them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AutomationExecutionInputs {
+    /// The runbook's parameters.
+    pub parameters: Option<ParameterMap>,
+    /// Rate control: the parameter each target's value goes into.
+    pub target_parameter_name: Option<String>,
+    /// Targets.
+    pub targets: Option<Vec<Target>>,
+    /// Target maps.
+    pub target_maps: Option<Vec<TargetMap>>,
+    /// Other accounts and regions (refused).
+    pub target_locations: Option<Vec<serde_json::Value>>,
+    /// Other accounts and regions from a file (refused).
+    #[serde(rename = "TargetLocationsURL")]
+    pub target_locations_url: Option<String>,
+}
+
+/// StartExecutionPreview output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartExecutionPreviewResponse {
+    /// The preview's id.
+    pub execution_preview_id: String,
+}
+
+/// GetExecutionPreview input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetExecutionPreviewRequest {
+    /// Which.
+    pub execution_preview_id: String,
+}
+
+/// GetExecutionPreview output (also what is kept of a preview).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetExecutionPreviewResponse {
+    /// Its id.
+    pub execution_preview_id: String,
+    /// When it was made (epoch seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<f64>,
+    /// `Success` or `Failed`.
+    pub status: String,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    /// What the execution would do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_preview: Option<ExecutionPreview>,
+}
+
+/// A preview of an execution.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecutionPreview {
+    /// An Automation execution's.
+    pub automation: AutomationExecutionPreview,
+}
+
+/// What an Automation execution would do: its steps by impact, where, on what.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AutomationExecutionPreview {
+    /// Steps per impact: `Mutating`, `NonMutating`, `Undetermined`.
+    pub step_previews: BTreeMap<String, i64>,
+    /// Regions it runs in.
+    pub regions: Vec<String>,
+    /// Targets per type.
+    pub target_previews: Vec<TargetPreview>,
+    /// Accounts it runs in.
+    pub total_accounts: i64,
+}
+
+/// How many targets of one type an execution would run on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TargetPreview {
+    /// How many.
+    pub count: i64,
+    /// Of what.
+    pub target_type: String,
+}

@@ -46,6 +46,8 @@ pub const AUTOMATION_ACTIONS: &[&str] = &[
     "aws:executeScript",
     "aws:executeStateMachine",
     "aws:invokeLambdaFunction",
+    "aws:invokeWebhook",
+    "aws:loop",
     "aws:pause",
     "aws:runCommand",
     "aws:runInstances",
@@ -87,7 +89,7 @@ pub struct Analysis {
     pub session_type: Option<String>,
 }
 
-fn bad(message: impl Into<String>) -> Fault {
+pub(super) fn bad(message: impl Into<String>) -> Fault {
     Fault::InvalidDocumentContent(message.into())
 }
 
@@ -131,7 +133,7 @@ pub fn analyze(doc_type: &str, tree: &Value) -> Result<Analysis, Fault> {
     let (steps, platform_types, session_type) = match (doc_type, schema_version.as_str()) {
         ("Command", "1.2") => runtime_config(doc)?,
         ("Command" | "Policy", version) => main_steps(doc, version)?,
-        ("Automation", _) => automation(doc)?,
+        ("Automation", _) => (super::runbook::check(doc)?, ALL_PLATFORMS.to_vec(), None),
         ("Session", _) => session(doc)?,
         _ => package(doc)?,
     };
@@ -225,9 +227,10 @@ fn runtime_config(doc: &Map<String, Value>) -> Result<Shape, Fault> {
 }
 
 /// Steps with the JSON object each came from.
-type CheckedSteps<'a> = (Vec<Step>, Vec<&'a Map<String, Value>>);
+pub(super) type CheckedSteps<'a> = (Vec<Step>, Vec<&'a Map<String, Value>>);
 
-fn check_steps<'a>(
+/// The document's `mainSteps`, checked by [`check_steps`].
+pub(super) fn check_main_steps<'a>(
     doc: &'a Map<String, Value>,
     known: impl Fn(&str) -> bool,
     what: &str,
@@ -238,6 +241,15 @@ fn check_steps<'a>(
     if list.is_empty() {
         return Err(bad("mainSteps must contain at least one step."));
     }
+    check_steps(list, known, what)
+}
+
+/// Each step of `list` is an object with a unique name, a `known` action and inputs.
+pub(super) fn check_steps<'a>(
+    list: &'a [Value],
+    known: impl Fn(&str) -> bool,
+    what: &str,
+) -> Result<CheckedSteps<'a>, Fault> {
     let mut steps = Vec::new();
     let mut bodies = Vec::new();
     for (i, step) in list.iter().enumerate() {
@@ -266,7 +278,7 @@ fn check_steps<'a>(
 }
 
 fn main_steps(doc: &Map<String, Value>, version: &str) -> Result<Shape, Fault> {
-    let (steps, bodies) = check_steps(doc, known_plugin, "action")?;
+    let (steps, bodies) = check_main_steps(doc, known_plugin, "action")?;
     for (step, body) in steps.iter().zip(bodies) {
         if let Some(pre) = body.get("precondition") {
             if version != "2.2" {
@@ -288,112 +300,6 @@ fn main_steps(doc: &Map<String, Value>, version: &str) -> Result<Shape, Fault> {
     }
     let actions: Vec<&str> = steps.iter().map(|s| s.action.as_str()).collect();
     Ok((steps.clone(), platforms_of(&actions), None))
-}
-
-fn automation(doc: &Map<String, Value>) -> Result<Shape, Fault> {
-    let (steps, bodies) = check_steps(doc, |a| AUTOMATION_ACTIONS.contains(&a), "action")?;
-    let names: BTreeSet<&str> = steps.iter().map(|s| s.name.as_str()).collect();
-    for (step, body) in steps.iter().zip(bodies.iter().copied()) {
-        for key in ["onFailure", "nextStep"] {
-            if let Some(target) = body.get(key).and_then(Value::as_str) {
-                let target = target.strip_prefix("step:").unwrap_or(target);
-                let fixed = matches!(target, "Abort" | "Continue") && key == "onFailure";
-                if !fixed && !names.contains(target) {
-                    return Err(bad(format!("Step {}: {key} refers to no step named {target}.", step.name)));
-                }
-            }
-        }
-        if step.action == "aws:branch" {
-            let inputs = &body["inputs"];
-            let choices = inputs.get("Choices").and_then(Value::as_array);
-            let targets = choices
-                .into_iter()
-                .flatten()
-                .map(|c| c.get("NextStep").and_then(Value::as_str))
-                .chain(inputs.get("Default").map(Value::as_str));
-            for target in targets {
-                match target {
-                    Some(t) if names.contains(t) => {}
-                    Some(t) => return Err(bad(format!("Step {}: a choice goes to no step named {t}.", step.name))),
-                    None => {
-                        return Err(bad(format!("Step {}: every choice needs a NextStep naming a step.", step.name)))
-                    }
-                }
-            }
-            if choices.is_none_or(|c| c.is_empty()) {
-                return Err(bad(format!("Step {}: aws:branch needs a list of Choices.", step.name)));
-            }
-        }
-        check_outputs(&step.name, body)?;
-    }
-    check_endless_loops(&steps, &bodies)?;
-    if let Some(outputs) = doc.get("outputs") {
-        let ok = outputs.as_array().is_some_and(|o| {
-            o.iter().all(|x| x.as_str().and_then(|s| s.split_once('.')).is_some_and(|(st, _)| names.contains(st)))
-        });
-        if !ok {
-            return Err(bad("outputs must list StepName.OutputName entries of existing steps."));
-        }
-    }
-    Ok((steps, ALL_PLATFORMS.to_vec(), None))
-}
-
-/// Types a runbook step's outputs may have.
-const OUTPUT_TYPES: &[&str] = &["String", "Integer", "Boolean", "StringList", "StringMap", "MapList"];
-
-fn check_outputs(step: &str, body: &Map<String, Value>) -> Result<(), Fault> {
-    let Some(outputs) = body.get("outputs") else { return Ok(()) };
-    let Some(list) = outputs.as_array() else { return Err(bad(format!("Step {step}: outputs must be a list."))) };
-    for output in list {
-        let field = |k: &str| output.get(k).and_then(Value::as_str);
-        let (Some(name), Some(selector)) = (field("Name"), field("Selector")) else {
-            return Err(bad(format!("Step {step}: each output needs a Name and a Selector.")));
-        };
-        if !selector.starts_with('$') {
-            return Err(bad(format!("Step {step}: output {name}'s Selector {selector:?} must be a JSONPath from $.")));
-        }
-        let kind = field("Type").unwrap_or("String");
-        if !OUTPUT_TYPES.contains(&kind) {
-            return Err(bad(format!(
-                "Step {step}: output {name} has type {kind}; outputs are one of {}.",
-                OUTPUT_TYPES.join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Refuses runbooks that can never end: steps whose only way on (nextStep, or the next step
-/// listed) leads back to themselves without an aws:branch or isEnd on the way.
-fn check_endless_loops(steps: &[Step], bodies: &[&Map<String, Value>]) -> Result<(), Fault> {
-    let index = |name: &str| steps.iter().position(|s| s.name == name);
-    let successor = |i: usize| -> Option<usize> {
-        let body = bodies[i];
-        if steps[i].action == "aws:branch" || body.get("isEnd").and_then(Value::as_bool) == Some(true) {
-            return None;
-        }
-        match body.get("nextStep").and_then(Value::as_str) {
-            Some(next) => index(next),
-            None => Some(i + 1).filter(|n| *n < steps.len()),
-        }
-    };
-    for start in 0..steps.len() {
-        let mut path = vec![start];
-        let mut at = start;
-        while let Some(next) = successor(at) {
-            if let Some(from) = path.iter().position(|p| *p == next) {
-                let names: Vec<&str> = path[from..].iter().map(|i| steps[*i].name.as_str()).collect();
-                return Err(bad(format!(
-                    "Steps {} -> {} loop for ever: no aws:branch or isEnd on the way out.",
-                    names.join(" -> "),
-                    steps[next].name
-                )));
-            }
-            path.push(next);
-            at = next;
-        }
-    }
-    Ok(())
 }
 
 fn session(doc: &Map<String, Value>) -> Result<Shape, Fault> {

@@ -110,9 +110,13 @@ pub fn check_data_type(data_type: Option<&str>, kind: &str, value: &str) -> Resu
     let data_type = data_type.filter(|d| !d.is_empty()).unwrap_or("text");
     match data_type {
         "text" => Ok(data_type.to_owned()),
-        "aws:ec2:image" | "aws:ssm:integration" if kind != "String" => {
+        "aws:ec2:image" if kind != "String" => {
             Err(Fault::Invalid(format!("The data type {data_type} is supported only for parameters of type String.")))
         }
+        // Integrations hold a webhook's URL and headers (often a token): always encrypted.
+        "aws:ssm:integration" if kind != "SecureString" => Err(Fault::Invalid(format!(
+            "The data type {data_type} is supported only for parameters of type SecureString."
+        ))),
         "aws:ec2:image" => {
             let ok = value
                 .strip_prefix("ami-")
@@ -169,6 +173,8 @@ mod tests {
         assert!(check_data_type(Some("aws:ec2:image"), "String", "ami-12345678").is_ok());
         assert!(check_data_type(Some("aws:ec2:image"), "String", "ami-1").is_err());
         assert!(check_data_type(Some("aws:ec2:image"), "SecureString", "ami-12345678").is_err());
+        assert!(check_data_type(Some("aws:ssm:integration"), "SecureString", "{}").is_ok());
+        assert!(check_data_type(Some("aws:ssm:integration"), "String", "{}").is_err());
         assert!(check_data_type(Some("Text"), "String", "x").is_err());
     }
 }

@@ -230,6 +230,8 @@ pub async fn call(app: &App, ctx: Ctx, service: Service, operation: &str, input:
         }
         (Service::Ssm, "StopAutomationExecution") => invoke(ctx, input, automation::stop_automation_execution).await,
         (Service::Ssm, "SendAutomationSignal") => invoke(ctx, input, automation::send_automation_signal).await,
+        (Service::Ssm, "StartExecutionPreview") => invoke(ctx, input, automation::start_execution_preview).await,
+        (Service::Ssm, "GetExecutionPreview") => invoke(ctx, input, automation::get_execution_preview).await,
         (Service::Ssm, "GetDeployablePatchSnapshotForInstance") => {
             invoke(ctx, input, patch::get_deployable_patch_snapshot_for_instance).await
         }
@@ -340,11 +342,13 @@ pub fn resources(p: &Principal, service: Service, op: &str, input: &Value) -> Ve
         (Service::Ssm, op) if op.contains("PatchBaseline") && input["BaselineId"].is_string() => {
             vec![patch_baseline_arn(p, input["BaselineId"].as_str().unwrap_or_default())]
         }
-        (Service::Ssm, "StartAutomationExecution") => vec![crate::base::arn::automation_definition_arn(
-            p,
-            input["DocumentName"].as_str().unwrap_or_default(),
-            input["DocumentVersion"].as_str().unwrap_or("$DEFAULT"),
-        )],
+        (Service::Ssm, "StartAutomationExecution" | "StartExecutionPreview") => {
+            vec![crate::base::arn::automation_definition_arn(
+                p,
+                input["DocumentName"].as_str().unwrap_or_default(),
+                input["DocumentVersion"].as_str().unwrap_or("$DEFAULT"),
+            )]
+        }
         (
             Service::Ssm,
             "GetAutomationExecution"

@@ -91,6 +91,7 @@ async fn start_due(env: &Arc<Env>, item: &steward_store::Item, nodes: &associati
         windows::KIND_WINDOW => windows::on_due(env, &due).await,
         crate::kms::KIND_KEY_DELETION => crate::kms::on_due(env, &due).await,
         crate::patch::KIND_SNAPSHOT_EXPIRY => crate::patch::on_snapshot_expiry(env, &due).await,
+        crate::automation::KIND_PREVIEW_EXPIRY => crate::automation::on_preview_expiry(env, &due).await,
         _ => {
             tracing::warn!(key = due.key, "Unknown kind of due run; dropped.");
             env.store.write(vec![Op::delete(&due.key)]).await.ok();

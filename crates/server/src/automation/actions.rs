@@ -8,8 +8,8 @@ use steward_api::ssm::automation::StartAutomationExecutionRequest;
 use steward_api::ssm::commands::SendCommandRequest;
 
 use super::outcome::{as_list, failed, Outcome};
-use super::runbook::Step;
-use super::{aws_api, branch, script, selector, start, OwnApi, StepRecord, MAX_NESTING};
+use super::runbook::{Runbook, Step};
+use super::{aws_api, branch, looping, script, selector, start, webhook, OwnApi, StepRecord, MAX_NESTING};
 use crate::base::Ctx;
 
 /// Longest `aws:sleep`, as SSM: seven days.
@@ -143,10 +143,11 @@ pub async fn look(
     ctx: &Ctx,
     own: &impl OwnApi,
     (execution_id, depth): (&str, u32),
-    step: &Step,
+    (runbook, index): (&Runbook, usize),
     record: &mut StepRecord,
     now: i64,
 ) -> Outcome {
+    let step = &runbook.steps[index];
     match step.action.as_str() {
         "aws:sleep" => match record.wake_at {
             None => match wake_at(&record.inputs, record.start) {
@@ -179,13 +180,29 @@ pub async fn look(
         "aws:assertAwsResourceProperty" => aws_api::assert(ctx, own, record).await,
         "aws:createTags" => aws_api::create_tags(ctx, own, record).await,
         "aws:executeAutomation" => execute_automation(ctx, depth, record).await,
+        "aws:loop" => looping::begin(runbook, index, record),
+        "aws:invokeWebhook" => webhook::invoke(ctx, own, record).await,
         other => failed(format!("This server does not run {other} steps.")),
+    }
+}
+
+/// Stops what a step stopped mid-way left running: its script or webhook call here, its
+/// command (cancelled as `ctx`, the execution's principal).
+pub async fn stop_effects(ctx: &Ctx, record: &StepRecord) {
+    forget(&record.id);
+    if let Some(command_id) = &record.command_id {
+        let req =
+            steward_api::ssm::commands::CancelCommandRequest { command_id: command_id.clone(), instance_ids: None };
+        if let Err(e) = crate::commands::cancel_command(ctx.clone(), req).await {
+            tracing::info!(command_id, error = %e.message(), "The stopped step's command was not cancelled.");
+        }
     }
 }
 
 /// Drops what this process holds for a step whose end is written.
 pub fn forget(step_id: &str) {
     script::forget(step_id);
+    webhook::forget(step_id);
     aws_api::forget(step_id);
 }
 

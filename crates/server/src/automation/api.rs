@@ -387,6 +387,10 @@ fn step_signal(e: &mut ExecutionRecord, req: &SendAutomationSignalRequest, now: 
     if req.signal_type == "StartStep" {
         let name = first("StepName").ok_or_else(|| invalid_signal("StartStep needs the Payload StepName."))?;
         let index = e.runbook.index(&name).ok_or_else(|| invalid_signal(format!("There is no step named {name}.")))?;
+        if let Some(owner) = e.runbook.steps[index].parent {
+            let owner = &e.runbook.steps[owner].name;
+            return Err(invalid_signal(format!("Step {name} runs in the passes of loop {owner}; start {owner}.")));
+        }
         if let Some((_, at)) = running {
             let busy = &e.runbook.steps[at].name;
             return Err(invalid_signal(format!("Step {busy} is running; stop it (StopStep) before starting another.")));
@@ -403,6 +407,7 @@ fn step_signal(e: &mut ExecutionRecord, req: &SendAutomationSignalRequest, now: 
             record.status = "Cancelled".into();
             record.failure_message = Some("Stopped by a StopStep signal.".into());
             record.end = Some(now);
+            super::engine::close_open_loops(e, "Cancelled", now);
             e.status = "Waiting".into();
             Ok(())
         }
@@ -424,6 +429,15 @@ async fn signal_once(ctx: &Ctx, req: &SendAutomationSignalRequest) -> Result<ser
     if matches!(req.signal_type.as_str(), "StartStep" | "StopStep") {
         step_signal(&mut e, req, ctx.now())?;
         save(ctx, &e, revision).await?;
+        if req.signal_type == "StopStep" {
+            // Its command is cancelled as the execution's principal, who sent it.
+            let stopped = e.steps.iter().rev().find(|s| s.status == "Cancelled");
+            if let (Some(record), Ok(acting)) =
+                (stopped, crate::base::run_as::resume(&ctx.env, &e.account, &e.region, Some(&e.run_as)).await)
+            {
+                super::actions::stop_effects(&acting, record).await;
+            }
+        }
         return Ok(serde_json::Map::new());
     }
     let Some(index) = e.current.filter(|_| !e.finished()) else {

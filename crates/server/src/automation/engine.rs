@@ -12,9 +12,9 @@ use steward_core::documents::interpolate;
 use steward_store::{prefix_end, Op, Start};
 
 use super::actions;
-use super::outcome::Outcome;
+use super::outcome::{failed, Outcome};
 use super::{active_key, execution_key, is_final, ExecutionRecord, OwnApi, StepRecord, MAX_RUNNING};
-use super::{fan_out, script};
+use super::{fan_out, looping, script};
 use crate::base::{decode, encode, run_as, Env};
 
 /// Transitions of one execution in one pass at most: a runbook looping without waiting
@@ -97,6 +97,10 @@ pub async fn advance(
             break;
         };
         let mut execution: ExecutionRecord = decode(&key, &item.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+        // A step stopped elsewhere (StopStep) leaves nothing running here.
+        for ended in execution.steps.iter().rev().take(2).filter(|s| is_final(&s.status)) {
+            actions::forget(&ended.id);
+        }
         if execution.finished() {
             env.store.write(vec![Op::delete(&active)]).await.ok();
             break;
@@ -169,10 +173,19 @@ fn references(execution: &ExecutionRecord, now: i64) -> BTreeMap<String, Value> 
     let hms = time.get(..8).unwrap_or_default().replace(':', ".");
     values.insert("global:DATE".into(), Value::String(date.to_owned()));
     values.insert("global:DATE_TIME".into(), Value::String(format!("{date}_{hms}")));
-    for record in execution.steps.iter().filter(|s| s.status == "Success") {
+    // Later runs of a step (a loop's passes) override earlier ones; an open loop's outputs
+    // are those of its pass under way.
+    for record in execution.steps.iter() {
         let step = &execution.runbook.steps[record.index];
+        let open_loop = step.action == "aws:loop" && !is_final(&record.status);
+        if record.status != "Success" && !open_loop {
+            continue;
+        }
         for (name, list) in &record.outputs {
-            let declared = step.outputs.iter().find(|(n, _, _)| n == name).map(|(_, _, t)| t.as_str());
+            let declared = match step.action.as_str() {
+                "aws:loop" => looping::output_type(name, &record.inputs),
+                _ => step.outputs.iter().find(|(n, _, _)| n == name).map(|(_, _, t)| t.as_str()),
+            };
             values.insert(format!("{}.{name}", step.name), typed_output(list, declared));
         }
     }
@@ -212,6 +225,7 @@ async fn parameter_store_values(ctx: &crate::base::Ctx, inputs: &Value) -> Resul
 
 /// Ends the execution: its outputs gathered, a critical failure met on the way failing it.
 fn finish(execution: &mut ExecutionRecord, status: &str, why: Option<String>, now: i64) {
+    close_open_loops(execution, status, now);
     execution.status = status.to_owned();
     execution.failure_message = why.or(execution.failure_message.take());
     execution.end = Some(now);
@@ -235,6 +249,16 @@ fn finish(execution: &mut ExecutionRecord, status: &str, why: Option<String>, no
     execution.outputs = outputs;
 }
 
+/// Ends the loops whose steps were running when the execution (or the step) stopped.
+pub fn close_open_loops(execution: &mut ExecutionRecord, status: &str, now: i64) {
+    for record in execution.steps.iter_mut().filter(|s| !is_final(&s.status)) {
+        if execution.runbook.steps[record.index].action == "aws:loop" {
+            record.status = status.to_owned();
+            record.end = Some(now);
+        }
+    }
+}
+
 fn fail_current(execution: &mut ExecutionRecord, status: &str, why: &str, now: i64) {
     if let Some(record) = execution.steps.last_mut().filter(|s| !is_final(&s.status)) {
         record.status = status.to_owned();
@@ -243,17 +267,51 @@ fn fail_current(execution: &mut ExecutionRecord, status: &str, why: &str, now: i
     }
 }
 
+/// Where an execution goes after a step.
+enum Next {
+    /// To this step.
+    Step(usize),
+    /// A pass of this loop ended.
+    LoopPass(usize),
+    /// The runbook ended.
+    End,
+}
+
 /// Where the execution goes after step `index`: `chosen` (a branch's or onFailure's step),
-/// else the step's nextStep, else the next listed — none after the last or an isEnd step.
-fn next_index(execution: &ExecutionRecord, index: usize, chosen: Option<&str>) -> Result<Option<usize>, String> {
-    let step = &execution.runbook.steps[index];
+/// else the step's nextStep, else the next listed in its list — after the last or an isEnd
+/// step, the end of the runbook or of the loop's pass.
+fn next_index(execution: &ExecutionRecord, index: usize, chosen: Option<&str>) -> Result<Next, String> {
+    let steps = &execution.runbook.steps;
+    let step = &steps[index];
     if let Some(name) = chosen.or(step.next_step.as_deref()) {
-        return execution.runbook.index(name).map(Some).ok_or_else(|| format!("There is no step named {name}."));
+        return execution.runbook.index(name).map(Next::Step).ok_or_else(|| format!("There is no step named {name}."));
     }
-    if step.is_end {
-        return Ok(None);
+    let following = Some(index + 1).filter(|i| steps.get(*i).is_some_and(|s| s.parent == step.parent));
+    Ok(match (following.filter(|_| !step.is_end), step.parent) {
+        (Some(next), _) => Next::Step(next),
+        (None, Some(owner)) => Next::LoopPass(owner),
+        (None, None) => Next::End,
+    })
+}
+
+/// A pass of loop `owner` ended: the next begins, or the loop step ends (and the
+/// execution goes on after it).
+fn end_pass(execution: &mut ExecutionRecord, owner: usize, now: i64) {
+    let condition =
+        interpolate::apply(&execution.runbook.steps[owner].inputs["LoopCondition"], &references(execution, now));
+    let open = execution.steps.iter().rposition(|s| s.index == owner && !is_final(&s.status));
+    let Some(at) = open else {
+        return finish(execution, "Failed", Some("A loop's record was lost.".into()), now);
+    };
+    execution.current = Some(owner);
+    match looping::again(&mut execution.steps[at], &condition) {
+        Ok(true) => execution.current = execution.runbook.loop_entry(owner),
+        Ok(false) => {
+            let outputs = execution.steps[at].outputs.clone();
+            conclude(execution, Outcome::Done { outputs, next: None }, now);
+        }
+        Err(why) => conclude(execution, failed(why), now),
     }
-    Ok(Some(index + 1).filter(|i| *i < execution.runbook.steps.len()))
 }
 
 /// One transition of `execution`: the writes that go with it, or None when nothing changed.
@@ -264,6 +322,9 @@ async fn step_once(
     now: i64,
 ) -> Option<Vec<Op>> {
     if execution.stop.is_some() {
+        if let Some(open) = execution.steps.last().filter(|s| !is_final(&s.status)) {
+            actions::stop_effects(ctx, open).await;
+        }
         fail_current(execution, "Cancelled", "The execution was cancelled.", now);
         finish(execution, "Cancelled", None, now);
         return Some(vec![]);
@@ -277,7 +338,7 @@ async fn step_once(
     let mut unresolved = None;
     if execution.steps.last().is_none_or(|s| s.index != index || is_final(&s.status)) {
         // Interactive mode: a step starts only when a StartStep signal names it.
-        if execution.mode == "Interactive" && execution.granted != Some(index) {
+        if execution.mode == "Interactive" && execution.granted != Some(index) && step.parent.is_none() {
             let changed = execution.status != "Waiting";
             execution.status = "Waiting".into();
             return changed.then(Vec::new);
@@ -320,7 +381,7 @@ async fn step_once(
             why: format!("Step timed out after {} seconds.", step.timeout_seconds.unwrap_or(0)),
         }
     } else {
-        actions::look(ctx, own, (&id, depth), &step, record, now).await
+        actions::look(ctx, own, (&id, depth), (&execution.runbook, index), record, now).await
     };
     if let Outcome::Wait { changed, effect } = outcome {
         execution.status = if record.status == "Waiting" { "Waiting" } else { "InProgress" }.into();
@@ -336,9 +397,12 @@ async fn step_once(
 pub fn conclude(execution: &mut ExecutionRecord, outcome: Outcome, now: i64) {
     let Some(index) = execution.current else { return };
     let step = execution.runbook.steps[index].clone();
-    let record = execution.steps.last_mut().expect("a step is running");
+    // The last record, or (a loop ending) the loop's, still open under its steps' records.
+    let Some(at) = execution.steps.iter().rposition(|s| s.index == index && !is_final(&s.status)) else { return };
+    let record = &mut execution.steps[at];
     match outcome {
         Outcome::Wait { .. } => {}
+        Outcome::Enter { first } => execution.current = Some(first),
         Outcome::Done { outputs, next } => {
             record.status = "Success".into();
             record.end = Some(now);
@@ -388,8 +452,9 @@ pub fn conclude(execution: &mut ExecutionRecord, outcome: Outcome, now: i64) {
 /// Moves to the step after `index` (or `chosen`), ending the execution after the last.
 fn go_on(execution: &mut ExecutionRecord, index: usize, chosen: Option<&str>, now: i64) {
     match next_index(execution, index, chosen) {
-        Ok(Some(next)) => execution.current = Some(next),
-        Ok(None) => {
+        Ok(Next::Step(next)) => execution.current = Some(next),
+        Ok(Next::LoopPass(owner)) => end_pass(execution, owner, now),
+        Ok(Next::End) => {
             let status = if execution.failure_message.is_some() { "Failed" } else { "Success" };
             finish(execution, status, None, now);
         }

@@ -9,7 +9,8 @@
 //! (the executions running: the scheduler's leader advances them each pass),
 //! `autoqueue/<acct>/<region>/<start>-<id>` (executions started while the account ran its
 //! limit, as SSM queues them; each pass moves the oldest in as running ones end),
-//! `autotoken/<acct>/<region>/<ClientToken>` (the execution a ClientToken started).
+//! `autotoken/<acct>/<region>/<ClientToken>` (the execution a ClientToken started),
+//! `autopreview/<acct>/<region>/<id>` (an execution preview, kept 30 days).
 
 mod actions;
 mod api;
@@ -17,11 +18,14 @@ mod aws_api;
 mod branch;
 mod engine;
 mod fan_out;
+mod looping;
 mod outcome;
+mod preview;
 mod runbook;
 mod script;
 mod selector;
 mod start;
+mod webhook;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -36,6 +40,7 @@ pub use api::{
     send_automation_signal, start_automation_execution, stop_automation_execution,
 };
 pub use engine::advance_all;
+pub use preview::{get_execution_preview, on_preview_expiry, start_execution_preview, KIND_PREVIEW_EXPIRY};
 pub use start::{check_start, execution_status, start_for};
 
 use crate::base::{Ctx, RunAs};

@@ -8,6 +8,8 @@ use steward_store::Op;
 pub enum Outcome {
     /// Not finished. `changed`: the step's record changed (write it, with `effect`).
     Wait { changed: bool, effect: Vec<Op> },
+    /// An `aws:loop` began: its record stays open while its steps run, from `first`.
+    Enter { first: usize },
     /// Finished well: its outputs, and the step to go to when the action chose one.
     Done { outputs: ParameterMap, next: Option<String> },
     /// Finished badly: the step's status (`Failed`, `TimedOut`) and why.

@@ -19,6 +19,8 @@ pub const SUPPORTED: &[&str] = &[
     "aws:assertAwsResourceProperty",
     "aws:executeAutomation",
     "aws:createTags",
+    "aws:loop",
+    "aws:invokeWebhook",
 ];
 
 /// One step and its controls.
@@ -44,9 +46,13 @@ pub struct Step {
     pub is_critical: bool,
     /// Outputs it declares: (Name, Selector, Type).
     pub outputs: Vec<(String, String, String)>,
+    /// The `aws:loop` step whose Steps it is one of (an index), none for main steps.
+    #[serde(default)]
+    pub parent: Option<usize>,
 }
 
-/// A runbook as executions follow it.
+/// A runbook as executions follow it: the main steps first, then each loop's steps, in
+/// the order listed (a loop's own inputs lose their Steps, which are steps here).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Runbook {
     /// The steps in the order listed.
@@ -62,6 +68,11 @@ impl Runbook {
     pub fn index(&self, name: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.name == name)
     }
+
+    /// The first of the steps loop `index` repeats.
+    pub fn loop_entry(&self, index: usize) -> Option<usize> {
+        self.steps.iter().position(|s| s.parent == Some(index))
+    }
 }
 
 fn bad(message: String) -> ApiError {
@@ -70,9 +81,26 @@ fn bad(message: String) -> ApiError {
 
 /// Reads a checked document's content.
 pub fn parse(doc: &Value) -> Result<Runbook, ApiError> {
-    let steps = doc["mainSteps"].as_array().cloned().unwrap_or_default();
-    let mut out = Vec::with_capacity(steps.len());
-    for step in &steps {
+    let main = doc["mainSteps"].as_array().cloned().unwrap_or_default();
+    let mut out: Vec<Step> = main.iter().map(|s| parse_step(s, None)).collect();
+    for index in 0..out.len() {
+        if out[index].action == "aws:loop" {
+            let inner = out[index].inputs.as_object_mut().and_then(|i| i.remove("Steps"));
+            let inner = inner.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+            out.extend(inner.iter().map(|s| parse_step(s, Some(index))));
+        }
+    }
+    if out.is_empty() {
+        return Err(bad("The runbook has no steps.".into()));
+    }
+    let outputs =
+        doc["outputs"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+    let assume_role = doc["assumeRole"].as_str().filter(|r| !r.is_empty()).map(str::to_owned);
+    Ok(Runbook { steps: out, outputs, assume_role })
+}
+
+fn parse_step(step: &Value, parent: Option<usize>) -> Step {
+    {
         let name = step["name"].as_str().unwrap_or_default().to_owned();
         let number = |key: &str| step[key].as_i64().or_else(|| step[key].as_str().and_then(|s| s.parse().ok()));
         let flag = |key: &str, default: bool| {
@@ -94,24 +122,20 @@ pub fn parse(doc: &Value) -> Result<Runbook, ApiError> {
         let action = step["action"].as_str().unwrap_or_default().to_owned();
         // A wait ends within an hour unless the runbook says otherwise, as SSM's does.
         let default_timeout = (action == "aws:waitForAwsResourceProperty").then_some(3600);
-        out.push(Step {
+        // A loop is not retried as a whole; its steps retry as they say.
+        let max_attempts = if action == "aws:loop" { 1 } else { number("maxAttempts").unwrap_or(1).clamp(1, 100) };
+        Step {
             timeout_seconds: number("timeoutSeconds").or(default_timeout),
             action,
             inputs: step["inputs"].clone(),
             next_step: step["nextStep"].as_str().map(str::to_owned),
             is_end: flag("isEnd", false),
             on_failure: step["onFailure"].as_str().unwrap_or("Abort").to_owned(),
-            max_attempts: number("maxAttempts").unwrap_or(1).clamp(1, 100) as u32,
+            max_attempts: max_attempts as u32,
             is_critical: flag("isCritical", true),
             outputs,
             name,
-        });
+            parent,
+        }
     }
-    if out.is_empty() {
-        return Err(bad("The runbook has no steps.".into()));
-    }
-    let outputs =
-        doc["outputs"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
-    let assume_role = doc["assumeRole"].as_str().filter(|r| !r.is_empty()).map(str::to_owned);
-    Ok(Runbook { steps: out, outputs, assume_role })
 }

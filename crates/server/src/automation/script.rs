@@ -43,9 +43,19 @@ pub fn state(step_id: &str) -> Option<Option<Finished>> {
     runs().lock().expect("script runs").get(step_id).cloned()
 }
 
-/// Forgets a finished script (its result is in the step's record now).
+/// The tasks running scripts, by step: stopping a step stops its script.
+fn tasks() -> &'static Mutex<HashMap<String, tokio::task::AbortHandle>> {
+    static TASKS: OnceLock<Mutex<HashMap<String, tokio::task::AbortHandle>>> = OnceLock::new();
+    TASKS.get_or_init(Mutex::default)
+}
+
+/// Forgets a script whose step ended (its result is in the step's record now, or the step
+/// was stopped): one still running is killed with everything it started.
 pub fn forget(step_id: &str) {
     runs().lock().expect("script runs").remove(step_id);
+    if let Some(task) = tasks().lock().expect("script tasks").remove(step_id) {
+        task.abort();
+    }
 }
 
 /// The most output kept of a script (stdout and stderr).
@@ -80,13 +90,14 @@ pub fn supported_runtime(runtime: &str) -> bool {
 pub fn launch(step_id: &str, inputs: &Value, timeout: Duration, done: impl FnOnce() + Send + 'static) {
     runs().lock().expect("script runs").insert(step_id.to_owned(), None);
     let (id, inputs) = (step_id.to_owned(), inputs.clone());
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let finished = run(&inputs, timeout).await.unwrap_or_else(|e| Finished::Failed(format!("{e:#}")));
         if let Some(slot) = runs().lock().expect("script runs").get_mut(&id) {
             *slot = Some(finished);
         }
         done();
     });
+    tasks().lock().expect("script tasks").insert(step_id.to_owned(), task.abort_handle());
 }
 
 async fn run(inputs: &Value, timeout: Duration) -> anyhow::Result<Finished> {
@@ -163,6 +174,7 @@ async fn run(inputs: &Value, timeout: Duration) -> anyhow::Result<Finished> {
         });
     }
     let mut child = command.spawn()?;
+    let _group = ProcessGroup(child.id());
     if let Some(mut stdin) = child.stdin.take() {
         // bash scripts read their payload on standard input.
         let _ = stdin.write_all(&serde_json::to_vec(&payload)?).await;
@@ -188,6 +200,19 @@ async fn run(inputs: &Value, timeout: Duration) -> anyhow::Result<Finished> {
     };
     log.truncate(LOG_LIMIT);
     Ok(Finished::Returned { payload, log })
+}
+
+/// A script's process group, killed when its run ends however it ends (finished, timed
+/// out, stopped): nothing a script started outlives its step.
+struct ProcessGroup(Option<u32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: kill has no memory preconditions; the group is the script's own (process_group(0)).
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+    }
 }
 
 /// A script's own folder, removed with everything in it when the run ends.

@@ -120,11 +120,25 @@ pub async fn prepare_start(ctx: &Ctx, req: &StartAutomationExecutionRequest) -> 
     prepare_start_at(ctx, req, 0).await
 }
 
-async fn prepare_start_at(
-    ctx: &Ctx,
-    req: &StartAutomationExecutionRequest,
-    depth: u32,
-) -> Result<(String, Vec<Op>), ApiError> {
+/// What a start would run, checked: the runbook, its version, and either its typed
+/// parameters or (rate control) the plan of its children.
+pub struct Checked {
+    /// The runbook's name.
+    pub name: String,
+    /// Its version number.
+    pub version: i64,
+    /// Its steps.
+    pub runbook: Runbook,
+    /// Rate control: every run.
+    pub fan_out: Option<super::FanOut>,
+    /// Parameters typed (none for rate control: each child has its own).
+    pub values: BTreeMap<String, Value>,
+    /// Parameters as text lists.
+    pub parameters: ParameterMap,
+}
+
+/// Checks a start as the API would, starting nothing (a preview shows the result).
+pub async fn check_request(ctx: &Ctx, req: &StartAutomationExecutionRequest) -> Result<Checked, ApiError> {
     if req.target_locations.is_some() {
         return Err(ApiError::validation("TargetLocations (other accounts and regions) are not supported."));
     }
@@ -160,6 +174,16 @@ async fn prepare_start_at(
         Some(_) => given.clone(),
         None => fan_out::as_text(&values),
     };
+    Ok(Checked { name, version, runbook, fan_out, values, parameters })
+}
+
+async fn prepare_start_at(
+    ctx: &Ctx,
+    req: &StartAutomationExecutionRequest,
+    depth: u32,
+) -> Result<(String, Vec<Op>), ApiError> {
+    let mode = req.mode.clone().unwrap_or_else(|| "Auto".into());
+    let Checked { name, version, runbook, fan_out, values, parameters } = check_request(ctx, req).await?;
     let rate_controlled = fan_out.is_some();
     let p = &ctx.principal;
     // The same ClientToken starts nothing new: the execution it started is the answer.

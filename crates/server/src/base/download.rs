@@ -1,20 +1,17 @@
 //! Downloads for someone (package attachments from a SourceUrl): streamed to a local file
-//! while hashed, never held whole in memory, cut off past a size limit or a time limit. Every
-//! connection goes through the outbound rules (`http://` through the shared outbound client,
-//! `https://` over a connection `outbound::connect` made), and `https://` servers must prove
-//! themselves against the system's authorities or `--outbound-ca-file`.
+//! while hashed, never held whole in memory, cut off past a size limit or a time limit.
+//! The request goes as [`super::outbound_http`] sends every request made for someone.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
@@ -68,8 +65,7 @@ pub async fn to_file(
     max_bytes: u64,
 ) -> Result<Downloaded, String> {
     let fetched = async {
-        let response =
-            if url.starts_with("https://") { get_tls(events, tls, url).await? } else { get(events, url).await? };
+        let response = super::outbound_http::send(events, tls, http::Method::GET, url, &[], Bytes::new()).await?;
         save(response, url, dest, max_bytes).await
     };
     let outcome = tokio::time::timeout(DOWNLOAD_TIMEOUT, fetched).await;
@@ -78,40 +74,6 @@ pub async fn to_file(
         let _ = tokio::fs::remove_file(dest).await;
     }
     outcome
-}
-
-async fn get(events: &Events, url: &str) -> Result<http::Response<Incoming>, String> {
-    let request =
-        http::Request::get(url).body(Full::new(Bytes::new())).map_err(|_| format!("{url} is not a usable URL"))?;
-    events.client().request(request).await.map_err(|e| match super::events::outbound_refusal(&e) {
-        Some(why) => format!("{url} cannot be reached: {why}"),
-        None => format!("{url} cannot be reached"),
-    })
-}
-
-async fn get_tls(events: &Events, tls: &Arc<ClientConfig>, url: &str) -> Result<http::Response<Incoming>, String> {
-    let uri: http::Uri = url.parse().map_err(|_| format!("{url} is not a usable URL"))?;
-    let host = uri.host().ok_or_else(|| format!("{url} has no host"))?.trim_start_matches('[').trim_end_matches(']');
-    let port = uri.port_u16().unwrap_or(443);
-    let tcp = super::outbound::connect(events.rules(), host, port)
-        .await
-        .map_err(|e| format!("{url} cannot be reached: {e}"))?;
-    let name = ServerName::try_from(host.to_owned()).map_err(|_| format!("{url}: {host} is not a TLS name"))?;
-    let stream = tokio_rustls::TlsConnector::from(tls.clone())
-        .connect(name, tcp)
-        .await
-        .map_err(|e| format!("{url}: the TLS handshake failed ({e})"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("{url} cannot be reached: {e}"))?;
-    tokio::spawn(connection);
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let authority = uri.authority().map(|a| a.as_str()).unwrap_or(host);
-    let request = http::Request::get(path)
-        .header("host", authority)
-        .body(Full::new(Bytes::new()))
-        .map_err(|_| format!("{url} is not a usable URL"))?;
-    sender.send_request(request).await.map_err(|e| format!("{url} broke off: {e}"))
 }
 
 async fn save(

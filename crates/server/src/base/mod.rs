@@ -23,6 +23,7 @@ pub mod events;
 pub mod iam_records;
 pub mod kms;
 pub mod outbound;
+pub mod outbound_http;
 pub mod paging;
 pub mod peer;
 pub mod policy_cache;

@@ -106,21 +106,11 @@ fn parse_sources(attachments: Option<&Value>) -> Result<Vec<Source>, ApiError> {
 /// The URLs the server fetches from: `https://`, and `http://` to a loopback address only
 /// (it carries no protection); not yet `s3://`, which says so.
 fn check_url(url: &str) -> Result<&str, ApiError> {
-    if let Some(rest) = url.strip_prefix("http://") {
-        let authority = rest.split('/').next().unwrap_or_default();
-        let host = match authority.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => authority,
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return match crate::base::outbound_http::url_refusal(url) {
+            None => Ok(url),
+            Some(why) => Err(refused(why)),
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if !loopback {
-            return Err(refused(format!("{url}: plain http:// is allowed only to a loopback address.")));
-        }
-        return Ok(url);
-    }
-    if url.starts_with("https://") {
-        return Ok(url);
     }
     if url.starts_with("s3://") {
         return Err(refused(format!(
