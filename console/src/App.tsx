@@ -23,11 +23,15 @@ import Associations from "./pages/Associations";
 import AssociationDetail from "./pages/AssociationDetail";
 import Windows from "./pages/Windows";
 import WindowDetail from "./pages/WindowDetail";
+import Inventory from "./pages/Inventory";
+import Compliance from "./pages/Compliance";
+import Audit from "./pages/Audit";
 
 const DARK = "steward-console-dark";
 
-// The terminal (xterm.js) loads only when a shell opens, keeping the first load small.
+// The terminal (xterm.js) loads only when a shell or a replay opens, keeping the first load small.
 const Shell = lazy(() => import("./pages/Shell"));
+const Replay = lazy(() => import("./pages/Replay"));
 
 function Page({ route, region }: { route: string; region: string }) {
   const [, section, rest] = route.match(/^\/([^/]*)\/?(.*)$/) ?? [];
@@ -49,6 +53,12 @@ function Page({ route, region }: { route: string; region: string }) {
       ) : (
         <Sessions />
       );
+    case "replay":
+      return (
+        <Suspense fallback={<Spinner size="large" />}>
+          <Replay sessionId={decodeURIComponent(rest)} />
+        </Suspense>
+      );
     case "associations":
       return rest ? <AssociationDetail id={decodeURIComponent(rest)} /> : <Associations />;
     case "automation":
@@ -59,6 +69,12 @@ function Page({ route, region }: { route: string; region: string }) {
       return rest ? <PackageDetail name={decodeURIComponent(rest)} /> : <Distributor region={region} />;
     case "fleet":
       return rest ? <NodeDetail id={decodeURIComponent(rest)} /> : <Fleet />;
+    case "inventory":
+      return <Inventory />;
+    case "compliance":
+      return <Compliance />;
+    case "audit":
+      return <Audit />;
     default:
       return <Fleet />;
   }
@@ -126,6 +142,9 @@ export default function App() {
               { type: "link", text: "Automation", href: "#/automation" },
               { type: "link", text: "Maintenance windows", href: "#/windows" },
               { type: "link", text: "Distributor", href: "#/distributor" },
+              { type: "link", text: "Inventory", href: "#/inventory" },
+              { type: "link", text: "Compliance", href: "#/compliance" },
+              { type: "link", text: "Audit", href: "#/audit" },
             ]}
           />
         }

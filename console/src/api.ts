@@ -16,6 +16,7 @@ export interface Session {
   account: string;
   region: string;
   accessKeyId: string;
+  userName?: string;
   csrf: string;
   expires: string;
 }
@@ -80,16 +81,30 @@ export async function currentSession(): Promise<Session | null> {
   return s;
 }
 
-export async function signIn(accessKeyId: string, secretAccessKey: string, region: string): Promise<Session> {
+/** What a sign-in gives: an access key pair, or an IAM user's console password (with a new
+ * one when the server says it must be changed). */
+export type Credentials =
+  | { accessKeyId: string; secretAccessKey: string }
+  | { account: string; userName: string; password: string; newPassword?: string };
+
+export async function signIn(credentials: Credentials, region: string): Promise<Session> {
   const res = await fetch("/console/api/signin", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ accessKeyId, secretAccessKey, region }),
+    body: JSON.stringify({ ...credentials, region }),
     credentials: "same-origin",
   });
   const s = await answer<Session>(res);
   csrf = s.csrf;
   return s;
+}
+
+/** A recorded session's transcript: asciicast v2 text (a header line, then one event a line). */
+export async function transcript(sessionId: string): Promise<string> {
+  const res = await fetch(`/console/api/sessions/${encodeURIComponent(sessionId)}/transcript`, {
+    credentials: "same-origin",
+  });
+  return res.ok ? res.text() : answer<string>(res);
 }
 
 export async function signOut(): Promise<void> {

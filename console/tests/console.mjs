@@ -2,7 +2,8 @@
 // server and agent that tests/e2e/test_console.py starts. One scenario per run:
 //   node console/tests/console.mjs <scenario>
 // Environment: STEWARD_URL, KEY_ID, SECRET, NODE_ID, and per scenario LIMITED_KEY_ID,
-// LIMITED_SECRET, PARAMETER, SECRET_VALUE, NONCE, ASSOCIATION, WINDOW (and the window's ids,
+// LIMITED_SECRET, PARAMETER, SECRET_VALUE, NONCE, ASSOCIATION, USER_NAME, PASSWORD,
+// NEW_PASSWORD, WINDOW (and the window's ids,
 // NEXT_RUN); SCREENSHOTS (a directory); CHROMIUM.
 // Prints one line `RESULT {json}` with what it measured; exits non-zero with the reason.
 
@@ -19,6 +20,7 @@ function fail(why) {
 
 async function signIn(page, keyId, secret) {
   await page.goto(base);
+  await page.getByText("Access key", { exact: true }).click();
   await page.getByLabel("Access key ID").fill(keyId);
   await page.getByLabel("Secret access key").fill(secret);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -89,7 +91,7 @@ const scenarios = {
     await shot(page, "secret-revealed");
     await page.getByRole("button", { name: /root|user/ }).first().click();
     await page.getByText("Sign out").click();
-    await page.getByLabel("Access key ID").waitFor({ timeout: WAIT });
+    await page.getByRole("button", { name: "Sign in" }).waitFor({ timeout: WAIT });
 
     await signIn(page, env.LIMITED_KEY_ID, env.LIMITED_SECRET);
     await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
@@ -115,9 +117,15 @@ const scenarios = {
     await page.locator(".xterm-rows", { hasText: `hi-42-${env.NONCE}` }).waitFor({ timeout: WAIT });
     await shot(page, "shell");
     const rows = await page.locator(".xterm-rows").innerText();
+    const sessionId = (await page.getByText(/^Session \S+-[0-9a-f]{17}$/).first().innerText()).replace("Session ", "");
     await page.getByRole("button", { name: "Terminate" }).click();
     await page.getByRole("heading", { name: "Session Manager" }).waitFor({ timeout: WAIT });
-    return { lines: rows.split("\n").filter((l) => l.includes(env.NONCE)).length };
+    // The recorded transcript plays back what the shell showed.
+    await page.getByRole("button", { name: `Replay ${sessionId}` }).click();
+    await page.locator(".xterm-rows", { hasText: `hi-42-${env.NONCE}` }).waitFor({ timeout: WAIT });
+    await page.getByText("Finished").waitFor({ timeout: WAIT });
+    await shot(page, "replay");
+    return { sessionId, lines: rows.split("\n").filter((l) => l.includes(env.NONCE)).length };
   },
 
   // A node's page from the fleet: what it is and its recent commands; API calls it makes.
@@ -247,7 +255,130 @@ const scenarios = {
     return { apiCallsOnWindow: calls.length - before, operations: calls.slice(before) };
   },
 
+  // Inventory from the side navigation: the node listed with its platform and how many
+  // applications it has (APPLICATION_COUNT), then its AWS:Application entries — APPLICATION on
+  // the first page, NEXT_APPLICATION (when set) on the next. API calls of the page and of the
+  // entries.
+  async inventory(page) {
+    const calls = countCalls(page);
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("link", { name: env.NODE_ID, exact: true }).first().waitFor({ timeout: WAIT });
+    const before = calls.length;
+    await page.getByRole("link", { name: "Inventory", exact: true }).first().click();
+    const count = page.getByRole("button", { name: `Show the applications of ${env.NODE_ID}` });
+    await count.waitFor({ timeout: WAIT });
+    if ((await count.innerText()).trim() !== env.APPLICATION_COUNT)
+      fail(`the page counts ${await count.innerText()} applications, not ${env.APPLICATION_COUNT}`);
+    const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: env.NODE_ID, exact: true }) });
+    await row.getByText("(Linux)").waitFor({ timeout: WAIT });
+    await page.getByRole("button", { name: "Show entries of AWS:Application" }).waitFor({ timeout: WAIT });
+    const onOpen = calls.slice(before);
+    await page.getByText("Choose a node", { exact: true }).click();
+    await page.getByRole("option", { name: new RegExp(env.NODE_ID) }).click();
+    await page.getByRole("rowheader", { name: env.APPLICATION, exact: true }).first().waitFor({ timeout: WAIT });
+    await shot(page, "inventory");
+    if (env.NEXT_APPLICATION) {
+      await page.getByRole("button", { name: "Next page" }).click();
+      await page.getByRole("rowheader", { name: env.NEXT_APPLICATION, exact: true }).first().waitFor({ timeout: WAIT });
+    }
+    return { apiCallsOnInventory: onOpen.length, operations: onOpen, entryOperations: calls.slice(before + onOpen.length) };
+  },
+
+  // Compliance from the side navigation: COMPLIANCE_TYPE with the node non-compliant (a HIGH
+  // item), the node's row linked to its page, then its items (ITEM_ID, ITEM_TITLE) once the
+  // row is chosen. API calls of the page and of the items.
+  async compliance(page) {
+    const calls = countCalls(page);
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("link", { name: env.NODE_ID, exact: true }).first().waitFor({ timeout: WAIT });
+    const before = calls.length;
+    await page.getByRole("link", { name: "Compliance", exact: true }).first().click();
+    const typeRow = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: env.COMPLIANCE_TYPE, exact: true }) });
+    await typeRow.getByText("High 1", { exact: true }).waitFor({ timeout: WAIT });
+    const nodeRow = page
+      .getByRole("row")
+      .filter({ has: page.getByRole("link", { name: env.NODE_ID, exact: true }) })
+      .filter({ hasText: env.COMPLIANCE_TYPE });
+    await nodeRow.getByText("Non-compliant", { exact: true }).waitFor({ timeout: WAIT });
+    await nodeRow.getByText("HIGH", { exact: true }).waitFor({ timeout: WAIT });
+    const onOpen = calls.slice(before);
+    await page.getByTitle(`Show the items of ${env.NODE_ID} (${env.COMPLIANCE_TYPE})`).click();
+    await page.getByRole("heading", { name: `Items of ${env.NODE_ID}` }).waitFor({ timeout: WAIT });
+    const itemRow = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: env.ITEM_ID, exact: true }) });
+    await itemRow.getByText(env.ITEM_TITLE, { exact: true }).waitFor({ timeout: WAIT });
+    await itemRow.getByText("Non-compliant", { exact: true }).waitFor({ timeout: WAIT });
+    await shot(page, "compliance");
+    const forItems = calls.slice(before + onOpen.length);
+    // The node's link leads to its page.
+    await nodeRow.getByRole("link", { name: env.NODE_ID, exact: true }).click();
+    await page.getByRole("heading", { name: env.NODE_ID, exact: true }).waitFor({ timeout: WAIT });
+    return { apiCallsOnCompliance: onOpen.length, operations: onOpen, itemOperations: forItems };
+  },
+
+  // The audit trail from the side navigation: PutParameter events looked up by name, the one of
+  // PARAMETER shown as CloudTrail's JSON; then a user without cloudtrail:LookupEvents
+  // (LIMITED_KEY_ID) sees the refusal. API calls of the page and of the search.
+  async audit(page) {
+    const calls = countCalls(page);
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("link", { name: env.NODE_ID, exact: true }).first().waitFor({ timeout: WAIT });
+    const before = calls.length;
+    await page.getByRole("link", { name: "Audit", exact: true }).first().click();
+    await page.getByRole("heading", { name: "Audit trail" }).waitFor({ timeout: WAIT });
+    await page.getByRole("button", { name: /^Show the event / }).first().waitFor({ timeout: WAIT });
+    const onOpen = calls.slice(before);
+    await page.getByLabel("Value", { exact: true }).fill("PutParameter");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    const row = page.getByRole("row").filter({ hasText: env.PARAMETER });
+    await row.getByRole("button", { name: /^Show the event / }).first().click();
+    const json = page.getByRole("dialog").locator("pre");
+    await json.waitFor({ timeout: WAIT });
+    const event = JSON.parse(await json.innerText());
+    if (event.eventName !== "PutParameter" || event.requestParameters?.Name !== env.PARAMETER)
+      fail(`the event shown is not the PutParameter of ${env.PARAMETER}: ${JSON.stringify(event).slice(0, 300)}`);
+    await shot(page, "audit-event");
+    const searched = calls.slice(before + onOpen.length);
+    await page.getByRole("button", { name: "Close", exact: true }).click();
+    await page.getByRole("button", { name: /root|user/ }).first().click();
+    await page.getByText("Sign out").click();
+    await page.getByRole("button", { name: "Sign in" }).waitFor({ timeout: WAIT });
+
+    await signIn(page, env.LIMITED_KEY_ID, env.LIMITED_SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.goto(base + "#/audit");
+    await page.getByText("Cannot search the audit trail").waitFor({ timeout: WAIT });
+    await page.getByText(/AccessDenied/).first().waitFor({ timeout: WAIT });
+    if (await page.getByRole("button", { name: /^Show the event / }).count()) fail("a user refused the trail saw events");
+    await shot(page, "audit-denied");
+    return { apiCallsOnAudit: onOpen.length, operations: onOpen, searchOperations: searched, eventId: event.eventID };
+  },
+
   // A wrong secret is refused on the page; nothing else is shown.
+  // An IAM user's console password: refused when wrong, changed when the administrator
+  // asked for it, then the fleet as that user, who may list nodes and nothing else.
+  async password(page) {
+    await page.goto(base);
+    const submit = async (password) => {
+      await page.getByLabel("User name").fill(env.USER_NAME);
+      await page.getByRole("textbox", { name: "Password", exact: true }).fill(password);
+      await page.getByRole("button", { name: "Sign in" }).click();
+    };
+    await submit(env.PASSWORD + "x");
+    await page.getByText(/user name or password is not valid/).first().waitFor({ timeout: WAIT });
+    await submit(env.PASSWORD);
+    await page.getByText(/must be changed/).first().waitFor({ timeout: WAIT });
+    await page.getByLabel("New password").fill(env.NEW_PASSWORD);
+    await shot(page, "password-change");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const row = page.getByRole("row", { name: new RegExp(env.NODE_ID) });
+    await row.waitFor({ timeout: WAIT });
+    await page.getByRole("button", { name: new RegExp(env.USER_NAME) }).first().waitFor({ timeout: WAIT });
+    await page.goto(base + "#/parameters");
+    await page.getByText(/AccessDenied/).first().waitFor({ timeout: WAIT });
+    await shot(page, "password-signed-in");
+    return {};
+  },
+
   async wrong(page) {
     await signIn(page, env.KEY_ID, env.SECRET + "x");
     await page.getByText(/not valid/).first().waitFor({ timeout: WAIT });

@@ -11,6 +11,7 @@ Screenshots go to ``$STEWARD_ARTIFACTS/console`` (else the test's temporary dire
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -21,9 +22,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import REPO_ROOT, start_fleet, steward_bin, wait_until
+from conftest import REPO_ROOT, raises_aws, start_fleet, steward_bin, wait_until
 from test_commands import wait_invocation
 from test_iam import allow, deny, make_user, policy
+from test_inventory import entries, gather
 from test_windows import only_execution, open_window
 
 TAGS = {"c0": {"role": "console"}}
@@ -106,12 +108,29 @@ def test_a_secret_is_revealed_only_with_permission(server, fleet, shots):
            LIMITED_KEY_ID=ak, LIMITED_SECRET=sk)
 
 
-def test_a_shell_in_the_browser(server, fleet, shots):
-    result = browse(server, "shell", shots, NODE_ID=fleet.id("c0"), NONCE=uuid.uuid4().hex[:8])
+def test_a_shell_in_the_browser_and_its_replay(server, fleet, shots):
+    nonce = uuid.uuid4().hex[:8]
+    result = browse(server, "shell", shots, NODE_ID=fleet.id("c0"), NONCE=nonce)
     assert result["lines"] >= 2  # the command as typed and its output
     ssm = server.ssm()
     sessions = ssm.describe_sessions(State="History")["Sessions"]
     assert any(s["Target"] == fleet.id("c0") for s in sessions)
+
+    # The transcript is served only to whoever may read it, and only for real session ids.
+    session_id = result["sessionId"]
+    s = sign_in(server)
+    cast = s.get(f"{server.url}/console/api/sessions/{session_id}/transcript", timeout=10)
+    assert cast.status_code == 200 and f"hi-42-{nonce}" in cast.text
+    assert json.loads(cast.text.splitlines()[0])["version"] == 2
+    ak, sk, _ = make_user(server, f"console-viewer-{uuid.uuid4().hex[:6]}",
+                          policy(allow(["ssm:DescribeSessions"], ["*"])))
+    viewer = sign_in(server, ak, sk)
+    refused = viewer.get(f"{server.url}/console/api/sessions/{session_id}/transcript", timeout=10)
+    assert "AccessDenied" in refused.json()["__type"], refused.text
+    for bad, code in [("..%2F..%2Fetc", 400), ("no-such-session-0000", 400), ("x" * 200, 400)]:
+        r = s.get(f"{server.url}/console/api/sessions/{bad}/transcript", timeout=10)
+        assert r.status_code == code and r.json()["__type"], (bad, r.status_code, r.text[:100])
+    assert requests.get(f"{server.url}/console/api/sessions/{session_id}/transcript", timeout=10).status_code == 401
 
 
 def test_a_node_page_shows_the_node_and_its_commands(server, fleet, shots):
@@ -218,6 +237,144 @@ def test_a_maintenance_window_and_its_run(server, fleet, shots):
         assert result["apiCallsOnWindow"] == 5, result["operations"]
     finally:
         ssm.delete_maintenance_window(WindowId=window)
+
+
+def test_a_console_password_set_with_the_aws_cli(server, fleet, shots):
+    """`aws iam create-login-profile` gives a user a console password: the browser signs in
+    with it, changes it as the administrator asked, and acts as that user."""
+    name = f"console-pw-{uuid.uuid4().hex[:6]}"
+    make_user(server, name, policy(allow(["ssm:DescribeInstanceInformation"], ["*"])))
+    first, second = "Initial-pass-1", "Chosen-pass-2"
+    server.aws("iam", "create-login-profile", "--user-name", name, "--password", first,
+               "--password-reset-required", "--endpoint-url", server.url)
+    profile = server.aws("iam", "get-login-profile", "--user-name", name, "--endpoint-url", server.url)
+    assert profile["LoginProfile"]["UserName"] == name and profile["LoginProfile"]["PasswordResetRequired"]
+    browse(server, "password", shots, NODE_ID=fleet.id("c0"), USER_NAME=name, PASSWORD=first, NEW_PASSWORD=second)
+    assert not server.aws("iam", "get-login-profile", "--user-name", name,
+                          "--endpoint-url", server.url)["LoginProfile"]["PasswordResetRequired"]
+
+    # The new password works, the old one no longer; deleting the profile ends the session.
+    url = f"{server.url}/console/api"
+    assert requests.post(f"{url}/signin", json={"userName": name, "password": first}, timeout=30).status_code == 401
+    s = requests.Session()
+    r = s.post(f"{url}/signin", json={"userName": name, "password": second}, timeout=30)
+    assert r.status_code == 200 and r.json()["userName"] == name, r.text
+    s.headers["x-steward-csrf"] = r.json()["csrf"]
+    who = api(s, server, "sts", "GetCallerIdentity").json()
+    assert who["Arn"].endswith(f":user/{name}"), who
+    assert "AccessDenied" in api(s, server, "ssm", "DescribeParameters").json()["__type"]  # as the user
+    server.aws("iam", "delete-login-profile", "--user-name", name, "--endpoint-url", server.url)
+    assert api(s, server, "sts", "GetCallerIdentity").status_code == 401
+    # Passwords are never written to the audit log.
+    events = server.client("cloudtrail").lookup_events(LookupAttributes=[
+        {"AttributeKey": "EventName", "AttributeValue": "CreateLoginProfile"}])["Events"]
+    assert events and all(first not in e["CloudTrailEvent"] for e in events)
+
+
+def test_login_profiles_refuse_what_iam_refuses(server):
+    iam = server.client("iam")
+    name = f"console-pw-{uuid.uuid4().hex[:6]}"
+    ak, sk, _ = make_user(server, name, policy(allow(["iam:GetLoginProfile"], ["*"])))
+    for weak in ("short1A", "alllowercase-only", "NoDigitsOrSymbols"):
+        with raises_aws("PasswordPolicyViolation"):
+            iam.create_login_profile(UserName=name, Password=weak)
+    iam.create_login_profile(UserName=name, Password="Good-pass-1")
+    with raises_aws("EntityAlreadyExists", status=409):
+        iam.create_login_profile(UserName=name, Password="Good-pass-1")
+    with raises_aws("NoSuchEntity", status=404):
+        iam.get_login_profile(UserName="no-such-user-here")
+    with raises_aws("DeleteConflict", status=409):
+        iam.delete_user(UserName=name)
+    # The user may read its profile but not give itself or anyone a new password.
+    limited = server.client("iam", access_key=ak, secret_key=sk)
+    assert limited.get_login_profile(UserName=name)["LoginProfile"]["UserName"] == name
+    with raises_aws("AccessDenied", status=403):
+        limited.update_login_profile(UserName=name, Password="Other-pass-2")
+    with raises_aws("AccessDenied", status=403):
+        limited.create_login_profile(UserName="someone-else", Password="Other-pass-2")
+    url = f"{server.url}/console/api"
+    for form, code in [
+        ({"userName": name, "password": "Wrong-pass-1"}, 401),
+        ({"userName": "nobody-at-all", "password": "Good-pass-1"}, 401),
+        ({"userName": name, "password": "Good-pass-1", "account": "12345"}, 400),
+        ({"userName": name, "password": "Good-pass-1", "accessKeyId": ak, "secretAccessKey": sk}, 400),
+        ({"userName": name, "password": "Good-pass-1", "newPassword": "weak"}, 400),
+    ]:
+        r = requests.post(f"{url}/signin", json=form, timeout=30)
+        assert r.status_code == code, (form, r.text)
+    iam.delete_login_profile(UserName=name)
+    with raises_aws("NoSuchEntity", status=404):
+        iam.delete_login_profile(UserName=name)
+
+
+def test_inventory_across_the_fleet_and_a_nodes_applications(server, fleet, shots):
+    ssm = server.ssm()
+    node = fleet.id("c0")
+    gather(ssm, [node])
+    apps = entries(ssm, node, "AWS:Application")
+    assert apps, "the gathering reported no application"
+    # Pages of 50, as the page reads them: a name of the first, and one only on the second.
+    first_page = {a["Name"] for a in apps[:50]}
+    later = next((a["Name"] for a in apps[50:] if a["Name"] not in first_page), "")
+    result = browse(server, "inventory", shots, NODE_ID=node, APPLICATION=apps[0]["Name"], NEXT_APPLICATION=later,
+                    APPLICATION_COUNT=str(len(apps)))
+    # One call per section: the nodes and their applications counted (GetInventory for
+    # AWS:InstanceInformation, then for AWS:Application: it answers one type a call), the types.
+    assert sorted(result["operations"]) == ["GetInventory", "GetInventory", "GetInventorySchema"], result
+    assert result["entryOperations"] == ["ListInventoryEntries"] * (2 if later else 1), result
+
+
+def test_compliance_by_type_and_by_node(server, fleet, shots):
+    ssm = server.ssm()
+    node = fleet.id("c0")
+    kind = f"Custom:Console{uuid.uuid4().hex[:8]}"
+    title = "SSH open to the world"
+    ssm.put_compliance_items(
+        ResourceId=node, ResourceType="ManagedInstance", ComplianceType=kind,
+        ExecutionSummary={"ExecutionTime": datetime.datetime.now(datetime.timezone.utc)},
+        Items=[{"Id": "ssh-open", "Title": title, "Severity": "HIGH", "Status": "NON_COMPLIANT",
+                "Details": {"Port": "22"}},
+               {"Id": "disk-encrypted", "Title": "Disk encrypted", "Severity": "LOW", "Status": "COMPLIANT"}])
+    [summary] = ssm.list_resource_compliance_summaries(
+        Filters=[{"Key": "ComplianceType", "Values": [kind], "Type": "EQUAL"}])["ResourceComplianceSummaryItems"]
+    assert summary["Status"] == "NON_COMPLIANT" and summary["OverallSeverity"] == "HIGH", summary
+    result = browse(server, "compliance", shots, NODE_ID=node, COMPLIANCE_TYPE=kind, ITEM_ID="ssh-open",
+                    ITEM_TITLE=title)
+    # One call per section, and one for the chosen node's items.
+    assert sorted(result["operations"]) == ["ListComplianceSummaries", "ListResourceComplianceSummaries"], result
+    assert result["itemOperations"] == ["ListComplianceItems"], result
+
+
+def test_the_audit_trail_searched_from_the_console(server, fleet, shots):
+    ssm = server.ssm()
+    trail = server.client("cloudtrail")
+    name = f"/e2e/console/{uuid.uuid4().hex[:8]}/audited"
+    ssm.put_parameter(Name=name, Value="audited", Type="String")
+    by_name = [{"AttributeKey": "EventName", "AttributeValue": "PutParameter"}]
+
+    def put_event():
+        events = trail.lookup_events(LookupAttributes=by_name)["Events"]
+        return next((e for e in events if json.loads(e["CloudTrailEvent"])["requestParameters"].get("Name") == name),
+                    None)
+
+    event = wait_until(put_event, 15, "the PutParameter event in the trail")  # events are written asynchronously
+    user = f"console-noaudit-{uuid.uuid4().hex[:6]}"
+    ak, sk, _ = make_user(server, user, policy(allow(["ssm:DescribeInstanceInformation"], ["*"])))
+    result = browse(server, "audit", shots, NODE_ID=fleet.id("c0"), PARAMETER=name, LIMITED_KEY_ID=ak,
+                    LIMITED_SECRET=sk)
+    # The newest events when the page opens, then one lookup per search.
+    assert result["operations"] == ["LookupEvents"], result
+    assert result["searchOperations"] == ["LookupEvents"], result
+    assert result["eventId"] == event["EventId"], result
+
+    # The refused lookup is in the trail, made from the console as that user.
+    def refused():
+        events = trail.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": user}])["Events"]
+        return [e for e in events if e["EventName"] == "LookupEvents"
+                and json.loads(e["CloudTrailEvent"]).get("errorCode") == "AccessDeniedException"]
+
+    [denied] = wait_until(refused, 15, "the refused LookupEvents in the trail")
+    assert json.loads(denied["CloudTrailEvent"])["userAgent"].startswith("Steward console")
 
 
 # ----------------------------------------------------------------- the session's edges

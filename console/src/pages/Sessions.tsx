@@ -8,7 +8,7 @@ import Table from "@cloudscape-design/components/table";
 import { callAll, when, why } from "../api";
 import { go } from "../route";
 
-/** Nodes to open a shell on, and the sessions so far. */
+/** Nodes to open a shell on, and the sessions so far, each recorded one replayable. */
 export default function Sessions() {
   const [nodes, setNodes] = useState<any[]>([]);
   const [history, setHistory] = useState<any[]>([]);
@@ -78,6 +78,18 @@ export default function Sessions() {
           { id: "status", header: "Status", cell: (s) => s.Status },
           { id: "start", header: "Started", cell: (s) => when(s.StartDate) },
           { id: "end", header: "Ended", cell: (s) => when(s.EndDate) },
+          {
+            id: "replay",
+            header: "Transcript",
+            cell: (s) =>
+              s.OutputUrl ? (
+                <Button ariaLabel={`Replay ${s.SessionId}`} onClick={() => go(`/replay/${s.SessionId}`)}>
+                  Replay
+                </Button>
+              ) : (
+                "-"
+              ),
+          },
         ]}
       />
     </SpaceBetween>

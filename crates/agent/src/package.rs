@@ -438,42 +438,8 @@ fn unpack_blocking(archive: &Path, dir: &Path) -> Result<(), String> {
 }
 
 fn extract(archive: &Path, into: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let bad = |e: zip::result::ZipError| format!("The package file is not a zip archive this agent can read: {e}");
-    let file = std::fs::File::open(archive).map_err(|e| format!("Cannot read the package file: {e}"))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(bad)?;
-    if zip.len() > MAX_ENTRIES {
-        return Err(format!("The package file has more than {MAX_ENTRIES} entries."));
-    }
-    let mut total = 0u64;
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(bad)?;
-        let Some(relative) = entry.enclosed_name() else {
-            return Err(format!("The package file holds an entry outside its folder: {}", entry.name()));
-        };
-        let mode = entry.unix_mode().unwrap_or(0o644);
-        if mode & 0o170000 == 0o120000 {
-            return Err(format!("The package file holds a symbolic link ({}); it is not unpacked.", entry.name()));
-        }
-        let target = into.join(relative);
-        if entry.is_dir() {
-            std::fs::create_dir_all(&target).map_err(|e| format!("Cannot create {}: {e}", target.display()))?;
-            continue;
-        }
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("Cannot create {}: {e}", parent.display()))?;
-        }
-        let mut out = std::fs::File::create(&target).map_err(|e| format!("Cannot write {}: {e}", target.display()))?;
-        let budget = MAX_UNPACKED - total;
-        let copied = std::io::copy(&mut (&mut entry).take(budget + 1), &mut out)
-            .map_err(|e| format!("Cannot unpack {}: {e}", target.display()))?;
-        total += copied;
-        if total > MAX_UNPACKED {
-            return Err(format!("The package unpacks to more than {MAX_UNPACKED} bytes."));
-        }
-        let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode & 0o755));
-    }
-    Ok(())
+    let limits = steward_protocol::archive::Limits { entries: MAX_ENTRIES, bytes: MAX_UNPACKED };
+    steward_protocol::archive::extract(archive, into, "package file", limits)
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod archive;
+
 /// The protocol version both sides speak.
 pub const VERSION: u32 = 1;
 /// Path of the registration call.

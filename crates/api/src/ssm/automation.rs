@@ -183,6 +183,9 @@ pub struct AutomationExecution {
     /// Rate control.
     #[serde(flatten)]
     pub rate_control: RateControlView,
+    /// A change request's own fields.
+    #[serde(flatten)]
+    pub change_request: ChangeRequestView,
 }
 
 /// GetAutomationExecution output.
@@ -252,6 +255,9 @@ pub struct AutomationExecutionMetadata {
     /// Rate control.
     #[serde(flatten)]
     pub rate_control: RateControlView,
+    /// A change request's own fields.
+    #[serde(flatten)]
+    pub change_request: ChangeRequestView,
 }
 
 /// DescribeAutomationExecutions output.
@@ -419,4 +425,90 @@ pub struct TargetPreview {
     pub count: i64,
     /// Of what.
     pub target_type: String,
+}
+
+/// One runbook a change request runs, as StartChangeRequestExecution takes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChangeRunbook {
+    /// The runbook, by name or ARN.
+    pub document_name: String,
+    /// A number, `$LATEST` or `$DEFAULT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_version: Option<String>,
+    /// Its parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<ParameterMap>,
+    /// Rate control: the parameter each target's value goes into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_parameter_name: Option<String>,
+    /// Targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<Target>>,
+    /// Target maps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_maps: Option<Vec<TargetMap>>,
+    /// Children running at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<String>,
+    /// Failed children before no more start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_errors: Option<String>,
+    /// Other accounts and regions (refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_locations: Option<Vec<serde_json::Value>>,
+}
+
+/// StartChangeRequestExecution input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartChangeRequestExecutionRequest {
+    /// When the runbook may run (epoch seconds); at once when absent.
+    pub scheduled_time: Option<f64>,
+    /// The change template, by name or ARN.
+    pub document_name: String,
+    /// The template's version.
+    pub document_version: Option<String>,
+    /// The template's parameters.
+    pub parameters: Option<ParameterMap>,
+    /// A name for the request.
+    pub change_request_name: Option<String>,
+    /// Idempotency.
+    pub client_token: Option<String>,
+    /// Skip the template's approvals (the template must allow it).
+    pub auto_approve: Option<bool>,
+    /// The runbook to run once approved (one).
+    pub runbooks: Vec<ChangeRunbook>,
+    /// Tags (not kept).
+    pub tags: Option<Vec<serde_json::Value>>,
+    /// When the change should be done by (epoch seconds).
+    pub scheduled_end_time: Option<f64>,
+    /// What the change is, for approvers.
+    pub change_details: Option<String>,
+}
+
+/// StartChangeRequestExecution output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartChangeRequestExecutionResponse {
+    /// The change request's execution.
+    pub automation_execution_id: String,
+}
+
+/// What a change request's execution reports besides any execution's fields.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChangeRequestView {
+    /// `ChangeRequest`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automation_subtype: Option<String>,
+    /// Its name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_request_name: Option<String>,
+    /// When its runbook may run (epoch seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_time: Option<f64>,
+    /// The runbook it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runbooks: Option<Vec<ChangeRunbook>>,
 }

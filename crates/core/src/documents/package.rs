@@ -73,6 +73,30 @@ fn object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>, Fa
     value.as_object().ok_or_else(|| bad(format!("{what} must be an object.")))
 }
 
+/// A `files` object (file name → `{"checksums": {"sha256": …}}`), as package manifests and
+/// runbooks (script attachments) list their files; in name order.
+pub fn parse_files(files_value: &Value) -> Result<Vec<PackageFile>, Fault> {
+    let mut files = Vec::new();
+    for (name, entry) in object(files_value, "files")? {
+        if !valid_file_name(name) {
+            return Err(bad(format!(
+                "The file name {name:?} is not valid: 3 to 128 letters, digits and _ - . characters."
+            )));
+        }
+        let sha256 = object(entry, &format!("files.{name}"))?
+            .get("checksums")
+            .and_then(Value::as_object)
+            .and_then(|c| c.get("sha256"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(format!("The file {name} has no checksums.sha256.")))?;
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad(format!("The checksums.sha256 of {name} is not a SHA-256 (64 hex digits).")));
+        }
+        files.push(PackageFile { name: name.clone(), sha256: sha256.to_ascii_lowercase() });
+    }
+    Ok(files)
+}
+
 /// Checks a manifest: a version, platforms and architectures from the known sets, every
 /// package naming a file the `files` object lists, every file with a SHA-256.
 pub fn parse(doc: &Map<String, Value>) -> Result<Manifest, Fault> {
@@ -93,24 +117,7 @@ pub fn parse(doc: &Map<String, Value>) -> Result<Manifest, Fault> {
     let Some(files_value) = doc.get("files") else {
         return Err(bad("A package manifest needs a files object (file name → checksums)."));
     };
-    let mut files = Vec::new();
-    for (name, entry) in object(files_value, "files")? {
-        if !valid_file_name(name) {
-            return Err(bad(format!(
-                "The file name {name:?} is not valid: 3 to 128 letters, digits and _ - . characters."
-            )));
-        }
-        let sha256 = object(entry, &format!("files.{name}"))?
-            .get("checksums")
-            .and_then(Value::as_object)
-            .and_then(|c| c.get("sha256"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad(format!("The file {name} has no checksums.sha256.")))?;
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad(format!("The checksums.sha256 of {name} is not a SHA-256 (64 hex digits).")));
-        }
-        files.push(PackageFile { name: name.clone(), sha256: sha256.to_ascii_lowercase() });
-    }
+    let files = parse_files(files_value)?;
     let Some(packages_value) = doc.get("packages") else {
         return Err(bad("A package manifest needs a packages object (platform → version → architecture → file)."));
     };

@@ -1,16 +1,21 @@
 //! Runbooks (Automation documents, schema 0.3): the steps of `mainSteps` and of each
 //! `aws:loop`'s `Steps`, where each may go next, their outputs. A step jumps only within
-//! its own list (the main steps, or one loop's steps), and loops do not nest.
+//! its own list (the main steps, or one loop's steps), and loops do not nest. Scripts may
+//! run from files attached to the runbook (`files`, as package manifests list theirs).
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
+use super::package::PackageFile;
 use super::schema::{bad, check_main_steps, check_steps, Step, AUTOMATION_ACTIONS};
 use crate::Fault;
 
 /// Most iterations of an `aws:loop`, and most items it iterates over, as SSM allows.
 pub const MAX_ITERATIONS: i64 = 100;
+
+/// Actions an `onCancel` step may not be, as SSM refuses them: they wait, or make things.
+const NO_CLEANUP: &[&str] = &["aws:approve", "aws:pause", "aws:sleep", "aws:loop", "aws:createTags"];
 
 /// Types an `aws:loop`'s Iterators may have.
 const ITERATOR_TYPES: &[&str] = &["Boolean", "Integer", "String", "StringMap"];
@@ -34,8 +39,13 @@ pub fn check(doc: &Map<String, Value>) -> Result<Vec<Step>, Fault> {
         }
         scopes.push((Some(step.name.as_str()), inner_steps, inner_bodies));
     }
+    let files = match doc.get("files") {
+        Some(listed) => super::package::parse_files(listed)?,
+        None => Vec::new(),
+    };
     for (owner, steps, bodies) in &scopes {
         check_scope(*owner, steps, bodies, &all)?;
+        check_attachments(steps, bodies, &files)?;
     }
     if let Some(outputs) = doc.get("outputs") {
         let ok = outputs.as_array().is_some_and(|o| {
@@ -43,6 +53,34 @@ pub fn check(doc: &Map<String, Value>) -> Result<Vec<Step>, Fault> {
         });
         if !ok {
             return Err(bad("outputs must list StepName.OutputName entries of existing steps."));
+        }
+    }
+    Ok(steps)
+}
+
+/// Checks a change template (type `Automation.ChangeTemplate`): a runbook of approval
+/// steps, with the runbooks it allows (`executableRunBooks`: `{"name", "version"}`) and its
+/// `autoApprovable` and `emergencyChange` flags.
+pub fn check_template(doc: &Map<String, Value>) -> Result<Vec<Step>, Fault> {
+    let steps = check(doc)?;
+    if let Some(other) = steps.iter().find(|s| s.action != "aws:approve") {
+        return Err(bad(format!(
+            "Step {}: a change template's steps are approvals (aws:approve), not {}.",
+            other.name, other.action
+        )));
+    }
+    if let Some(listed) = doc.get("executableRunBooks") {
+        let ok = listed.as_array().is_some_and(|l| {
+            l.iter()
+                .all(|r| r.get("name").is_some_and(Value::is_string) && r.get("version").is_none_or(Value::is_string))
+        });
+        if !ok {
+            return Err(bad("executableRunBooks must list {\"name\": …, \"version\": …} entries."));
+        }
+    }
+    for flag in ["autoApprovable", "emergencyChange"] {
+        if doc.get(flag).is_some_and(|v| !v.is_boolean()) {
+            return Err(bad(format!("{flag} must be true or false.")));
         }
     }
     Ok(steps)
@@ -85,6 +123,24 @@ fn check_loop<'a>(name: &str, inputs: &'a Value) -> Result<&'a [Value], Fault> {
     Ok(steps)
 }
 
+/// Scripts that run from an attachment name a file the runbook's `files` lists.
+fn check_attachments(steps: &[Step], bodies: &[&Map<String, Value>], files: &[PackageFile]) -> Result<(), Fault> {
+    for (step, body) in steps.iter().zip(bodies.iter().copied()) {
+        let Some(attachment) = body["inputs"].get("Attachment") else { continue };
+        let name = attachment.as_str().unwrap_or_default();
+        if step.action != "aws:executeScript" {
+            return Err(bad(format!("Step {}: only aws:executeScript steps take an Attachment.", step.name)));
+        }
+        if !files.iter().any(|f| f.name == name) {
+            return Err(bad(format!(
+                "Step {}: Attachment {name:?} is not a file the runbook's files lists.",
+                step.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// One list of steps (`owner`: the loop holding them, none for the main steps): where each
 /// goes stays in the list, outputs are well formed, and no run of steps loops for ever.
 fn check_scope(
@@ -107,12 +163,26 @@ fn check_scope(
         Err(bad(format!("Step {step}: {what} no step named {target}.")))
     };
     for (step, body) in steps.iter().zip(bodies.iter().copied()) {
-        for key in ["onFailure", "nextStep"] {
+        for key in ["onFailure", "nextStep", "onCancel"] {
             if let Some(target) = body.get(key).and_then(Value::as_str) {
                 let target = target.strip_prefix("step:").unwrap_or(target);
-                let fixed = matches!(target, "Abort" | "Continue") && key == "onFailure";
+                let fixed = match key {
+                    "onFailure" => matches!(target, "Abort" | "Continue"),
+                    "onCancel" => target == "Abort",
+                    _ => false,
+                };
                 if !fixed {
                     reach(&step.name, &format!("{key} refers to"), target)?;
+                }
+                if key == "onCancel" && !fixed {
+                    let cleanup = steps.iter().find(|s| s.name == target).map(|s| s.action.as_str());
+                    if cleanup.is_some_and(|a| NO_CLEANUP.contains(&a)) {
+                        return Err(bad(format!(
+                            "Step {}: onCancel goes to {target}, a step of a kind that cannot clean up ({}).",
+                            step.name,
+                            NO_CLEANUP.join(", ")
+                        )));
+                    }
                 }
             }
         }
@@ -242,6 +312,52 @@ mod tests {
         for inputs in bad_inputs {
             assert!(checked(json!([each(inputs.clone())])).is_err(), "{inputs}");
         }
+    }
+
+    #[test]
+    fn cancellation_goes_to_a_cleanup_step() {
+        let mut long = sleep("long");
+        long["onCancel"] = json!("step:cleanup");
+        let cleanup = json!({"name": "cleanup", "action": "aws:executeScript", "isEnd": true,
+            "inputs": {"Runtime": "bash", "Script": "true"}});
+        assert!(checked(json!([long.clone(), cleanup])).is_ok());
+        assert!(checked(json!([long.clone(), sleep("cleanup")])).is_err(), "a sleep cannot clean up");
+        long["onCancel"] = json!("step:nowhere");
+        assert!(checked(json!([long.clone()])).is_err());
+        long["onCancel"] = json!("Continue");
+        assert!(checked(json!([long])).is_err());
+    }
+
+    #[test]
+    fn change_templates_hold_approvals() {
+        let approve = json!({"name": "ok", "action": "aws:approve", "inputs": {"Approvers": ["alice"]}});
+        let template = |steps: Value, extra: Value| {
+            let mut doc = json!({"schemaVersion": "0.3", "mainSteps": steps});
+            doc.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            doc
+        };
+        let good = template(json!([approve]), json!({"executableRunBooks": [{"name": "Restart", "version": "1"}]}));
+        assert!(check_template(good.as_object().unwrap()).is_ok());
+        let sleeping = template(json!([sleep("s")]), json!({}));
+        assert!(check_template(sleeping.as_object().unwrap()).is_err());
+        let listed = template(json!([approve]), json!({"executableRunBooks": ["Restart"]}));
+        assert!(check_template(listed.as_object().unwrap()).is_err());
+        let flag = template(json!([approve]), json!({"autoApprovable": "yes"}));
+        assert!(check_template(flag.as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn scripts_run_from_listed_files() {
+        let sha = "ab".repeat(32);
+        let script = json!({"name": "s", "action": "aws:executeScript",
+            "inputs": {"Runtime": "python3.11", "Handler": "tool.main", "Attachment": "tool.zip"}});
+        let doc = |files: Value| json!({"schemaVersion": "0.3", "mainSteps": [script.clone()], "files": files});
+        let listed = doc(json!({"tool.zip": {"checksums": {"sha256": sha}}}));
+        assert!(check(listed.as_object().unwrap()).is_ok());
+        let other = doc(json!({"other.zip": {"checksums": {"sha256": sha}}}));
+        assert!(check(other.as_object().unwrap()).is_err());
+        let unhashed = doc(json!({"tool.zip": {"checksums": {}}}));
+        assert!(check(unhashed.as_object().unwrap()).is_err());
     }
 
     #[test]

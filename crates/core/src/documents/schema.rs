@@ -61,7 +61,8 @@ pub const SESSION_TYPES: &[&str] = &["Standard_Stream", "InteractiveCommands", "
 const ALL_PLATFORMS: &[&str] = &["Windows", "Linux", "MacOS"];
 
 /// Document types Steward validates and runs.
-pub const SUPPORTED_TYPES: &[&str] = &["Command", "Policy", "Automation", "Session", "Package"];
+pub const SUPPORTED_TYPES: &[&str] =
+    &["Command", "Policy", "Automation", "Automation.ChangeTemplate", "Session", "Package"];
 
 /// One step of a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +98,7 @@ fn schema_versions(doc_type: &str) -> &'static [&'static str] {
     match doc_type {
         "Command" => &["1.2", "2.0", "2.2"],
         "Policy" => &["2.0", "2.2"],
-        "Automation" => &["0.3"],
+        "Automation" | "Automation.ChangeTemplate" => &["0.3"],
         "Session" => &["1.0"],
         "Package" => &["2.0"],
         _ => &[],
@@ -116,7 +117,7 @@ pub fn analyze(doc_type: &str, tree: &Value) -> Result<Analysis, Fault> {
         Some(_) => return Err(bad("schemaVersion must be a string such as \"2.2\".")),
         None => return Err(bad("The document has no schemaVersion.")),
     };
-    if doc_type == "Automation" && schema_version != "0.3" {
+    if doc_type.starts_with("Automation") && schema_version != "0.3" {
         return Err(bad(format!("Document schema version is invalid. Value: {schema_version}")));
     }
     if !schema_versions(doc_type).contains(&schema_version.as_str()) {
@@ -134,6 +135,7 @@ pub fn analyze(doc_type: &str, tree: &Value) -> Result<Analysis, Fault> {
         ("Command", "1.2") => runtime_config(doc)?,
         ("Command" | "Policy", version) => main_steps(doc, version)?,
         ("Automation", _) => (super::runbook::check(doc)?, ALL_PLATFORMS.to_vec(), None),
+        ("Automation.ChangeTemplate", _) => (super::runbook::check_template(doc)?, ALL_PLATFORMS.to_vec(), None),
         ("Session", _) => session(doc)?,
         _ => package(doc)?,
     };

@@ -231,6 +231,9 @@ pub async fn call(app: &App, ctx: Ctx, service: Service, operation: &str, input:
         (Service::Ssm, "StopAutomationExecution") => invoke(ctx, input, automation::stop_automation_execution).await,
         (Service::Ssm, "SendAutomationSignal") => invoke(ctx, input, automation::send_automation_signal).await,
         (Service::Ssm, "StartExecutionPreview") => invoke(ctx, input, automation::start_execution_preview).await,
+        (Service::Ssm, "StartChangeRequestExecution") => {
+            invoke(ctx, input, automation::start_change_request_execution).await
+        }
         (Service::Ssm, "GetExecutionPreview") => invoke(ctx, input, automation::get_execution_preview).await,
         (Service::Ssm, "GetDeployablePatchSnapshotForInstance") => {
             invoke(ctx, input, patch::get_deployable_patch_snapshot_for_instance).await

@@ -131,7 +131,7 @@ pub async fn serve(
         source_ip: source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
         user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
         parameters: serde_json::Value::Object(
-            params.without_action().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
+            params.without_action().map(|(k, v)| (k.clone(), serde_json::Value::String(audited(k, v)))).collect(),
         ),
         ..Default::default()
     };
@@ -193,6 +193,16 @@ pub async fn run_action(ctx: &Ctx, api: Api, action: &str, params: &Params) -> R
     }
 }
 
+/// A parameter as the audit log records it: passwords never, nor an SNS confirmation token
+/// (the token is the capability).
+fn audited(name: &str, value: &str) -> String {
+    if name.ends_with("Password") || name == "Token" {
+        "HIDDEN_DUE_TO_SECURITY_REASONS".into()
+    } else {
+        value.to_owned()
+    }
+}
+
 /// A successful call's XML. `action` is one the handlers know, so a plain identifier.
 fn answer(api: Api, action: &str, result: Option<String>, request_id: &str) -> Response {
     let ns = api.namespace();
@@ -224,9 +234,7 @@ pub async fn serve_unsigned(
     let outcome = crate::sns::by_url(env, &action, &params).await;
     let mut parameters = serde_json::Map::new();
     for (k, v) in params.without_action() {
-        // The token is the capability: never written down.
-        let shown = if k == "Token" { "HIDDEN_DUE_TO_SECURITY_REASONS" } else { v.as_str() };
-        parameters.insert(k.clone(), serde_json::Value::String(shown.to_owned()));
+        parameters.insert(k.clone(), serde_json::Value::String(audited(k, v)));
     }
     let draft = crate::base::audit::Draft {
         source: "sns.amazonaws.com".into(),

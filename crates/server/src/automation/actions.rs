@@ -163,18 +163,22 @@ pub async fn look(
         // Both wait for SendAutomationSignal, which finishes the step.
         "aws:pause" | "aws:approve" => {
             if record.status == "Waiting" {
-                Outcome::Wait { changed: false, effect: vec![] }
-            } else {
-                record.status = "Waiting".into();
-                Outcome::Wait { changed: true, effect: vec![] }
+                return Outcome::Wait { changed: false, effect: vec![] };
             }
+            if let Some(topic) = record.inputs["NotificationArn"].as_str().filter(|_| step.action == "aws:approve") {
+                if let Err(why) = ask_approvers(ctx, execution_id, &step.name, record, topic).await {
+                    return failed(why);
+                }
+            }
+            record.status = "Waiting".into();
+            Outcome::Wait { changed: true, effect: vec![] }
         }
         "aws:branch" => match branch::choose(&record.inputs) {
             Ok(next) => Outcome::Done { outputs: ParameterMap::new(), next: Some(next) },
             Err(why) => failed(why),
         },
         "aws:runCommand" => run_command(ctx, execution_id, record).await,
-        "aws:executeScript" => execute_script(step, record),
+        "aws:executeScript" => execute_script(runbook, step, record),
         "aws:executeAwsApi" => aws_api::execute(ctx, own, step, record).await,
         "aws:waitForAwsResourceProperty" => aws_api::wait_for(ctx, own, record).await,
         "aws:assertAwsResourceProperty" => aws_api::assert(ctx, own, record).await,
@@ -184,6 +188,35 @@ pub async fn look(
         "aws:invokeWebhook" => webhook::invoke(ctx, own, record).await,
         other => failed(format!("This server does not run {other} steps.")),
     }
+}
+
+/// Tells an `aws:approve` step's NotificationArn topic that approvals are wanted, as the
+/// execution's principal (sns:Publish on the topic): the message says what, from whom, and
+/// how to answer. Sent as the step begins to wait (again, should that write be lost).
+async fn ask_approvers(
+    ctx: &Ctx,
+    execution_id: &str,
+    step: &str,
+    record: &StepRecord,
+    topic: &str,
+) -> Result<(), String> {
+    let inputs = &record.inputs;
+    let message = serde_json::json!({
+        "AutomationExecutionId": execution_id,
+        "StepName": step,
+        "StepExecutionId": record.id,
+        "Message": inputs["Message"],
+        "Approvers": inputs["Approvers"],
+        "MinRequiredApprovals": inputs["MinRequiredApprovals"],
+        "HowToAnswer": format!(
+            "aws ssm send-automation-signal --automation-execution-id {execution_id} --signal-type Approve (or Reject)"
+        ),
+    });
+    let subject = format!("Approval requested: automation {execution_id}, step {step}");
+    crate::sns::publish(ctx, topic, Some(&subject), &message.to_string())
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("The approvers could not be told at {topic}: {}: {}", e.code(), e.message()))
 }
 
 /// Stops what a step stopped mid-way left running: its script or webhook call here, its
@@ -206,14 +239,24 @@ pub fn forget(step_id: &str) {
     aws_api::forget(step_id);
 }
 
-fn execute_script(step: &Step, record: &mut StepRecord) -> Outcome {
+fn execute_script(runbook: &Runbook, step: &Step, record: &mut StepRecord) -> Outcome {
     let Some(launcher) = record.launched_by.clone() else {
         let runtime = record.inputs["Runtime"].as_str().unwrap_or_default();
         if !script::supported_runtime(runtime) {
             return failed(format!("Runtime {runtime:?} is not one this server runs (python3.x, bash)."));
         }
-        if record.inputs["Script"].as_str().is_none_or(str::is_empty) {
-            return failed("aws:executeScript needs an inline Script.");
+        let inline = record.inputs["Script"].as_str().is_some_and(|s| !s.is_empty());
+        let attached = record.inputs["Attachment"].as_str().is_some_and(|s| !s.is_empty());
+        if let Some(name) = record.inputs["Attachment"].as_str().filter(|_| attached) {
+            if !runbook.files.contains_key(name) {
+                return failed(format!("Attachment {name:?} is not one of the runbook's files."));
+            }
+        }
+        let runnable = inline || (attached && runtime.starts_with("python"));
+        if !runnable {
+            return failed(
+                "aws:executeScript needs an inline Script, or (Python) an Attachment and a Handler module.function.",
+            );
         }
         // Recorded first; the engine starts the script once this is written. (A retry starts
         // afresh: an earlier attempt's result is dropped.)

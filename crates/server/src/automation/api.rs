@@ -139,7 +139,7 @@ pub async fn get_automation_execution(
             document_version: e.document_version.clone(),
             execution_start_time: seconds(e.start),
             execution_end_time: e.end.map(seconds),
-            automation_execution_status: e.status.clone(),
+            automation_execution_status: super::change::shown_status(&e),
             step_executions: steps_view(&e),
             step_executions_truncated: false,
             parameters: e.parameters.clone(),
@@ -150,6 +150,7 @@ pub async fn get_automation_execution(
             current_step_name,
             current_action,
             rate_control: rate_control_view(&e),
+            change_request: super::change::view(&e),
         },
     })
 }
@@ -178,7 +179,9 @@ pub async fn describe_automation_executions(
         }
         checks.push(match f.key.as_str() {
             "DocumentNamePrefix" => Box::new(move |e| values.iter().any(|v| e.document_name.starts_with(v.as_str()))),
-            "ExecutionStatus" => Box::new(move |e| values.iter().any(|v| v == &e.status)),
+            "ExecutionStatus" => Box::new(move |e| values.contains(&super::change::shown_status(e))),
+            "AutomationSubtype" => Box::new(move |e| e.change.is_some() && values.iter().any(|v| v == "ChangeRequest")),
+            "AutomationType" => Box::new(move |_| values.iter().any(|v| v == "Local")),
             "ExecutionId" => Box::new(move |e| values.iter().any(|v| v == &e.id)),
             "ParentExecutionId" => Box::new(move |e| e.parent.as_ref().is_some_and(|(p, _)| values.contains(p))),
             "CurrentAction" => Box::new(move |e| current(e).1.is_some_and(|a| values.contains(&a))),
@@ -218,7 +221,7 @@ pub async fn describe_automation_executions(
                 automation_execution_id: e.id.clone(),
                 document_name: e.document_name.clone(),
                 document_version: e.document_version.clone(),
-                automation_execution_status: e.status.clone(),
+                automation_execution_status: super::change::shown_status(e),
                 execution_start_time: seconds(e.start),
                 execution_end_time: e.end.map(seconds),
                 executed_by: e.executed_by.clone(),
@@ -229,6 +232,7 @@ pub async fn describe_automation_executions(
                 failure_message: e.failure_message.clone(),
                 automation_type: "Local".into(),
                 rate_control: rate_control_view(e),
+                change_request: super::change::view(e),
             }
         })
         .collect();

@@ -156,8 +156,16 @@ fn launch_recorded_script(env: &Arc<Env>, execution: &ExecutionRecord) {
         return;
     }
     let timeout = std::time::Duration::from_secs(step.timeout_seconds.unwrap_or(600).clamp(1, 600) as u64);
+    let attachment = record.inputs["Attachment"].as_str().and_then(|name| {
+        let sha256 = execution.runbook.files.get(name)?;
+        Some(script::Attachment {
+            blobs: env.blobs.clone(),
+            key: crate::documents::file_key(&execution.account, sha256),
+            name: name.to_owned(),
+        })
+    });
     let wake = env.clone();
-    script::launch(&record.id, &record.inputs, timeout, move || wake.wake.scheduler());
+    script::launch(&record.id, &record.inputs, attachment, timeout, move || wake.wake.scheduler());
 }
 
 /// What references in a step's inputs resolve to: the parameters, the finished steps'
@@ -225,6 +233,8 @@ async fn parameter_store_values(ctx: &crate::base::Ctx, inputs: &Value) -> Resul
 
 /// Ends the execution: its outputs gathered, a critical failure met on the way failing it.
 fn finish(execution: &mut ExecutionRecord, status: &str, why: Option<String>, now: i64) {
+    // However its cleanup step (onCancel) went, a cancelled execution ends Cancelled.
+    let status = if execution.cleanup_until.is_some() { "Cancelled" } else { status };
     close_open_loops(execution, status, now);
     execution.status = status.to_owned();
     execution.failure_message = why.or(execution.failure_message.take());
@@ -321,12 +331,26 @@ async fn step_once(
     execution: &mut ExecutionRecord,
     now: i64,
 ) -> Option<Vec<Op>> {
-    if execution.stop.is_some() {
-        if let Some(open) = execution.steps.last().filter(|s| !is_final(&s.status)) {
+    let cleanup_over = execution.cleanup_until.is_some_and(|until| now > until);
+    if execution.stop.is_some() && (execution.cleanup_until.is_none() || cleanup_over) {
+        let open = execution.steps.last().filter(|s| !is_final(&s.status)).cloned();
+        if let Some(open) = &open {
             actions::stop_effects(ctx, open).await;
         }
         fail_current(execution, "Cancelled", "The execution was cancelled.", now);
-        finish(execution, "Cancelled", None, now);
+        // A step with onCancel hands over to its cleanup step, which has two minutes.
+        let cleanup = open
+            .filter(|_| execution.cleanup_until.is_none())
+            .and_then(|o| execution.runbook.steps[o.index].on_cancel.clone())
+            .and_then(|name| execution.runbook.index(&name));
+        match cleanup {
+            Some(index) => {
+                execution.cleanup_until = Some(now + super::CLEANUP_MS);
+                execution.current = Some(index);
+                execution.status = "Cancelling".into();
+            }
+            None => finish(execution, "Cancelled", None, now),
+        }
         return Some(vec![]);
     }
     let Some(index) = execution.current else {
@@ -338,7 +362,9 @@ async fn step_once(
     let mut unresolved = None;
     if execution.steps.last().is_none_or(|s| s.index != index || is_final(&s.status)) {
         // Interactive mode: a step starts only when a StartStep signal names it.
-        if execution.mode == "Interactive" && execution.granted != Some(index) && step.parent.is_none() {
+        let cleaning_up = execution.cleanup_until.is_some();
+        if execution.mode == "Interactive" && execution.granted != Some(index) && step.parent.is_none() && !cleaning_up
+        {
             let changed = execution.status != "Waiting";
             execution.status = "Waiting".into();
             return changed.then(Vec::new);
@@ -367,7 +393,7 @@ async fn step_once(
             launched_by: None,
             child: None,
         });
-        execution.status = "InProgress".into();
+        execution.status = if execution.cleanup_until.is_some() { "Cancelling" } else { "InProgress" }.into();
         started = true;
     }
     let (id, depth) = (execution.id.clone(), execution.depth);
@@ -384,7 +410,12 @@ async fn step_once(
         actions::look(ctx, own, (&id, depth), (&execution.runbook, index), record, now).await
     };
     if let Outcome::Wait { changed, effect } = outcome {
-        execution.status = if record.status == "Waiting" { "Waiting" } else { "InProgress" }.into();
+        execution.status = match (execution.cleanup_until, record.status.as_str()) {
+            (Some(_), _) => "Cancelling",
+            (None, "Waiting") => "Waiting",
+            (None, _) => "InProgress",
+        }
+        .into();
         return (changed || started).then_some(effect);
     }
     conclude(execution, outcome, now);
@@ -451,6 +482,9 @@ pub fn conclude(execution: &mut ExecutionRecord, outcome: Outcome, now: i64) {
 
 /// Moves to the step after `index` (or `chosen`), ending the execution after the last.
 fn go_on(execution: &mut ExecutionRecord, index: usize, chosen: Option<&str>, now: i64) {
+    if execution.cleanup_until.is_some() {
+        return finish(execution, "Cancelled", None, now); // The cleanup step is the last.
+    }
     match next_index(execution, index, chosen) {
         Ok(Next::Step(next)) => execution.current = Some(next),
         Ok(Next::LoopPass(owner)) => end_pass(execution, owner, now),

@@ -167,6 +167,8 @@ fn child(parent: &ExecutionRecord, run: &PlannedRun, now: i64) -> ExecutionRecor
         parent: Some((parent.id.clone(), run.target.clone())),
         granted: None,
         depth: parent.depth,
+        change: None,
+        cleanup_until: None,
         ..parent.clone()
     }
 }

@@ -16,6 +16,7 @@ mod actions;
 mod api;
 mod aws_api;
 mod branch;
+mod change;
 mod engine;
 mod fan_out;
 mod looping;
@@ -39,6 +40,7 @@ pub use api::{
     describe_automation_executions, describe_automation_step_executions, get_automation_execution,
     send_automation_signal, start_automation_execution, stop_automation_execution,
 };
+pub use change::start_change_request_execution;
 pub use engine::advance_all;
 pub use preview::{get_execution_preview, on_preview_expiry, start_execution_preview, KIND_PREVIEW_EXPIRY};
 pub use start::{check_start, execution_status, start_for};
@@ -158,6 +160,26 @@ pub struct ExecutionRecord {
     /// How deep `aws:executeAutomation` steps nest it (0: started otherwise).
     #[serde(default)]
     pub depth: u32,
+    /// A change request (StartChangeRequestExecution): what was asked for.
+    #[serde(default)]
+    pub change: Option<ChangeRequest>,
+    /// Cancelled during a step with an `onCancel` step: until when (epoch ms) that step may
+    /// run before the execution ends Cancelled.
+    #[serde(default)]
+    pub cleanup_until: Option<i64>,
+}
+
+/// What a change request asked for, besides its template's steps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeRequest {
+    /// ChangeRequestName.
+    pub name: Option<String>,
+    /// When its runbook may run (epoch ms).
+    pub scheduled_time: Option<i64>,
+    /// The runbook it runs.
+    pub runbooks: Vec<steward_api::ssm::automation::ChangeRunbook>,
+    /// ChangeDetails.
+    pub details: Option<String>,
 }
 
 /// One run a rate-controlled execution makes: the target value it is for, its parameters
@@ -232,6 +254,9 @@ fn queue_key(account: &str, region: &str, start: i64, id: &str) -> String {
 /// How deep runbooks may start runbooks (`aws:executeAutomation`): a runbook starting
 /// itself stops there rather than fill the account's slots.
 pub const MAX_NESTING: u32 = 5;
+
+/// How long an `onCancel` step may run, as SSM allows a cancellation workflow.
+pub const CLEANUP_MS: i64 = 120_000;
 
 /// Executions an account may run at once in a region, as SSM's quota.
 pub const MAX_RUNNING: usize = 100;

@@ -38,6 +38,9 @@ pub struct Step {
     pub is_end: bool,
     /// `Abort` (default), `Continue` or `step:NAME`.
     pub on_failure: String,
+    /// `step:NAME`: the step that cleans up when the execution is cancelled during this one.
+    #[serde(default)]
+    pub on_cancel: Option<String>,
     /// Attempts before it fails (default 1).
     pub max_attempts: u32,
     /// How long one attempt may take.
@@ -61,6 +64,9 @@ pub struct Runbook {
     pub outputs: Vec<String>,
     /// `assumeRole`, before interpolation.
     pub assume_role: Option<String>,
+    /// Files its scripts run from (`files`): name → SHA-256, stored when the runbook was.
+    #[serde(default)]
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 impl Runbook {
@@ -96,7 +102,12 @@ pub fn parse(doc: &Value) -> Result<Runbook, ApiError> {
     let outputs =
         doc["outputs"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
     let assume_role = doc["assumeRole"].as_str().filter(|r| !r.is_empty()).map(str::to_owned);
-    Ok(Runbook { steps: out, outputs, assume_role })
+    let files = match doc.get("files") {
+        Some(listed) => steward_core::documents::package::parse_files(listed).map_err(|f| bad(f.to_string()))?,
+        None => Vec::new(),
+    };
+    let files = files.into_iter().map(|f| (f.name, f.sha256)).collect();
+    Ok(Runbook { steps: out, outputs, assume_role, files })
 }
 
 fn parse_step(step: &Value, parent: Option<usize>) -> Step {
@@ -131,6 +142,7 @@ fn parse_step(step: &Value, parent: Option<usize>) -> Step {
             next_step: step["nextStep"].as_str().map(str::to_owned),
             is_end: flag("isEnd", false),
             on_failure: step["onFailure"].as_str().unwrap_or("Abort").to_owned(),
+            on_cancel: step["onCancel"].as_str().and_then(|c| c.strip_prefix("step:")).map(str::to_owned),
             max_attempts: max_attempts as u32,
             is_critical: flag("isCritical", true),
             outputs,

@@ -68,9 +68,14 @@ const FILE_BYTES: u64 = 64 << 20;
 /// Python's side: load the script, call the handler with the payload, print the result as
 /// the last line, marked.
 const PYTHON_RUNNER: &str = r#"
-import json, runpy, sys
+import importlib, json, os, runpy, sys
 events = json.load(open(sys.argv[2]))
-handler = runpy.run_path(sys.argv[1]).get(sys.argv[3])
+sys.path.insert(0, os.getcwd())
+if sys.argv[1]:
+    handler = runpy.run_path(sys.argv[1]).get(sys.argv[3])
+else:
+    module, _, name = sys.argv[3].rpartition(".")
+    handler = getattr(importlib.import_module(module), name, None) if module else None
 if handler is None:
     sys.exit("the script defines no function named " + sys.argv[3])
 result = handler(events, None)
@@ -85,13 +90,34 @@ pub fn supported_runtime(runtime: &str) -> bool {
     runtime.starts_with("python3") || runtime == "bash"
 }
 
-/// Starts the script of a step (`inputs`: Runtime, Handler, Script, InputPayload) in the
-/// background; its result waits in this process until [`state`] takes it.
-pub fn launch(step_id: &str, inputs: &Value, timeout: Duration, done: impl FnOnce() + Send + 'static) {
+/// A zip file a script runs from (the runbook's `files`), unpacked into its folder.
+pub struct Attachment {
+    /// Where the runbook's files are kept.
+    pub blobs: Arc<dyn steward_store::blob::BlobStore>,
+    /// Its key there.
+    pub key: String,
+    /// Its name in the runbook.
+    pub name: String,
+}
+
+/// Most entries and bytes an attachment may unpack to.
+const ATTACHMENT_LIMITS: steward_protocol::archive::Limits =
+    steward_protocol::archive::Limits { entries: 10_000, bytes: 256 << 20 };
+
+/// Starts the script of a step (`inputs`: Runtime, Handler, Script, InputPayload), with
+/// its attachment if it names one, in the background; its result waits in this process
+/// until [`state`] takes it.
+pub fn launch(
+    step_id: &str,
+    inputs: &Value,
+    attachment: Option<Attachment>,
+    timeout: Duration,
+    done: impl FnOnce() + Send + 'static,
+) {
     runs().lock().expect("script runs").insert(step_id.to_owned(), None);
     let (id, inputs) = (step_id.to_owned(), inputs.clone());
     let task = tokio::spawn(async move {
-        let finished = run(&inputs, timeout).await.unwrap_or_else(|e| Finished::Failed(format!("{e:#}")));
+        let finished = run(&inputs, attachment, timeout).await.unwrap_or_else(|e| Finished::Failed(format!("{e:#}")));
         if let Some(slot) = runs().lock().expect("script runs").get_mut(&id) {
             *slot = Some(finished);
         }
@@ -100,7 +126,29 @@ pub fn launch(step_id: &str, inputs: &Value, timeout: Duration, done: impl FnOnc
     tasks().lock().expect("script tasks").insert(step_id.to_owned(), task.abort_handle());
 }
 
-async fn run(inputs: &Value, timeout: Duration) -> anyhow::Result<Finished> {
+/// Unpacks `attachment` into `dir`; why not, when it cannot be.
+async fn unpack(attachment: Attachment, dir: &std::path::Path) -> Result<(), String> {
+    let name = attachment.name.clone();
+    let bytes = match attachment.blobs.get(crate::documents::PACKAGE_BUCKET, &attachment.key).await {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Err(format!("The attachment {name} is no longer stored on this server.")),
+        Err(e) => return Err(format!("The attachment {name} could not be read: {e}")),
+    };
+    let dir = dir.to_owned();
+    let unpacked = tokio::task::spawn_blocking(move || {
+        let archive = dir.join(".attachment.zip");
+        std::fs::write(&archive, bytes).map_err(|e| format!("Cannot write the attachment: {e}"))?;
+        let result = steward_protocol::archive::extract(&archive, &dir, "attachment", ATTACHMENT_LIMITS);
+        let _ = std::fs::remove_file(&archive);
+        result
+    });
+    unpacked
+        .await
+        .map_err(|e| format!("Unpacking the attachment stopped: {e}"))?
+        .map_err(|why| format!("{name}: {why}"))
+}
+
+async fn run(inputs: &Value, attachment: Option<Attachment>, timeout: Duration) -> anyhow::Result<Finished> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Ok(Finished::Failed(
@@ -118,6 +166,13 @@ async fn run(inputs: &Value, timeout: Duration) -> anyhow::Result<Finished> {
     };
     let dir = ScratchDir::new()?;
     let (nobody_uid, nobody_gid) = (65534u32, 65534u32);
+    if let Some(attachment) = attachment {
+        if let Err(why) = unpack(attachment, dir.path()).await {
+            return Ok(Finished::Failed(why));
+        }
+        // The script owns its files, as it owns its folder.
+        give_to(dir.path(), nobody_uid, nobody_gid)?;
+    }
     std::os::unix::fs::chown(dir.path(), Some(nobody_uid), Some(nobody_gid))?;
     let script_path = dir.path().join(if runtime == "bash" { "script.sh" } else { "script.py" });
     std::fs::write(&script_path, script)?;
@@ -136,7 +191,9 @@ async fn run(inputs: &Value, timeout: Duration) -> anyhow::Result<Finished> {
             .find(|p| std::path::Path::new(p).exists())
             .ok_or_else(|| anyhow::anyhow!("python3 is not installed on the server"))?;
         let mut c = tokio::process::Command::new(python);
-        c.arg(&runner).arg(&script_path).arg(&payload_path).arg(handler);
+        // No inline script: the handler is `module.function` of the attachment.
+        let script_arg = if script.is_empty() { std::path::PathBuf::new() } else { script_path.clone() };
+        c.arg(&runner).arg(&script_arg).arg(&payload_path).arg(handler);
         c
     };
     let cpu = timeout.as_secs().max(1);
@@ -200,6 +257,19 @@ async fn run(inputs: &Value, timeout: Duration) -> anyhow::Result<Finished> {
     };
     log.truncate(LOG_LIMIT);
     Ok(Finished::Returned { payload, log })
+}
+
+/// Everything under `dir` (not following links, of which an unpacked attachment has none)
+/// owned by `uid`:`gid`.
+fn give_to(dir: &std::path::Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid))?;
+        if entry.file_type()?.is_dir() {
+            give_to(&entry.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }
 
 /// A script's process group, killed when its run ends however it ends (finished, timed

@@ -34,11 +34,22 @@ pub async fn load(ctx: &Ctx, id: &str) -> Result<(ExecutionRecord, i64), ApiErro
 
 /// The runbook a request names, its version number and content.
 async fn runbook_of(ctx: &Ctx, name: &str, version: Option<&str>) -> Result<(String, i64, Value), ApiError> {
+    definition_of(ctx, "Automation", name, version).await
+}
+
+/// A document of `doc_type` (a runbook, a change template) by name or ARN: its name,
+/// version number and content.
+pub async fn definition_of(
+    ctx: &Ctx,
+    doc_type: &str,
+    name: &str,
+    version: Option<&str>,
+) -> Result<(String, i64, Value), ApiError> {
     let missing = || {
         ApiError::new("AutomationDefinitionNotFoundException", format!("Automation definition {name} does not exist."))
     };
     let found = crate::documents::find(ctx, name).await.map_err(|_| missing())?;
-    if found.head.doc_type != "Automation" {
+    if found.head.doc_type != doc_type {
         return Err(missing());
     }
     let number = crate::documents::select(&found.head, version, None).map_err(|_| {
@@ -135,6 +146,8 @@ pub struct Checked {
     pub values: BTreeMap<String, Value>,
     /// Parameters as text lists.
     pub parameters: ParameterMap,
+    /// A change request: what was asked for.
+    pub change: Option<super::ChangeRequest>,
 }
 
 /// Checks a start as the API would, starting nothing (a preview shows the result).
@@ -174,7 +187,7 @@ pub async fn check_request(ctx: &Ctx, req: &StartAutomationExecutionRequest) -> 
         Some(_) => given.clone(),
         None => fan_out::as_text(&values),
     };
-    Ok(Checked { name, version, runbook, fan_out, values, parameters })
+    Ok(Checked { name, version, runbook, fan_out, values, parameters, change: None })
 }
 
 async fn prepare_start_at(
@@ -183,11 +196,24 @@ async fn prepare_start_at(
     depth: u32,
 ) -> Result<(String, Vec<Op>), ApiError> {
     let mode = req.mode.clone().unwrap_or_else(|| "Auto".into());
-    let Checked { name, version, runbook, fan_out, values, parameters } = check_request(ctx, req).await?;
+    let checked = check_request(ctx, req).await?;
+    admit(ctx, checked, mode, req.client_token.clone(), depth).await
+}
+
+/// The execution a checked start makes, and the writes that start it: running, or queued
+/// while the account runs its limit; none when its ClientToken started one already.
+pub async fn admit(
+    ctx: &Ctx,
+    checked: Checked,
+    mode: String,
+    client_token: Option<String>,
+    depth: u32,
+) -> Result<(String, Vec<Op>), ApiError> {
+    let Checked { name, version, runbook, fan_out, values, parameters, change } = checked;
     let rate_controlled = fan_out.is_some();
     let p = &ctx.principal;
     // The same ClientToken starts nothing new: the execution it started is the answer.
-    let token_key = req.client_token.as_ref().map(|t| format!("autotoken/{}/{}/{t}", p.account, p.region));
+    let token_key = client_token.as_ref().map(|t| format!("autotoken/{}/{}/{t}", p.account, p.region));
     if let Some(key) = &token_key {
         if let Some(item) = ctx.env.store.get(key).await.map_err(store_fault)? {
             let earlier = String::from_utf8_lossy(&item.value).into_owned();
@@ -241,13 +267,15 @@ async fn prepare_start_at(
         steps: vec![],
         outputs: ParameterMap::new(),
         failure_message: None,
-        client_token: req.client_token.clone(),
+        client_token,
         stop: None,
         queued: queued.clone(),
         fan_out,
         parent: None,
         granted: None,
         depth,
+        change,
+        cleanup_until: None,
     };
     let mut batch = vec![Op::put(execution_key(&p.account, &p.region, &id), encode(&record)).if_absent()];
     if let Some(key) = token_key {

@@ -25,8 +25,8 @@ fn format_of(requested: Option<&str>) -> Result<Format, ApiError> {
         .ok_or_else(|| ApiError::validation("DocumentFormat must be JSON, YAML or TEXT."))
 }
 
-/// The files of a new version: a Package's from its manifest and sources; other types take
-/// none yet.
+/// The files of a new version: a Package's from its manifest and sources, a runbook's from
+/// its `files` (script attachments); other types take none.
 async fn version_files(
     ctx: &Ctx,
     doc_type: &str,
@@ -37,10 +37,16 @@ async fn version_files(
     if doc_type == "Package" {
         return super::attachments::ingest(ctx, text, format, attachments.as_ref()).await;
     }
+    if doc_type == "Automation" {
+        let files = super::attachments::runbook_files(text, format)?;
+        if !files.is_empty() {
+            return super::attachments::ingest_files(ctx, &files, attachments.as_ref()).await;
+        }
+    }
     if attachments.as_ref().and_then(|a| a.as_array()).is_some_and(|a| !a.is_empty()) {
         return Err(ApiError::new(
             "InvalidDocumentOperation",
-            "Steward supports attachments for documents of type Package only so far.",
+            "Steward takes attachments for Package documents, and for runbooks that list them in files.",
         ));
     }
     Ok(Vec::new())

@@ -133,13 +133,31 @@ pub async fn ingest(
     let tree = content::parse(text, format).map_err(crate::base::fault)?;
     let object = tree.as_object().ok_or_else(|| refused("The manifest must be an object."))?;
     let manifest = package::parse(object).map_err(crate::base::fault)?;
-    if manifest.files.len() > MAX_FILES {
-        return Err(refused(format!("A package may have at most {MAX_FILES} files.")));
+    ingest_files(ctx, &manifest.files, attachments).await
+}
+
+/// The files a runbook lists (`files`, for its scripts), none when it lists none.
+pub fn runbook_files(text: &str, format: Format) -> Result<Vec<PackageFile>, ApiError> {
+    let tree = content::parse(text, format).map_err(crate::base::fault)?;
+    match tree.get("files") {
+        Some(listed) => package::parse_files(listed).map_err(crate::base::fault),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Each of `files` found (in the account's store or at a source), checked and stored.
+pub async fn ingest_files(
+    ctx: &Ctx,
+    files: &[PackageFile],
+    attachments: Option<&Value>,
+) -> Result<Vec<Attachment>, ApiError> {
+    if files.len() > MAX_FILES {
+        return Err(refused(format!("A document may have at most {MAX_FILES} files.")));
     }
     let sources = parse_sources(attachments)?;
     let account = ctx.principal.account.clone();
     let mut stored = Vec::new();
-    for file in &manifest.files {
+    for file in files {
         let size = match ctx.env.blobs.size(BUCKET, &file_key(&account, &file.sha256)).await.map_err(store_fault)? {
             Some(size) => size,
             None => fetch(ctx, file, &sources).await?,

@@ -182,6 +182,9 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
     let account = ctx.principal.account.clone();
     let now = ctx.env.now();
     match action {
+        "CreateLoginProfile" | "GetLoginProfile" | "UpdateLoginProfile" | "DeleteLoginProfile" => {
+            super::login::call(ctx, action, params).await
+        }
         "CreateUser" => {
             let name = params.req("UserName")?;
             check_name("userName", name, 64)?;
@@ -237,9 +240,10 @@ pub async fn call(ctx: &Ctx, action: &str, params: &Params) -> Result<Option<Str
             let name = params.req("UserName")?;
             let (user, revision) = need_user(ctx, name).await?;
             let keys = scan_keys(ctx, &user_keys_prefix(&account, name)).await?;
-            if !keys.is_empty() || !user.inline.is_empty() || !user.attached.is_empty() || !user.groups.is_empty() {
+            let in_use = !keys.is_empty() || !user.inline.is_empty() || !user.attached.is_empty();
+            if in_use || !user.groups.is_empty() || super::login::exists(ctx, name).await? {
                 return Err(conflict(
-                    "Cannot delete entity, must remove access keys, policies and group memberships first.",
+                    "Cannot delete entity, must remove access keys, login profile, policies and group memberships first.",
                 ));
             }
             let key = user_key(&account, name);
@@ -560,6 +564,10 @@ const KNOWN: &[&str] = &[
     "UpdateAccessKey",
     "DeleteAccessKey",
     "GetAccessKeyLastUsed",
+    "CreateLoginProfile",
+    "GetLoginProfile",
+    "UpdateLoginProfile",
+    "DeleteLoginProfile",
     "CreateGroup",
     "GetGroup",
     "DeleteGroup",

@@ -207,6 +207,36 @@ pub async fn load_session(ctx: &Ctx, id: &str) -> Result<(SessionRecord, i64), A
     Ok((decode(&key, &item.value)?, item.revision))
 }
 
+/// The most of a transcript handed out at once (a longer one is cut short, not refused).
+const MAX_TRANSCRIPT: usize = 32 << 20;
+
+/// A session's recorded transcript (asciicast v2), for replay: the caller needs
+/// `ssm:GetSessionTranscript` on the session — Steward's own action, since SSM leaves
+/// transcripts in S3 — as the output may hold what describing sessions does not show.
+pub async fn session_transcript(ctx: &Ctx, id: &str) -> Result<Vec<u8>, ApiError> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@');
+    if id.is_empty() || id.len() > 96 || !id.bytes().all(allowed) || id.contains("..") {
+        return Err(ApiError::validation(format!("{id:?} is not a session id.")));
+    }
+    let (record, _) = load_session(ctx, id).await?;
+    let arn = format!("arn:aws:ssm:{}:{}:session/{id}", record.region, record.account);
+    ctx.authorize("ssm:GetSessionTranscript", &[arn], |r| r).await?;
+    let key = format!("{}/{id}.cast", record.account);
+    let mut cast = ctx
+        .env
+        .blobs
+        .get(super::relay::TRANSCRIPT_BUCKET, &key)
+        .await
+        .map_err(store_fault)?
+        .ok_or_else(|| ApiError::new("DoesNotExistException", format!("Session {id} has no transcript.")))?;
+    if cast.len() > MAX_TRANSCRIPT {
+        // Cut at a line, so what is handed out is still whole events.
+        let end = cast[..MAX_TRANSCRIPT].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        cast.truncate(end);
+    }
+    Ok(cast)
+}
+
 /// ResumeSession: a new token for a session whose client went away.
 pub async fn resume_session(ctx: Ctx, req: SessionIdRequest) -> Result<StartSessionResponse, ApiError> {
     // The relay marks the session Disconnected as the old socket goes: retry that race.

@@ -20,8 +20,8 @@ mod relay;
 mod terminal;
 
 pub use api::{
-    describe_sessions, get_connection_status, load_session, resume_session, start_session, terminate_session,
-    DEFAULT_DOCUMENT,
+    describe_sessions, get_connection_status, load_session, resume_session, session_transcript, start_session,
+    terminate_session, DEFAULT_DOCUMENT,
 };
 pub use expiry::{run as run_expiry, sweep as sweep_expired, HISTORY_MILLIS};
 

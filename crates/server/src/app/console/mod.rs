@@ -1,8 +1,8 @@
 //! The web console at `/console`: the embedded single-page app ([`assets`]), its sessions
 //! ([`session`]: sign-in with an access key pair, an HttpOnly SameSite=Strict cookie, a
 //! CSRF token on writes), the door its pages call the API through ([`proxy`], as the
-//! signed-in user, every IAM policy applying unchanged) and live command progress
-//! ([`live`], server-sent events).
+//! signed-in user, every IAM policy applying unchanged), live command progress
+//! ([`live`], server-sent events) and recorded sessions' transcripts for replay.
 
 mod assets;
 mod live;
@@ -39,6 +39,7 @@ pub fn routes(app: Arc<App>, region: String) -> Router {
         .route("/console/api/session", get(describe))
         .route("/console/api/call", post(call))
         .route("/console/api/commands/{id}/events", get(events))
+        .route("/console/api/sessions/{id}/transcript", get(transcript))
         .route("/console/{*path}", get(assets::asset))
         .with_state(Console { app, region })
 }
@@ -67,6 +68,19 @@ async fn call(
     body: Bytes,
 ) -> Response {
     proxy::call(&c.app, peer.ip(), &headers, &body).await
+}
+
+/// `GET /console/api/sessions/{id}/transcript`: a recorded session, for replay.
+async fn transcript(State(c): State<Console>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    use axum::response::IntoResponse;
+    let ctx = match session::current(&c.app, &headers, false).await {
+        Ok(ctx) => ctx,
+        Err(refused) => return refused,
+    };
+    match crate::sessions::session_transcript(&ctx, &id).await {
+        Ok(cast) => ([(axum::http::header::CONTENT_TYPE, "application/x-asciicast")], cast).into_response(),
+        Err(e) => session::api_refusal(&e),
+    }
 }
 
 async fn events(State(c): State<Console>, Path(id): Path<String>, headers: HeaderMap) -> Response {

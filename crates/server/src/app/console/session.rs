@@ -1,11 +1,12 @@
-//! Console sessions: signing in with an access key pair, the session cookie, the CSRF
-//! token every write carries, signing out.
+//! Console sessions: signing in with an access key pair or an IAM user's console password
+//! (`iam::console_sign_in`), the session cookie, the CSRF token every write carries, signing out.
 //!
 //! The cookie holds a random token; the store holds only its SHA-256 (`console/session/…`)
-//! with the access key it stands for, the CSRF token and the expiry. The cookie is
+//! with the access key or user it stands for, the CSRF token and the expiry. The cookie is
 //! HttpOnly (no script reads it) and SameSite=Strict (no other site's page sends it); a
 //! write must also echo the CSRF token in a header, which only the console's own pages
-//! know. Each call re-reads the access key, so deactivating or deleting it ends the session.
+//! know. Each call re-reads the access key (or the user and its login profile), so
+//! deactivating or deleting it ends the session.
 
 use std::sync::Arc;
 
@@ -35,7 +36,11 @@ const MAX_SIGN_IN: usize = 4096;
 /// A session as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SessionRecord {
+    /// The access key signed in with (empty for a password sign-in).
     access_key_id: String,
+    /// The IAM user signed in with a password.
+    #[serde(default)]
+    user: Option<String>,
     region: String,
     arn: String,
     account: String,
@@ -85,6 +90,7 @@ fn view(record: &SessionRecord) -> serde_json::Value {
         "account": record.account,
         "region": record.region,
         "accessKeyId": record.access_key_id,
+        "userName": record.user,
         "csrf": record.csrf,
         "expires": steward_api::time::format_iso8601(record.expires / 1000),
     })
@@ -100,36 +106,52 @@ fn valid_region(region: &str) -> bool {
         && !parts[parts.len() - 1].is_empty()
 }
 
+/// A sign-in: an access key pair, or an IAM user's name and password (in `account`, the
+/// server's own by default; `newPassword` when the password must be changed).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SignIn {
-    access_key_id: String,
-    secret_access_key: String,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+    account: Option<String>,
+    user_name: Option<String>,
+    password: Option<String>,
+    new_password: Option<String>,
     region: Option<String>,
+}
+
+/// Who a sign-in names, for the audit of a refused one.
+struct Claimed<'a> {
+    key: &'a str,
+    user: Option<&'a str>,
 }
 
 /// The audit event of a sign-in, as CloudTrail's `ConsoleLogin`.
 async fn audit_sign_in(
     app: &App,
     principal: Option<&Principal>,
-    key: &str,
+    claimed: Claimed<'_>,
     source_ip: &str,
     user_agent: &str,
     ok: bool,
 ) {
+    let mut parameters = json!({"ConsoleLogin": if ok { "Success" } else { "Failure" }});
+    if let Some(user) = claimed.user {
+        parameters["UserName"] = json!(user);
+    }
     let draft = Draft {
         source: "signin.amazonaws.com".into(),
         name: "ConsoleLogin".into(),
         region: principal.map(|p| p.region.clone()).unwrap_or_else(|| "us-east-1".into()),
         principal: principal.cloned(),
-        access_key_id: key.to_owned(),
-        parameters: json!({"ConsoleLogin": if ok { "Success" } else { "Failure" }}),
+        access_key_id: claimed.key.to_owned(),
+        parameters,
         source_ip: source_ip.to_owned(),
         user_agent: user_agent.to_owned(),
         ..Default::default()
     };
     let request_id = uuid::Uuid::new_v4().to_string();
-    let error = (!ok).then_some(("Failed authentication", "The access key or its secret is not valid."));
+    let error = (!ok).then_some(("Failed authentication", "The credentials given are not valid."));
     let event = draft.finish(&request_id, error, app.env.now(), &app.env.fallback_account);
     if ok {
         app.env.audit.record(event).await;
@@ -138,7 +160,8 @@ async fn audit_sign_in(
     }
 }
 
-/// `POST /console/api/signin`: `{"accessKeyId", "secretAccessKey", "region"}`.
+/// `POST /console/api/signin`: `{"accessKeyId", "secretAccessKey", "region"}`, or
+/// `{"account", "userName", "password", "newPassword", "region"}`.
 pub async fn sign_in(
     app: &Arc<App>,
     default_region: &str,
@@ -149,35 +172,79 @@ pub async fn sign_in(
     if body.len() > MAX_SIGN_IN {
         return refusal(StatusCode::PAYLOAD_TOO_LARGE, "ValidationException", "The sign-in request is too large.");
     }
-    let Ok(form) = serde_json::from_slice::<SignIn>(body) else {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "ValidationException",
-            "Sign in with {\"accessKeyId\", \"secretAccessKey\", \"region\"}.",
-        );
-    };
-    let region = form.region.filter(|r| !r.is_empty()).unwrap_or_else(|| default_region.to_owned());
+    let form =
+        match serde_json::from_slice::<SignIn>(body) {
+            Ok(form) if form.access_key_id.is_some() != form.user_name.is_some() => form,
+            _ => return refusal(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                "Sign in with {\"accessKeyId\", \"secretAccessKey\"} or {\"userName\", \"password\"}, and a region.",
+            ),
+        };
+    let region = form.region.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| default_region.to_owned());
     if !valid_region(&region) {
         return refusal(StatusCode::BAD_REQUEST, "ValidationException", "The region is not a region name (us-east-1).");
     }
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let key = form.access_key_id.trim();
-    let principal = match app.env.credentials.principal_of_key(key, Some(&form.secret_access_key), &region).await {
-        Ok(p) => p,
-        Err(e) if e.status() >= 500 => return api_refusal(&e),
-        Err(_) => {
-            audit_sign_in(app, None, key, source_ip, user_agent, false).await;
-            return refusal(
-                StatusCode::UNAUTHORIZED,
-                "UnrecognizedClientException",
-                "The access key or its secret is not valid.",
+    let key = form.access_key_id.as_deref().unwrap_or_default().trim();
+    let user = form.user_name.as_deref().map(str::trim);
+    let claimed = || Claimed { key, user };
+    let refused = |why: &str| refusal(StatusCode::UNAUTHORIZED, "UnrecognizedClientException", why);
+    let principal = match user {
+        None => {
+            let secret = form.secret_access_key.as_deref().unwrap_or_default();
+            match app.env.credentials.principal_of_key(key, Some(secret), &region).await {
+                Ok(p) => p,
+                Err(e) if e.status() >= 500 => return api_refusal(&e),
+                Err(_) => {
+                    audit_sign_in(app, None, claimed(), source_ip, user_agent, false).await;
+                    return refused("The access key or its secret is not valid.");
+                }
+            }
+        }
+        Some(user) => {
+            let account =
+                form.account.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| app.env.fallback_account.clone());
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                return refusal(
+                    StatusCode::BAD_REQUEST,
+                    "ValidationException",
+                    "The account is a 12-digit account ID.",
+                );
+            }
+            let password = form.password.as_deref().unwrap_or_default();
+            let checked = crate::iam::console_sign_in(
+                &app.env,
+                (&account, &region),
+                user,
+                password,
+                form.new_password.as_deref().filter(|p| !p.is_empty()),
             );
+            match checked.await {
+                Ok(Some(crate::iam::ConsoleSignIn::Ok(p))) => p,
+                Ok(Some(crate::iam::ConsoleSignIn::ResetRequired)) => {
+                    return refusal(
+                        StatusCode::FORBIDDEN,
+                        "PasswordResetRequired",
+                        "Your password must be changed before you sign in: choose a new one.",
+                    )
+                }
+                Ok(None) => {
+                    audit_sign_in(app, None, claimed(), source_ip, user_agent, false).await;
+                    return refused("The user name or password is not valid.");
+                }
+                Err(e) => return api_refusal(&e),
+            }
         }
     };
     let now = app.env.now();
     let token = random_hex(32);
     let record = SessionRecord {
         access_key_id: key.to_owned(),
+        user: user.map(|_| match &principal.identity {
+            crate::base::Identity::User(name) => name.clone(),
+            _ => String::new(),
+        }),
         region,
         arn: principal.arn.clone(),
         account: principal.account.clone(),
@@ -188,7 +255,7 @@ pub async fn sign_in(
     if let Err(e) = app.env.store.write(vec![Op::put(session_key(&token), encode(&record))]).await {
         return api_refusal(&crate::base::store_fault(e));
     }
-    audit_sign_in(app, Some(&principal), key, source_ip, user_agent, true).await;
+    audit_sign_in(app, Some(&principal), claimed(), source_ip, user_agent, true).await;
     let mut response =
         (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], view(&record).to_string()).into_response();
     let cookie = set_cookie(&token, SESSION_MS / 1000, app.env.secure_transport);
@@ -228,12 +295,20 @@ async fn checked(app: &App, headers: &HeaderMap, write: bool) -> Result<(Ctx, Se
             ));
         }
     }
-    match app.env.credentials.principal_of_key(&record.access_key_id, None, &record.region).await {
-        Ok(principal) => Ok((Ctx { env: app.env.clone(), principal }, record)),
-        Err(e) if e.status() >= 500 => Err(api_refusal(&e)),
-        Err(_) => {
+    let still = match &record.user {
+        Some(user) => crate::iam::console_principal(&app.env, &record.account, &record.region, user).await,
+        None => match app.env.credentials.principal_of_key(&record.access_key_id, None, &record.region).await {
+            Ok(principal) => Ok(Some(principal)),
+            Err(e) if e.status() >= 500 => Err(e),
+            Err(_) => Ok(None),
+        },
+    };
+    match still {
+        Ok(Some(principal)) => Ok((Ctx { env: app.env.clone(), principal }, record)),
+        Err(e) => Err(api_refusal(&e)),
+        Ok(None) => {
             app.env.store.write(vec![Op::delete(&key)]).await.ok();
-            Err(unauthorized("The access key this session signed in with no longer works; sign in again."))
+            Err(unauthorized("What this session signed in with no longer works; sign in again."))
         }
     }
 }

@@ -3,21 +3,29 @@ command on a real agent per item) and while a script says so, with MaxIterations
 failures inside a pass; aws:invokeWebhook posting to a webhook integration kept as a
 SecureString parameter — read as the execution's principal, sent through the outbound
 rules, never to a metadata address; StartExecutionPreview/GetExecutionPreview counting a
-runbook's steps and targets without running anything; and stopping a step or an execution
-stopping the command or script it had running.
+runbook's steps and targets without running anything; stopping a step or an execution
+stopping the command or script it had running; scripts run from zip files attached to the
+runbook; an approval step telling its SNS topic; and change requests — a change template's
+approvals, then its runbook, reported with SSM's change statuses.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.server
+import io
 import json
 import random
 import threading
+import time
+import urllib.request
+import zipfile
 
 import pytest
 
 from conftest import Fleet, pgrep, raises_aws, start_fleet, wait_until
 from test_automation import runbook, steps_of, wait_final, wait_status
+from test_distributor import FileServer
 from test_events import read_body, serve_in_background
 from test_iam import allow, as_user, make_user, policy, uid
 
@@ -379,3 +387,208 @@ def test_stopping_a_step_or_an_execution_stops_its_command_and_script(ssm, fleet
     ssm.stop_automation_execution(AutomationExecutionId=eid)
     assert wait_final(ssm, eid)["AutomationExecutionStatus"] == "Cancelled"
     wait_until(lambda: not pgrep(f"sleep {marker}"), 15, "the script's sleep to be killed")
+
+
+def zipped(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def attached_runbook(ssm, source: str, archive: bytes, steps: list[dict], outputs: list[str] | None = None) -> str:
+    name = f"e2e-attached-{uid()}"
+    content = {"schemaVersion": "0.3", "mainSteps": steps,
+               "files": {"tool.zip": {"checksums": {"sha256": hashlib.sha256(archive).hexdigest()}}}}
+    if outputs:
+        content["outputs"] = outputs
+    ssm.create_document(Name=name, DocumentType="Automation", Content=json.dumps(content),
+                        Attachments=[{"Key": "SourceUrl", "Values": [source]}])
+    return name
+
+
+def test_scripts_run_from_files_attached_to_the_runbook(ssm, tmp_path):
+    tool = zipped({
+        "tool.py": "import helper\n\ndef main(events, context):\n    return {'v': helper.shout(events['w'])}\n",
+        "helper.py": "def shout(text):\n    return text.upper() + '!'\n",
+        "data/words.txt": "from the attachment\n",
+    })
+    escaping = zipped({"../escape.py": "x = 1\n"})
+    (tmp_path / "tool.zip").write_bytes(tool)
+    (tmp_path / "escape").mkdir()
+    (tmp_path / "escape" / "tool.zip").write_bytes(escaping)
+    files = FileServer(tmp_path)
+    try:
+        name = attached_runbook(ssm, files.url, tool, [
+            {"name": "module", "action": "aws:executeScript", "inputs": {
+                "Runtime": "python3.11", "Handler": "tool.main", "Attachment": "tool.zip", "InputPayload": {"w": "hi"}},
+             "outputs": [{"Name": "V", "Selector": "$.Payload.v", "Type": "String"}]},
+            {"name": "inline", "action": "aws:executeScript", "inputs": {
+                "Runtime": "bash", "Attachment": "tool.zip", "Script": "cat data/words.txt"},
+             "outputs": [{"Name": "Words", "Selector": "$.Payload", "Type": "String"}]},
+        ], outputs=["module.V", "inline.Words"])
+        doc = ssm.describe_document(Name=name)["Document"]
+        assert [a["Name"] for a in doc["AttachmentsInformation"]] == ["tool.zip"], doc
+        e = start(ssm, name)
+        assert e["AutomationExecutionStatus"] == "Success", [s.get("FailureMessage") for s in e["StepExecutions"]]
+        assert e["Outputs"] == {"module.V": ["HI!"], "inline.Words": ["from the attachment"]}, e
+
+        # An archive with an entry outside its folder is refused when the step unpacks it.
+        bad = attached_runbook(ssm, files.url + "/escape", escaping, [{"name": "s", "action": "aws:executeScript",
+            "inputs": {"Runtime": "python3.11", "Handler": "escape.x", "Attachment": "tool.zip"}}])
+        e = start(ssm, bad)
+        assert e["AutomationExecutionStatus"] == "Failed", e
+        assert "outside its folder" in e["StepExecutions"][0]["FailureMessage"], e
+
+        # Files that are not what the runbook lists, or steps naming files it does not list.
+        with raises_aws("InvalidDocumentContent"):
+            attached_runbook(ssm, files.url, escaping + b"tampered", [{"name": "s", "action": "aws:executeScript",
+                "inputs": {"Runtime": "python3.11", "Handler": "tool.main", "Attachment": "tool.zip"}}])
+        with raises_aws("InvalidDocumentContent"):
+            attached_runbook(ssm, files.url, tool, [{"name": "s", "action": "aws:executeScript",
+                "inputs": {"Runtime": "python3.11", "Handler": "tool.main", "Attachment": "other.zip"}}])
+        with raises_aws("InvalidDocumentContent"):
+            attached_runbook(ssm, files.url, tool, [{"name": "s", "action": "aws:sleep",
+                "inputs": {"Duration": "PT0S", "Attachment": "tool.zip"}}])
+        with raises_aws("InvalidDocumentContent"):
+            attached_runbook(ssm, "http://169.254.169.254/files", tool, [{"name": "s", "action": "aws:executeScript",
+                "inputs": {"Runtime": "python3.11", "Handler": "tool.main", "Attachment": "tool.zip"}}])
+    finally:
+        files.close()
+
+
+def test_an_approval_step_tells_its_topic(server, ssm):
+    sns = server.client("sns")
+    hook = Hook()
+    try:
+        topic = sns.create_topic(Name=f"e2e-approvals-{uid()}")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=hook.url)
+        confirmation = wait_until(lambda: hook.posts and json.loads(hook.posts[0][2]), 20, "the confirmation")
+        urllib.request.urlopen(confirmation["SubscribeURL"], timeout=10).read()
+        name = runbook(ssm, [{"name": "ask", "action": "aws:approve", "inputs": {
+            "Approvers": ["arn:aws:iam::123456789012:root"],
+            "Message": "Restart the web tier?", "NotificationArn": topic}}])
+        eid = ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
+        wait_status(ssm, eid, "Waiting")
+        note = wait_until(lambda: next((json.loads(p[2]) for p in hook.posts[1:]
+                                         if json.loads(p[2]).get("Type") == "Notification"), None),
+                          20, "the approval notification")
+        assert eid in note["Subject"], note
+        body = json.loads(note["Message"])
+        assert body["AutomationExecutionId"] == eid and body["Message"] == "Restart the web tier?", body
+        ssm.stop_automation_execution(AutomationExecutionId=eid)
+
+        # A topic that does not exist fails the step, saying so.
+        gone = runbook(ssm, [{"name": "ask", "action": "aws:approve", "inputs": {
+            "Approvers": ["nobody"], "NotificationArn": topic + "-gone"}}])
+        e = start(ssm, gone)
+        assert e["AutomationExecutionStatus"] == "Failed" and "could not be told" in e["StepExecutions"][0]["FailureMessage"]
+    finally:
+        hook.httpd.shutdown()
+
+
+def change_template(ssm, approver: str, runbooks: list[str] | None = None, **extra) -> str:
+    name = f"e2e-template-{uid()}"
+    content = {"schemaVersion": "0.3", "templateInformation": "# Restarts\nApproved by the on-call lead.",
+               "mainSteps": [{"name": "cab", "action": "aws:approve", "timeoutSeconds": 3600, "inputs": {
+                   "Message": "Restart?", "EnhancedApprovals": {"Approvers": [
+                       {"approver": approver, "type": "IamUser", "minRequiredApprovals": 1}]}}}], **extra}
+    if runbooks is not None:
+        content["executableRunBooks"] = [{"name": r} for r in runbooks]
+    ssm.create_document(Name=name, DocumentType="Automation.ChangeTemplate", Content=json.dumps(content))
+    return name
+
+
+def shown(ssm, eid: str) -> dict:
+    return ssm.get_automation_execution(AutomationExecutionId=eid)["AutomationExecution"]
+
+
+def wait_shown(ssm, eid: str, status: str, timeout: float = 60) -> dict:
+    return wait_until(lambda: (lambda e: e if e["AutomationExecutionStatus"] == status else None)(shown(ssm, eid)),
+                      timeout, f"change request {eid} to be {status}", interval=0.3)
+
+
+def test_a_change_request_waits_for_approval_then_runs_its_runbook(server, ssm, fleet):
+    node = fleet.id("l0")
+    target = runbook(ssm, [{"name": "say", "action": "aws:runCommand", "inputs": {
+        "DocumentName": "AWS-RunShellScript", "InstanceIds": ["{{ Node }}"],
+        "Parameters": {"commands": ["echo changed-{{ Node }}"]}}}], parameters={"Node": {"type": "String"}})
+    lead = f"cab-lead-{uid()}"
+    ak, sk, _ = make_user(server, lead, policy(allow(["ssm:SendAutomationSignal", "ssm:GetAutomationExecution"], ["*"])))
+    cab = as_user(server, "ssm", ak, sk)
+    template = change_template(ssm, lead, runbooks=[target])
+
+    def request(**extra) -> str:
+        return ssm.start_change_request_execution(
+            DocumentName=template, ChangeRequestName="restart the web tier",
+            Runbooks=[{"DocumentName": target, "Parameters": {"Node": [node]}}], **extra)["AutomationExecutionId"]
+
+    eid = request()
+    e = wait_shown(ssm, eid, "PendingApproval")
+    assert e["AutomationSubtype"] == "ChangeRequest" and e["ChangeRequestName"] == "restart the web tier", e
+    assert e["Runbooks"][0]["DocumentName"] == target
+    listed = ssm.describe_automation_executions(Filters=[{"Key": "AutomationSubtype", "Values": ["ChangeRequest"]},
+                                                         {"Key": "ExecutionStatus", "Values": ["PendingApproval"]}])
+    assert eid in [x["AutomationExecutionId"] for x in listed["AutomationExecutionMetadataList"]]
+    cab.send_automation_signal(AutomationExecutionId=eid, SignalType="Approve", Payload={"Comment": ["go"]})
+    e = wait_shown(ssm, eid, "CompletedWithSuccess", timeout=90)
+    run = e["StepExecutions"][-1]
+    assert run["Action"] == "aws:executeAutomation" and run["StepStatus"] == "Success", run
+    child = shown(ssm, run["Outputs"]["ExecutionId"][0])
+    assert child["DocumentName"] == target and child["AutomationExecutionStatus"] == "Success"
+    assert f"changed-{node}" in child["StepExecutions"][0]["Outputs"]["Output"][0]
+
+    eid = request()
+    wait_shown(ssm, eid, "PendingApproval")
+    cab.send_automation_signal(AutomationExecutionId=eid, SignalType="Reject")
+    assert wait_shown(ssm, eid, "Rejected")["StepExecutions"][-1]["StepName"] == "cab"
+
+    # A template that allows it skips the approval; a scheduled change waits for its time.
+    quick = change_template(ssm, lead, autoApprovable=True)
+    eid = ssm.start_change_request_execution(
+        DocumentName=quick, AutoApprove=True, ScheduledTime=time.time() + 3600,
+        Runbooks=[{"DocumentName": target, "Parameters": {"Node": [node]}}])["AutomationExecutionId"]
+    wait_shown(ssm, eid, "Scheduled")
+    e = wait_until(lambda: (lambda x: x if x["StepExecutions"] else None)(shown(ssm, eid)), 20, "the wait to begin")
+    assert [s["StepName"] for s in e["StepExecutions"]] == ["WaitForScheduledTime"], e
+    assert e["AutomationExecutionStatus"] == "Scheduled" and e["ScheduledTime"], e
+    ssm.stop_automation_execution(AutomationExecutionId=eid)
+    assert wait_shown(ssm, eid, "Cancelled")
+
+    with raises_aws("InvalidAutomationExecutionParametersException"):
+        ssm.start_change_request_execution(DocumentName=template, AutoApprove=True,
+                                           Runbooks=[{"DocumentName": target, "Parameters": {"Node": [node]}}])
+    other = runbook(ssm, [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}}])
+    with raises_aws("InvalidAutomationExecutionParametersException"):
+        ssm.start_change_request_execution(DocumentName=template, Runbooks=[{"DocumentName": other}])
+    with raises_aws("AutomationDefinitionNotFoundException"):
+        ssm.start_change_request_execution(DocumentName=other, Runbooks=[{"DocumentName": other}])
+    with raises_aws("InvalidAutomationExecutionParametersException"):
+        ssm.start_change_request_execution(DocumentName=quick, Runbooks=[{"DocumentName": target}])  # Node missing
+    with raises_aws("InvalidDocumentContent"):
+        ssm.create_document(Name=f"e2e-template-{uid()}", DocumentType="Automation.ChangeTemplate", Content=json.dumps(
+            {"schemaVersion": "0.3", "mainSteps": [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}))
+    with raises_aws("AccessDeniedException"):
+        cab.start_change_request_execution(DocumentName=template,
+                                           Runbooks=[{"DocumentName": target, "Parameters": {"Node": [node]}}])
+
+
+def test_a_cancelled_step_hands_over_to_its_cleanup_step(ssm):
+    name = runbook(ssm, [
+        {"name": "long", "action": "aws:sleep", "onCancel": "step:cleanup", "inputs": {"Duration": "PT10M"}},
+        {"name": "never", "action": "aws:sleep", "isEnd": True, "inputs": {"Duration": "PT0S"}},
+        {"name": "cleanup", "action": "aws:executeScript", "isEnd": True, "inputs": {
+            "Runtime": "bash", "Script": "echo '{\"cleaned\": true}'"},
+         "outputs": [{"Name": "Cleaned", "Selector": "$.Payload.cleaned", "Type": "Boolean"}]},
+    ])
+    eid = ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
+    wait_until(lambda: steps_of(shown(ssm, eid)) == [("long", "InProgress")], 20, "the long step to run")
+    ssm.stop_automation_execution(AutomationExecutionId=eid)
+    e = wait_final(ssm, eid)
+    assert e["AutomationExecutionStatus"] == "Cancelled", e
+    assert steps_of(e) == [("long", "Cancelled"), ("cleanup", "Success")], e
+    assert e["StepExecutions"][1]["Outputs"]["Cleaned"] == ["true"]
+    with raises_aws("InvalidDocumentContent"):
+        runbook(ssm, [{"name": "long", "action": "aws:sleep", "onCancel": "step:wait", "inputs": {"Duration": "PT1S"}},
+                      {"name": "wait", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}])
