@@ -25,6 +25,7 @@ import Windows from "./pages/Windows";
 import WindowDetail from "./pages/WindowDetail";
 import Inventory from "./pages/Inventory";
 import Compliance from "./pages/Compliance";
+import Patch from "./pages/Patch";
 import Audit from "./pages/Audit";
 
 const DARK = "steward-console-dark";
@@ -73,6 +74,8 @@ function Page({ route, region }: { route: string; region: string }) {
       return <Inventory />;
     case "compliance":
       return <Compliance />;
+    case "patch":
+      return <Patch />;
     case "audit":
       return <Audit />;
     default:
@@ -144,6 +147,7 @@ export default function App() {
               { type: "link", text: "Distributor", href: "#/distributor" },
               { type: "link", text: "Inventory", href: "#/inventory" },
               { type: "link", text: "Compliance", href: "#/compliance" },
+              { type: "link", text: "Patch Manager", href: "#/patch" },
               { type: "link", text: "Audit", href: "#/audit" },
             ]}
           />

@@ -4,7 +4,7 @@
 // Environment: STEWARD_URL, KEY_ID, SECRET, NODE_ID, and per scenario LIMITED_KEY_ID,
 // LIMITED_SECRET, PARAMETER, SECRET_VALUE, NONCE, ASSOCIATION, USER_NAME, PASSWORD,
 // NEW_PASSWORD, WINDOW (and the window's ids,
-// NEXT_RUN); SCREENSHOTS (a directory); CHROMIUM.
+// NEXT_RUN), BASELINE_NAME, BASELINE_ID, OS, GROUP, COUNTS; SCREENSHOTS (a directory); CHROMIUM.
 // Prints one line `RESULT {json}` with what it measured; exits non-zero with the reason.
 
 import { chromium } from "playwright-core";
@@ -313,6 +313,41 @@ const scenarios = {
     await nodeRow.getByRole("link", { name: env.NODE_ID, exact: true }).click();
     await page.getByRole("heading", { name: env.NODE_ID, exact: true }).waitFor({ timeout: WAIT });
     return { apiCallsOnCompliance: onOpen.length, operations: onOpen, itemOperations: forItems };
+  },
+
+  // Patch Manager from the side navigation: the default baseline BASELINE_NAME (OS) marked as
+  // such, the patch group GROUP with it, and the node's row with what its scan reported
+  // (COUNTS: JSON of column header to cell text). API calls of the page.
+  async patch(page) {
+    const calls = countCalls(page);
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("link", { name: env.NODE_ID, exact: true }).first().waitFor({ timeout: WAIT });
+    const before = calls.length;
+    await page.getByRole("link", { name: "Patch Manager", exact: true }).first().click();
+    await page.getByRole("heading", { name: "Patch Manager" }).waitFor({ timeout: WAIT });
+    const baseline = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: env.BASELINE_NAME, exact: true }) });
+    await baseline.getByText(env.BASELINE_ID, { exact: true }).waitFor({ timeout: WAIT });
+    await baseline.getByText(env.OS, { exact: true }).waitFor({ timeout: WAIT });
+    await baseline.getByText("Yes", { exact: true }).waitFor({ timeout: WAIT });
+    const group = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: env.GROUP, exact: true }) });
+    await group.getByText(env.BASELINE_NAME, { exact: true }).waitFor({ timeout: WAIT });
+    const link = page.getByRole("link", { name: env.NODE_ID, exact: true });
+    const table = page.getByRole("table").filter({ has: link });
+    const row = page.getByRole("row").filter({ has: link });
+    await row.getByText("Scan", { exact: true }).waitFor({ timeout: WAIT });
+    const onOpen = calls.slice(before);
+    // Each cell under its column's header.
+    const headers = (await table.locator("thead th").allInnerTexts()).map((h) => h.trim());
+    const cells = (await row.locator("th, td").allInnerTexts()).map((c) => c.trim());
+    const shown = Object.fromEntries(headers.map((h, i) => [h, cells[i]]));
+    for (const [header, value] of Object.entries(JSON.parse(env.COUNTS))) {
+      if (shown[header] !== value) fail(`the node's ${header} is ${shown[header]}, not ${value}: ${JSON.stringify(shown)}`);
+    }
+    await shot(page, "patch");
+    // The node's link leads to its page.
+    await row.getByRole("link", { name: env.NODE_ID, exact: true }).click();
+    await page.getByRole("heading", { name: env.NODE_ID, exact: true }).waitFor({ timeout: WAIT });
+    return { apiCallsOnPatch: onOpen.length, operations: onOpen, shown };
   },
 
   // The audit trail from the side navigation: PutParameter events looked up by name, the one of

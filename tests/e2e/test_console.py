@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import REPO_ROOT, raises_aws, start_fleet, steward_bin, wait_until
+from conftest import REPO_ROOT, collect, raises_aws, start_fleet, steward_bin, wait_until
 from test_commands import wait_invocation
 from test_iam import allow, deny, make_user, policy
 from test_inventory import entries, gather
@@ -375,6 +375,38 @@ def test_the_audit_trail_searched_from_the_console(server, fleet, shots):
 
     [denied] = wait_until(refused, 15, "the refused LookupEvents in the trail")
     assert json.loads(denied["CloudTrailEvent"])["userAgent"].startswith("Steward console")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not (shutil.which("apt-get") or shutil.which("dnf")),
+                    reason="a scan refreshes the package indexes: needs root and apt or dnf")
+def test_patch_manager_baselines_groups_and_a_scanned_node(server, fleet, shots):
+    ssm = server.ssm()
+    node = fleet.id("c0")
+    # A scan against the default baseline of the node's OS (the node is in no patch group).
+    cid = ssm.send_command(DocumentName="AWS-RunPatchBaseline", InstanceIds=[node],
+                           Parameters={"Operation": ["Scan"]})["Command"]["CommandId"]
+    inv = wait_invocation(ssm, cid, node, timeout=180)
+    assert inv["Status"] == "Success", (inv["StandardOutputContent"], inv["StandardErrorContent"])
+    [state] = ssm.describe_instance_patch_states(InstanceIds=[node])["InstancePatchStates"]
+    assert state["Operation"] == "Scan" and not state.get("PatchGroup"), state
+    [baseline] = [b for b in collect(ssm.describe_patch_baselines, "BaselineIdentities")
+                  if b["BaselineId"] == state["BaselineId"]]
+    assert baseline["DefaultBaseline"], baseline
+    group = f"console-patch-{uuid.uuid4().hex[:8]}"
+    ssm.register_patch_baseline_for_patch_group(BaselineId=baseline["BaselineId"], PatchGroup=group)
+    try:
+        counts = {"Installed": state["InstalledCount"], "Missing": state["MissingCount"],
+                  "Failed": state["FailedCount"], "Installed other": state["InstalledOtherCount"],
+                  "Not applicable": state["NotApplicableCount"]}
+        counts = {k: str(v) for k, v in counts.items()} | {"Operation": "Scan", "Baseline": baseline["BaselineName"]}
+        result = browse(server, "patch", shots, NODE_ID=node, BASELINE_NAME=baseline["BaselineName"],
+                        BASELINE_ID=baseline["BaselineId"], OS=baseline["OperatingSystem"], GROUP=group,
+                        COUNTS=json.dumps(counts))
+    finally:
+        ssm.deregister_patch_baseline_for_patch_group(BaselineId=baseline["BaselineId"], PatchGroup=group)
+    # One call per section; the nodes' section lists the nodes, then asks for their patch states.
+    assert sorted(result["operations"]) == ["DescribeInstanceInformation", "DescribeInstancePatchStates",
+                                            "DescribePatchBaselines", "DescribePatchGroups"], result
 
 
 # ----------------------------------------------------------------- the session's edges
