@@ -18,7 +18,7 @@ build: console
 # The web console's bundle (console/dist), which the server embeds when it is built. Without
 # npm the server builds without it and /console says so.
 # Rebuilt only when its sources change, so Rust-only work never re-embeds it.
-CONSOLE_SOURCES := $(shell find console/src console/index.html console/vite.config.ts console/tsconfig.json \
+CONSOLE_SOURCES := $(shell find console/src console/scripts console/index.html console/vite.config.ts console/tsconfig.json \
 	console/package.json console/package-lock.json -type f 2>/dev/null)
 
 console: console/dist/index.html
@@ -44,7 +44,7 @@ unit:
 e2e:
 	$(PYTHON) -m pytest tests/e2e -q -x --durations=10
 
-bench:
+bench: console
 	$(CARGO) build --release -p steward-server -p steward-agent -p steward-bench
 	$(TARGET_DIR)/release/steward-bench --steward $(TARGET_DIR)/release/steward
 

@@ -68,6 +68,7 @@ async fn live(
     key: SigningKey,
     i: usize,
     counters: Arc<Counters>,
+    work: Duration,
 ) -> anyhow::Result<()> {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{CONNECT_PATH}")).await?;
     let challenge = ws.next().await.context("closed")??;
@@ -86,9 +87,15 @@ async fn live(
     // Patching invocations waiting for their snapshot, then for their report to be stored.
     let mut patching: std::collections::HashMap<u64, steward_protocol::Invocation> = Default::default();
     let mut next_request = 0u64;
+    // Results of invocations that take a while, sent when their time is up.
+    let (finished_tx, mut finished_rx) = tokio::sync::mpsc::unbounded_channel::<AgentMessage>();
     loop {
         tokio::select! {
             _ = ticker.tick() => ws.send(text(&AgentMessage::Heartbeat { platform: platform(i) })).await?,
+            Some(result) = finished_rx.recv() => {
+                ws.send(text(&result)).await?;
+                counters.completed.fetch_add(1, Ordering::Relaxed);
+            }
             next = ws.next() => {
                 let Some(Ok(message)) = next else { return Ok(()) };
                 let Ok(body) = message.to_text() else { continue };
@@ -102,6 +109,16 @@ async fn live(
                                 request_id: next_request, snapshot_id: String::new(),
                                 operating_system: "DEBIAN".into(), product: "Debian12".into(),
                             })).await?;
+                            continue;
+                        }
+                        if !work.is_zero() {
+                            // Up to `work`, spread evenly: a fleet whose nodes finish over time.
+                            let pause = Duration::from_millis(rand::random::<u64>() % work.as_millis().max(1) as u64);
+                            let finished = finished_tx.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(pause).await;
+                                let _ = finished.send(succeeded(inv));
+                            });
                             continue;
                         }
                         ws.send(text(&succeeded(inv))).await?;
@@ -144,12 +161,23 @@ fn succeeded(inv: steward_protocol::Invocation) -> AgentMessage {
 }
 
 /// Registers (agent `i` with activation `i / per_activation`) and connects `count`
-/// virtual agents; returns once all are connected.
+/// virtual agents that complete invocations at once; returns once all are connected.
 pub async fn start(
     addr: &str,
     activations: &[(String, String)],
     count: usize,
     per_activation: usize,
+) -> anyhow::Result<(Arc<Counters>, Duration)> {
+    start_working(addr, activations, count, per_activation, Duration::ZERO).await
+}
+
+/// As [`start`], but each invocation takes a random time up to `work` to complete.
+pub async fn start_working(
+    addr: &str,
+    activations: &[(String, String)],
+    count: usize,
+    per_activation: usize,
+    work: Duration,
 ) -> anyhow::Result<(Arc<Counters>, Duration)> {
     let counters = Arc::new(Counters::default());
     let started = Instant::now();
@@ -176,7 +204,7 @@ pub async fn start(
             // address (every virtual agent shares one) and answers 503 beyond it: back off
             // and try again, as the real agent does.
             loop {
-                match live(addr.clone(), instance_id.clone(), key.clone(), i, counters.clone()).await {
+                match live(addr.clone(), instance_id.clone(), key.clone(), i, counters.clone(), work).await {
                     Err(e) if e.to_string().contains("503") => {
                         let pause = 20 + rand::random::<u64>() % 200;
                         tokio::time::sleep(Duration::from_millis(pause)).await;

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use steward_api::sigv4::{self, Credentials, Signer};
 
 mod automation;
+mod console;
 mod distributor;
 mod edges;
 mod fleet;
@@ -572,6 +573,9 @@ async fn main() -> anyhow::Result<()> {
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("inventory")) {
         return inventory::inventory_figures(&args).await;
     }
+    if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("console")) {
+        return console::console_figures(&args).await;
+    }
     if args.only.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("automation")) {
         return automation::automation_figures(&args).await;
     }
@@ -673,6 +677,7 @@ async fn main() -> anyhow::Result<()> {
         distributor::distributor_figures(&args).await?;
         sessions::session_figures(&args).await?;
         edges::edges_figures(&args).await?;
+        console::console_figures(&args).await?;
     }
     Ok(())
 }

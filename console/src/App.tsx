@@ -26,6 +26,7 @@ import WindowDetail from "./pages/WindowDetail";
 import Inventory from "./pages/Inventory";
 import Compliance from "./pages/Compliance";
 import Patch from "./pages/Patch";
+import NewPatchBaseline from "./pages/PatchBaselineForm";
 import Audit from "./pages/Audit";
 
 const DARK = "steward-console-dark";
@@ -75,7 +76,7 @@ function Page({ route, region }: { route: string; region: string }) {
     case "compliance":
       return <Compliance />;
     case "patch":
-      return <Patch />;
+      return rest === "baselines/new" ? <NewPatchBaseline /> : <Patch />;
     case "audit":
       return <Audit />;
     default:

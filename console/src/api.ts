@@ -107,6 +107,17 @@ export async function transcript(sessionId: string): Promise<string> {
   return res.ok ? res.text() : answer<string>(res);
 }
 
+/** The audit trail verified as `steward audit verify` does: the store's chain, then the
+ * signed digests of its exports. */
+export async function verifyAuditTrail(): Promise<any> {
+  const res = await fetch("/console/api/audit/verify", {
+    method: "POST",
+    headers: { "x-steward-csrf": csrf },
+    credentials: "same-origin",
+  });
+  return answer<any>(res);
+}
+
 export async function signOut(): Promise<void> {
   await fetch("/console/api/signout", {
     method: "POST",

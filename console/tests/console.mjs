@@ -4,7 +4,8 @@
 // Environment: STEWARD_URL, KEY_ID, SECRET, NODE_ID, and per scenario LIMITED_KEY_ID,
 // LIMITED_SECRET, PARAMETER, SECRET_VALUE, NONCE, ASSOCIATION, USER_NAME, PASSWORD,
 // NEW_PASSWORD, WINDOW (and the window's ids,
-// NEXT_RUN), BASELINE_NAME, BASELINE_ID, OS, GROUP, COUNTS; SCREENSHOTS (a directory); CHROMIUM.
+// NEXT_RUN), BASELINE_NAME, BASELINE_ID, OS, GROUP, COUNTS, NEW_BASELINE, REJECTED; SCREENSHOTS
+// (a directory); CHROMIUM.
 // Prints one line `RESULT {json}` with what it measured; exits non-zero with the reason.
 
 import { chromium } from "playwright-core";
@@ -37,6 +38,15 @@ function countCalls(page) {
     if (r.url().includes("/console/api/call")) seen.push(JSON.parse(r.postData() || "{}").operation);
   });
   return seen;
+}
+
+/** Waits until the page has made no API call for `ms`. */
+async function quiet(calls, ms) {
+  let seen = -1;
+  while (seen !== calls.length) {
+    seen = calls.length;
+    await new Promise((r) => setTimeout(r, ms));
+  }
 }
 
 const scenarios = {
@@ -76,6 +86,37 @@ const scenarios = {
     await page.getByText("Success").first().waitFor({ timeout: WAIT });
     await shot(page, "run-command");
     return { commandUrl: page.url() };
+  },
+
+  // Run a command on the nodes of the resource group GROUP (chosen in the form) and on those
+  // tagged TAG_KEY=TAG_VALUE; each reaches the node.
+  async runTargets(page) {
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    const sent = [];
+    for (const how of ["group", "tag"]) {
+      await page.goto(base + "#/run");
+      await page.getByText("Choose a document").click();
+      await page.getByRole("option", { name: /^AWS-RunShellScript/ }).click();
+      const commands = page.locator("textarea").first();
+      await commands.waitFor({ timeout: WAIT });
+      await commands.fill(`echo by-${how}-${env.NONCE}`);
+      if (how === "group") {
+        await page.getByText("Choose a resource group", { exact: true }).first().click();
+        await page.getByRole("button", { name: /Choose a resource group/ }).click();
+        await page.getByRole("option", { name: env.GROUP }).click();
+      } else {
+        await page.getByText("Specify a tag", { exact: true }).click();
+        await page.getByLabel("Tag key").fill(env.TAG_KEY);
+        await page.getByLabel("Tag values").fill(`nothing-here, ${env.TAG_VALUE}`);
+      }
+      await page.getByRole("button", { name: "Run", exact: true }).click();
+      await page.waitForURL(/#\/commands\//, { timeout: WAIT });
+      await page.locator("pre.output", { hasText: `by-${how}-${env.NONCE}` }).waitFor({ timeout: WAIT });
+      sent.push(decodeURIComponent(page.url().split("#/commands/")[1]));
+      await shot(page, `run-by-${how}`);
+    }
+    return { commands: sent };
   },
 
   // A SecureString is shown only on demand, and only to a user allowed to decrypt it.
@@ -140,7 +181,24 @@ const scenarios = {
     await page.getByText("Online").first().waitFor({ timeout: WAIT });
     await page.getByRole("link", { name: env.COMMAND_ID, exact: true }).waitFor({ timeout: WAIT });
     await shot(page, "node");
-    return { apiCallsOnNode: calls.length - before, operations: calls.slice(before) };
+    const result = { apiCallsOnNode: calls.length - before, operations: calls.slice(before) };
+    if (!env.LIMITED_KEY_ID) return result;
+
+    // A user who may see the node and its commands but nothing else: those sections show,
+    // each other section says why it cannot.
+    await page.getByRole("button", { name: /root|user/ }).first().click();
+    await page.getByText("Sign out").click();
+    await signIn(page, env.LIMITED_KEY_ID, env.LIMITED_SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.goto(base + "#/fleet/" + env.NODE_ID);
+    await page.getByRole("heading", { name: env.NODE_ID, exact: true }).waitFor({ timeout: WAIT });
+    await page.getByRole("link", { name: env.COMMAND_ID, exact: true }).waitFor({ timeout: WAIT });
+    const denials = page.getByText(/AccessDeniedException/);
+    await denials.first().waitFor({ timeout: WAIT });
+    await page.waitForTimeout(500);
+    result.limitedDenials = await denials.count();
+    await shot(page, "node-limited");
+    return result;
   },
 
   // Install a package on the node from its Distributor page and read the agent's report.
@@ -161,12 +219,22 @@ const scenarios = {
     return { commandUrl: page.url() };
   },
 
-  // An execution waiting for approval, approved from its page by a listed approver.
+  // An execution waiting for approval, approved from its page by a listed approver; its
+  // execution flow (steps `approve` then `after`, as the test's runbook names them) shows
+  // the approval waiting, as the current step, then both steps succeeded.
   async approve(page) {
     await signIn(page, env.LIMITED_KEY_ID, env.LIMITED_SECRET);
     await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
     await page.goto(base + "#/automation/" + env.EXECUTION_ID);
+    const flow = page.getByRole("list", { name: "Execution flow" });
+    const waiting = flow.getByRole("listitem", { name: /^Step approve: Waiting/ });
+    await waiting.waitFor({ timeout: WAIT });
+    if ((await waiting.getAttribute("aria-current")) !== "step") fail("the waiting approval is not the current step");
+    await shot(page, "automation-graph");
     await page.getByRole("button", { name: "Approve", exact: true }).click();
+    await flow.getByRole("listitem", { name: /^Step approve: Success/ }).waitFor({ timeout: WAIT });
+    await flow.getByRole("listitem", { name: /^Step after: Success/ }).waitFor({ timeout: WAIT });
+    if ((await flow.locator('[aria-current="step"]').count()) !== 0) fail("a step is still current once all succeeded");
     await page.getByRole("cell", { name: "Success" }).first().waitFor({ timeout: WAIT });
     await page.getByText("ApprovalStatus: Approved").waitFor({ timeout: WAIT });
     await shot(page, "automation-approved");
@@ -350,6 +418,82 @@ const scenarios = {
     return { apiCallsOnPatch: onOpen.length, operations: onOpen, shown };
   },
 
+  // Patch Manager's writes: a baseline refused without a name, then NEW_BASELINE created for
+  // DEBIAN rejecting the package REJECTED and listed as the account's; the patch group GROUP
+  // registered with it and deregistered; a scan of NODE_ID sent from the page and followed to
+  // Success on the command's page (a real scan: up to 180 s); then the baseline deleted. The
+  // write operations the page made, in order.
+  async patchWrite(page) {
+    const calls = countCalls(page);
+    const SCAN_WAIT = 180_000;
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("link", { name: env.NODE_ID, exact: true }).first().waitFor({ timeout: WAIT });
+    await page.getByRole("link", { name: "Patch Manager", exact: true }).first().click();
+    await page.getByRole("heading", { name: "Patch Manager" }).waitFor({ timeout: WAIT });
+
+    await page.getByRole("button", { name: "Create patch baseline" }).click();
+    await page.waitForURL(/#\/patch\/baselines\/new$/, { timeout: WAIT });
+    const create = page.getByRole("button", { name: "Create patch baseline" });
+    await create.click();
+    const refusal = page.getByText(/ValidationException/).first();
+    await refusal.waitFor({ timeout: WAIT });
+    const refused = await refusal.innerText();
+    if (!page.url().endsWith("#/patch/baselines/new")) fail(`a refused baseline left the form: ${page.url()}`);
+    await shot(page, "patch-baseline-refused");
+    await page.getByLabel("Name", { exact: true }).fill(env.NEW_BASELINE);
+    await page.getByLabel("Description", { exact: true }).fill("Made by the console's end-to-end test");
+    await page.getByRole("button", { name: /^Operating system/ }).click();
+    await page.getByRole("option", { name: /^Debian\b/ }).click();
+    await page.getByLabel("Rejected patches").fill(env.REJECTED);
+    await shot(page, "patch-baseline-form");
+    await create.click();
+    await page.waitForURL(/#\/patch$/, { timeout: WAIT });
+    const baseline = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: env.NEW_BASELINE, exact: true }) });
+    await baseline.getByText("DEBIAN", { exact: true }).waitFor({ timeout: WAIT });
+    await baseline.getByText("This account", { exact: true }).waitFor({ timeout: WAIT });
+    const baselineId = (await baseline.getByText(/^pb-/).innerText()).trim();
+
+    // A patch group registered with it, then deregistered.
+    await page.getByText("Choose a baseline", { exact: true }).click();
+    await page.getByRole("option", { name: new RegExp(`^${env.NEW_BASELINE}`) }).click();
+    await page.getByLabel("Patch group name").fill(env.GROUP);
+    await page.getByRole("button", { name: "Register patch group" }).click();
+    const group = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: env.GROUP, exact: true }) });
+    await group.getByText(env.NEW_BASELINE, { exact: true }).waitFor({ timeout: WAIT });
+    await page.getByText(`Registered patch group ${env.GROUP}`).waitFor({ timeout: WAIT });
+    await shot(page, "patch-group-registered");
+    await group.getByRole("button", { name: /^Deregister/ }).click();
+    await group.waitFor({ state: "detached", timeout: WAIT });
+
+    // A scan of the node from its row, followed on the command's page.
+    await page.getByRole("checkbox", { name: `Select ${env.NODE_ID}`, exact: true }).click();
+    await page.getByRole("button", { name: "Scan now" }).click();
+    await page.waitForURL(/#\/commands\//, { timeout: WAIT });
+    const commandId = decodeURIComponent(page.url().split("#/commands/")[1]);
+    const ended = page.getByText(/^(Success|Failed|TimedOut|Cancelled|Undeliverable)$/).first();
+    await ended.waitFor({ timeout: SCAN_WAIT });
+    const status = (await ended.innerText()).trim();
+    if (status !== "Success") {
+      const output = await page.locator("pre.output").first().innerText().catch(() => "(no output shown)");
+      fail(`the scan ended ${status}: ${output}`);
+    }
+    await shot(page, "patch-scan");
+
+    // Back on the page (the wide patch tables may have folded the side navigation away):
+    // the baseline deleted after confirming.
+    await page.goto(base + "#/patch");
+    await page.getByRole("heading", { name: "Patch Manager" }).waitFor({ timeout: WAIT });
+    await baseline.getByRole("button", { name: /^Delete/ }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByText(baselineId).waitFor({ timeout: WAIT });
+    await dialog.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.getByText(`Deleted patch baseline ${env.NEW_BASELINE}.`).waitFor({ timeout: WAIT });
+    await baseline.waitFor({ state: "detached", timeout: WAIT });
+    await shot(page, "patch-baseline-deleted");
+    const writes = calls.filter((op) => !/^(Describe|List|Get)/.test(op));
+    return { baselineId, commandId, refused, writes };
+  },
+
   // The audit trail from the side navigation: PutParameter events looked up by name, the one of
   // PARAMETER shown as CloudTrail's JSON; then a user without cloudtrail:LookupEvents
   // (LIMITED_KEY_ID) sees the refusal. API calls of the page and of the search.
@@ -374,6 +518,10 @@ const scenarios = {
     await shot(page, "audit-event");
     const searched = calls.slice(before + onOpen.length);
     await page.getByRole("button", { name: "Close", exact: true }).click();
+    // The chain verified from the page, as `steward audit verify` does.
+    await page.getByRole("button", { name: "Verify the trail" }).click();
+    await page.getByText(/^The chain is intact: \d+ events$/).waitFor({ timeout: WAIT });
+    await shot(page, "audit-verified");
     await page.getByRole("button", { name: /root|user/ }).first().click();
     await page.getByText("Sign out").click();
     await page.getByRole("button", { name: "Sign in" }).waitFor({ timeout: WAIT });
@@ -384,6 +532,8 @@ const scenarios = {
     await page.getByText("Cannot search the audit trail").waitFor({ timeout: WAIT });
     await page.getByText(/AccessDenied/).first().waitFor({ timeout: WAIT });
     if (await page.getByRole("button", { name: /^Show the event / }).count()) fail("a user refused the trail saw events");
+    await page.getByRole("button", { name: "Verify the trail" }).click();
+    await page.getByText("Cannot verify the trail").waitFor({ timeout: WAIT });
     await shot(page, "audit-denied");
     return { apiCallsOnAudit: onOpen.length, operations: onOpen, searchOperations: searched, eventId: event.eventID };
   },
@@ -412,6 +562,89 @@ const scenarios = {
     await page.getByText(/AccessDenied/).first().waitFor({ timeout: WAIT });
     await shot(page, "password-signed-in");
     return {};
+  },
+
+  // The figures `steward-bench --only console` prints: the first load from a cold cache (time
+  // to a usable sign-in form, bytes over the wire), sign-in to the fleet, each page's API
+  // calls, and the live view of a command sent to every node (COUNT of them) as they finish.
+  async figures(page) {
+    const started = Date.now();
+    await page.goto(base);
+    await page.getByRole("button", { name: "Sign in" }).waitFor({ timeout: WAIT });
+    const firstLoadMs = Date.now() - started;
+    const transfer = await page.evaluate(() => {
+      const all = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")];
+      const sum = (f) => all.reduce((n, e) => n + (e[f] || 0), 0);
+      return { files: all.length, wireBytes: sum("transferSize"), bytes: sum("decodedBodySize") };
+    });
+    const signingIn = Date.now();
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("row").getByText("Online").first().waitFor({ timeout: 60_000 });
+    const signInToFleetMs = Date.now() - signingIn;
+
+    const calls = countCalls(page);
+    const callsPerPage = {};
+    // The fleet last: the sign-in landed on it, and the same route again would not reload it.
+    for (const route of ["run", "associations", "documents", "parameters", "sessions", "automation", "windows",
+                         "distributor", "inventory", "compliance", "patch", "audit", "fleet"]) {
+      const before = calls.length;
+      await page.goto(base + "#/" + route);
+      await quiet(calls, 1500);
+      callsPerPage[route] = calls.length - before;
+    }
+
+    // Every frame of the live stream, as the browser received it.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Network.enable");
+    const stream = { frames: 0, bytes: 0 };
+    cdp.on("Network.eventSourceMessageReceived", (e) => {
+      stream.frames += 1;
+      stream.bytes += e.data.length;
+    });
+    // Freezes: long tasks, and how late a 50 ms timer ran at worst.
+    await page.evaluate(() => {
+      window.__figures = { longTasks: [], worstTimerLateMs: 0 };
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__figures.longTasks.push(e.duration);
+      }).observe({ type: "longtask" });
+      let last = performance.now();
+      setInterval(() => {
+        const now = performance.now();
+        window.__figures.worstTimerLateMs = Math.max(window.__figures.worstTimerLateMs, now - last - 50);
+        last = now;
+      }, 50);
+    });
+    const commandId = await page.evaluate(async () => {
+      const session = await (await fetch("/console/api/session")).json();
+      const sent = await fetch("/console/api/call", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-steward-csrf": session.csrf },
+        body: JSON.stringify({
+          service: "ssm",
+          operation: "SendCommand",
+          input: { DocumentName: "AWS-RunShellScript", Targets: [{ Key: "InstanceIds", Values: ["*"] }],
+                   MaxConcurrency: "100%", Parameters: { commands: ["true"] } },
+        }),
+      });
+      return (await sent.json()).Command.CommandId;
+    });
+    const opened = Date.now();
+    await page.goto(base + "#/commands/" + commandId);
+    await page.getByLabel("Success count").filter({ hasText: new RegExp(`^${env.COUNT}$`) })
+      .waitFor({ timeout: 120_000 });
+    const liveAllSuccessMs = Date.now() - opened;
+    // Turning a page of the table while the command is done: one render of 25 rows.
+    const turning = Date.now();
+    await page.getByRole("button", { name: "2", exact: true }).click();
+    await page.getByRole("row").nth(1).waitFor({ timeout: WAIT });
+    const pageTurnMs = Date.now() - turning;
+    const freezes = await page.evaluate(() => window.__figures);
+    await shot(page, "live-1000");
+    return {
+      firstLoadMs, ...transfer, signInToFleetMs, callsPerPage, commandId, liveAllSuccessMs, pageTurnMs,
+      streamFrames: stream.frames, streamBytes: stream.bytes, longTasks: freezes.longTasks.length,
+      longestTaskMs: Math.round(Math.max(0, ...freezes.longTasks)), worstTimerLateMs: Math.round(freezes.worstTimerLateMs),
+    };
   },
 
   async wrong(page) {

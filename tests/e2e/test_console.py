@@ -12,8 +12,10 @@ Screenshots go to ``$STEWARD_ARTIFACTS/console`` (else the test's temporary dire
 from __future__ import annotations
 
 import datetime
+import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -51,8 +53,8 @@ def shots(tmp_path_factory) -> Path:
     return where
 
 
-def browse(server, scenario: str, shots: Path, **env: str) -> dict:
-    """Runs one browser scenario; what it measured."""
+def browse(server, scenario: str, shots: Path, timeout: float = 180, **env: str) -> dict:
+    """Runs one browser scenario (given `timeout` seconds); what it measured."""
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
     if not (REPO_ROOT / "console" / "node_modules" / "playwright-core").exists():
@@ -66,7 +68,7 @@ def browse(server, scenario: str, shots: Path, **env: str) -> dict:
         "CHROMIUM": CHROMIUM,
         **env,
     }
-    proc = subprocess.run(["node", str(SCRIPT), scenario], capture_output=True, text=True, timeout=180, env=full)
+    proc = subprocess.run(["node", str(SCRIPT), scenario], capture_output=True, text=True, timeout=timeout, env=full)
     assert proc.returncode == 0, f"browser scenario {scenario} failed:\n{proc.stdout}\n{proc.stderr}"
     line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])
@@ -81,6 +83,17 @@ def test_the_console_is_served_with_its_security_headers(server):
     deep = requests.get(f"{server.url}/console/fleet/anything", timeout=10)
     assert deep.status_code == 200 and deep.text == page.text  # the app's own routes
     assert requests.get(f"{server.url}/console/assets/nothing.js", timeout=10).status_code == 404
+    # Scripts go compressed to a browser that takes gzip, as they are to one that does not.
+    script = re.search(r'src="/console/(assets/index-[^"]+\.js)"', page.text).group(1)
+    zipped = requests.get(f"{server.url}/console/{script}", headers={"Accept-Encoding": "gzip"}, timeout=10,
+                          stream=True)
+    raw = zipped.raw.read(decode_content=False)
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.headers["vary"] == "Accept-Encoding"
+    plain = requests.get(f"{server.url}/console/{script}", headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert "content-encoding" not in plain.headers and gzip.decompress(raw) == plain.content
+    assert len(raw) * 3 < len(plain.content)
+    refused = requests.get(f"{server.url}/console/{script}", headers={"Accept-Encoding": "gzip;q=0"}, timeout=10)
+    assert "content-encoding" not in refused.headers
 
 
 def test_sign_in_and_see_the_fleet(server, fleet, shots):
@@ -91,6 +104,27 @@ def test_sign_in_and_see_the_fleet(server, fleet, shots):
 
 def test_run_a_command_and_read_its_output_live(server, fleet, shots):
     browse(server, "run", shots, NODE_ID=fleet.id("c0"), NONCE=uuid.uuid4().hex[:8])
+
+
+def test_run_command_by_resource_group_and_by_tag(server, fleet, shots):
+    ssm, rg = server.ssm(), server.client("resource-groups")
+    node, mark = fleet.id("c0"), uuid.uuid4().hex[:8]
+    group = f"console-group-{mark}"
+    query = {"ResourceTypeFilters": ["AWS::SSM::ManagedInstance"], "TagFilters": [{"Key": "console", "Values": [mark]}]}
+    rg.create_group(Name=group, ResourceQuery={"Type": "TAG_FILTERS_1_0", "Query": json.dumps(query)})
+    ssm.add_tags_to_resource(ResourceType="ManagedInstance", ResourceId=node, Tags=[{"Key": "console", "Value": mark}])
+    try:
+        result = browse(server, "runTargets", shots, GROUP=group, TAG_KEY="console", TAG_VALUE=mark,
+                        NONCE=uuid.uuid4().hex[:8])
+    finally:
+        ssm.remove_tags_from_resource(ResourceType="ManagedInstance", ResourceId=node, TagKeys=["console"])
+        rg.delete_group(Group=group)
+    by_group, by_tag = (ssm.list_commands(CommandId=c)["Commands"][0] for c in result["commands"])
+    assert by_group["Targets"] == [{"Key": "resource-groups:Name", "Values": [group]}], by_group
+    assert by_tag["Targets"] == [{"Key": "tag:console", "Values": ["nothing-here", mark]}], by_tag
+    for command in (by_group, by_tag):
+        [inv] = ssm.list_command_invocations(CommandId=command["CommandId"])["CommandInvocations"]
+        assert inv["InstanceId"] == node and inv["Status"] == "Success", inv
 
 
 def test_a_secret_is_revealed_only_with_permission(server, fleet, shots):
@@ -139,9 +173,13 @@ def test_a_node_page_shows_the_node_and_its_commands(server, fleet, shots):
     cid = ssm.send_command(DocumentName="AWS-RunShellScript", InstanceIds=[node],
                            Parameters={"commands": ["echo node-page"]})["Command"]["CommandId"]
     wait_invocation(ssm, cid, node)
-    result = browse(server, "node", shots, NODE_ID=node, COMMAND_ID=cid)
+    ak, sk, _ = make_user(server, f"console-node-{uuid.uuid4().hex[:6]}", policy(
+        allow(["ssm:DescribeInstanceInformation", "ssm:ListCommandInvocations"], ["*"])))
+    result = browse(server, "node", shots, NODE_ID=node, COMMAND_ID=cid, LIMITED_KEY_ID=ak, LIMITED_SECRET=sk)
     # One call per section: the node, tags, commands, associations, patches, applications, sessions.
     assert result["apiCallsOnNode"] == 7, result["operations"]
+    # The limited user sees the node and its commands; the other five sections are refused.
+    assert result["limitedDenials"] == 5, result
     print("node page:", json.dumps(result))
 
 
@@ -409,6 +447,48 @@ def test_patch_manager_baselines_groups_and_a_scanned_node(server, fleet, shots)
                                             "DescribePatchBaselines", "DescribePatchGroups"], result
 
 
+def test_patch_manager_writes_a_baseline_a_group_and_a_scan_from_the_console(server, fleet, shots):
+    ssm = server.ssm()
+    node = fleet.id("c0")
+    suffix = uuid.uuid4().hex[:8]
+    name, group = f"console-pb-{suffix}", f"console-write-{suffix}"
+
+    def own_baselines() -> list[dict]:
+        found = collect(ssm.describe_patch_baselines, "BaselineIdentities",
+                        Filters=[{"Key": "NAME_PREFIX", "Values": [name]}])
+        return [b for b in found if b["BaselineName"] == name]
+
+    try:
+        # The scan is a real one (up to 180 s of it), so the browser gets more than the usual 180 s.
+        result = browse(server, "patchWrite", shots, timeout=330, NODE_ID=node, NEW_BASELINE=name,
+                        REJECTED=f"console-rejected-{suffix}", GROUP=group)
+        assert "ValidationException" in result["refused"], result
+        # Every change went through SSM's own operations, one call each.
+        assert result["writes"] == ["CreatePatchBaseline", "CreatePatchBaseline", "RegisterPatchBaselineForPatchGroup",
+                                    "DeregisterPatchBaselineForPatchGroup", "SendCommand", "DeletePatchBaseline"], result
+        assert own_baselines() == []
+        with raises_aws("DoesNotExistException"):
+            ssm.get_patch_baseline(BaselineId=result["baselineId"])
+        assert collect(ssm.describe_patch_groups, "Mappings",
+                       Filters=[{"Key": "NAME_PREFIX", "Values": [group]}]) == []
+        cid = result["commandId"]
+        [command] = ssm.list_commands(CommandId=cid)["Commands"]
+        assert command["DocumentName"] == "AWS-RunPatchBaseline", command
+        assert command["Parameters"]["Operation"] == ["Scan"] and command["InstanceIds"] == [node], command
+        inv = wait_invocation(ssm, cid, node)
+        assert inv["Status"] == "Success", (inv["StandardOutputContent"], inv["StandardErrorContent"])
+        wait_until(lambda: ssm.list_commands(CommandId=cid)["Commands"][0]["Status"] == "Success", 30,
+                   f"command {cid} Success")
+        [state] = ssm.describe_instance_patch_states(InstanceIds=[node])["InstancePatchStates"]
+        assert state["Operation"] == "Scan", state
+    finally:
+        # Whatever the scenario left behind when it stopped part way.
+        for b in own_baselines():
+            for registered in ssm.get_patch_baseline(BaselineId=b["BaselineId"]).get("PatchGroups", []):
+                ssm.deregister_patch_baseline_for_patch_group(BaselineId=b["BaselineId"], PatchGroup=registered)
+            ssm.delete_patch_baseline(BaselineId=b["BaselineId"])
+
+
 # ----------------------------------------------------------------- the session's edges
 
 
@@ -449,21 +529,82 @@ def test_calls_run_as_the_signed_in_user(server, fleet):
     assert gone.status_code == 401 and gone.json()["__type"] == "NotSignedIn"
 
 
+def live_events(s: requests.Session, server, command_id: str) -> list[tuple[str, dict]]:
+    """The live stream of a command, read to its end: (event name, data) pairs."""
+    with s.get(f"{server.url}/console/api/commands/{command_id}/events", stream=True, timeout=60) as r:
+        assert r.status_code == 200 and r.headers["content-type"] == "text/event-stream", r.text
+        text = ""
+        for chunk in r.iter_content(chunk_size=None, decode_unicode=True):
+            text += chunk
+            if "event: end" in text and text.endswith("\n\n"):
+                break
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.split("\n"))
+        events.append((lines.get("event", "message"), json.loads(lines["data"])))
+    return events
+
+
 def test_live_progress_is_checked_and_refuses_unknown_commands(server, fleet):
     admin = sign_in(server)
     unknown = admin.get(f"{server.url}/console/api/commands/{uuid.uuid4()}/events", timeout=10)
     assert unknown.status_code == 400 and unknown.json()["__type"] == "InvalidCommandId", unknown.text
     assert admin.get(f"{server.url}/console/api/commands/not-an-id/events", timeout=10).status_code == 400
-    sent = server.ssm().send_command(DocumentName="AWS-RunShellScript", InstanceIds=[fleet.id("c0")],
-                                     Parameters={"commands": ["echo streamed"]})["Command"]["CommandId"]
-    with admin.get(f"{server.url}/console/api/commands/{sent}/events", stream=True, timeout=30) as r:
-        assert r.status_code == 200 and r.headers["content-type"] == "text/event-stream"
-        text = ""
-        for chunk in r.iter_content(chunk_size=None, decode_unicode=True):
-            text += chunk
-            if "event: end" in text:
-                break
-    assert "streamed" in text and '"Status": "Success"' in text.replace('":"', '": "')
+    node = fleet.id("c0")
+    sent = server.ssm().send_command(DocumentName="AWS-RunShellScript", InstanceIds=[node],
+                                     Parameters={"commands": ["echo streamed; sleep 1; echo done"]})
+    command_id = sent["Command"]["CommandId"]
+    events = live_events(admin, server, command_id)
+    # A snapshot with the command and every node, then only what changed, then the end.
+    assert events[0][0] == "snapshot" and events[0][1]["Command"]["CommandId"] == command_id, events[0]
+    assert [inv["InstanceId"] for inv in events[0][1]["CommandInvocations"]] == [node]
+    assert events[-1][0] == "end" and all(name == "message" for name, _ in events[1:-1]), events
+    for (_, before), (_, after) in zip(events, events[1:]):
+        for inv in after["CommandInvocations"]:
+            assert inv not in before["CommandInvocations"], ("an unchanged invocation was sent again", inv)
+    final = {}
+    for _, data in events:
+        final |= {inv["InstanceId"]: inv for inv in data["CommandInvocations"]}
+    [plugin] = final[node]["CommandPlugins"]
+    assert final[node]["Status"] == "Success" and "streamed" in plugin["Output"] and "done" in plugin["Output"]
+    # An ended command: its snapshot, then the end at once.
+    again = live_events(admin, server, command_id)
+    assert [name for name, _ in again] == ["snapshot", "end"] and again[1][1]["CommandInvocations"] == []
+    assert again[0][1]["CommandInvocations"][0]["Status"] == "Success"
+
+    # A user who may list invocations but not commands streams without the command's summary;
+    # one who may do neither is refused.
+    ak, sk, _ = make_user(server, f"console-live-{uuid.uuid4().hex[:6]}",
+                          policy(allow(["ssm:ListCommandInvocations"], ["*"])))
+    partial = live_events(sign_in(server, ak, sk), server, command_id)
+    assert "Command" not in partial[0][1] and partial[0][1]["CommandInvocations"], partial
+    ak, sk, _ = make_user(server, f"console-nolive-{uuid.uuid4().hex[:6]}",
+                          policy(allow(["ssm:ListCommands"], ["*"])))
+    refused = sign_in(server, ak, sk).get(f"{server.url}/console/api/commands/{command_id}/events", timeout=10)
+    assert refused.status_code == 400 and refused.json()["__type"] == "AccessDeniedException", refused.text
+    assert requests.get(f"{server.url}/console/api/commands/{command_id}/events", timeout=10).status_code == 401
+
+
+def test_the_audit_chain_is_verified_for_those_allowed(server, fleet):
+    admin = sign_in(server)
+    url = f"{server.url}/console/api/audit/verify"
+    r = admin.post(url, timeout=120)
+    assert r.status_code == 200, r.text
+    verdict = r.json()
+    assert verdict["Chain"]["Status"] == "Intact" and verdict["Chain"]["Events"] > 0, verdict
+    assert len(verdict["Chain"]["LastHash"]) == 64 and verdict["Digests"]["Status"] in ("None", "Intact"), verdict
+    # A write in form: no CSRF token, no verification; and never as a GET.
+    csrf = admin.headers.pop("x-steward-csrf")
+    assert admin.post(url, timeout=10).status_code == 403
+    admin.headers["x-steward-csrf"] = csrf
+    assert admin.get(url, timeout=10).status_code == 405
+    assert requests.post(url, timeout=10).status_code == 401
+    # Reading the whole trail is an action of its own: LookupEvents is not enough.
+    ak, sk, _ = make_user(server, f"console-noverify-{uuid.uuid4().hex[:6]}",
+                          policy(allow(["cloudtrail:LookupEvents"], ["*"])))
+    denied = sign_in(server, ak, sk).post(url, timeout=10)
+    assert denied.status_code == 400 and denied.json()["__type"] == "AccessDeniedException", denied.text
+    assert "cloudtrail:ValidateLogs" in denied.json()["message"]
 
 
 def test_forged_cookies_missing_csrf_and_bad_input_are_refused(server, fleet):

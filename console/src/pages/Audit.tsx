@@ -9,7 +9,7 @@ import Modal from "@cloudscape-design/components/modal";
 import Select, { SelectProps } from "@cloudscape-design/components/select";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Table from "@cloudscape-design/components/table";
-import { call, when } from "../api";
+import { call, verifyAuditTrail, when, why } from "../api";
 import { TokenPager, useTokenPages } from "./sections";
 
 /** The lookup attributes offered (LookupEvents takes one at a time); "" is every event. */
@@ -96,6 +96,7 @@ export default function Audit() {
 
   return (
     <SpaceBetween size="l">
+      <Verification />
       {pages.error && (
         <Alert type="error" header="Cannot search the audit trail">
           {pages.error}
@@ -174,6 +175,69 @@ export default function Audit() {
       <EventModal event={shown} onClose={() => setShown(null)} />
     </SpaceBetween>
   );
+}
+
+/** Verify: is the chain of events whole (none edited, removed or reordered since it was
+ * written) and does every exported file match its signed digest? */
+function Verification() {
+  const [busy, setBusy] = useState(false);
+  const [verdict, setVerdict] = useState<any>(null);
+  const [error, setError] = useState("");
+  const verify = async () => {
+    setBusy(true);
+    setError("");
+    try {
+      setVerdict(await verifyAuditTrail());
+    } catch (e) {
+      setVerdict(null);
+      setError(why(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const chain = verdict?.Chain;
+  const digests = verdict?.Digests;
+  return (
+    <SpaceBetween size="s">
+      <Box float="right">
+        <Button onClick={verify} loading={busy}>
+          Verify the trail
+        </Button>
+      </Box>
+      {error && (
+        <Alert type="error" header="Cannot verify the trail">
+          {error}
+        </Alert>
+      )}
+      {chain && (
+        <Alert
+          type={chain.Status === "Intact" && digests?.Status !== "Broken" ? "success" : "error"}
+          header={chain.Status === "Intact" ? `The chain is intact: ${chain.Events} events` : `The chain is broken at event ${chain.Event}`}
+        >
+          <SpaceBetween size="xxs">
+            {chain.Status === "Intact" ? (
+              <Box>Last hash {chain.LastHash}</Box>
+            ) : (
+              <Box>{chain.Reason}</Box>
+            )}
+            {verdict.PrunedThrough && <Box>Events up to {verdict.PrunedThrough.Event} were pruned after export.</Box>}
+            <Box>{digestLine(digests)}</Box>
+          </SpaceBetween>
+        </Alert>
+      )}
+    </SpaceBetween>
+  );
+}
+
+function digestLine(digests: any): string {
+  switch (digests?.Status) {
+    case "Intact":
+      return `Digests: ${digests.Digests} intact, signed by key ${digests.KeyId}, covering events ${digests.FirstEvent} to ${digests.LastEvent}.`;
+    case "Broken":
+      return `Digests broken: ${digests.Reason}`;
+    default:
+      return "Digests: none written yet (the trail is exported and signed periodically).";
+  }
 }
 
 function labelOf(attribute: string): string {

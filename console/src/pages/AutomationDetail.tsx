@@ -8,6 +8,7 @@ import SpaceBetween from "@cloudscape-design/components/space-between";
 import Table from "@cloudscape-design/components/table";
 import { call, when, why } from "../api";
 import { Status } from "./CommandDetail";
+import ExecutionGraph from "./ExecutionGraph";
 
 const FINAL = ["Success", "Failed", "TimedOut", "Cancelled", "CompletedWithSuccess", "CompletedWithFailure"];
 
@@ -112,6 +113,11 @@ export default function AutomationDetail({ id }: { id: string }) {
             </div>
           </SpaceBetween>
           {e.FailureMessage && <Box color="text-status-error">{e.FailureMessage}</Box>}
+        </Container>
+      )}
+      {e && (
+        <Container header={<Header variant="h2">Execution flow</Header>}>
+          <ExecutionGraph steps={e.StepExecutions ?? []} />
         </Container>
       )}
       {e && (

@@ -10,6 +10,7 @@ import Input from "@cloudscape-design/components/input";
 import Select from "@cloudscape-design/components/select";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import { call, callAll, why } from "../api";
+import { SubmitForm, useAction } from "./forms";
 import { go } from "../route";
 import Editor from "./Editor";
 
@@ -22,34 +23,18 @@ export function NewDocument() {
   const [type, setType] = useState(TYPES[0]);
   const [format, setFormat] = useState(FORMATS[0]);
   const [content, setContent] = useState('schemaVersion: "2.2"\ndescription: ""\nmainSteps: []\n');
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-
-  const create = async () => {
-    setBusy(true);
-    setError("");
-    try {
-      await call("ssm", "CreateDocument", {
-        Name: name,
-        DocumentType: type.value,
-        DocumentFormat: format.value,
-        Content: content,
-      });
-      go(`/documents/${encodeURIComponent(name)}`);
-    } catch (e) {
-      setError(why(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, run: create } = useAction(async () => {
+    await call("ssm", "CreateDocument", {
+      Name: name,
+      DocumentType: type.value,
+      DocumentFormat: format.value,
+      Content: content,
+    });
+    go(`/documents/${encodeURIComponent(name)}`);
+  });
 
   return (
-    <form
-      onSubmit={(e) => {
-        e.preventDefault();
-        create();
-      }}
-    >
+    <SubmitForm onSubmit={create}>
       <Form
         header={<Header variant="h1">Create a document</Header>}
         actions={
@@ -79,7 +64,7 @@ export function NewDocument() {
           </SpaceBetween>
         </Container>
       </Form>
-    </form>
+    </SubmitForm>
   );
 }
 

@@ -1,4 +1,5 @@
 import { useState } from "react";
+import Alert from "@cloudscape-design/components/alert";
 import Button from "@cloudscape-design/components/button";
 import Header from "@cloudscape-design/components/header";
 import Link from "@cloudscape-design/components/link";
@@ -6,6 +7,8 @@ import SpaceBetween from "@cloudscape-design/components/space-between";
 import StatusIndicator from "@cloudscape-design/components/status-indicator";
 import Table from "@cloudscape-design/components/table";
 import { callAll, when } from "../api";
+import { go } from "../route";
+import { BaselineActions, DeregisterPatchGroup, Outcome, PatchNowButtons, RegisterPatchGroup } from "./PatchActions";
 import { Section, useSection } from "./sections";
 
 /** A managed node with what it last reported of its patches (none when it was never scanned). */
@@ -44,9 +47,16 @@ function provider(id: string): string {
 }
 
 /** Patch Manager: the baselines (predefined and own, which is each OS's default), the patch
- * groups and their baselines, and what each managed node last reported. */
+ * groups and their baselines, and what each managed node last reported; and the writes of
+ * each (a new baseline on a page of its own, the others here). Opening the page only reads. */
 export default function Patch() {
   const [tick, setTick] = useState(0);
+  // The last action's outcome; a change is read back at once.
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const done = (o: Outcome) => {
+    setOutcome(o);
+    if (o.type === "success") setTick((t) => t + 1);
+  };
 
   const baselines = useSection<any[]>(
     () => callAll("ssm", "DescribePatchBaselines", { MaxResults: 100 }, "BaselineIdentities"),
@@ -65,17 +75,29 @@ export default function Patch() {
       <Header
         variant="h1"
         description="The baselines that decide which patches each operating system gets, the patch groups, and what each node last reported."
-        actions={<Button iconName="refresh" ariaLabel="Refresh" onClick={() => setTick((t) => t + 1)} />}
+        actions={
+          <SpaceBetween direction="horizontal" size="xs">
+            <Button iconName="refresh" ariaLabel="Refresh" onClick={() => setTick((t) => t + 1)} />
+            <Button variant="primary" onClick={() => go("/patch/baselines/new")}>
+              Create patch baseline
+            </Button>
+          </SpaceBetween>
+        }
       >
         Patch Manager
       </Header>
+      {outcome && (
+        <Alert type={outcome.type} dismissible onDismiss={() => setOutcome(null)}>
+          {outcome.text}
+        </Alert>
+      )}
       <Section
         title="Patch baselines"
         counter={baselines.data && `(${baselines.data.length})`}
         description="Predefined and the account's own; a node outside any patch group gets its operating system's default."
         error={baselines.error}
       >
-        <Baselines baselines={baselines.data} />
+        <Baselines baselines={baselines.data} onDone={done} />
       </Section>
       <Section
         title="Patch groups"
@@ -83,7 +105,10 @@ export default function Patch() {
         description='Nodes tagged "Patch Group" with a registered group get its baseline for their operating system.'
         error={groups.error}
       >
-        <Groups mappings={groups.data} />
+        <SpaceBetween size="l">
+          <RegisterPatchGroup baselines={baselines.data} onDone={done} />
+          <Groups mappings={groups.data} onDone={done} />
+        </SpaceBetween>
       </Section>
       <Section
         title="Nodes"
@@ -97,7 +122,7 @@ export default function Patch() {
   );
 }
 
-function Baselines({ baselines }: { baselines?: any[] }) {
+function Baselines({ baselines, onDone }: { baselines?: any[]; onDone: (o: Outcome) => void }) {
   return (
     <Table
       variant="embedded"
@@ -113,12 +138,13 @@ function Baselines({ baselines }: { baselines?: any[] }) {
         { id: "default", header: "Default", cell: (b) => <Default yes={b.DefaultBaseline} /> },
         { id: "provider", header: "Provided by", cell: (b) => provider(b.BaselineId) },
         { id: "description", header: "Description", cell: (b) => b.BaselineDescription || "-" },
+        { id: "actions", header: "Actions", cell: (b) => <BaselineActions baseline={b} onDone={onDone} /> },
       ]}
     />
   );
 }
 
-function Groups({ mappings }: { mappings?: any[] }) {
+function Groups({ mappings, onDone }: { mappings?: any[]; onDone: (o: Outcome) => void }) {
   return (
     <Table
       variant="embedded"
@@ -133,6 +159,7 @@ function Groups({ mappings }: { mappings?: any[] }) {
         { id: "id", header: "Baseline ID", cell: (m) => m.BaselineIdentity?.BaselineId || "-" },
         { id: "os", header: "Operating system", cell: (m) => m.BaselineIdentity?.OperatingSystem || "-" },
         { id: "default", header: "Default", cell: (m) => <Default yes={m.BaselineIdentity?.DefaultBaseline} /> },
+        { id: "actions", header: "Actions", cell: (m) => <DeregisterPatchGroup mapping={m} onDone={onDone} /> },
       ]}
     />
   );
@@ -141,11 +168,40 @@ function Groups({ mappings }: { mappings?: any[] }) {
 /** A count of the node's state, or `-` when it has not reported. */
 const count = (key: string) => (n: NodePatches) => (n.state ? String(n.state[key] ?? 0) : "-");
 
+/** The nodes' patch states; the nodes chosen in the table can be scanned or patched now. */
 function Nodes({ nodes, names }: { nodes?: NodePatches[]; names: Map<string, string> }) {
+  const [chosen, setChosen] = useState<NodePatches[]>([]);
+  return (
+    <SpaceBetween size="m">
+      <PatchNowButtons nodeIds={chosen.map((n) => n.node.InstanceId)} />
+      <NodeTable nodes={nodes} names={names} chosen={chosen} onChoose={setChosen} />
+    </SpaceBetween>
+  );
+}
+
+function NodeTable({
+  nodes,
+  names,
+  chosen,
+  onChoose,
+}: {
+  nodes?: NodePatches[];
+  names: Map<string, string>;
+  chosen: NodePatches[];
+  onChoose: (chosen: NodePatches[]) => void;
+}) {
   return (
     <Table
       variant="embedded"
       items={nodes ?? []}
+      selectionType="multi"
+      selectedItems={chosen}
+      onSelectionChange={({ detail }) => onChoose(detail.selectedItems)}
+      ariaLabels={{
+        selectionGroupLabel: "Nodes to scan or patch",
+        allItemsSelectionLabel: () => "Select all nodes",
+        itemSelectionLabel: (_, n) => `Select ${n.node.InstanceId}`,
+      }}
       loading={!nodes}
       loadingText="Reading patch states"
       trackBy={(n) => n.node.InstanceId}

@@ -11,6 +11,7 @@ import Select, { SelectProps } from "@cloudscape-design/components/select";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Textarea from "@cloudscape-design/components/textarea";
 import { call, callAll, why } from "../api";
+import { SubmitForm, useAction } from "./forms";
 import { go } from "../route";
 import { NodePicker } from "./pickers";
 
@@ -52,10 +53,10 @@ export default function RunCommand() {
   const [how, setHow] = useState("nodes");
   const [tagKey, setTagKey] = useState("");
   const [tagValue, setTagValue] = useState("");
+  const [groups, setGroups] = useState<SelectProps.Option[] | null>(null);
+  const [group, setGroup] = useState<SelectProps.Option | null>(null);
   const [concurrency, setConcurrency] = useState("50");
   const [errors, setErrors] = useState("0");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     const filters = [{ Key: "DocumentType", Values: ["Command"] }];
@@ -63,6 +64,17 @@ export default function RunCommand() {
       .then((docs) => setDocuments(docs.map((d) => ({ label: d.Name, value: d.Name, description: d.Owner }))))
       .catch((e) => setError(why(e)));
   }, []);
+
+  // The account's resource groups, read the first time targets by group are asked for.
+  useEffect(() => {
+    if (how !== "group" || groups !== null) return;
+    callAll<any>("resource-groups", "ListGroups", { MaxResults: 50 }, "GroupIdentifiers")
+      .then((list) => setGroups(list.map((g) => ({ label: g.GroupName, value: g.GroupName }))))
+      .catch((e) => {
+        setGroups([]);
+        setError(why(e));
+      });
+  }, [how, groups]);
 
   const pick = async (option: SelectProps.Option) => {
     setDocument(option);
@@ -77,41 +89,36 @@ export default function RunCommand() {
     }
   };
 
-  const run = async () => {
-    setBusy(true);
-    setError("");
-    try {
-      const parameters: Record<string, string[]> = {};
-      for (const p of params) {
-        const v = values[p.Name] ?? "";
-        if (v === "" && p.DefaultValue === undefined) continue;
-        parameters[p.Name] = p.Type === "StringList" ? v.split("\n").filter((l) => l !== "") : [v];
-      }
-      const input: any = {
-        DocumentName: document?.value,
-        Parameters: parameters,
-        MaxConcurrency: concurrency,
-        MaxErrors: errors,
-        Comment: "Run from the Steward console",
-      };
-      if (how === "nodes") input.InstanceIds = chosen.map((o) => o.value);
-      else input.Targets = [{ Key: `tag:${tagKey}`, Values: [tagValue] }];
-      const sent = await call("ssm", "SendCommand", input);
-      go(`/commands/${sent.Command.CommandId}`);
-    } catch (e) {
-      setError(why(e));
-    } finally {
-      setBusy(false);
-    }
+  /** Targets as SendCommand takes them: a tag's values (comma-separated), or a resource
+   * group's nodes (resolved by the server when it sends). */
+  const targets = () => {
+    if (how === "group") return [{ Key: "resource-groups:Name", Values: [group?.value ?? ""] }];
+    const values = tagValue.split(",").map((v) => v.trim()).filter((v) => v !== "");
+    return [{ Key: `tag:${tagKey.trim()}`, Values: values }];
   };
 
+  const { busy, error, setError, run } = useAction(async () => {
+    const parameters: Record<string, string[]> = {};
+    for (const p of params) {
+      const v = values[p.Name] ?? "";
+      if (v === "" && p.DefaultValue === undefined) continue;
+      parameters[p.Name] = p.Type === "StringList" ? v.split("\n").filter((l) => l !== "") : [v];
+    }
+    const input: any = {
+      DocumentName: document?.value,
+      Parameters: parameters,
+      MaxConcurrency: concurrency,
+      MaxErrors: errors,
+      Comment: "Run from the Steward console",
+    };
+    if (how === "nodes") input.InstanceIds = chosen.map((o) => o.value);
+    else input.Targets = targets();
+    const sent = await call("ssm", "SendCommand", input);
+    go(`/commands/${sent.Command.CommandId}`);
+  });
+
   return (
-    <form
-      onSubmit={(e) => {
-        e.preventDefault();
-        run();
-      }}
-    >
+    <SubmitForm onSubmit={run}>
       <Form
         header={<Header variant="h1">Run a command</Header>}
         errorText={error || undefined}
@@ -155,21 +162,36 @@ export default function RunCommand() {
                 items={[
                   { value: "nodes", label: "Choose nodes" },
                   { value: "tag", label: "Specify a tag" },
+                  { value: "group", label: "Choose a resource group" },
                 ]}
               />
-              {how === "nodes" ? (
+              {how === "nodes" && (
                 <FormField label="Nodes">
                   <NodePicker selected={chosen} onChange={setChosen} onError={setError} />
                 </FormField>
-              ) : (
+              )}
+              {how === "tag" && (
                 <SpaceBetween direction="horizontal" size="s">
                   <FormField label="Tag key">
-                    <Input value={tagKey} onChange={({ detail }) => setTagKey(detail.value)} />
+                    <Input value={tagKey} onChange={({ detail }) => setTagKey(detail.value)} ariaLabel="Tag key" />
                   </FormField>
-                  <FormField label="Tag value">
-                    <Input value={tagValue} onChange={({ detail }) => setTagValue(detail.value)} />
+                  <FormField label="Tag values" description="One or more, separated by commas.">
+                    <Input value={tagValue} onChange={({ detail }) => setTagValue(detail.value)} ariaLabel="Tag values" />
                   </FormField>
                 </SpaceBetween>
+              )}
+              {how === "group" && (
+                <FormField label="Resource group" description="Its managed nodes when the command is sent.">
+                  <Select
+                    selectedOption={group}
+                    options={groups ?? []}
+                    statusType={groups === null ? "loading" : "finished"}
+                    filteringType="auto"
+                    placeholder="Choose a resource group"
+                    empty="No resource groups"
+                    onChange={({ detail }) => setGroup(detail.selectedOption)}
+                  />
+                </FormField>
               )}
             </SpaceBetween>
           </Container>
@@ -185,6 +207,6 @@ export default function RunCommand() {
           </Container>
         </SpaceBetween>
       </Form>
-    </form>
+    </SubmitForm>
   );
 }

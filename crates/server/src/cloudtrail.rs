@@ -161,3 +161,38 @@ pub async fn lookup_events(ctx: Ctx, req: Value) -> Result<Value, ApiError> {
     }
     Ok(answer)
 }
+
+/// One verification at a time: it reads the whole chain.
+static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// Verifies the audit trail as `steward audit verify` does (the store's chain, then the
+/// signed digests of its exports) for the console's Audit page. Checked as
+/// `cloudtrail:ValidateLogs` — named after `aws cloudtrail validate-logs`, which CloudTrail
+/// runs client-side and so has no action of its own — since it reads every account's events
+/// (it shows only counts and hashes of them).
+pub async fn verify_trail(ctx: &Ctx) -> Result<Value, ApiError> {
+    use crate::base::audit_digest::{self, DigestVerdict};
+    use crate::base::audit_export::Verdict;
+    ctx.authorize("cloudtrail:ValidateLogs", &["*".to_owned()], |r| r).await?;
+    let Ok(_one) = VERIFYING.try_acquire() else {
+        return Err(ApiError::new("ThrottlingException", "A verification of the trail is already running; try again."));
+    };
+    let env = &ctx.env;
+    let key = env.kms.signing_key().await?;
+    let verdict = audit_digest::verify_trail(&*env.store, &*env.blobs, Some(&key))
+        .await
+        .map_err(|e| ApiError::new("InternalFailure", format!("The trail could not be read: {e}")))?;
+    let chain = match verdict.chain {
+        Verdict::Intact { events, head } => json!({"Status": "Intact", "Events": events, "LastHash": head}),
+        Verdict::Broken { line, reason } => json!({"Status": "Broken", "Event": line, "Reason": reason}),
+    };
+    let digests = match verdict.digests {
+        DigestVerdict::None => json!({"Status": "None"}),
+        DigestVerdict::Intact { digests, first_seq, last_seq } => json!({
+            "Status": "Intact", "Digests": digests, "FirstEvent": first_seq, "LastEvent": last_seq, "KeyId": key.id,
+        }),
+        DigestVerdict::Broken(reason) => json!({"Status": "Broken", "Reason": reason}),
+    };
+    let checkpoint = verdict.checkpoint.map(|cp| json!({"Event": cp.seq, "Hash": cp.hash}));
+    Ok(json!({"Chain": chain, "Digests": digests, "PrunedThrough": checkpoint}))
+}

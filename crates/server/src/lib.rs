@@ -139,39 +139,32 @@ async fn audit_command(args: config::AuditArgs) -> anyhow::Result<()> {
         config::AuditAction::Verify { file: None } => {
             // The store's chain may have been pruned: it starts after the checkpoint.
             let store = steward_store::open(&args.store_url()).await.context("cannot open the store")?;
-            let (checkpoint, events) = base::audit_export::chain_with_checkpoint(&*store).await?;
-            if let Some(cp) = &checkpoint {
+            let master_path = args.master_key_file.clone().unwrap_or_else(|| args.data_dir.join("master.key"));
+            let master = bootstrap::read_master_key(&master_path)?;
+            let blobs = steward_store::blob::LocalBlobs::new(args.data_dir.join("blobs"));
+            let key = base::signing_key::load(&*store, &master)
+                .await
+                .map_err(|e| anyhow::anyhow!("the signing key cannot be read: {}", e.message()))?;
+            let verdict = base::audit_digest::verify_trail(&*store, &blobs, key.as_deref()).await?;
+            if let Some(cp) = &verdict.checkpoint {
                 println!("pruned up to event {} (checkpoint hash {})", cp.seq, cp.hash);
             }
-            report(base::audit_export::verify_from(checkpoint.as_ref(), &events))?;
-            verify_digests(&args, &*store).await
+            report(verdict.chain)?;
+            match verdict.digests {
+                base::audit_digest::DigestVerdict::None => {
+                    println!("digests: none written yet");
+                    Ok(())
+                }
+                base::audit_digest::DigestVerdict::Intact { digests, first_seq, last_seq } => {
+                    let id = key.map(|k| k.id.clone()).unwrap_or_default();
+                    println!(
+                        "digests: {digests} intact, signed by key {id}, covering events {first_seq} to {last_seq}"
+                    );
+                    Ok(())
+                }
+                base::audit_digest::DigestVerdict::Broken(why) => anyhow::bail!("digests broken: {why}"),
+            }
         }
-    }
-}
-
-/// Checks the signed digests of the exported trail (after the store's chain).
-async fn verify_digests(args: &config::AuditArgs, store: &dyn steward_store::Store) -> anyhow::Result<()> {
-    let master_path = args.master_key_file.clone().unwrap_or_else(|| args.data_dir.join("master.key"));
-    let master = bootstrap::read_master_key(&master_path)?;
-    let blobs = steward_store::blob::LocalBlobs::new(args.data_dir.join("blobs"));
-    let key = base::signing_key::load(store, &master)
-        .await
-        .map_err(|e| anyhow::anyhow!("the signing key cannot be read: {}", e.message()))?;
-    let verdict = match &key {
-        Some(key) => base::audit_digest::verify_all(store, &blobs, key).await?,
-        None => base::audit_digest::DigestVerdict::None,
-    };
-    match verdict {
-        base::audit_digest::DigestVerdict::None => {
-            println!("digests: none written yet");
-            Ok(())
-        }
-        base::audit_digest::DigestVerdict::Intact { digests, first_seq, last_seq } => {
-            let id = key.map(|k| k.id.clone()).unwrap_or_default();
-            println!("digests: {digests} intact, signed by key {id}, covering events {first_seq} to {last_seq}");
-            Ok(())
-        }
-        base::audit_digest::DigestVerdict::Broken(why) => anyhow::bail!("digests broken: {why}"),
     }
 }
 

@@ -188,3 +188,31 @@ pub async fn verify_all(store: &dyn Store, blobs: &dyn BlobStore, key: &SigningK
     }
     Ok(DigestVerdict::Intact { digests, first_seq, last_seq })
 }
+
+/// What verifying the whole trail found: the store's chain (from its checkpoint, when events
+/// were pruned) and the signed digests of what was exported.
+#[derive(Debug)]
+pub struct TrailVerdict {
+    /// Where pruning left the chain's start.
+    pub checkpoint: Option<super::audit_export::Checkpoint>,
+    /// The store's chain.
+    pub chain: super::audit_export::Verdict,
+    /// The digests (None without a signing key or any digest).
+    pub digests: DigestVerdict,
+}
+
+/// Verifies the store's chain and walks the digests back from their head: what
+/// `steward audit verify` and the console's Verify report.
+pub async fn verify_trail(
+    store: &dyn Store,
+    blobs: &dyn BlobStore,
+    key: Option<&SigningKey>,
+) -> anyhow::Result<TrailVerdict> {
+    let (checkpoint, events) = super::audit_export::chain_with_checkpoint(store).await?;
+    let chain = super::audit_export::verify_from(checkpoint.as_ref(), &events);
+    let digests = match key {
+        Some(key) => verify_all(store, blobs, key).await?,
+        None => DigestVerdict::None,
+    };
+    Ok(TrailVerdict { checkpoint, chain, digests })
+}

@@ -18,7 +18,10 @@ mod send;
 pub use dispatch::{notify_invocation, pass as dispatch_pass, run as run_dispatcher};
 pub use expiry::{run as run_expiry, sweep as sweep_expired, HISTORY_MILLIS};
 pub use packages::{file_location, FileLocation};
-pub use query::{cancel_command, get_command_invocation, list_command_invocations, list_commands, to_wire};
+pub use query::{
+    cancel_command, command_changes, get_command_invocation, list_command_invocations, list_commands, to_wire,
+    CommandChanges,
+};
 pub use results::{on_ack, on_result};
 pub use send::{check_document, plan, send_command, Planned};
 

@@ -173,48 +173,110 @@ pub async fn list_command_invocations(
             if req.instance_id.as_ref().is_some_and(|i| *i != inv.instance_id) {
                 continue;
             }
-            let plugins = if details {
-                inv.plugins
-                    .iter()
-                    .map(|pl| CommandPlugin {
-                        name: pl.name.clone(),
-                        status: pl.status.clone(),
-                        status_details: pl.status.clone(),
-                        response_code: pl.response_code,
-                        response_start_date_time: pl.started.map(|s| s as f64 / 1000.0),
-                        response_finish_date_time: pl.ended.map(|s| s as f64 / 1000.0),
-                        output: truncate(&format!("{}{}", pl.stdout, pl.stderr), 2500),
-                        standard_output_url: pl.stdout_url.clone(),
-                        standard_error_url: pl.stderr_url.clone(),
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            out.push((
-                c.requested,
-                CommandInvocation {
-                    command_id: c.command_id.clone(),
-                    instance_id: inv.instance_id.clone(),
-                    instance_name: inv.instance_name.clone(),
-                    comment: c.comment.clone(),
-                    document_name: c.document_name.clone(),
-                    document_version: c.document_version.clone(),
-                    requested_date_time: c.requested as f64 / 1000.0,
-                    status: inv.status.clone(),
-                    status_details: inv.status_details.clone(),
-                    trace_output: String::new(),
-                    standard_output_url: String::new(),
-                    standard_error_url: String::new(),
-                    command_plugins: plugins,
-                    service_role: c.service_role.clone(),
-                },
-            ));
+            out.push((c.requested, invocation_wire(c, &inv, details)));
         }
     }
     out.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     let (page, next_token) = page(out.into_iter().map(|(_, i)| i).collect(), req.max_results, &req.next_token)?;
     Ok(ListCommandInvocationsResponse { command_invocations: page, next_token })
+}
+
+/// An invocation as ListCommandInvocations shows it, with each step's output when `details`.
+fn invocation_wire(c: &CommandRecord, inv: &InvocationRecord, details: bool) -> CommandInvocation {
+    let plugins = if details {
+        inv.plugins
+            .iter()
+            .map(|pl| CommandPlugin {
+                name: pl.name.clone(),
+                status: pl.status.clone(),
+                status_details: pl.status.clone(),
+                response_code: pl.response_code,
+                response_start_date_time: pl.started.map(|s| s as f64 / 1000.0),
+                response_finish_date_time: pl.ended.map(|s| s as f64 / 1000.0),
+                output: truncate(&format!("{}{}", pl.stdout, pl.stderr), 2500),
+                standard_output_url: pl.stdout_url.clone(),
+                standard_error_url: pl.stderr_url.clone(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    CommandInvocation {
+        command_id: c.command_id.clone(),
+        instance_id: inv.instance_id.clone(),
+        instance_name: inv.instance_name.clone(),
+        comment: c.comment.clone(),
+        document_name: c.document_name.clone(),
+        document_version: c.document_version.clone(),
+        requested_date_time: c.requested as f64 / 1000.0,
+        status: inv.status.clone(),
+        status_details: inv.status_details.clone(),
+        trace_output: String::new(),
+        standard_output_url: String::new(),
+        standard_error_url: String::new(),
+        command_plugins: plugins,
+        service_role: c.service_role.clone(),
+    }
+}
+
+/// What changed in a command since a watcher last looked: the command (when it changed) and
+/// the invocations that changed, with their output. `seen` holds what the watcher has — each
+/// record's stored revision and a hash of what it showed (the command's under its id) — and
+/// is brought up to date. A record whose revision holds is not even decoded, so watching a
+/// quiet 1,000-node command is cheap; one rewritten without a visible change (an agent's
+/// acknowledgement) is not sent again.
+pub async fn command_changes(
+    ctx: &Ctx,
+    command_id: &str,
+    seen: &mut std::collections::HashMap<String, (i64, u64)>,
+) -> Result<CommandChanges, ApiError> {
+    let p = &ctx.principal;
+    let key = command_key(&p.account, &p.region, command_id);
+    let item = ctx.env.store.get(&key).await.map_err(store_fault)?;
+    let item =
+        item.ok_or_else(|| ApiError::new("InvalidCommandId", format!("Command {command_id} does not exist.")))?;
+    let record: CommandRecord = decode(&key, &item.value)?;
+    let command = changed(seen, command_id, item.revision, || to_wire(&record));
+    let prefix = format!("inv/{}/{}/{command_id}/", p.account, p.region);
+    let items = ctx.env.store.range(Start::At(&prefix), &prefix_end(&prefix), 1_000_000).await.map_err(store_fault)?;
+    let mut invocations = Vec::new();
+    for i in &items {
+        let node = &i.key[prefix.len()..];
+        if seen.get(node).is_some_and(|(revision, _)| *revision == i.revision) {
+            continue;
+        }
+        let inv: InvocationRecord = decode(&i.key, &i.value)?;
+        invocations.extend(changed(seen, node, i.revision, || invocation_wire(&record, &inv, true)));
+    }
+    // The command is read before its invocations, so an ended command's final results are in.
+    let finished = steward_core::commands::is_terminal(&record.status);
+    Ok(CommandChanges { command, invocations, finished })
+}
+
+/// The record's wire form when it shows something `seen` has not; notes it either way.
+fn changed<T: serde::Serialize>(
+    seen: &mut std::collections::HashMap<String, (i64, u64)>,
+    key: &str,
+    revision: i64,
+    wire: impl FnOnce() -> T,
+) -> Option<T> {
+    use std::hash::{Hash, Hasher};
+    let wire = wire();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(&wire).unwrap_or_default().hash(&mut hasher);
+    let hash = hasher.finish();
+    let before = seen.insert(key.to_owned(), (revision, hash));
+    (before.map(|(_, h)| h) != Some(hash)).then_some(wire)
+}
+
+/// See [`command_changes`].
+pub struct CommandChanges {
+    /// The command, when its record changed.
+    pub command: Option<Command>,
+    /// The invocations that changed.
+    pub invocations: Vec<CommandInvocation>,
+    /// The command has ended: nothing will change any more.
+    pub finished: bool,
 }
 
 /// CancelCommand: pending invocations end Cancelled; running ones are told to stop.

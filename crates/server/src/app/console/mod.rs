@@ -2,7 +2,8 @@
 //! ([`session`]: sign-in with an access key pair, an HttpOnly SameSite=Strict cookie, a
 //! CSRF token on writes), the door its pages call the API through ([`proxy`], as the
 //! signed-in user, every IAM policy applying unchanged), live command progress
-//! ([`live`], server-sent events) and recorded sessions' transcripts for replay.
+//! ([`live`], server-sent events: a snapshot, then changes), recorded sessions' transcripts
+//! for replay, and the audit trail's verification.
 
 mod assets;
 mod live;
@@ -40,6 +41,7 @@ pub fn routes(app: Arc<App>, region: String) -> Router {
         .route("/console/api/call", post(call))
         .route("/console/api/commands/{id}/events", get(events))
         .route("/console/api/sessions/{id}/transcript", get(transcript))
+        .route("/console/api/audit/verify", post(verify_audit))
         .route("/console/{*path}", get(assets::asset))
         .with_state(Console { app, region })
 }
@@ -79,6 +81,21 @@ async fn transcript(State(c): State<Console>, Path(id): Path<String>, headers: H
     };
     match crate::sessions::session_transcript(&ctx, &id).await {
         Ok(cast) => ([(axum::http::header::CONTENT_TYPE, "application/x-asciicast")], cast).into_response(),
+        Err(e) => session::api_refusal(&e),
+    }
+}
+
+/// `POST /console/api/audit/verify`: the audit chain and its digests verified, as
+/// `steward audit verify` does. A write in form (it takes a CSRF token): it reads the whole
+/// trail, so only the console's own pages may ask for it.
+async fn verify_audit(State(c): State<Console>, headers: HeaderMap) -> Response {
+    use axum::response::IntoResponse;
+    let ctx = match session::current(&c.app, &headers, true).await {
+        Ok(ctx) => ctx,
+        Err(refused) => return refused,
+    };
+    match crate::cloudtrail::verify_trail(&ctx).await {
+        Ok(verdict) => ([(axum::http::header::CONTENT_TYPE, "application/json")], verdict.to_string()).into_response(),
         Err(e) => session::api_refusal(&e),
     }
 }
