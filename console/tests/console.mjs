@@ -119,6 +119,55 @@ const scenarios = {
     return { commands: sent };
   },
 
+  // The fleet filtered by the server: by the tag TAG_KEY=TAG_VALUE (the node), by another
+  // value (nothing), by ping status Online (the node) and Inactive (nothing).
+  async fleetFilters(page) {
+    const calls = countCalls(page);
+    await signIn(page, env.KEY_ID, env.SECRET);
+    const row = page.getByRole("row", { name: new RegExp(env.NODE_ID) });
+    await row.waitFor({ timeout: WAIT });
+    const seen = {};
+    const filter = async (tag, ping) => {
+      await page.getByLabel("Filter by tag").fill(tag);
+      await page.getByRole("button", { name: /^Filter by ping status/ }).click();
+      await page.getByRole("option", { name: ping, exact: true }).click();
+      const before = calls.length;
+      await page.getByRole("button", { name: "Filter", exact: true }).click();
+      await quiet(calls, 700);
+      const found = (await row.count()) > 0;
+      seen[`${tag}|${ping}`] = { found, operations: calls.slice(before) };
+    };
+    await filter(`${env.TAG_KEY}=${env.TAG_VALUE}`, "Any ping status");
+    await shot(page, "fleet-by-tag");
+    await filter(`${env.TAG_KEY}=not-${env.TAG_VALUE}`, "Any ping status");
+    await page.getByText("No managed node matches the filters.").waitFor({ timeout: WAIT });
+    await filter(env.TAG_KEY, "Online");
+    await filter("", "Inactive");
+    return { seen };
+  },
+
+  // Sharing the document DOC with ACCOUNT from its page, a bad id refused, then no longer.
+  async docShare(page) {
+    await signIn(page, env.KEY_ID, env.SECRET);
+    await page.getByRole("heading", { name: "Fleet" }).waitFor({ timeout: WAIT });
+    await page.goto(base + "#/documents/" + encodeURIComponent(env.DOC));
+    await page.getByRole("heading", { name: "Sharing" }).waitFor({ timeout: WAIT });
+    await page.getByText("Not shared with any other account.").waitFor({ timeout: WAIT });
+    const field = page.getByLabel("Account ID");
+    await field.fill("12");
+    await page.getByRole("button", { name: "Share", exact: true }).click();
+    await page.getByText(/InvalidPermissionType|ValidationException|InvalidDocument/).first().waitFor({ timeout: WAIT });
+    const refused = await page.getByText(/InvalidPermissionType|ValidationException|InvalidDocument/).first().innerText();
+    await field.fill(env.ACCOUNT);
+    await page.getByRole("button", { name: "Share", exact: true }).click();
+    await page.getByRole("button", { name: `Stop sharing with ${env.ACCOUNT}` }).waitFor({ timeout: WAIT });
+    await shot(page, "document-shared");
+    const sharedOnPage = true;
+    await page.getByRole("button", { name: `Stop sharing with ${env.ACCOUNT}` }).click();
+    await page.getByText("Not shared with any other account.").waitFor({ timeout: WAIT });
+    return { refused, sharedOnPage };
+  },
+
   // A SecureString is shown only on demand, and only to a user allowed to decrypt it.
   async secret(page) {
     const url = base + "#/parameters/" + encodeURIComponent(env.PARAMETER);

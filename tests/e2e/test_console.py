@@ -489,6 +489,47 @@ def test_patch_manager_writes_a_baseline_a_group_and_a_scan_from_the_console(ser
             ssm.delete_patch_baseline(BaselineId=b["BaselineId"])
 
 
+def test_the_fleet_filtered_by_tag_and_ping_status(server, fleet, shots):
+    ssm = server.ssm()
+    node, mark = fleet.id("c0"), uuid.uuid4().hex[:8]
+    ssm.add_tags_to_resource(ResourceType="ManagedInstance", ResourceId=node,
+                             Tags=[{"Key": "console-fleet", "Value": mark}])
+    try:
+        result = browse(server, "fleetFilters", shots, NODE_ID=node, TAG_KEY="console-fleet", TAG_VALUE=mark)
+    finally:
+        ssm.remove_tags_from_resource(ResourceType="ManagedInstance", ResourceId=node, TagKeys=["console-fleet"])
+    seen = result["seen"]
+    assert [v["found"] for v in seen.values()] == [True, False, True, False], seen
+    # Each filter is one call the server answers filtered.
+    assert all(v["operations"] == ["DescribeInstanceInformation"] for v in seen.values()), seen
+
+
+def test_a_document_shared_from_its_page(server, fleet, shots):
+    ssm = server.ssm()
+    name = f"console-share-{uuid.uuid4().hex[:8]}"
+    content = {"schemaVersion": "2.2", "description": "shared", "mainSteps": [
+        {"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": ["true"]}}]}
+    ssm.create_document(Name=name, Content=json.dumps(content), DocumentType="Command")
+    try:
+        result = browse(server, "docShare", shots, DOC=name, ACCOUNT="111122223333")
+        assert "ValidationException" in result["refused"], result
+        # Shared, then no longer: what the page did is what the API says.
+        assert ssm.describe_document_permission(Name=name, PermissionType="Share")["AccountIds"] == []
+        trail = server.client("cloudtrail")
+        by_name = [{"AttributeKey": "EventName", "AttributeValue": "ModifyDocumentPermission"}]
+
+        def changes():
+            events = trail.lookup_events(LookupAttributes=by_name)["Events"]
+            mine = [json.loads(e["CloudTrailEvent"]) for e in events]
+            return [e for e in mine if e["requestParameters"].get("Name") == name and not e.get("errorCode")] or None
+
+        done = wait_until(lambda: (c := changes()) and len(c) == 2 and c, 15, "both sharing changes in the trail")
+        keys = sorted(k for e in done for k in e["requestParameters"] if k.startswith("AccountIds"))
+        assert keys == ["AccountIdsToAdd", "AccountIdsToRemove"], done
+    finally:
+        ssm.delete_document(Name=name)
+
+
 # ----------------------------------------------------------------- the session's edges
 
 

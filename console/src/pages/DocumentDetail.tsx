@@ -184,6 +184,56 @@ export default function DocumentDetail({ name }: { name: string }) {
       >
         <Editor value={content} onChange={setContent} readOnly={!editing} error={saveError} />
       </Container>
+      {own && shared !== null && <Sharing name={name} shared={shared} onChanged={() => setReload((n) => n + 1)} />}
     </SpaceBetween>
+  );
+}
+
+/** Who else may run the document: accounts added by id (or `all`, public) and removed, with
+ * ModifyDocumentPermission as the CLI does; SSM's refusals (a document with secrets in its
+ * defaults, a bad id) show as they come. */
+function Sharing({ name, shared, onChanged }: { name: string; shared: string[]; onChanged: () => void }) {
+  const [account, setAccount] = useState("");
+  const modify = (change: Record<string, string[]>) =>
+    call("ssm", "ModifyDocumentPermission", { Name: name, PermissionType: "Share", ...change }).then(onChanged);
+  const share = useAction(async () => {
+    await modify({ AccountIdsToAdd: [account.trim()] });
+    setAccount("");
+  });
+  const [removing, setRemoving] = useState("");
+  const stop = useAction(async (id: string) => {
+    setRemoving(id);
+    await modify({ AccountIdsToRemove: [id] });
+  });
+  return (
+    <Container header={<Header variant="h2" description="Accounts that may see and run this document; all makes it public.">Sharing</Header>}>
+      <SpaceBetween size="s">
+        {shared.length === 0 && <Box color="text-body-secondary">Not shared with any other account.</Box>}
+        {shared.map((id) => (
+          <SpaceBetween key={id} direction="horizontal" size="s" alignItems="center">
+            <Box>{id}</Box>
+            <Button
+              variant="inline-link"
+              ariaLabel={`Stop sharing with ${id}`}
+              loading={stop.busy && removing === id}
+              onClick={() => stop.run(id)}
+            >
+              Stop sharing
+            </Button>
+          </SpaceBetween>
+        ))}
+        <SubmitForm onSubmit={share.run}>
+          <SpaceBetween direction="horizontal" size="xs" alignItems="end">
+            <FormField label="Account ID">
+              <Input value={account} placeholder="123456789012 or all" onChange={({ detail }) => setAccount(detail.value)} />
+            </FormField>
+            <Button loading={share.busy} disabled={!account.trim()}>
+              Share
+            </Button>
+          </SpaceBetween>
+        </SubmitForm>
+        {(share.error || stop.error) && <Alert type="error">{share.error || stop.error}</Alert>}
+      </SpaceBetween>
+    </Container>
   );
 }

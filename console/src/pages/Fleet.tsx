@@ -6,6 +6,8 @@ import Link from "@cloudscape-design/components/link";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import StatusIndicator, { StatusIndicatorProps } from "@cloudscape-design/components/status-indicator";
 import Table from "@cloudscape-design/components/table";
+import Input from "@cloudscape-design/components/input";
+import Select, { SelectProps } from "@cloudscape-design/components/select";
 import TextFilter from "@cloudscape-design/components/text-filter";
 import { callAll, when, why } from "../api";
 import { go } from "../route";
@@ -28,17 +30,45 @@ const PING: Record<string, StatusIndicatorProps.Type> = {
   Inactive: "stopped",
 };
 
+const PING_FILTERS: SelectProps.Option[] = [
+  { value: "any", label: "Any ping status" },
+  { value: "Online", label: "Online" },
+  { value: "ConnectionLost", label: "Connection lost" },
+  { value: "Inactive", label: "Inactive" },
+];
+
+/** DescribeInstanceInformation's filters for a tag (`Key=Value`, or `Key` for any value) and
+ * a ping status. */
+function serverFilters(tag: string, ping: string): { Key: string; Values: string[] }[] {
+  const filters = [];
+  if (tag) {
+    const [key, ...rest] = tag.split("=");
+    const value = rest.join("=").trim();
+    filters.push(value ? { Key: `tag:${key.trim()}`, Values: [value] } : { Key: "tag-key", Values: [key.trim()] });
+  }
+  if (ping !== "any") filters.push({ Key: "PingStatus", Values: [ping] });
+  return filters;
+}
+
 export default function Fleet() {
   const [nodes, setNodes] = useState<Node[]>([]);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState("");
   const [filter, setFilter] = useState("");
+  // Filters the server applies (a tag, a ping status): the fleet may be large, and SSM's
+  // DescribeInstanceInformation filters by them itself.
+  const [tag, setTag] = useState("");
+  const [ping, setPing] = useState("any");
+  const [asked, setAsked] = useState({ tag: "", ping: "any" });
 
   const load = async () => {
     setLoading(true);
     setError("");
     try {
-      setNodes(await callAll<Node>("ssm", "DescribeInstanceInformation", { MaxResults: 50 }, "InstanceInformationList"));
+      const input: Record<string, unknown> = { MaxResults: 50 };
+      const filters = serverFilters(asked.tag, asked.ping);
+      if (filters.length) input.Filters = filters;
+      setNodes(await callAll<Node>("ssm", "DescribeInstanceInformation", input, "InstanceInformationList"));
     } catch (e) {
       setError(why(e));
     } finally {
@@ -47,7 +77,8 @@ export default function Fleet() {
   };
   useEffect(() => {
     load();
-  }, []);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [asked]);
 
   const shown = useMemo(() => {
     const f = filter.trim().toLowerCase();
@@ -90,14 +121,42 @@ export default function Fleet() {
           </Header>
         }
         filter={
-          <TextFilter
-            filteringText={filter}
-            filteringPlaceholder="Find nodes"
-            filteringAriaLabel="Find nodes"
-            onChange={({ detail }) => setFilter(detail.filteringText)}
-          />
+          <SpaceBetween direction="horizontal" size="s" alignItems="end">
+            <TextFilter
+              filteringText={filter}
+              filteringPlaceholder="Find nodes"
+              filteringAriaLabel="Find nodes"
+              onChange={({ detail }) => setFilter(detail.filteringText)}
+            />
+            <form
+              onSubmit={(e) => {
+                e.preventDefault();
+                setAsked({ tag: tag.trim(), ping });
+              }}
+            >
+              <SpaceBetween direction="horizontal" size="xs" alignItems="end">
+                <Input
+                  value={tag}
+                  placeholder="Tag: Key=Value or Key"
+                  ariaLabel="Filter by tag"
+                  onChange={({ detail }) => setTag(detail.value)}
+                />
+                <Select
+                  selectedOption={PING_FILTERS.find((o) => o.value === ping) ?? PING_FILTERS[0]}
+                  options={PING_FILTERS}
+                  ariaLabel="Filter by ping status"
+                  onChange={({ detail }) => setPing(detail.selectedOption.value ?? "any")}
+                />
+                <Button>Filter</Button>
+              </SpaceBetween>
+            </form>
+          </SpaceBetween>
         }
-        empty="No managed nodes. Register one with steward-agent register."
+        empty={
+          asked.tag || asked.ping !== "any"
+            ? "No managed node matches the filters."
+            : "No managed nodes. Register one with steward-agent register."
+        }
         columnDefinitions={[
           {
             id: "id",

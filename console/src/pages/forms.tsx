@@ -4,15 +4,16 @@ import { ReactNode, useState } from "react";
 import { why } from "../api";
 
 /** An action run from a form: `busy` while it runs, its failure in `error` as a line a person
- * reads. `run` uses the action of the latest render, so it sees the form's current values. */
-export function useAction(action: () => Promise<void>) {
+ * reads. `run` uses the action of the latest render, so it sees the form's current values;
+ * what it is given goes to the action (a row's id, say). */
+export function useAction<A extends unknown[]>(action: (...args: A) => Promise<void>) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
-  const run = async () => {
+  const run = async (...args: A) => {
     setBusy(true);
     setError("");
     try {
-      await action();
+      await action(...args);
     } catch (e) {
       setError(why(e));
     } finally {

@@ -1,10 +1,12 @@
 // Form pieces several pages share: the node picker and the owner filter.
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import Multiselect, { MultiselectProps } from "@cloudscape-design/components/multiselect";
 import SegmentedControl from "@cloudscape-design/components/segmented-control";
 import { callAll, why } from "../api";
 
-/** The managed nodes to choose from (id, with host name, platform and ping status). */
+/** The managed nodes to choose from (id, with host name, platform and ping status), read when
+ * the list is first opened: a page that may target nodes some other way (tags, a group) does
+ * not page through a large fleet just by opening. */
 export function NodePicker({
   selected,
   onChange,
@@ -14,24 +16,35 @@ export function NodePicker({
   onChange: (chosen: readonly MultiselectProps.Option[]) => void;
   onError: (message: string) => void;
 }) {
-  const [nodes, setNodes] = useState<MultiselectProps.Option[]>([]);
-  useEffect(() => {
+  const [nodes, setNodes] = useState<MultiselectProps.Option[] | null>(null);
+  const [status, setStatus] = useState<"pending" | "loading" | "finished" | "error">("pending");
+  const load = () => {
+    if (status !== "pending") return;
+    setStatus("loading");
     callAll<any>("ssm", "DescribeInstanceInformation", { MaxResults: 50 }, "InstanceInformationList")
-      .then((list) =>
+      .then((list) => {
         setNodes(
           list.map((n) => ({
             label: n.InstanceId,
             value: n.InstanceId,
             description: [n.ComputerName, n.PlatformName, n.PingStatus].filter(Boolean).join(" · "),
           })),
-        ),
-      )
-      .catch((e) => onError(why(e)));
-  }, [onError]);
+        );
+        setStatus("finished");
+      })
+      .catch((e) => {
+        setStatus("error");
+        onError(why(e));
+      });
+  };
   return (
     <Multiselect
       selectedOptions={selected}
-      options={nodes}
+      options={nodes ?? []}
+      statusType={status}
+      loadingText="Reading the fleet"
+      errorText="The nodes cannot be listed."
+      onLoadItems={load}
       filteringType="auto"
       placeholder="Choose nodes"
       onChange={({ detail }) => onChange(detail.selectedOptions)}

@@ -78,20 +78,26 @@ async fn change_record_tags<T: Tagged>(
     id: &str,
     change: Option<&TagChange<'_>>,
 ) -> Result<Vec<(String, String)>, ApiError> {
-    let item = ctx.env.store.get(key).await.map_err(store_fault)?.ok_or_else(|| invalid_id(id))?;
-    let mut record: T = crate::base::decode(key, &item.value)?;
-    let Some(change) = change else { return Ok(record.tags_mut().clone()) };
-    change(record.tags_mut())?;
-    let tags = record.tags_mut().clone();
-    ctx.env.store.write(vec![Op::put(key, encode(&record)).if_revision(item.revision)]).await.map_err(|e| match e {
-        StoreError::Conflict { .. } => ApiError::new(
-            "TooManyUpdates",
-            "There are concurrent updates for a resource that supports one update at a time.",
-        ),
-        e => store_fault(e),
-    })?;
-    Ok(tags)
+    // Associations and windows are also rewritten by the scheduler as they run: a tag change
+    // that meets such a write reads the record again rather than failing.
+    crate::base::retry_races(TAG_ATTEMPTS, || async move {
+        let item = ctx.env.store.get(key).await.map_err(store_fault)?.ok_or_else(|| invalid_id(id))?;
+        let mut record: T = crate::base::decode(key, &item.value)?;
+        let Some(change) = change else { return Ok(record.tags_mut().clone()) };
+        change(record.tags_mut())?;
+        let tags = record.tags_mut().clone();
+        ctx.env
+            .store
+            .write(vec![Op::put(key, encode(&record)).if_revision(item.revision)])
+            .await
+            .map_err(store_fault)?;
+        Ok(tags)
+    })
+    .await
 }
+
+/// Attempts at a record's tag change before concurrent writers get `TooManyUpdates`.
+const TAG_ATTEMPTS: usize = 8;
 
 /// Tags of an association or window: changed when `change` is given, and returned.
 async fn record_tags(

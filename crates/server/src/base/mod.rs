@@ -41,5 +41,5 @@ pub use buckets::check_user_bucket;
 pub use ctx::Ctx;
 pub use env::{Env, Wake};
 pub use principal::{Identity, Principal};
-pub use record::{decode, encode, fault, read_all, store_fault, write_staged};
+pub use record::{decode, encode, fault, read_all, retry_races, store_fault, write_staged};
 pub use run_as::RunAs;

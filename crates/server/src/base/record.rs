@@ -95,3 +95,20 @@ pub async fn read_all<T: DeserializeOwned>(store: &dyn Store, prefix: &str) -> R
         }
     }
 }
+
+/// Runs `attempt` — a read, a change, and a write conditional on what was read — again while
+/// its write loses the race to a concurrent writer (`TooManyUpdates`, as [`store_fault`]
+/// answers a failed condition), at most `attempts` times in all. For records the server's own
+/// work also rewrites, where a user's change should not fail for meeting it.
+pub async fn retry_races<T, Fut>(attempts: usize, mut attempt: impl FnMut() -> Fut) -> Result<T, ApiError>
+where
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(e) if e.code() == "TooManyUpdates" && tries < attempts => tries += 1,
+            outcome => return outcome,
+        }
+    }
+}

@@ -136,26 +136,29 @@ pub fn changed_key(account: &str, region: &str, node: &str) -> String {
 pub async fn change_tags(
     ctx: &Ctx,
     id: &str,
-    change: impl FnOnce(&mut Vec<(String, String)>) -> Result<(), ApiError>,
+    change: impl Fn(&mut Vec<(String, String)>) -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
     let p = &ctx.principal;
-    let (mut node, revision) = load_node(ctx, id).await?.ok_or_else(|| invalid_instance(id))?;
-    change(&mut node.tags)?;
     let key = node_key(&p.account, &p.region, id);
-    let batch = vec![
-        Op::put(key, encode(&node)).if_revision(revision),
-        Op::put(changed_key(&p.account, &p.region, id), b"{}".to_vec()),
-    ];
-    ctx.env.store.write(batch).await.map_err(|e| match e {
-        StoreError::Conflict { .. } => ApiError::new(
-            "TooManyUpdates",
-            "There are concurrent updates for a resource that supports one update at a time.",
-        ),
-        e => store_fault(e),
-    })?;
+    // The node's record is also rewritten by its own heartbeats and reports: a user's tag
+    // change that meets one of those reads the record again rather than failing.
+    let (key, change) = (&key, &change);
+    crate::base::retry_races(TAG_ATTEMPTS, || async move {
+        let (mut node, revision) = load_node(ctx, id).await?.ok_or_else(|| invalid_instance(id))?;
+        change(&mut node.tags)?;
+        let batch = vec![
+            Op::put(key, encode(&node)).if_revision(revision),
+            Op::put(changed_key(&p.account, &p.region, id), b"{}".to_vec()),
+        ];
+        ctx.env.store.write(batch).await.map_err(store_fault)
+    })
+    .await?;
     ctx.env.wake.scheduler();
     Ok(())
 }
+
+/// Attempts at a node's tag change before concurrent writers get `TooManyUpdates`.
+const TAG_ATTEMPTS: usize = 8;
 
 /// Ends the channels this server holds for nodes deregistered through any server (their
 /// index is gone), so a node deregistered elsewhere is cut off here within a pass; returns
