@@ -626,6 +626,28 @@ def test_live_progress_is_checked_and_refuses_unknown_commands(server, fleet):
     assert requests.get(f"{server.url}/console/api/commands/{command_id}/events", timeout=10).status_code == 401
 
 
+def test_live_progress_ends_when_the_right_to_it_is_revoked(server, fleet):
+    node = fleet.id("c0")
+    user = f"console-revoked-{uuid.uuid4().hex[:6]}"
+    ak, sk, _ = make_user(server, user, policy(allow(["ssm:ListCommandInvocations"], ["*"])))
+    ssm = server.ssm()
+    command_id = ssm.send_command(DocumentName="AWS-RunShellScript", InstanceIds=[node],
+                                  Parameters={"commands": ["sleep 40"]})["Command"]["CommandId"]
+    try:
+        watcher = sign_in(server, ak, sk)
+        with watcher.get(f"{server.url}/console/api/commands/{command_id}/events", stream=True, timeout=60) as r:
+            assert r.status_code == 200
+            chunks = r.iter_content(chunk_size=None, decode_unicode=True)
+            assert "event: snapshot" in next(chunks)
+            # A deny now: the stream is checked again within seconds and closes, with no end.
+            server.client("iam").put_user_policy(UserName=user, PolicyName="no-more",
+                                                 PolicyDocument=policy(deny(["ssm:ListCommandInvocations"], ["*"])))
+            rest = "".join(chunks)
+        assert "event: end" not in rest, rest[:300]
+    finally:
+        ssm.cancel_command(CommandId=command_id)
+
+
 def test_the_audit_chain_is_verified_for_those_allowed(server, fleet):
     admin = sign_in(server)
     url = f"{server.url}/console/api/audit/verify"

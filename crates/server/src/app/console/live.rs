@@ -7,8 +7,8 @@
 //! 1,000-node command sends each node's record once per change instead of the whole list on
 //! every change. The last event (`end`) carries the final changes. The stream is checked
 //! when it opens, as `ssm:ListCommandInvocations` (and `ssm:ListCommands` for the command's
-//! own summary, left out without it) for the signed-in user, and ends when the user's
-//! session does.
+//! own summary, left out without it) for the signed-in user, and again every 10 seconds: it
+//! ends when the user's session or right to it does.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use crate::commands::{command_changes, CommandChanges};
 
 /// How often the stream looks for news.
 const TICK: Duration = Duration::from_millis(400);
-/// How often (in ticks) the user's session is checked again while the stream is open.
+/// How often (in ticks) the user's session and rights are checked again while the stream is open.
 const SESSION_CHECK_TICKS: u32 = 25;
 /// The longest a stream stays open (a page reopens it if it still cares).
 const MAX_OPEN: Duration = Duration::from_secs(3600);
@@ -63,6 +63,14 @@ fn frame(event: Option<&str>, changes: &CommandChanges, summary: bool) -> String
 }
 
 impl Watch {
+    /// Whether the user's session still holds and their policies still let them follow the
+    /// command: a sign-out, a deactivated key or a revoked right ends the stream.
+    async fn still_allowed(&self) -> bool {
+        let Ok(ctx) = current(&self.app, &self.headers, false).await else { return false };
+        let input = json!({"CommandId": self.command_id, "Details": true});
+        ops::check_operation(&ctx, Service::Ssm, "ListCommandInvocations", &input).await.is_ok()
+    }
+
     /// Waits for the next frame to send; `None` ends the stream.
     async fn next_frame(&mut self) -> Option<String> {
         if self.done {
@@ -80,8 +88,7 @@ impl Watch {
         loop {
             tokio::time::sleep(TICK).await;
             self.ticks += 1;
-            if self.ticks.is_multiple_of(SESSION_CHECK_TICKS) && current(&self.app, &self.headers, false).await.is_err()
-            {
+            if self.ticks.is_multiple_of(SESSION_CHECK_TICKS) && !self.still_allowed().await {
                 return None;
             }
             let changes = match command_changes(&self.ctx, &self.command_id, &mut self.seen).await {
